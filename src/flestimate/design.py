@@ -1,0 +1,636 @@
+"""The sample design: declared once, validated at construction, immutable afterwards.
+
+:class:`SurveyDesign` turns the design columns of a DataFrame (weights, strata, PSUs of one or
+more stages, FPCs) into integer indexes built once: every estimator then reduces to segmented
+sums over these indexes (see :mod:`flestimate.variance`). Domains are never made by dropping
+rows; the estimators zero the outcome outside the domain on the full design.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from flestimate.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DataError,
+    DesignError,
+    FlestimateWarning,
+    LonelyPSUError,
+    format_values,
+)
+
+if TYPE_CHECKING:
+    from flestimate.results import Estimates
+
+__all__ = ["LONELY_PSU_RULES", "LonelyPSU", "Stage", "SurveyDesign"]
+
+LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
+LONELY_PSU_RULES: tuple[str, ...] = ("fail", "remove", "certainty", "adjust", "average")
+
+# R's onestrat() treats a stratum whose finite population correction is below this as fully
+# enumerated (zero variance) before it looks at lonely PSUs.
+_CERTAINTY_TOL = 1e-7
+
+ColumnSpec = str | Sequence[str] | None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One sampling stage of the design, as integer indexes.
+
+    Units of the stage are numbered so that units of the same parent (the stratum at stage 1,
+    the unit of the previous stage after that) are contiguous.
+
+    Attributes
+    ----------
+    unit : ndarray of int64, shape (n_rows,)
+        The unit of every row at this stage.
+    parent : ndarray of int64, shape (n_units,)
+        The parent group of every unit (non-decreasing).
+    n_sampled : ndarray of int64, shape (n_parents,)
+        Units sampled in each parent group (the design's ``n_h``, counting every unit).
+    fpc_factor : ndarray of float64, shape (n_parents,)
+        ``1 - n/N`` for each parent group; 1 without an FPC (with-replacement approximation).
+    weight : ndarray of float64, shape (n_parents,)
+        Product of the sampling fractions ``n/N`` of the earlier stages on the path to the
+        parent (1 at stage 1): the factor R's ``multistage()`` applies to later-stage variances.
+    """
+
+    unit: np.ndarray
+    parent: np.ndarray
+    n_sampled: np.ndarray
+    fpc_factor: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return int(self.parent.shape[0])
+
+    @property
+    def n_parents(self) -> int:
+        return int(self.n_sampled.shape[0])
+
+
+def _as_list(spec: ColumnSpec, name: str) -> list[str]:
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, Sequence) and all(isinstance(s, str) for s in spec):
+        return list(spec)
+    raise ArgumentTypeError(
+        f"`{name}` of `SurveyDesign()` must be a column name or a list of column names; "
+        f"got {spec!r}"
+    )
+
+
+def _row_ids(data: pd.DataFrame, mask: np.ndarray) -> str:
+    return format_values(data.index[mask].tolist())
+
+
+class SurveyDesign:
+    """A stratified multistage sample design, validated once and immutable.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The microdata, one row per respondent.
+    weights : str or None
+        Column of sampling weights (inverse inclusion probabilities). ``None`` derives them from
+        ``fpc`` given as population counts, as R's ``svydesign`` does without ``weights=``.
+    strata : str, list of str or None
+        Stratum column (a list is combined into one stratum id). ``None``: one stratum.
+    psu : str, list of str or None
+        Cluster ids, one column per stage (``["psu", "household"]``). ``None``: every row is its own
+        PSU. Later stages are always nested in the earlier ones.
+    fpc : str, list of str or None
+        Finite population correction per stage: population number of units in the stratum (or
+        parent unit), or the sampling fraction when every value is <= 1, as R's ``svydesign``.
+        A single column with a multistage ``psu`` applies to the first stage only.
+    nest : bool
+        Make PSU ids unique within strata (R's ``nest=TRUE``). With ``nest=False`` a PSU id that
+        occurs in two strata is a :class:`~flestimate.errors.DesignError`.
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What to do with strata that have a single PSU, with R's ``survey.lonely.psu`` meanings.
+    adjust_domain_lonely : bool
+        Apply ``"adjust"``/``"average"`` also to strata that have a single PSU *inside a domain*
+        (R's ``survey.adjust.domain.lonely``; off by default, as in R).
+    ultimate_cluster : bool
+        Use the first stage only even when later-stage FPCs are given (R's
+        ``survey.ultimate.cluster``).
+
+    Notes
+    -----
+    Variance is Taylor linearisation with the first-stage with-replacement approximation and
+    first-stage FPC, recursing into later stages when their FPCs are given (Bellhouse 1985; R
+    ``svyrecvar``)::
+
+        V = sum_h (1 - f_h) n_h/(n_h - 1) sum_i (z_hi - zbar_h)^2
+            + sum_h f_h sum_i V_2,hi + ...
+
+    Lonely PSUs: ``remove`` and ``certainty`` give the stratum no variance contribution (in R's
+    Taylor code they coincide); ``adjust`` centres the lonely PSU total on the grand mean of all
+    PSU totals; ``average`` computes the variance without lonely strata and multiplies it by
+    ``H / H_ok`` for each estimate. ``fail`` raises :class:`~flestimate.errors.LonelyPSUError` at
+    construction, naming the strata. A lonely stratum sampled with certainty (FPC of 1) is not
+    lonely: it contributes nothing, as in R.
+
+    The design keeps a shallow copy of ``data``: with pandas copy-on-write (the default from
+    pandas 3) later changes to the caller's frame do not reach the design.
+
+    References
+    ----------
+    Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
+    Bellhouse, D. R. (1985). Computing methods for variance estimation in complex surveys.
+    *Journal of Official Statistics* 1(3), 323-329.
+    """
+
+    __slots__ = (
+        "_adjust_domain_lonely",
+        "_data",
+        "_fpc",
+        "_frozen",
+        "_lonely_psu",
+        "_nest",
+        "_psu",
+        "_strata",
+        "_stages",
+        "_stratum",
+        "_n_strata",
+        "_ultimate_cluster",
+        "_weights",
+        "_weights_col",
+        "_lonely_strata",
+        "_variance_stages",
+    )
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str | None = None,
+        strata: ColumnSpec = None,
+        psu: ColumnSpec = None,
+        fpc: ColumnSpec = None,
+        nest: bool = False,
+        lonely_psu: LonelyPSU = "fail",
+        *,
+        adjust_domain_lonely: bool = False,
+        ultimate_cluster: bool = False,
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise ArgumentTypeError(
+                f"`data` of `SurveyDesign()` must be a pandas DataFrame; got {type(data).__name__}"
+            )
+        if lonely_psu not in LONELY_PSU_RULES:
+            raise ArgumentError(
+                f"`lonely_psu` of `SurveyDesign()` must be one of {', '.join(LONELY_PSU_RULES)}; "
+                f"got {lonely_psu!r}"
+            )
+        for flag_name, flag in (
+            ("nest", nest),
+            ("adjust_domain_lonely", adjust_domain_lonely),
+            ("ultimate_cluster", ultimate_cluster),
+        ):
+            if not isinstance(flag, bool | np.bool_):
+                raise ArgumentTypeError(
+                    f"`{flag_name}` of `SurveyDesign()` must be True or False; got {flag!r}"
+                )
+        strata_cols = _as_list(strata, "strata")
+        psu_cols = _as_list(psu, "psu")
+        fpc_cols = _as_list(fpc, "fpc")
+        if weights is not None and not isinstance(weights, str):
+            raise ArgumentTypeError(
+                f"`weights` of `SurveyDesign()` must be a column name; got {weights!r}"
+            )
+        needed = ([weights] if weights else []) + strata_cols + psu_cols + fpc_cols
+        missing = [c for c in needed if c not in data.columns]
+        if missing:
+            raise DataError(
+                f"design column(s) {format_values(missing)} not found in `data`; "
+                f"available columns: {format_values(list(map(str, data.columns)), limit=12)}"
+            )
+        if len(data) == 0:
+            raise DataError("`data` of `SurveyDesign()` has no rows")
+        if fpc_cols and len(fpc_cols) not in (1, max(len(psu_cols), 1)):
+            raise ArgumentError(
+                f"`fpc` of `SurveyDesign()` must give one column per stage of `psu` "
+                f"({max(len(psu_cols), 1)}) or one for the first stage; got {len(fpc_cols)}"
+            )
+
+        object.__setattr__(self, "_frozen", False)
+        self._data = data.copy(deep=False)
+        self._weights_col = weights
+        self._strata = tuple(strata_cols)
+        self._psu = tuple(psu_cols)
+        self._fpc = tuple(fpc_cols)
+        self._nest = bool(nest)
+        self._lonely_psu = lonely_psu
+        self._adjust_domain_lonely = bool(adjust_domain_lonely)
+        self._ultimate_cluster = bool(ultimate_cluster)
+
+        n = len(data)
+        self._stratum, self._n_strata = self._build_strata(strata_cols)
+        ids = self._build_ids(psu_cols, n)
+        self._stages, popsizes = self._build_stages(ids, fpc_cols)
+        self._weights = self._build_weights(weights, popsizes)
+        n_fpc_stages = len(fpc_cols)
+        recurse = (not self._ultimate_cluster) and n_fpc_stages > 1
+        self._variance_stages = len(self._stages) if recurse else 1
+        self._lonely_strata = self._check_lonely()
+        self._weights.setflags(write=False)
+        self._stratum.setflags(write=False)
+        self._frozen = True
+
+    # -- immutability ---------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(
+                "SurveyDesign is immutable; declare a new design instead of changing this one"
+            )
+        object.__setattr__(self, name, value)
+
+    # -- construction helpers -------------------------------------------------------------
+    def _build_strata(self, strata_cols: list[str]) -> tuple[np.ndarray, int]:
+        data = self._data
+        n = len(data)
+        if not strata_cols:
+            return np.zeros(n, dtype=np.int64), 1
+        frame = data[strata_cols]
+        bad = frame.isna().any(axis=1).to_numpy()
+        if bad.any():
+            raise DesignError(
+                f"strata column(s) {format_values(strata_cols)} have {int(bad.sum())} missing "
+                f"value(s); first rows: {_row_ids(data, bad)}"
+            )
+        codes = frame.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy()
+        return codes.astype(np.int64), int(codes.max()) + 1
+
+    def _build_ids(self, psu_cols: list[str], n: int) -> list[np.ndarray]:
+        """Unit codes per stage, sorted by (stratum, earlier stages, this stage)."""
+        data = self._data
+        if not psu_cols:
+            # Every row its own PSU: number rows within strata, in stratum order.
+            order = np.argsort(self._stratum, kind="stable")
+            unit = np.empty(n, dtype=np.int64)
+            unit[order] = np.arange(n, dtype=np.int64)
+            if self._n_strata == 1 and n < 2:
+                raise DesignError("the design has only one primary sampling unit")
+            return [unit]
+        for col in psu_cols:
+            bad = data[col].isna().to_numpy()
+            if bad.any():
+                raise DesignError(
+                    f"PSU column {col!r} has {int(bad.sum())} missing value(s); "
+                    f"first rows: {_row_ids(data, bad)}"
+                )
+        first = data[psu_cols[0]]
+        if not self._nest and self._n_strata > 1:
+            per_psu = (
+                pd.DataFrame({"psu": first.to_numpy(), "stratum": self._stratum})
+                .groupby("psu", sort=True)["stratum"]
+                .nunique()
+            )
+            crossing = per_psu[per_psu > 1]
+            if len(crossing):
+                raise DesignError(
+                    f"PSU ids of column {psu_cols[0]!r} are not nested in strata: "
+                    f"{len(crossing)} id(s) occur in more than one stratum, e.g. "
+                    f"{format_values(crossing.index.tolist())}; pass nest=True if PSU ids are "
+                    f"only unique within strata"
+                )
+        if self._n_strata == 1 and first.nunique() < 2:
+            raise DesignError(
+                f"the design has only one primary sampling unit (column {psu_cols[0]!r})"
+            )
+        keys = pd.DataFrame({"_stratum": self._stratum})
+        units: list[np.ndarray] = []
+        for i, col in enumerate(psu_cols):
+            keys[f"_id{i}"] = data[col].to_numpy()
+            codes = keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
+            units.append(codes.astype(np.int64))
+        return units
+
+    def _build_stages(
+        self, ids: list[np.ndarray], fpc_cols: list[str]
+    ) -> tuple[list[Stage], list[np.ndarray | None]]:
+        data = self._data
+        stages: list[Stage] = []
+        popsizes: list[np.ndarray | None] = []
+        parent_of_row = self._stratum
+        n_parents = self._n_strata
+        path_weight = np.ones(n_parents)
+        for s, unit in enumerate(ids):
+            n_units = int(unit.max()) + 1
+            parent = np.zeros(n_units, dtype=np.int64)
+            parent[unit] = parent_of_row
+            n_sampled = np.bincount(parent, minlength=n_parents).astype(np.int64)
+            fpc_factor = np.ones(n_parents)
+            popsize: np.ndarray | None = None
+            if s < len(fpc_cols):
+                popsize = self._parse_fpc(fpc_cols[s], s, parent_of_row, n_parents, n_sampled)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    fpc_factor = np.where(
+                        np.isinf(popsize), 1.0, (popsize - n_sampled) / popsize
+                    )
+            stages.append(
+                Stage(
+                    unit=unit,
+                    parent=parent,
+                    n_sampled=n_sampled,
+                    fpc_factor=fpc_factor,
+                    weight=path_weight,
+                )
+            )
+            popsizes.append(popsize)
+            # Next stage: parents are this stage's units; R multiplies their variance by n/N.
+            fraction = (
+                np.ones(n_parents) if popsize is None else n_sampled / np.where(
+                    np.isinf(popsize), np.inf, popsize
+                )
+            )
+            path_weight = (path_weight * fraction)[parent]
+            parent_of_row = unit
+            n_parents = n_units
+        for st in stages:
+            for arr in (st.unit, st.parent, st.n_sampled, st.fpc_factor, st.weight):
+                arr.setflags(write=False)
+        return stages, popsizes
+
+    def _parse_fpc(
+        self,
+        col: str,
+        stage: int,
+        parent_of_row: np.ndarray,
+        n_parents: int,
+        n_sampled: np.ndarray,
+    ) -> np.ndarray:
+        data = self._data
+        raw = data[col]
+        if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            raise DesignError(f"fpc column {col!r} must be numeric; got dtype {raw.dtype}")
+        values = raw.to_numpy(dtype=np.float64)
+        bad = np.isnan(values) | (values <= 0)
+        if bad.any():
+            raise DesignError(
+                f"fpc column {col!r} has {int(bad.sum())} missing or non-positive value(s); "
+                f"first rows: {_row_ids(data, bad)}"
+            )
+        lo = np.full(n_parents, np.inf)
+        hi = np.full(n_parents, -np.inf)
+        np.minimum.at(lo, parent_of_row, values)
+        np.maximum.at(hi, parent_of_row, values)
+        varying = np.flatnonzero(lo != hi)
+        what = "stratum" if stage == 0 else f"stage-{stage} parent unit"
+        if varying.size:
+            rows = np.isin(parent_of_row, varying)
+            raise DesignError(
+                f"fpc column {col!r} varies within {varying.size} {what}(s) (stage {stage + 1}); "
+                f"it must be constant within each; first rows: {_row_ids(data, rows)}"
+            )
+        is_count = bool((values > 1).any())
+        if is_count and not (values >= 1).all():
+            rows = values < 1
+            raise DesignError(
+                f"fpc column {col!r} mixes population counts (> 1) and sampling fractions (< 1); "
+                f"first rows with fractions: {_row_ids(data, rows)}"
+            )
+        popsize = lo if is_count else n_sampled / lo
+        too_small = np.flatnonzero(popsize < n_sampled - 1e-9)
+        if too_small.size:
+            rows = np.isin(parent_of_row, too_small)
+            raise DesignError(
+                f"fpc column {col!r} is smaller than the number of units sampled in "
+                f"{too_small.size} {what}(s) (stage {stage + 1}): population "
+                f"{format_values(popsize[too_small].tolist())} against sampled "
+                f"{format_values(n_sampled[too_small].tolist())}; first rows: "
+                f"{_row_ids(data, rows)}"
+            )
+        return popsize
+
+    def _build_weights(self, weights: str | None, popsizes: list[np.ndarray | None]) -> np.ndarray:
+        data = self._data
+        if weights is None:
+            if not popsizes or popsizes[0] is None:
+                raise DesignError(
+                    "`weights` of `SurveyDesign()` is required unless `fpc` gives population "
+                    "counts from which the weights follow"
+                )
+            w = np.ones(len(data))
+            parent_of_row = self._stratum
+            for st, pop in zip(self._stages, popsizes, strict=True):
+                if pop is None:
+                    break
+                w = w * (pop / st.n_sampled)[parent_of_row]
+                parent_of_row = st.unit
+            return w
+        raw = data[weights]
+        if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
+            raise DesignError(f"weights column {weights!r} must be numeric; got dtype {raw.dtype}")
+        w = raw.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        for problem, mask in (
+            ("missing", np.isnan(w)),
+            ("infinite", np.isinf(w)),
+            ("negative", w < 0),
+        ):
+            if mask.any():
+                raise DesignError(
+                    f"weights column {weights!r} has {int(mask.sum())} {problem} value(s); "
+                    f"first rows: {_row_ids(data, mask)}"
+                )
+        if not (w > 0).any():
+            raise DesignError(f"weights column {weights!r} is zero in every row")
+        return w
+
+    def _check_lonely(self) -> tuple[Any, ...]:
+        stage = self._stages[0]
+        lonely = np.flatnonzero((stage.n_sampled == 1) & (stage.fpc_factor >= _CERTAINTY_TOL))
+        labels = tuple(self._stratum_labels()[lonely]) if lonely.size else ()
+        if lonely.size == 0:
+            return labels
+        if self._lonely_psu == "fail":
+            raise LonelyPSUError(
+                f"{lonely.size} stratum/strata have a single PSU: "
+                f"{format_values(list(labels))}; choose lonely_psu='remove', 'certainty', "
+                f"'adjust' or 'average', or collapse strata"
+            )
+        warnings.warn(
+            FlestimateWarning(
+                f"{lonely.size} stratum/strata have a single PSU ({format_values(list(labels))}); "
+                f"handled with lonely_psu={self._lonely_psu!r}",
+                "LONELY_PSU",
+            ),
+            stacklevel=3,
+        )
+        return labels
+
+    def _stratum_labels(self) -> np.ndarray:
+        if not self._strata:
+            return np.array([None], dtype=object)
+        frame = self._data[list(self._strata)]
+        first = np.zeros(self._n_strata, dtype=np.int64)
+        first[self._stratum[::-1]] = np.arange(len(frame))[::-1]
+        if len(self._strata) == 1:
+            return frame.iloc[first, 0].to_numpy(dtype=object)
+        return np.array([tuple(r) for r in frame.iloc[first].itertuples(index=False)], dtype=object)
+
+    # -- public read-only view ------------------------------------------------------------
+    @property
+    def data(self) -> pd.DataFrame:
+        """The microdata (a shallow copy of the frame the design was declared on)."""
+        return self._data
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Sampling weights, read-only."""
+        return self._weights
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The sampling stages as integer indexes."""
+        return tuple(self._stages)
+
+    @property
+    def variance_stages(self) -> int:
+        """How many stages enter the variance (1 unless later-stage FPCs are given)."""
+        return int(self._variance_stages)
+
+    @property
+    def stratum_codes(self) -> np.ndarray:
+        """Integer stratum of every row, in sorted order of the stratum labels."""
+        return self._stratum
+
+    @property
+    def n_strata(self) -> int:
+        return int(self._n_strata)
+
+    @property
+    def n_psu(self) -> int:
+        return self._stages[0].n_units
+
+    @property
+    def lonely_psu(self) -> str:
+        return str(self._lonely_psu)
+
+    @property
+    def adjust_domain_lonely(self) -> bool:
+        return bool(self._adjust_domain_lonely)
+
+    @property
+    def lonely_strata(self) -> tuple[Any, ...]:
+        """Labels of strata with a single (non-certainty) PSU."""
+        return self._lonely_strata
+
+    @property
+    def degf(self) -> int:
+        """Design degrees of freedom: PSUs minus strata with nonzero weight (R ``degf``)."""
+        inset = self._weights != 0
+        st = self._stages[0]
+        n_psu = np.unique(st.unit[inset]).size
+        n_str = np.unique(self._stratum[inset]).size
+        return int(n_psu - n_str)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """Design summary recorded in every result's provenance."""
+        w = self._weights
+        kish = float(len(w) * np.sum(w * w) / np.sum(w) ** 2)
+        return {
+            "n_rows": len(self._data),
+            "weights": self._weights_col,
+            "strata": list(self._strata) or None,
+            "psu": list(self._psu) or None,
+            "fpc": list(self._fpc) or None,
+            "nest": self._nest,
+            "n_strata": self.n_strata,
+            "n_psu": self.n_psu,
+            "variance_stages": self.variance_stages,
+            "sum_weights": float(np.sum(w)),
+            "kish_deff_weights": kish,
+            "degf": self.degf,
+            "lonely_psu": self._lonely_psu,
+            "lonely_strata": [str(s) for s in self._lonely_strata],
+            "adjust_domain_lonely": self._adjust_domain_lonely,
+            "ultimate_cluster": self._ultimate_cluster,
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary_dict()
+        return (
+            f"SurveyDesign(n={s['n_rows']}, strata={s['n_strata']}, psu={s['n_psu']}, "
+            f"stages={len(self._stages)}, variance_stages={s['variance_stages']}, "
+            f"fpc={'yes' if self._fpc else 'no'}, degf={s['degf']}, "
+            f"lonely_psu={self._lonely_psu!r})"
+        )
+
+    # -- estimators -----------------------------------------------------------------------
+    def mean(
+        self,
+        vars: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        subpop: str | np.ndarray | pd.Series | None = None,
+        ci: str = "wald",
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> Estimates:
+        """Weighted means with design-based standard errors. See :func:`flestimate.estimate.mean`."""
+        from flestimate import estimate
+
+        return estimate.mean(self, vars, by=by, subpop=subpop, ci=ci, level=level, df=df)
+
+    def proportion(
+        self,
+        vars: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        subpop: str | np.ndarray | pd.Series | None = None,
+        ci: str = "korn-graubard",
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> Estimates:
+        """Proportions (prevalences) with intervals valid for rare events.
+
+        See :func:`flestimate.estimate.proportion`.
+        """
+        from flestimate import estimate
+
+        return estimate.proportion(self, vars, by=by, subpop=subpop, ci=ci, level=level, df=df)
+
+    def total(
+        self,
+        vars: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        subpop: str | np.ndarray | pd.Series | None = None,
+        ci: str = "wald",
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> Estimates:
+        """Weighted totals. See :func:`flestimate.estimate.total`."""
+        from flestimate import estimate
+
+        return estimate.total(self, vars, by=by, subpop=subpop, ci=ci, level=level, df=df)
+
+    def ratio(
+        self,
+        numerator: str | Sequence[str],
+        denominator: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        subpop: str | np.ndarray | pd.Series | None = None,
+        ci: str = "wald",
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> Estimates:
+        """Ratios of totals. See :func:`flestimate.estimate.ratio`."""
+        from flestimate import estimate
+
+        return estimate.ratio(
+            self, numerator, denominator, by=by, subpop=subpop, ci=ci, level=level, df=df
+        )

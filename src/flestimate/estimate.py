@@ -1,0 +1,621 @@
+"""Design-based estimators: means, proportions, totals and ratios, by domain, in one pass.
+
+One shared domain engine implements ``by=``, ``subpop=``, ``ci=``, ``level=`` and ``df=`` for
+every estimator. All variables and all domain cells are estimated together: the rows are summed
+into (PSU x cell) totals by one sparse product, the estimates and the linearised PSU totals
+follow from those, and :mod:`flestimate.variance` turns them into variances. Domains zero the
+outcome outside the domain on the full design; no row is ever dropped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from flestimate.design import SurveyDesign
+from flestimate.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DataError,
+    FlestimateWarning,
+    format_values,
+)
+from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS, confidence_interval
+from flestimate.results import ESTIMATE_COLUMNS, Estimates
+from flestimate.variance import build_pairs, segment_sum, stage_variance
+
+__all__ = ["mean", "proportion", "ratio", "total"]
+
+Kind = Literal["mean", "proportion", "total", "ratio"]
+Subpop = str | np.ndarray | pd.Series | None
+By = str | Sequence[str] | None
+
+
+# -- argument validation ----------------------------------------------------------------------
+def _names(value: str | Sequence[str], arg: str, func: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence) and len(value) > 0 and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ArgumentTypeError(
+        f"`{arg}` of `{func}()` must be a column name or a non-empty list of column names; "
+        f"got {value!r}"
+    )
+
+
+def _check_columns(design: SurveyDesign, cols: list[str], arg: str, func: str) -> None:
+    missing = [c for c in cols if c not in design.data.columns]
+    if missing:
+        raise DataError(
+            f"column(s) {format_values(missing)} of `{arg}` of `{func}()` not found in the "
+            f"design's data"
+        )
+
+
+def _check_level(level: Any, func: str) -> float:
+    if isinstance(level, bool) or not isinstance(level, int | float | np.floating):
+        raise ArgumentTypeError(f"`level` of `{func}()` must be a float in (0, 1); got {level!r}")
+    if not 0 < float(level) < 1:
+        raise ArgumentError(f"`level` of `{func}()` must be a float in (0, 1); got {level!r}")
+    return float(level)
+
+
+def _check_df(df: Any, func: str) -> float | None:
+    if df is None:
+        return None
+    if isinstance(df, bool) or not isinstance(df, int | float | np.integer | np.floating):
+        raise ArgumentTypeError(
+            f"`df` of `{func}()` must be None (design df) or a positive number; got {df!r}"
+        )
+    if not float(df) > 0:
+        raise ArgumentError(
+            f"`df` of `{func}()` must be None (design df) or a positive number; got {df!r}"
+        )
+    return float(df)
+
+
+def _check_ci(ci: Any, kind: Kind, func: str) -> str:
+    allowed = ("wald",) if kind == "total" else CI_METHODS
+    if ci not in allowed:
+        raise ArgumentError(f"`ci` of `{func}()` must be one of {', '.join(allowed)}; got {ci!r}")
+    return str(ci)
+
+
+# -- domains ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Domains:
+    cell: np.ndarray  # (n,) cell of each row, -1 outside every domain
+    labels: pd.DataFrame  # one row per cell, the by-columns
+    by: tuple[str, ...]
+    n_missing_by: int
+    subpop: str | None
+
+
+def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.ndarray, str | None]:
+    data = design.data
+    n = len(data)
+    if subpop is None:
+        return np.ones(n, dtype=bool), None
+    if isinstance(subpop, str):
+        _check_columns(design, [subpop], "subpop", func)
+        col = data[subpop]
+        if col.isna().any():
+            bad = col.isna().to_numpy()
+            raise DataError(
+                f"`subpop` column {subpop!r} of `{func}()` has {int(bad.sum())} missing value(s); "
+                f"first rows: {format_values(data.index[bad].tolist())}"
+            )
+        values = col.to_numpy()
+        desc = subpop
+    else:
+        values = np.asarray(subpop)
+        desc = f"mask ({int(np.sum(values == True))} of {len(values)} rows)"  # noqa: E712
+        if values.shape != (n,):
+            raise DataError(
+                f"`subpop` mask of `{func}()` must have one value per row ({n}); got shape "
+                f"{values.shape}"
+            )
+    if values.dtype == bool:
+        return values.astype(bool), desc
+    uniq = pd.unique(values)
+    if not set(uniq.tolist()) <= {0, 1, True, False}:
+        raise DataError(
+            f"`subpop` of `{func}()` must be boolean (or 0/1); found values "
+            f"{format_values(sorted(map(str, uniq)))}"
+        )
+    return values.astype(bool), desc
+
+
+def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domains:
+    data = design.data
+    n = len(data)
+    mask, sub_desc = _subpop_mask(design, subpop, func)
+    if by is None:
+        cell = np.where(mask, 0, -1).astype(np.int64)
+        return _Domains(cell, pd.DataFrame(index=range(1)), (), 0, sub_desc)
+    by_cols = _names(by, "by", func)
+    _check_columns(design, by_cols, "by", func)
+    codes = []
+    uniques = []
+    for c in by_cols:
+        code, uniq = pd.factorize(data[c], sort=True)
+        codes.append(code.astype(np.int64))
+        uniques.append(uniq)
+    stacked = np.column_stack(codes)
+    missing_by = (stacked < 0).any(axis=1)
+    radix = np.array([max(len(u), 1) for u in uniques], dtype=np.int64)
+    mult = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
+    combined = np.where(missing_by, -1, (stacked * mult).sum(axis=1))
+    present, inverse = np.unique(combined[~missing_by], return_inverse=True)
+    cell = np.full(n, -1, dtype=np.int64)
+    cell[~missing_by] = inverse
+    label_codes = (present[:, None] // mult) % radix
+    labels = pd.DataFrame(
+        {c: pd.Series(u).take(label_codes[:, i]).to_numpy() for i, (c, u) in
+         enumerate(zip(by_cols, uniques, strict=True))}
+    )
+    for c in by_cols:
+        if isinstance(data[c].dtype, pd.CategoricalDtype):
+            labels[c] = pd.Categorical(labels[c], dtype=data[c].dtype)
+    n_missing_by = int(missing_by.sum())
+    if n_missing_by:
+        warnings.warn(
+            FlestimateWarning(
+                f"{n_missing_by} row(s) with a missing value in `by` column(s) "
+                f"{format_values(by_cols)} are outside every domain of `{func}()`",
+                "MISSING_ITEMS",
+            ),
+            stacklevel=4,
+        )
+    cell = np.where(mask, cell, -1)
+    return _Domains(cell, labels, tuple(by_cols), n_missing_by, sub_desc)
+
+
+# -- variables ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Variables:
+    y: np.ndarray  # (n, k) float with NaN for missing
+    x: np.ndarray | None  # (n, k) denominators for ratios
+    variable: list[str]
+    category: list[Any] | None
+
+
+def _numeric(design: SurveyDesign, col: str, func: str) -> np.ndarray:
+    s = design.data[col]
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    raise DataError(
+        f"column {col!r} of `{func}()` must be numeric or boolean; got dtype {s.dtype}"
+        + ("; use proportion() for categories" if func == "mean" else "")
+    )
+
+
+def _is_binary(s: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(s):
+        return True
+    if not pd.api.types.is_numeric_dtype(s):
+        return False
+    values = pd.unique(s.dropna())
+    return bool(np.isin(values, [0, 1]).all())
+
+
+def _expand(
+    design: SurveyDesign, cols: list[str], func: str, expand_numeric: bool
+) -> _Variables:
+    data = design.data
+    blocks: list[np.ndarray] = []
+    variable: list[str] = []
+    category: list[Any] = []
+    for c in cols:
+        s = data[c]
+        numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
+        if _is_binary(s) or (numeric and not expand_numeric):
+            blocks.append(s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
+            variable.append(c)
+            category.append(None)
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy().astype(np.int64)
+            levels = list(s.cat.categories)
+        else:
+            codes, uniq = pd.factorize(s, sort=True)
+            levels = list(uniq)
+        ind = (codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float64)
+        ind[codes < 0] = np.nan
+        blocks.append(ind)
+        variable.extend([c] * len(levels))
+        category.extend(levels)
+    y = np.hstack(blocks) if blocks else np.empty((len(data), 0))
+    has_categories = any(cat is not None for cat in category)
+    return _Variables(y, None, variable, category if has_categories or func == "proportion" else None)
+
+
+# -- the engine ---------------------------------------------------------------------------------
+def _estimate(
+    design: SurveyDesign,
+    kind: Kind,
+    variables: _Variables,
+    domains: _Domains,
+    ci: str,
+    level: float,
+    df_user: float | None,
+    func: str,
+) -> Estimates:
+    w = design.weights
+    y = variables.y
+    x = variables.x
+    n_cells = len(domains.labels)
+    k = y.shape[1]
+    cell = domains.cell
+    in_dom = cell >= 0
+    wd = np.where(in_dom, w, 0.0)
+
+    valid = ~np.isnan(y)
+    if x is not None:
+        valid &= ~np.isnan(x)
+    all_valid = bool(valid.all())
+    y0 = np.where(valid, y, 0.0)
+    wy = y0 * wd[:, None]
+    present_row = in_dom & (w > 0)
+    if x is not None:
+        x0 = np.where(valid, x, 0.0)
+        wx: np.ndarray = x0 * wd[:, None]
+    elif all_valid:
+        wx = wd[:, None]
+    else:
+        wx = valid * wd[:, None]
+    counts_row: np.ndarray = present_row[:, None] if all_valid else (valid & present_row[:, None])
+
+    def pair_totals(stage_index: int) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        st = design.stages[stage_index]
+        pairs = build_pairs(st.unit, cell, st.n_units, n_cells)
+        ty = pairs.totals(wy)
+        tx = np.broadcast_to(pairs.totals(wx[:, 0])[:, None], ty.shape) if wx.shape[1] == 1 \
+            else pairs.totals(wx)
+        tc = pairs.totals(counts_row.astype(np.float64))
+        if tc.ndim == 1 or tc.shape[1] == 1:
+            tc = np.broadcast_to(tc.reshape(-1, 1), ty.shape)
+        return pairs, ty, tx, tc
+
+    pairs1, ty1, tx1, tc1 = pair_totals(0)
+    y_cell = segment_sum(pairs1.cell, ty1, n_cells)
+    x_cell = segment_sum(pairs1.cell, np.ascontiguousarray(tx1), n_cells)
+    n_obs = segment_sum(pairs1.cell, np.ascontiguousarray(tc1), n_cells)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = y_cell if kind == "total" else y_cell / x_cell
+
+    def linearised(pairs: Any, ty: np.ndarray, tx: np.ndarray) -> np.ndarray:
+        if kind == "total":
+            return ty
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (ty - est[pairs.cell] * tx) / x_cell[pairs.cell]
+        return np.where(np.isfinite(z), z, 0.0)
+
+    var = stage_variance(
+        design.stages[0], pairs1, linearised(pairs1, ty1, tx1), tc1, n_cells,
+        design.lonely_psu, design.adjust_domain_lonely, first_stage=True,
+    )
+    for s in range(1, design.variance_stages):
+        pairs_s, ty_s, tx_s, tc_s = pair_totals(s)
+        var = var + stage_variance(
+            design.stages[s], pairs_s, linearised(pairs_s, ty_s, tx_s), tc_s, n_cells,
+            design.lonely_psu, design.adjust_domain_lonely, first_stage=False,
+        )
+
+    # Design df: PSUs minus strata holding rows of the domain with a value and nonzero weight.
+    st1 = design.stages[0]
+    psu_present = (tc1 > 0).astype(np.float64)
+    n_psu = segment_sum(pairs1.cell, psu_present, n_cells)
+    group = st1.parent[pairs1.unit] * n_cells + pairs1.cell
+    strata_present = segment_sum(group, psu_present, st1.n_parents * n_cells) > 0
+    n_str = strata_present.reshape(st1.n_parents, n_cells, k).sum(axis=0)
+    design_df = n_psu - n_str
+    df_arr = np.full((n_cells, k), df_user) if df_user is not None else design_df.astype(float)
+
+    # Design effects against SRS without (deff) and with (deff_wr) replacement, R's deff=TRUE.
+    cell_rows = np.where(in_dom, cell, 0)
+    wyy = segment_sum(cell_rows, wy * y0, n_cells)
+    psum = segment_sum(cell_rows, wd if all_valid else valid * wd[:, None], n_cells)
+    if psum.ndim == 1:
+        psum = np.broadcast_to(psum[:, None], (n_cells, k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "total":
+            ss = wyy - y_cell**2 / psum
+            s2 = ss / psum * n_obs / (n_obs - 1)
+        else:
+            if x is not None:
+                wxy = segment_sum(cell_rows, wy * x0, n_cells)
+                wxx = segment_sum(cell_rows, wx * x0, n_cells)
+            else:
+                wxy, wxx = y_cell, x_cell
+            ss = wyy - 2 * est * wxy + est**2 * wxx
+            s2 = ss / x_cell**2 / psum * n_obs / (n_obs - 1)
+        vsrs_wr = s2 * psum**2 / n_obs
+        vsrs = np.where(psum >= n_obs, vsrs_wr * (psum - n_obs) / psum, np.nan)
+        deff = var / vsrs
+        deff_wr = var / vsrs_wr
+        se = np.sqrt(var)
+        if kind == "proportion":
+            inside = (est > 0) & (est < 1)
+            n_eff = np.where(inside, est * (1 - est) / var, n_obs)
+        else:
+            n_eff = n_obs / deff_wr
+        cv = se / np.abs(est)
+
+    if all_valid:
+        n_missing = np.zeros((n_cells, k))
+    else:
+        n_missing = segment_sum(
+            cell_rows, (~valid & in_dom[:, None]).astype(np.float64), n_cells
+        )
+    empty = n_obs == 0
+    est = np.where(empty, np.nan, est)
+    se = np.where(empty, np.nan, se)
+
+    flat = {
+        "estimate": est, "se": se, "cv": cv, "deff": deff, "deff_wr": deff_wr, "n": n_obs,
+        "n_eff": n_eff, "df": df_arr, "n_missing": n_missing,
+    }
+    cols = {name: np.asarray(v, dtype=np.float64).reshape(-1) for name, v in flat.items()}
+    low, high, flag = confidence_interval(ci, cols["estimate"], cols["se"], cols["df"],
+                                          cols["n"], level)
+    if ci in PROPORTION_CI_METHODS and kind != "proportion":
+        outside = (cols["estimate"] < 0) | (cols["estimate"] > 1)
+        low = np.where(outside, np.nan, low)
+        high = np.where(outside, np.nan, high)
+        flag[outside] = f"not in [0, 1]: no {ci} interval"
+    cols["ci_low"], cols["ci_high"] = low, high
+
+    table = domains.labels.loc[np.repeat(np.arange(n_cells), k)].reset_index(drop=True)
+    table["variable"] = np.tile(np.array(variables.variable, dtype=object), n_cells)
+    if variables.category is not None:
+        table["category"] = np.tile(np.array(variables.category, dtype=object), n_cells)
+    for name in ESTIMATE_COLUMNS:
+        if name == "flag":
+            table[name] = flag
+        elif name in ("n", "n_missing"):
+            table[name] = cols[name].astype(np.int64)
+        else:
+            table[name] = cols[name]
+
+    total_missing = int(cols["n_missing"].sum())
+    if total_missing:
+        per_var = pd.Series(cols["n_missing"], index=table["variable"]).groupby(level=0).sum()
+        per_var = per_var[per_var > 0]
+        warnings.warn(
+            FlestimateWarning(
+                f"missing values excluded from `{func}()`: "
+                + ", ".join(f"{v} ({int(c)})" for v, c in per_var.items()),
+                "MISSING_ITEMS",
+            ),
+            stacklevel=3,
+        )
+
+    from flestimate import __version__
+
+    variance = "Taylor linearisation, first-stage with-replacement approximation"
+    if design.summary_dict()["fpc"]:
+        variance += " with FPC"
+    if design.variance_stages > 1:
+        variance += f", multistage recursion over {design.variance_stages} stages"
+    provenance = {
+        "estimator": func,
+        "variance": variance,
+        "ci_method": ci,
+        "level": level,
+        "df_rule": (
+            f"user ({df_user:g})" if df_user is not None
+            else "PSUs minus strata with nonzero weight in the domain (R degf)"
+        ),
+        "by": list(domains.by),
+        "subpop": domains.subpop,
+        "rows_missing_by": domains.n_missing_by,
+        "design": design.summary_dict(),
+        "version": __version__,
+    }
+    return Estimates(table, provenance, domains.by)
+
+
+# -- public estimators --------------------------------------------------------------------------
+def mean(
+    design: SurveyDesign,
+    vars: str | Sequence[str],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "wald",
+    level: float = 0.95,
+    df: float | None = None,
+) -> Estimates:
+    """Weighted means with Taylor-linearised standard errors.
+
+    Parameters
+    ----------
+    design : SurveyDesign
+    vars : str or list of str
+        Numeric (or boolean) columns.
+    by : str or list of str, optional
+        Domain columns; every observed combination is a domain, all estimated in one pass.
+    subpop : str, boolean array or Series, optional
+        Restrict to a subpopulation (a domain on the full design; rows are never dropped).
+    ci : str
+        Interval method: ``"wald"`` (default); the proportion methods are accepted for
+        estimates in [0, 1].
+    level : float
+        Confidence level in (0, 1).
+    df : float, optional
+        Degrees of freedom for the t quantile; default the design df of each domain.
+
+    Returns
+    -------
+    Estimates
+
+    Notes
+    -----
+    The mean is the ratio estimator ``R = sum(w d y) / sum(w d)`` with linearised values
+    ``z_k = w_k d_k (y_k - R) / sum(w d)`` (Lumley 2010, sec. 2.3; R ``svymean``); missing values
+    of ``y`` are excluded from that variable only. ``deff`` divides the design variance by the SRS
+    without-replacement variance ``(1 - n/N) s^2 / n`` with ``N = sum(w d)`` and
+    ``s^2 = sum w d (y - R)^2 / N * n/(n-1)`` (R ``deff=TRUE``); ``deff_wr`` drops ``1 - n/N``.
+    """
+    func = "mean"
+    cols = _names(vars, "vars", func)
+    _check_columns(design, cols, "vars", func)
+    ci = _check_ci(ci, "mean", func)
+    level = _check_level(level, func)
+    df_user = _check_df(df, func)
+    y = np.column_stack([_numeric(design, c, func) for c in cols])
+    domains = _domains(design, by, subpop, func)
+    return _estimate(design, "mean", _Variables(y, None, cols, None), domains, ci, level,
+                     df_user, func)
+
+
+def proportion(
+    design: SurveyDesign,
+    vars: str | Sequence[str],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+    df: float | None = None,
+) -> Estimates:
+    """Proportions (prevalences) with intervals that stay valid for rare events.
+
+    A 0/1 or boolean column gives the proportion of ones (``category`` is empty); any other
+    column gives one row per category, its share among the rows with a value.
+
+    Parameters
+    ----------
+    design, vars, by, subpop, level, df
+        As :func:`mean`.
+    ci : {"korn-graubard", "beta", "logit", "wilson", "wald"}
+        ``korn-graubard`` (default): Clopper-Pearson at the df-adjusted effective sample size,
+        capped at the domain's n, one-sided at p = 0 or 1 (NCHS); ``beta``: R
+        ``svyciprop(method="beta")`` exactly; ``logit``: R ``xlogit``; ``wilson``: effective-n
+        Wilson; ``wald``.
+
+    Returns
+    -------
+    Estimates
+
+    Notes
+    -----
+    A proportion is the mean of an indicator; see :func:`mean` for the variance. ``n_eff`` is
+    ``p (1 - p) / se^2`` (Korn & Graubard 1998, eq. 2.1), and ``n`` at p = 0 or 1.
+
+    References
+    ----------
+    Korn, E. L. and Graubard, B. I. (1998). Confidence intervals for proportions with small
+    expected number of positive counts estimated from survey data. *Survey Methodology* 24,
+    193-201. Parker, J. D. et al. (2017). NCHS data presentation standards for proportions.
+    *Vital Health Stat* 2(175).
+    """
+    func = "proportion"
+    cols = _names(vars, "vars", func)
+    _check_columns(design, cols, "vars", func)
+    ci = _check_ci(ci, "proportion", func)
+    level = _check_level(level, func)
+    df_user = _check_df(df, func)
+    variables = _expand(design, cols, func, expand_numeric=True)
+    domains = _domains(design, by, subpop, func)
+    return _estimate(design, "proportion", variables, domains, ci, level, df_user, func)
+
+
+def total(
+    design: SurveyDesign,
+    vars: str | Sequence[str],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "wald",
+    level: float = 0.95,
+    df: float | None = None,
+) -> Estimates:
+    """Weighted totals; a categorical column gives the estimated count of every category.
+
+    Parameters
+    ----------
+    design, vars, by, subpop, level, df
+        As :func:`mean`.
+    ci : {"wald"}
+
+    Returns
+    -------
+    Estimates
+
+    Notes
+    -----
+    ``Y = sum(w d y)`` with linearised values ``z_k = w_k d_k y_k`` (R ``svytotal``). ``deff`` uses
+    the SRS variance ``N^2 (1 - n/N) s^2 / n``.
+    """
+    func = "total"
+    cols = _names(vars, "vars", func)
+    _check_columns(design, cols, "vars", func)
+    ci = _check_ci(ci, "total", func)
+    level = _check_level(level, func)
+    df_user = _check_df(df, func)
+    variables = _expand(design, cols, func, expand_numeric=False)
+    domains = _domains(design, by, subpop, func)
+    return _estimate(design, "total", variables, domains, ci, level, df_user, func)
+
+
+def ratio(
+    design: SurveyDesign,
+    numerator: str | Sequence[str],
+    denominator: str | Sequence[str],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "wald",
+    level: float = 0.95,
+    df: float | None = None,
+) -> Estimates:
+    """Ratios of two totals, ``sum(w d y) / sum(w d x)``.
+
+    Parameters
+    ----------
+    design, by, subpop, ci, level, df
+        As :func:`mean`.
+    numerator : str or list of str
+    denominator : str or list of str
+        One column for every numerator, or a list as long as ``numerator`` (pairwise).
+
+    Returns
+    -------
+    Estimates
+        ``variable`` is ``"numerator/denominator"``.
+
+    Notes
+    -----
+    Linearised values ``z_k = w_k d_k (y_k - R x_k) / X`` (R ``svyratio``). A row is excluded from a
+    ratio when its numerator or its denominator is missing. ``deff`` is that of the linearised
+    total, as R.
+    """
+    func = "ratio"
+    nums = _names(numerator, "numerator", func)
+    dens = _names(denominator, "denominator", func)
+    _check_columns(design, nums, "numerator", func)
+    _check_columns(design, dens, "denominator", func)
+    if len(dens) == 1:
+        dens = dens * len(nums)
+    elif len(dens) != len(nums):
+        raise ArgumentError(
+            f"`denominator` of `ratio()` must be one column or as many as `numerator` "
+            f"({len(nums)}); got {len(dens)}"
+        )
+    ci = _check_ci(ci, "ratio", func)
+    level = _check_level(level, func)
+    df_user = _check_df(df, func)
+    y = np.column_stack([_numeric(design, c, func) for c in nums])
+    x = np.column_stack([_numeric(design, c, func) for c in dens])
+    names = [f"{a}/{b}" for a, b in zip(nums, dens, strict=True)]
+    domains = _domains(design, by, subpop, func)
+    return _estimate(design, "ratio", _Variables(y, x, names, None), domains, ci, level,
+                     df_user, func)

@@ -1,0 +1,177 @@
+"""Taylor-linearisation variance kernels: segmented sums over (unit, domain cell) pairs.
+
+Every estimator reduces to totals of linearised values per sampling unit and domain cell. This
+module computes those totals in one sparse product over the rows, for all variables and all
+domain cells at once, and turns them into variances stage by stage, with R survey's rules for
+FPCs, multistage recursion and lonely PSUs. Nothing here loops over rows, PSUs, strata, domains or
+variables in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from flestimate.design import _CERTAINTY_TOL, Stage
+
+__all__ = ["PairIndex", "build_pairs", "segment_sum", "stage_variance"]
+
+# Up to this many (unit x cell) bins, bins are addressed directly instead of through np.unique.
+_DENSE_BINS = 4_000_000
+
+
+def segment_sum(index: np.ndarray, values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Sum the rows of ``values`` (shape (m, k)) into ``n_bins`` bins given by ``index``.
+
+    One sparse matrix product (scipy's compiled CSC kernel), for all k columns at once.
+    """
+    m = index.shape[0]
+    if values.ndim == 1:
+        return np.bincount(index, weights=values, minlength=n_bins)
+    if m == 0:
+        return np.zeros((n_bins, values.shape[1]))
+    indicator = sp.csr_matrix(
+        (np.ones(m), index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins)
+    )
+    out = indicator.T @ np.ascontiguousarray(values, dtype=np.float64)
+    return np.asarray(out)
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """The (unit, domain cell) pairs that hold at least one row of some domain.
+
+    Attributes
+    ----------
+    row_pair : ndarray of int64, shape (n_rows,)
+        The pair of every row (any valid pair for rows outside every domain).
+    in_domain : ndarray of bool, shape (n_rows,)
+        Rows that belong to some domain cell.
+    unit, cell : ndarray of int64, shape (n_pairs,)
+        The unit and the cell of every pair.
+    """
+
+    row_pair: np.ndarray
+    in_domain: np.ndarray
+    unit: np.ndarray
+    cell: np.ndarray
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.unit.shape[0])
+
+    def totals(self, values: np.ndarray) -> np.ndarray:
+        """Totals per pair of row-level ``values`` (already zero outside every domain)."""
+        return segment_sum(self.row_pair, values, self.n_pairs)
+
+
+def build_pairs(unit: np.ndarray, cell: np.ndarray, n_units: int, n_cells: int) -> PairIndex:
+    """Index the (unit, cell) pairs; ``cell`` is -1 for rows outside every domain."""
+    in_domain = cell >= 0
+    key = unit * n_cells + np.where(in_domain, cell, 0)
+    n_bins = n_units * n_cells
+    if n_bins <= max(_DENSE_BINS, 4 * unit.shape[0]):
+        bins = np.arange(n_bins, dtype=np.int64)
+        return PairIndex(key, in_domain, bins // n_cells, bins % n_cells)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return PairIndex(inverse.astype(np.int64), in_domain, uniq // n_cells, uniq % n_cells)
+
+
+def stage_variance(
+    stage: Stage,
+    pairs: PairIndex,
+    totals: np.ndarray,
+    counts: np.ndarray,
+    n_cells: int,
+    lonely_psu: str,
+    adjust_domain_lonely: bool,
+    first_stage: bool,
+) -> np.ndarray:
+    """Variance contribution of one stage for every (cell, variable).
+
+    Parameters
+    ----------
+    stage : Stage
+        The stage's units and parents (strata at stage 1).
+    pairs : PairIndex
+        The (unit, cell) pairs of this stage.
+    totals : ndarray, shape (n_pairs, k)
+        Totals of the linearised values per pair.
+    counts : ndarray, shape (n_pairs, k)
+        Rows with a value and nonzero weight per pair (domain presence, lonely-in-domain rules).
+    n_cells : int
+        Number of domain cells.
+    lonely_psu, adjust_domain_lonely
+        The design's lonely-PSU rules.
+    first_stage : bool
+        Whether this is stage 1 (where ``adjust`` centres on the grand mean of PSU totals).
+
+    Returns
+    -------
+    ndarray, shape (n_cells, k)
+
+    Notes
+    -----
+    For each parent group g (a stratum at stage 1) and cell d, with n_g the *design* count of
+    units in g, the totals t_gi of the units present in d, and the absent units counting as zero::
+
+        SS_gd = sum_i (t_gi - tbar_gd)^2,   tbar_gd = sum_i t_gi / n_g
+        V_d   = sum_g weight_g (1 - f_g) n_g / (n_g - 1) SS_gd
+
+    which is R's ``onestrat()`` with its zero padding of domain-empty PSUs.
+    """
+    k = totals.shape[1]
+    n_parents = stage.n_parents
+    n_groups = n_parents * n_cells
+    parent = stage.parent[pairs.unit]
+    group = parent * n_cells + pairs.cell
+    n_g = np.repeat(stage.n_sampled, n_cells).astype(np.float64)
+    s1 = segment_sum(group, totals, n_groups)
+    mean = s1 / n_g[:, None]
+    dev = totals - mean[group]
+    pairs_present = np.bincount(group, minlength=n_groups).astype(np.float64)
+    ss = segment_sum(group, dev * dev, n_groups) + (n_g - pairs_present)[:, None] * mean * mean
+    present = segment_sum(group, (counts > 0).astype(np.float64), n_groups)
+
+    fpc = np.repeat(stage.fpc_factor * stage.weight, n_cells)
+    certain = np.repeat(stage.fpc_factor < _CERTAINTY_TOL, n_cells)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(n_g > 1, fpc * n_g / (n_g - 1), fpc)
+    scale = np.where(certain, 0.0, scale)
+
+    lonely = (n_g == 1) & ~certain
+    lonely_2d = np.broadcast_to(lonely[:, None], (n_groups, k))
+    domain_lonely = np.zeros((n_groups, k), dtype=bool)
+    if adjust_domain_lonely and lonely_psu in ("adjust", "average"):
+        domain_lonely = ((n_g > 1) & ~certain)[:, None] & (present == 1)
+
+    if lonely_psu == "adjust":
+        cell_of_group = np.tile(np.arange(n_cells), n_parents)
+        if first_stage:
+            grand = segment_sum(pairs.cell, totals, n_cells) / stage.n_units
+        else:
+            grand = np.zeros((n_cells, k))
+        g = grand[cell_of_group]
+        ss = np.where(lonely_2d, (s1 - g) ** 2, ss)
+        # A stratum lonely inside the domain: its one PSU and the zero-padded others, all
+        # centred on the grand mean instead of the stratum mean.
+        ss_dom = (s1 - g) ** 2 + (n_g[:, None] - 1) * g * g
+        ss = np.where(domain_lonely, ss_dom, ss)
+        contrib = scale[:, None] * ss
+        excluded = np.zeros((n_groups, k), dtype=bool)
+    else:
+        contrib = scale[:, None] * ss
+        contrib = np.where(lonely_2d, 0.0, contrib)
+        excluded = (lonely_2d | domain_lonely) if lonely_psu == "average" else domain_lonely
+        contrib = np.where(excluded, 0.0, contrib)
+
+    var = contrib.reshape(n_parents, n_cells, k).sum(axis=0)
+    if lonely_psu == "average" and first_stage:
+        has_rows = (present > 0).reshape(n_parents, n_cells, k)
+        n_str = has_rows.sum(axis=0)
+        n_ok = (has_rows & ~excluded.reshape(n_parents, n_cells, k)).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.where(n_ok > 0, var * n_str / n_ok, np.nan)
+    return np.asarray(var)

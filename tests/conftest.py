@@ -1,0 +1,46 @@
+"""Shared fixtures: reference data shipped under tests/reference/data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+DATA = Path(__file__).parent / "reference" / "data"
+
+
+@pytest.fixture(scope="session")
+def api_reference() -> dict:
+    return json.loads((DATA / "api_reference.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def lfs_reference() -> dict:
+    return json.loads((DATA / "lfs_n20000_r_reference.json").read_text())
+
+
+def load_api(name: str) -> pd.DataFrame:
+    frame = pd.read_csv(DATA / f"{name}.csv")
+    frame["sch_wide_yes"] = (frame["sch.wide"] == "Yes").astype(np.int64)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def lfs() -> pd.DataFrame:
+    return pd.read_parquet(DATA / "lfs_n20000.parquet")
+
+
+def small_design_frame() -> pd.DataFrame:
+    """The hand-worked 2-stratum, 4-PSU example of tests/test_estimate.py."""
+    return pd.DataFrame(
+        {
+            "stratum": [1, 1, 1, 1, 2, 2, 2, 2],
+            "psu": [1, 1, 2, 2, 3, 3, 4, 4],
+            "w": [10.0, 10.0, 10.0, 10.0, 20.0, 20.0, 20.0, 20.0],
+            "y": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+            "dom": ["a", "b", "a", "a", "b", "b", "a", "b"],
+        }
+    )
