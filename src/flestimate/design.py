@@ -170,6 +170,13 @@ class SurveyDesign:
         "_lonely_strata",
         "_variance_stages",
     )
+    _data: pd.DataFrame
+    _weights: np.ndarray
+    _stratum: np.ndarray
+    _n_strata: int
+    _stages: list[Stage]
+    _lonely_strata: tuple[Any, ...]
+    _variance_stages: int
 
     def __init__(
         self,
@@ -320,7 +327,6 @@ class SurveyDesign:
     def _build_stages(
         self, ids: list[np.ndarray], fpc_cols: list[str]
     ) -> tuple[list[Stage], list[np.ndarray | None]]:
-        data = self._data
         stages: list[Stage] = []
         popsizes: list[np.ndarray | None] = []
         parent_of_row = self._stratum
@@ -422,18 +428,18 @@ class SurveyDesign:
                     "`weights` of `SurveyDesign()` is required unless `fpc` gives population "
                     "counts from which the weights follow"
                 )
-            w = np.ones(len(data))
+            implied = np.ones(len(data))
             parent_of_row = self._stratum
             for st, pop in zip(self._stages, popsizes, strict=True):
                 if pop is None:
                     break
-                w = w * (pop / st.n_sampled)[parent_of_row]
+                implied = implied * (pop / st.n_sampled)[parent_of_row]
                 parent_of_row = st.unit
-            return w
+            return implied
         raw = data[weights]
         if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
             raise DesignError(f"weights column {weights!r} must be numeric; got dtype {raw.dtype}")
-        w = raw.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        w: np.ndarray = np.array(raw.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
         for problem, mask in (
             ("missing", np.isnan(w)),
             ("infinite", np.isinf(w)),
@@ -477,7 +483,8 @@ class SurveyDesign:
         first = np.zeros(self._n_strata, dtype=np.int64)
         first[self._stratum[::-1]] = np.arange(len(frame))[::-1]
         if len(self._strata) == 1:
-            return frame.iloc[first, 0].to_numpy(dtype=object)
+            labels: np.ndarray = frame.iloc[first, 0].to_numpy(dtype=object)
+            return labels
         return np.array([tuple(r) for r in frame.iloc[first].itertuples(index=False)], dtype=object)
 
     # -- public read-only view ------------------------------------------------------------

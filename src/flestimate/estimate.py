@@ -123,7 +123,7 @@ def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.nd
     if values.dtype == bool:
         return values.astype(bool), desc
     uniq = pd.unique(values)
-    if not set(uniq.tolist()) <= {0, 1, True, False}:
+    if not set(uniq.tolist()) <= {0, 1}:
         raise DataError(
             f"`subpop` of `{func}()` must be boolean (or 0/1); found values "
             f"{format_values(sorted(map(str, uniq)))}"
@@ -161,7 +161,7 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     )
     for c in by_cols:
         if isinstance(data[c].dtype, pd.CategoricalDtype):
-            labels[c] = pd.Categorical(labels[c], dtype=data[c].dtype)
+            labels[c] = labels[c].astype(data[c].dtype)
     n_missing_by = int(missing_by.sum())
     if n_missing_by:
         warnings.warn(
@@ -200,7 +200,7 @@ def _is_binary(s: pd.Series) -> bool:
         return True
     if not pd.api.types.is_numeric_dtype(s):
         return False
-    values = pd.unique(s.dropna())
+    values = np.asarray(pd.unique(s.dropna()))
     return bool(np.isin(values, [0, 1]).all())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from flestimate.errors import ArgumentError
@@ -44,7 +45,7 @@ def _flags(n: int) -> np.ndarray:
 
 
 def _set_flag(flag: np.ndarray, mask: np.ndarray, text: str) -> None:
-    free = mask & np.equal(flag, None)
+    free = mask & pd.isna(flag)
     flag[free] = text
 
 

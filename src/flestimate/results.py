@@ -61,6 +61,9 @@ class Estimates:
     """
 
     __slots__ = ("_by", "_frozen", "_table", "provenance")
+    _table: pd.DataFrame
+    _by: tuple[str, ...]
+    provenance: Mapping[str, Any]
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], by: tuple[str, ...]):
         object.__setattr__(self, "_table", table.copy())
@@ -78,7 +81,8 @@ class Estimates:
     def to_frame(self) -> pd.DataFrame:
         """The tidy table (a copy): by-columns, ``variable``, [``category``], then
         ``estimate, se, ci_low, ci_high, cv, deff, deff_wr, n, n_eff, df, n_missing, flag``."""
-        return self._table.copy()
+        out: pd.DataFrame = self._table.copy()
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Table records and provenance as plain Python objects (JSON-serialisable)."""
@@ -98,7 +102,7 @@ class Estimates:
         if "category" in t.columns:
             keep.append("category")
         keep += ["estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "df", "flag"]
-        out = t[keep].copy()
+        out: pd.DataFrame = t[keep].copy()
         if not out["flag"].notna().any():
             out = out.drop(columns="flag")
         return out
