@@ -140,20 +140,36 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
         return _Domains(cell, pd.DataFrame(index=range(1)), (), 0, sub_desc)
     by_cols = _names(by, "by", func)
     _check_columns(design, by_cols, "by", func)
+    categorical = all(isinstance(data[c].dtype, pd.CategoricalDtype) for c in by_cols)
     codes = []
     uniques = []
     for c in by_cols:
-        code, uniq = pd.factorize(data[c], sort=True)
-        codes.append(code.astype(np.int64))
-        uniques.append(uniq)
+        if categorical:
+            codes.append(data[c].cat.codes.to_numpy().astype(np.int64))
+            uniques.append(data[c].cat.categories)
+        else:
+            code, uniq = pd.factorize(data[c], sort=True)
+            codes.append(code.astype(np.int64))
+            uniques.append(uniq)
     stacked = np.column_stack(codes)
     missing_by = (stacked < 0).any(axis=1)
     radix = np.array([max(len(u), 1) for u in uniques], dtype=np.int64)
     mult = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
     combined = np.where(missing_by, -1, (stacked * mult).sum(axis=1))
-    present, inverse = np.unique(combined[~missing_by], return_inverse=True)
-    cell = np.full(n, -1, dtype=np.int64)
-    cell[~missing_by] = inverse
+    # Domains: every category combination when all by-columns are categorical (a stable table
+    # shape, unobserved cells are empty domains); otherwise the combinations observed in the
+    # (sub)population, as R's svyby on a subset.
+    if categorical:
+        present = np.arange(int(np.prod(radix)), dtype=np.int64)
+    else:
+        present = np.unique(combined[~missing_by & mask])
+    if present.size:
+        pos = np.searchsorted(present, combined).clip(max=present.size - 1)
+        found = ~missing_by & (present[pos] == combined)
+    else:
+        pos = np.zeros(n, dtype=np.int64)
+        found = np.zeros(n, dtype=bool)
+    cell = np.where(found, pos, -1).astype(np.int64)
     label_codes = (present[:, None] // mult) % radix
     labels = pd.DataFrame(
         {c: pd.Series(u).take(label_codes[:, i]).to_numpy() for i, (c, u) in
@@ -162,7 +178,7 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     for c in by_cols:
         if isinstance(data[c].dtype, pd.CategoricalDtype):
             labels[c] = labels[c].astype(data[c].dtype)
-    n_missing_by = int(missing_by.sum())
+    n_missing_by = int((missing_by & mask).sum())
     if n_missing_by:
         warnings.warn(
             FlestimateWarning(

@@ -99,11 +99,13 @@ class Estimates:
     def _display_frame(self) -> pd.DataFrame:
         t = self._table
         keep = [*self._by, "variable"]
-        if "category" in t.columns:
+        if "category" in t.columns and t["category"].notna().any():
             keep.append("category")
         keep += ["estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "df", "flag"]
         out: pd.DataFrame = t[keep].copy()
-        if not out["flag"].notna().any():
+        if out["flag"].notna().any():
+            out["flag"] = out["flag"].fillna("")
+        else:
             out = out.drop(columns="flag")
         return out
 

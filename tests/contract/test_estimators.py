@@ -18,6 +18,7 @@ from tests.conftest import load_api
 def _frame() -> pd.DataFrame:
     f = load_api("apiclus2")
     f["nobody"] = False
+    f["stype_cat"] = pd.Categorical(f["stype"], categories=["E", "M", "H"])
     f["enroll"] = f["enroll"].fillna(f["enroll"].median())
     return f
 
@@ -43,23 +44,37 @@ CALLS = {
 }
 
 
+DOMAINS: dict[str, dict] = {
+    "none": {},
+    "by": {"by": "stype"},
+    "empty": {"subpop": "nobody"},
+    "empty_by": {"subpop": "nobody", "by": "stype"},
+    "empty_categorical": {"subpop": "nobody", "by": "stype_cat"},
+}
+# Domains are the by-levels observed in the subpopulation, or every category of a categorical
+# by-column; an empty subpopulation without by= is one empty domain.
+EMPTY_CELLS = {"empty": 1, "empty_by": 0, "empty_categorical": 3}
+
+
 @pytest.mark.parametrize("design_name", list(DESIGNS))
 @pytest.mark.parametrize("call", list(CALLS))
-@pytest.mark.parametrize("domain", ["none", "by", "empty"])
+@pytest.mark.parametrize("domain", list(DOMAINS))
 def test_contract(design_name: str, call: str, domain: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FlestimateWarning)
         des = DESIGNS[design_name](_frame())
-    kwargs: dict = {"none": {}, "by": {"by": "stype"}, "empty": {"subpop": "nobody"}}[domain]
+    kwargs = DOMAINS[domain]
     est = CALLS[call](des, **kwargs)
     assert isinstance(est, Estimates)
     frame = est.to_frame()
-    expected = [*(["stype"] if domain == "by" else []), "variable"]
+    expected = ([kwargs["by"]] if "by" in kwargs else []) + ["variable"]
     if call == "proportion":
         expected.append("category")
     assert list(frame.columns) == [*expected, *ESTIMATE_COLUMNS]
     assert est.provenance["estimator"] == call
-    if domain == "empty":
+    n_rows_per_cell = len(CALLS[call](des).to_frame())
+    if domain in EMPTY_CELLS:
+        assert len(frame) == EMPTY_CELLS[domain] * n_rows_per_cell
         assert (frame["n"] == 0).all()
         assert frame["estimate"].isna().all() and frame["ci_low"].isna().all()
         assert (frame["flag"] == "empty domain").all()

@@ -1,0 +1,128 @@
+"""Command line: ``flestimate tabulate FILE --weights W [...]`` design-based tables from a file.
+
+Exit codes: 0 ok; 1 estimation error; 2 usage or input error, with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from flestimate import __version__
+from flestimate.design import LONELY_PSU_RULES, SurveyDesign
+from flestimate.errors import DataError, EstimationError, FlestimateError
+from flestimate.intervals import CI_METHODS
+from flestimate.results import Estimates
+
+__all__ = ["main"]
+
+
+def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    """Read the columns a table needs from CSV, Parquet, SPSS or Stata files."""
+    if not path.exists():
+        raise DataError(f"file {str(path)!r} does not exist")
+    name = path.name.lower()
+    try:
+        if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".txt")):
+            return pd.read_csv(path, usecols=lambda c: c in columns)
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path, columns=columns)
+        if name.endswith((".sav", ".zsav", ".dta")):
+            import pyreadstat
+
+            reader = pyreadstat.read_dta if name.endswith(".dta") else pyreadstat.read_sav
+            frame, _ = reader(str(path), usecols=columns)
+            return frame
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"cannot read {str(path)!r}: {exc}") from exc
+    raise DataError(
+        f"file {str(path)!r} has an unknown extension; expected .csv, .csv.gz, .parquet, .sav, "
+        f".zsav or .dta"
+    )
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flestimate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"flestimate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    tab = sub.add_parser("tabulate", help="means, proportions or totals with design-based SEs")
+    tab.add_argument("file", type=Path)
+    tab.add_argument("--weights", required=True, help="weight column")
+    tab.add_argument("--strata", help="stratum column(s), comma-separated")
+    tab.add_argument("--psu", help="cluster columns, one per stage, comma-separated")
+    tab.add_argument("--fpc", help="FPC columns, one per stage, comma-separated")
+    tab.add_argument("--nest", action="store_true", help="PSU ids are unique only within strata")
+    tab.add_argument("--lonely-psu", default="fail", choices=LONELY_PSU_RULES)
+    what = tab.add_mutually_exclusive_group(required=True)
+    what.add_argument("--proportion", help="columns, comma-separated")
+    what.add_argument("--mean", help="columns, comma-separated")
+    what.add_argument("--total", help="columns, comma-separated")
+    tab.add_argument("--by", help="domain columns, comma-separated")
+    tab.add_argument("--subpop", help="boolean (0/1) column restricting the population")
+    tab.add_argument("--ci", choices=CI_METHODS, help="interval method")
+    tab.add_argument("--level", type=float, default=0.95)
+    tab.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    return parser
+
+
+def _tabulate(args: argparse.Namespace) -> Estimates:
+    kind = "proportion" if args.proportion else "mean" if args.mean else "total"
+    variables = _split(args.proportion or args.mean or args.total)
+    design_cols = [args.weights, *_split(args.strata), *_split(args.psu), *_split(args.fpc)]
+    by = _split(args.by)
+    needed = list(dict.fromkeys(design_cols + variables + by + _split(args.subpop)))
+    frame = _read_table(args.file, needed)
+    design = SurveyDesign(
+        frame, weights=args.weights, strata=_split(args.strata) or None,
+        psu=_split(args.psu) or None, fpc=_split(args.fpc) or None, nest=args.nest,
+        lonely_psu=args.lonely_psu,
+    )
+    ci = args.ci or ("korn-graubard" if kind == "proportion" else "wald")
+    estimator = getattr(design, kind)
+    result: Estimates = estimator(variables, by=by or None, subpop=args.subpop, ci=ci,
+                                  level=args.level)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flestimate`` command."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = _tabulate(args)
+    except EstimationError as exc:
+        print(f"flestimate: {exc}", file=sys.stderr)
+        return 1
+    except FlestimateError as exc:
+        print(f"flestimate: {exc}", file=sys.stderr)
+        return 2
+    for w in caught:
+        print(f"flestimate: warning: {w.message}", file=sys.stderr)
+    if args.format == "csv":
+        result.to_frame().to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        import json
+
+        json.dump(result.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(result.summary())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
