@@ -343,6 +343,7 @@ def _estimate(
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "total":
             ss = wyy - y_cell**2 / psum
+            ss = np.where(np.abs(ss) <= 1e-12 * np.abs(wyy), 0.0, ss)
             s2 = ss / psum * n_obs / (n_obs - 1)
         else:
             if x is not None:
@@ -351,6 +352,8 @@ def _estimate(
             else:
                 wxy, wxx = y_cell, x_cell
             ss = wyy - 2 * est * wxy + est**2 * wxx
+            # A constant outcome (p = 0 or 1) leaves only rounding: make it an exact zero.
+            ss = np.where(np.abs(ss) <= 1e-12 * (np.abs(wyy) + est**2 * np.abs(wxx)), 0.0, ss)
             s2 = ss / x_cell**2 / psum * n_obs / (n_obs - 1)
         vsrs_wr = s2 * psum**2 / n_obs
         vsrs = np.where(psum >= n_obs, vsrs_wr * (psum - n_obs) / psum, np.nan)
