@@ -86,6 +86,17 @@ def _check_ci(ci: Any, kind: Kind, func: str) -> str:
     return str(ci)
 
 
+def _columns(design: SurveyDesign, value: str | Sequence[str], arg: str, func: str) -> list[str]:
+    cols = _names(value, arg, func)
+    _check_columns(design, cols, arg, func)
+    return cols
+
+
+def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, float | None]:
+    """Validate the keywords every estimator shares; ``kind`` is also the function's name."""
+    return _check_ci(ci, kind, kind), _check_level(level, kind), _check_df(df, kind)
+
+
 # -- domains ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Domains:
@@ -260,8 +271,8 @@ def _estimate(
     ci: str,
     level: float,
     df_user: float | None,
-    func: str,
 ) -> Estimates:
+    func = kind
     w = design.weights
     y = variables.y
     x = variables.x
@@ -483,16 +494,11 @@ def mean(
     without-replacement variance ``(1 - n/N) s^2 / n`` with ``N = sum(w d)`` and
     ``s^2 = sum w d (y - R)^2 / N * n/(n-1)`` (R ``deff=TRUE``); ``deff_wr`` drops ``1 - n/N``.
     """
-    func = "mean"
-    cols = _names(vars, "vars", func)
-    _check_columns(design, cols, "vars", func)
-    ci = _check_ci(ci, "mean", func)
-    level = _check_level(level, func)
-    df_user = _check_df(df, func)
-    y = np.column_stack([_numeric(design, c, func) for c in cols])
-    domains = _domains(design, by, subpop, func)
-    return _estimate(design, "mean", _Variables(y, None, cols, None), domains, ci, level,
-                     df_user, func)
+    cols = _columns(design, vars, "vars", "mean")
+    options = _options("mean", ci, level, df)
+    y = np.column_stack([_numeric(design, c, "mean") for c in cols])
+    domains = _domains(design, by, subpop, "mean")
+    return _estimate(design, "mean", _Variables(y, None, cols, None), domains, *options)
 
 
 def proportion(
@@ -536,15 +542,11 @@ def proportion(
     193-201. Parker, J. D. et al. (2017). NCHS data presentation standards for proportions.
     *Vital Health Stat* 2(175).
     """
-    func = "proportion"
-    cols = _names(vars, "vars", func)
-    _check_columns(design, cols, "vars", func)
-    ci = _check_ci(ci, "proportion", func)
-    level = _check_level(level, func)
-    df_user = _check_df(df, func)
-    variables = _expand(design, cols, func, expand_numeric=True)
-    domains = _domains(design, by, subpop, func)
-    return _estimate(design, "proportion", variables, domains, ci, level, df_user, func)
+    cols = _columns(design, vars, "vars", "proportion")
+    options = _options("proportion", ci, level, df)
+    variables = _expand(design, cols, "proportion", expand_numeric=True)
+    domains = _domains(design, by, subpop, "proportion")
+    return _estimate(design, "proportion", variables, domains, *options)
 
 
 def total(
@@ -574,15 +576,11 @@ def total(
     ``Y = sum(w d y)`` with linearised values ``z_k = w_k d_k y_k`` (R ``svytotal``). ``deff`` uses
     the SRS variance ``N^2 (1 - n/N) s^2 / n``.
     """
-    func = "total"
-    cols = _names(vars, "vars", func)
-    _check_columns(design, cols, "vars", func)
-    ci = _check_ci(ci, "total", func)
-    level = _check_level(level, func)
-    df_user = _check_df(df, func)
-    variables = _expand(design, cols, func, expand_numeric=False)
-    domains = _domains(design, by, subpop, func)
-    return _estimate(design, "total", variables, domains, ci, level, df_user, func)
+    cols = _columns(design, vars, "vars", "total")
+    options = _options("total", ci, level, df)
+    variables = _expand(design, cols, "total", expand_numeric=False)
+    domains = _domains(design, by, subpop, "total")
+    return _estimate(design, "total", variables, domains, *options)
 
 
 def ratio(
@@ -617,11 +615,8 @@ def ratio(
     ratio when its numerator or its denominator is missing. ``deff`` is that of the linearised
     total, as R.
     """
-    func = "ratio"
-    nums = _names(numerator, "numerator", func)
-    dens = _names(denominator, "denominator", func)
-    _check_columns(design, nums, "numerator", func)
-    _check_columns(design, dens, "denominator", func)
+    nums = _columns(design, numerator, "numerator", "ratio")
+    dens = _columns(design, denominator, "denominator", "ratio")
     if len(dens) == 1:
         dens = dens * len(nums)
     elif len(dens) != len(nums):
@@ -629,12 +624,9 @@ def ratio(
             f"`denominator` of `ratio()` must be one column or as many as `numerator` "
             f"({len(nums)}); got {len(dens)}"
         )
-    ci = _check_ci(ci, "ratio", func)
-    level = _check_level(level, func)
-    df_user = _check_df(df, func)
-    y = np.column_stack([_numeric(design, c, func) for c in nums])
-    x = np.column_stack([_numeric(design, c, func) for c in dens])
+    options = _options("ratio", ci, level, df)
+    y = np.column_stack([_numeric(design, c, "ratio") for c in nums])
+    x = np.column_stack([_numeric(design, c, "ratio") for c in dens])
     names = [f"{a}/{b}" for a, b in zip(nums, dens, strict=True)]
-    domains = _domains(design, by, subpop, func)
-    return _estimate(design, "ratio", _Variables(y, x, names, None), domains, ci, level,
-                     df_user, func)
+    domains = _domains(design, by, subpop, "ratio")
+    return _estimate(design, "ratio", _Variables(y, x, names, None), domains, *options)
