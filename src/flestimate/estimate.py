@@ -222,6 +222,14 @@ def _numeric(design: SurveyDesign, col: str, func: str) -> np.ndarray:
     )
 
 
+def _numeric_matrix(design: SurveyDesign, cols: list[str], func: str) -> np.ndarray:
+    """Columns as one float matrix, filled column by column (one copy of the data)."""
+    out = np.empty((len(design.data), len(cols)))
+    for j, c in enumerate(cols):
+        out[:, j] = _numeric(design, c, func)
+    return out
+
+
 def _is_binary(s: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(s):
         return True
@@ -286,12 +294,15 @@ def _estimate(
     if x is not None:
         valid &= ~np.isnan(x)
     all_valid = bool(valid.all())
-    y0 = np.where(valid, y, 0.0)
-    wy = y0 * wd[:, None]
+    if not all_valid:
+        # The arrays belong to this call: zero the missing cells in place (no copy).
+        y[~valid] = 0.0
+        if x is not None:
+            x[~valid] = 0.0
+    wy = y * wd[:, None]
     present_row = in_dom & (w > 0)
     if x is not None:
-        x0 = np.where(valid, x, 0.0)
-        wx: np.ndarray = x0 * wd[:, None]
+        wx: np.ndarray = x * wd[:, None]
     elif all_valid:
         wx = wd[:, None]
     else:
@@ -309,7 +320,8 @@ def _estimate(
             tc = np.broadcast_to(tc.reshape(-1, 1), ty.shape)
         return pairs, ty, tx, tc
 
-    pairs1, ty1, tx1, tc1 = pair_totals(0)
+    stage_totals = [pair_totals(s) for s in range(design.variance_stages)]
+    pairs1, ty1, tx1, tc1 = stage_totals[0]
     y_cell = segment_sum(pairs1.cell, ty1, n_cells)
     x_cell = segment_sum(pairs1.cell, np.ascontiguousarray(tx1), n_cells)
     n_obs = segment_sum(pairs1.cell, np.ascontiguousarray(tc1), n_cells)
@@ -324,15 +336,11 @@ def _estimate(
             z = (ty - est[pairs.cell] * tx) / x_cell[pairs.cell]
         return np.where(np.isfinite(z), z, 0.0)
 
-    var = stage_variance(
-        design.stages[0], pairs1, linearised(pairs1, ty1, tx1), tc1, n_cells,
-        design.lonely_psu, design.adjust_domain_lonely, first_stage=True,
-    )
-    for s in range(1, design.variance_stages):
-        pairs_s, ty_s, tx_s, tc_s = pair_totals(s)
+    var = np.zeros((n_cells, k))
+    for s, (pairs_s, ty_s, tx_s, tc_s) in enumerate(stage_totals):
         var = var + stage_variance(
             design.stages[s], pairs_s, linearised(pairs_s, ty_s, tx_s), tc_s, n_cells,
-            design.lonely_psu, design.adjust_domain_lonely, first_stage=False,
+            design.lonely_psu, design.adjust_domain_lonely, first_stage=s == 0,
         )
 
     # Design df: PSUs minus strata holding rows of the domain with a value and nonzero weight.
@@ -347,7 +355,11 @@ def _estimate(
 
     # Design effects against SRS without (deff) and with (deff_wr) replacement, R's deff=TRUE.
     cell_rows = np.where(in_dom, cell, 0)
-    wyy = segment_sum(cell_rows, wy * y0, n_cells)
+    if x is not None:
+        wxy = segment_sum(cell_rows, wy * x, n_cells)
+        wxx = segment_sum(cell_rows, wx * x, n_cells)
+    wy *= y  # now w y^2, in place: the weighted values are no longer needed
+    wyy = segment_sum(cell_rows, wy, n_cells)
     psum = segment_sum(cell_rows, wd if all_valid else valid * wd[:, None], n_cells)
     if psum.ndim == 1:
         psum = np.broadcast_to(psum[:, None], (n_cells, k))
@@ -357,10 +369,7 @@ def _estimate(
             ss = np.where(np.abs(ss) <= 1e-12 * np.abs(wyy), 0.0, ss)
             s2 = ss / psum * n_obs / (n_obs - 1)
         else:
-            if x is not None:
-                wxy = segment_sum(cell_rows, wy * x0, n_cells)
-                wxx = segment_sum(cell_rows, wx * x0, n_cells)
-            else:
+            if x is None:
                 wxy, wxx = y_cell, x_cell
             ss = wyy - 2 * est * wxy + est**2 * wxx
             # A constant outcome (p = 0 or 1) leaves only rounding: make it an exact zero.
@@ -496,7 +505,7 @@ def mean(
     """
     cols = _columns(design, vars, "vars", "mean")
     options = _options("mean", ci, level, df)
-    y = np.column_stack([_numeric(design, c, "mean") for c in cols])
+    y = _numeric_matrix(design, cols, "mean")
     domains = _domains(design, by, subpop, "mean")
     return _estimate(design, "mean", _Variables(y, None, cols, None), domains, *options)
 
@@ -625,8 +634,8 @@ def ratio(
             f"({len(nums)}); got {len(dens)}"
         )
     options = _options("ratio", ci, level, df)
-    y = np.column_stack([_numeric(design, c, "ratio") for c in nums])
-    x = np.column_stack([_numeric(design, c, "ratio") for c in dens])
+    y = _numeric_matrix(design, nums, "ratio")
+    x = _numeric_matrix(design, dens, "ratio")
     names = [f"{a}/{b}" for a, b in zip(nums, dens, strict=True)]
     domains = _domains(design, by, subpop, "ratio")
     return _estimate(design, "ratio", _Variables(y, x, names, None), domains, *options)
