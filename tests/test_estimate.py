@@ -229,3 +229,16 @@ def test_provenance_and_immutability(des: SurveyDesign) -> None:
     frame.loc[0, "estimate"] = 99.0
     assert est.to_frame().loc[0, "estimate"] != 99.0
     json.dumps(est.to_dict())
+
+
+def test_domain_lookup_and_sort_paths_agree(monkeypatch: pytest.MonkeyPatch, lfs) -> None:
+    """Domain cells from the lookup table and from the sort fallback are the same."""
+    from flestimate import estimate
+
+    des = SurveyDesign(lfs, weights="w", strata="stratum", psu="psu", nest=True)
+    by = ["dest", "sex", "region"]
+    table = des.proportion("fl", by=by, subpop="migrant").to_frame()
+    monkeypatch.setattr(estimate, "_LOOKUP_MAX", 0)
+    sort = des.proportion("fl", by=by, subpop="migrant").to_frame()
+    pd.testing.assert_frame_equal(table, sort)
+    assert len(table) == lfs.loc[lfs["migrant"] == 1, by].drop_duplicates().shape[0]

@@ -169,6 +169,7 @@ class SurveyDesign:
         "_weights_col",
         "_lonely_strata",
         "_variance_stages",
+        "_summary",
     )
     _data: pd.DataFrame
     _weights: np.ndarray
@@ -177,6 +178,7 @@ class SurveyDesign:
     _stages: list[Stage]
     _lonely_strata: tuple[Any, ...]
     _variance_stages: int
+    _summary: dict[str, Any]
 
     def __init__(
         self,
@@ -251,6 +253,7 @@ class SurveyDesign:
         recurse = (not self._ultimate_cluster) and n_fpc_stages > 1
         self._variance_stages = len(self._stages) if recurse else 1
         self._lonely_strata = self._check_lonely()
+        self._summary = self._make_summary()
         self._weights.setflags(write=False)
         self._stratum.setflags(write=False)
         self._frozen = True
@@ -537,16 +540,20 @@ class SurveyDesign:
     @property
     def degf(self) -> int:
         """Design degrees of freedom: PSUs minus strata with nonzero weight (R ``degf``)."""
-        inset = self._weights != 0
-        st = self._stages[0]
-        n_psu = np.unique(st.unit[inset]).size
-        n_str = np.unique(self._stratum[inset]).size
-        return int(n_psu - n_str)
+        return int(self._summary["degf"])
 
     def summary_dict(self) -> dict[str, Any]:
-        """Design summary recorded in every result's provenance."""
+        """Design summary recorded in every result's provenance (a copy)."""
+        return dict(self._summary)
+
+    def _make_summary(self) -> dict[str, Any]:
         w = self._weights
         kish = float(len(w) * np.sum(w * w) / np.sum(w) ** 2)
+        inset = w != 0
+        st = self._stages[0]
+        n_psu_in = int(np.count_nonzero(np.bincount(st.unit[inset], minlength=st.n_units)))
+        n_str_in = int(np.count_nonzero(np.bincount(self._stratum[inset],
+                                                    minlength=self._n_strata)))
         return {
             "n_rows": len(self._data),
             "weights": self._weights_col,
@@ -559,7 +566,7 @@ class SurveyDesign:
             "variance_stages": self.variance_stages,
             "sum_weights": float(np.sum(w)),
             "kish_deff_weights": kish,
-            "degf": self.degf,
+            "degf": n_psu_in - n_str_in,
             "lonely_psu": self._lonely_psu,
             "lonely_strata": [str(s) for s in self._lonely_strata],
             "adjust_domain_lonely": self._adjust_domain_lonely,

@@ -22,19 +22,22 @@ __all__ = ["PairIndex", "build_pairs", "segment_sum", "stage_variance"]
 _DENSE_BINS = 4_000_000
 
 
-def segment_sum(index: np.ndarray, values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Sum the rows of ``values`` (shape (m, k)) into ``n_bins`` bins given by ``index``.
+def segment_sum(
+    index: np.ndarray, values: np.ndarray, n_bins: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Sum ``weights * values`` (values of shape (m,) or (m, k)) into ``n_bins`` bins by ``index``.
 
-    One sparse matrix product (scipy's compiled CSC kernel), for all k columns at once.
+    One sparse matrix product (scipy's compiled CSC kernel) for all k columns at once; the row
+    weights sit in the sparse matrix, so no weighted copy of ``values`` is made.
     """
     m = index.shape[0]
     if values.ndim == 1:
-        return np.bincount(index, weights=values, minlength=n_bins)
+        w = values if weights is None else values * weights
+        return np.bincount(index, weights=w, minlength=n_bins)
     if m == 0:
         return np.zeros((n_bins, values.shape[1]))
-    indicator = sp.csr_matrix(
-        (np.ones(m), index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins)
-    )
+    data = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+    indicator = sp.csr_matrix((data, index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins))
     out = indicator.T @ np.ascontiguousarray(values, dtype=np.float64)
     return np.asarray(out)
 
@@ -62,9 +65,9 @@ class PairIndex:
     def n_pairs(self) -> int:
         return int(self.unit.shape[0])
 
-    def totals(self, values: np.ndarray) -> np.ndarray:
-        """Totals per pair of row-level ``values`` (already zero outside every domain)."""
-        return segment_sum(self.row_pair, values, self.n_pairs)
+    def totals(self, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Totals per pair of ``weights * values``; zero weights outside every domain."""
+        return segment_sum(self.row_pair, values, self.n_pairs, weights)
 
 
 def build_pairs(unit: np.ndarray, cell: np.ndarray, n_units: int, n_cells: int) -> PairIndex:
