@@ -147,6 +147,7 @@ def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.nd
 
 def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domains:
     data = design.data
+    n_rows = len(data)
     mask, sub_desc = _subpop_mask(design, subpop, func)
     if by is None:
         cell = np.where(mask, 0, -1).astype(np.int64)
@@ -185,7 +186,7 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
         cell = lookup[combined]
     else:
         pos = np.searchsorted(present, combined).clip(max=max(present.size - 1, 0))
-        hit: np.ndarray = ~missing_by if present.size else np.zeros_like(missing_by)
+        hit = np.logical_not(missing_by) if present.size else np.zeros(n_rows, dtype=bool)
         hit[hit] = present[pos[hit]] == combined[hit]
         cell = np.where(hit, pos, -1).astype(np.int64)
     label_codes = (present[:, None] // mult) % radix
