@@ -155,21 +155,21 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     by_cols = _names(by, "by", func)
     _check_columns(design, by_cols, "by", func)
     categorical = all(isinstance(data[c].dtype, pd.CategoricalDtype) for c in by_cols)
-    codes = []
     uniques = []
-    for c in by_cols:
+    combined = np.zeros(n_rows, dtype=np.int64)
+    missing_by = np.zeros(n_rows, dtype=bool)
+    for c in by_cols:  # mixed-radix code of the by-values, one column at a time
         if categorical:
-            codes.append(data[c].cat.codes.to_numpy().astype(np.int64))
-            uniques.append(data[c].cat.categories)
+            code = data[c].cat.codes.to_numpy().astype(np.int64)
+            uniq = data[c].cat.categories
         else:
             code, uniq = pd.factorize(data[c], sort=True)
-            codes.append(code.astype(np.int64))
-            uniques.append(uniq)
-    stacked = np.column_stack(codes)
-    missing_by = (stacked < 0).any(axis=1)
+        missing_by |= code < 0
+        combined = combined * max(len(uniq), 1) + code
+        uniques.append(uniq)
     radix = np.array([max(len(u), 1) for u in uniques], dtype=np.int64)
     mult = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
-    combined = np.where(missing_by, -1, (stacked * mult).sum(axis=1))
+    combined[missing_by] = -1
     # Domains: every category combination when all by-columns are categorical (a stable table
     # shape, unobserved cells are empty domains); otherwise the combinations observed in the
     # (sub)population, as R's svyby on a subset.
