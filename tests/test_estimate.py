@@ -242,3 +242,11 @@ def test_domain_lookup_and_sort_paths_agree(monkeypatch: pytest.MonkeyPatch, lfs
     sort = des.proportion("fl", by=by, subpop="migrant").to_frame()
     pd.testing.assert_frame_equal(table, sort)
     assert len(table) == lfs.loc[lfs["migrant"] == 1, by].drop_duplicates().shape[0]
+
+
+def test_infinite_values_are_an_error() -> None:
+    frame = small_design_frame()
+    frame.loc[3, "y"] = np.inf
+    d = SurveyDesign(frame, weights="w", strata="stratum", psu="psu")
+    with pytest.raises(DataError, match=r"`mean\(\)` got infinite values in 'y'"):
+        d.mean("y")

@@ -302,10 +302,20 @@ def _estimate(
     in_dom = cell >= 0
     wd = np.where(in_dom, w, 0.0)
 
-    valid = ~np.isnan(y)
-    if x is not None:
-        valid &= ~np.isnan(x)
-    all_valid = bool(valid.all())
+    # A finite sum proves there is no NaN without building an (n, k) mask.
+    all_valid = bool(np.isfinite(y.sum())) and (x is None or bool(np.isfinite(x.sum())))
+    valid = np.ones((0, k), dtype=bool)
+    if not all_valid:
+        for values in (y, x):
+            if values is not None and np.isinf(values).any():
+                bad = np.asarray(variables.variable)[np.isinf(values).any(axis=0)].tolist()
+                raise DataError(
+                    f"`{func}()` got infinite values in {format_values(list(dict.fromkeys(bad)))}"
+                )
+        valid = ~np.isnan(y)
+        if x is not None:
+            valid &= ~np.isnan(x)
+        all_valid = bool(valid.all())
     if not all_valid:
         # The arrays belong to this call: zero the missing cells in place (no copy).
         y[~valid] = 0.0
