@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flestimate import SurveyDesign, variance
-from flestimate.variance import build_pairs, segment_sum
+from flestimate import SurveyDesign
+from flestimate.variance import dense_pairs, segment_sum, sparse_pairs
 
 
 def test_segment_sum_matches_groupby() -> None:
@@ -20,23 +20,41 @@ def test_segment_sum_matches_groupby() -> None:
     np.testing.assert_allclose(segment_sum(idx, vals[:, 0], 9), want[:, 0], rtol=1e-13)
 
 
-def test_pairs_dense_and_sparse_agree() -> None:
-    unit = np.array([0, 0, 1, 2, 2, 3])
-    cell = np.array([0, 1, -1, 1, 1, 0])
-    dense = build_pairs(unit, cell, 4, 2)
-    assert dense.n_pairs == 8
-    vals = np.arange(6, dtype=float)[:, None] * (cell >= 0)[:, None]
-    t_dense = dense.totals(vals)
-    assert t_dense[:, 0].tolist() == [0, 1, 0, 0, 0, 7, 5, 0]
+def test_pair_indexes() -> None:
+    dense = dense_pairs(4, 2)
+    assert dense.unit.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert dense.cell.tolist() == [0, 1] * 4
+    sparse, inverse = sparse_pairs(np.array([5, 1, 5, 6]), 2)
+    assert sparse.unit.tolist() == [0, 2, 3] and sparse.cell.tolist() == [1, 1, 0]
+    assert inverse.tolist() == [1, 0, 1, 2]
 
 
-def test_sparse_pair_path_gives_same_estimates(monkeypatch: pytest.MonkeyPatch, lfs) -> None:
-    """Forcing np.unique-compressed pairs changes nothing (rows as PSUs, 9 domain cells)."""
-    des = SurveyDesign(lfs, weights="w", strata="stratum")
-    dense = des.mean(["fl", "thb"], by="dest").to_frame()
-    monkeypatch.setattr(variance, "_DENSE_BINS", 0)
-    sparse_pairs = build_pairs(des.stages[0].unit, np.zeros(len(lfs), dtype=np.int64),
-                               des.n_psu, 9)
-    assert sparse_pairs.n_pairs == len(lfs)
-    sparse = des.mean(["fl", "thb"], by="dest").to_frame()
-    pd.testing.assert_frame_equal(dense, sparse, rtol=1e-12)
+@pytest.mark.parametrize("subpop", [None, "migrant"])
+def test_sparse_pairs_and_chunks_give_same_estimates(
+    monkeypatch: pytest.MonkeyPatch, lfs, subpop
+) -> None:
+    """Dense pairs in small row chunks, and sorted pairs in one pass, change nothing."""
+    from flestimate import estimate
+
+    frame = lfs.assign(fl_missing=lfs["fl"].where(lfs["age"] % 7 != 0))
+    des = SurveyDesign(frame, weights="w", strata="stratum", psu="psu", nest=True)
+    vars_ = ["fl", "thb", "fl_missing"]
+
+    def run() -> pd.DataFrame:
+        with pytest.warns(UserWarning):
+            return des.proportion(vars_, by="dest", subpop=subpop).to_frame()
+
+    base = run()
+    monkeypatch.setattr(estimate, "_CHUNK", 1000)
+    pd.testing.assert_frame_equal(base, run(), rtol=1e-12)
+    monkeypatch.setattr(estimate, "_DENSE_ELEMENTS", 0)
+    pd.testing.assert_frame_equal(base, run(), rtol=1e-12)
+
+
+def test_segment_sum_with_row_weights() -> None:
+    idx = np.array([0, 1, 0, 2])
+    vals = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    w = np.array([2.0, 1.0, 0.5, 0.0])
+    got = segment_sum(idx, vals, 3, w)
+    assert got.tolist() == [[4.5, 7.0], [3.0, 4.0], [0.0, 0.0]]
+    assert segment_sum(idx, vals[:, 0], 3, w).tolist() == [4.5, 3.0, 0.0]

@@ -27,10 +27,16 @@ from flestimate.errors import (
 )
 from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS, confidence_interval
 from flestimate.results import ESTIMATE_COLUMNS, Estimates
-from flestimate.variance import build_pairs, segment_sum, stage_variance
+from flestimate.variance import PairIndex, dense_pairs, segment_sum, sparse_pairs, stage_variance
 
 __all__ = ["mean", "proportion", "ratio", "total"]
 
+# Rows are summed in chunks of this many, so that no (rows x variables) float copy of the data
+# is ever held whole; the chunks are independent passes, each fully vectorised.
+_CHUNK = 1 << 17
+# Up to this many (unit x cell x variable) totals per stage, pairs are addressed directly and the
+# rows are chunked; beyond it the pairs that occur are found by one sort over the domain rows.
+_DENSE_ELEMENTS = 1_000_000
 # Up to this many by-value combinations, domain cells come from a lookup table, else a sort.
 _LOOKUP_MAX = 10_000_000
 
@@ -213,33 +219,52 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
 
 # -- variables ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class _Column:
+    """One analysis variable as a view of the data: a numeric column, or the indicator of one
+    category (``source`` holds the category codes, -1 for missing)."""
+
+    source: np.ndarray
+    level: int | None = None
+
+    def take(self, rows: slice | np.ndarray) -> np.ndarray:
+        values: np.ndarray = self.source[rows]
+        if self.level is None:
+            return values
+        out: np.ndarray = (values == self.level).astype(np.float64)
+        out[values < 0] = np.nan
+        return out
+
+
+@dataclass(frozen=True)
 class _Variables:
-    y: np.ndarray  # (n, k) float with NaN for missing
-    x: np.ndarray | None  # (n, k) denominators for ratios
+    y: list[_Column]
+    x: list[_Column] | None  # denominators for ratios
     variable: list[str]
     category: list[Any] | None
 
 
-def _numeric(design: SurveyDesign, col: str, func: str) -> np.ndarray:
+def _fill(columns: list[_Column], rows: slice | np.ndarray, m: int) -> np.ndarray:
+    """The variables for ``rows`` as one C-ordered (m, k) float matrix.
+
+    Contiguous row writes into (k, m) then one blocked transpose: 2-3 times faster than strided
+    column writes into (m, k).
+    """
+    buf = np.empty((len(columns), m))
+    for j, col in enumerate(columns):
+        buf[j] = col.take(rows)
+    return np.ascontiguousarray(buf.T)
+
+
+def _numeric(design: SurveyDesign, col: str, func: str) -> _Column:
     s = design.data[col]
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
-        return s.to_numpy(copy=False)  # plain numpy column: no NA conversion needed
+        return _Column(s.to_numpy(copy=False))  # a view: converted chunk by chunk
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _Column(s.to_numpy(dtype=np.float64, na_value=np.nan))
     raise DataError(
         f"column {col!r} of `{func}()` must be numeric or boolean; got dtype {s.dtype}"
         + ("; use proportion() for categories" if func == "mean" else "")
     )
-
-
-def _numeric_matrix(design: SurveyDesign, cols: list[str], func: str) -> np.ndarray:
-    """Columns as one float matrix, filled column by column (one copy of the data)."""
-    # Contiguous row writes into (k, n), then one blocked transpose: 2-3 times faster than
-    # strided column writes into (n, k).
-    rows = np.empty((len(cols), len(design.data)))
-    for j, c in enumerate(cols):
-        rows[j] = _numeric(design, c, func)
-    return np.ascontiguousarray(rows.T)
 
 
 def _is_binary(s: pd.Series) -> bool:
@@ -255,14 +280,14 @@ def _expand(
     design: SurveyDesign, cols: list[str], func: str, expand_numeric: bool
 ) -> _Variables:
     data = design.data
-    blocks: list[np.ndarray] = []
+    columns: list[_Column] = []
     variable: list[str] = []
     category: list[Any] = []
     for c in cols:
         s = data[c]
         numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
         if _is_binary(s) or (numeric and not expand_numeric):
-            blocks.append(s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
+            columns.append(_numeric(design, c, func))
             variable.append(c)
             category.append(None)
             continue
@@ -272,17 +297,126 @@ def _expand(
         else:
             codes, uniq = pd.factorize(s, sort=True)
             levels = list(uniq)
-        ind = (codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float64)
-        ind[codes < 0] = np.nan
-        blocks.append(ind)
+        columns.extend(_Column(codes, j) for j in range(len(levels)))
         variable.extend([c] * len(levels))
         category.extend(levels)
-    y = np.hstack(blocks) if blocks else np.empty((len(data), 0))
     has_categories = any(cat is not None for cat in category)
-    return _Variables(y, None, variable, category if has_categories or func == "proportion" else None)
+    return _Variables(columns, None, variable,
+                      category if has_categories or func == "proportion" else None)
 
 
 # -- the engine ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Sums:
+    """Totals per (unit, cell) pair for every variance stage, and per cell for design effects."""
+
+    pairs: list[PairIndex]
+    ty: list[np.ndarray]  # sum w y per pair, (n_pairs, k)
+    tx: list[np.ndarray]  # sum w x (x = 1 with a value, or the ratio's denominator)
+    tc: list[np.ndarray]  # rows with a value and nonzero weight
+    wyy: np.ndarray  # per cell: sum w y^2, (n_cells, k)
+    wxy: np.ndarray
+    wxx: np.ndarray
+    psum: np.ndarray  # sum w over rows with a value
+    n_missing: np.ndarray
+
+
+def _accumulate(
+    design: SurveyDesign, variables: _Variables, cell: np.ndarray, n_cells: int, func: str
+) -> _Sums:
+    """One pass over the domain rows (in chunks) summing everything the estimators need.
+
+    Only rows inside some domain are read: rows outside contribute zero, and the design's own
+    PSU counts (n_h) keep the empty PSUs in the variance, so nothing is lost by skipping them.
+    """
+    w = design.weights
+    k = len(variables.y)
+    stages = design.stages[: design.variance_stages]
+    in_dom = cell >= 0
+    all_rows = bool(in_dom.all())
+    dom_rows = np.flatnonzero(in_dom)
+    n_dom = len(cell) if all_rows else dom_rows.size
+    dense = all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS for st in stages)
+    inverse: list[np.ndarray] = []
+    if dense:
+        pairs = [dense_pairs(st.n_units, n_cells) for st in stages]
+        chunk = _CHUNK
+    else:
+        pairs = []
+        for st in stages:  # a few stages at most
+            index, inv = sparse_pairs(st.unit[dom_rows] * n_cells + cell[dom_rows], n_cells)
+            pairs.append(index)
+            inverse.append(inv)
+        chunk = max(n_dom, 1)
+    ty = [np.zeros((p.n_pairs, k)) for p in pairs]
+    tx = [np.zeros((p.n_pairs, k)) for p in pairs]
+    tc = [np.zeros((p.n_pairs, k)) for p in pairs]
+    wyy, wxy, wxx, psum, n_missing = (np.zeros((n_cells, k)) for _ in range(5))
+    ratio = variables.x is not None
+    for start in range(0, n_dom, chunk):  # chunks of rows bound the memory; each is vectorised
+        stop = min(start + chunk, n_dom)
+        rows: slice | np.ndarray = slice(start, stop) if all_rows else dom_rows[start:stop]
+        m = stop - start
+        y = _fill(variables.y, rows, m)
+        x = _fill(variables.x, rows, m) if variables.x is not None else None
+        valid = _valid(y, x, variables.variable, func)
+        valid_f = None if valid is None else valid.astype(np.float64)
+        wd = w[rows]
+        c = cell[rows]
+        present = (wd > 0).astype(np.float64)
+        for s, st in enumerate(stages):
+            key = st.unit[rows] * n_cells + c if dense else inverse[s][start:stop]
+            nb = pairs[s].n_pairs
+            ty[s] += segment_sum(key, y, nb, wd)
+            if x is not None:
+                tx[s] += segment_sum(key, x, nb, wd)
+            elif valid_f is None:
+                tx[s] += np.bincount(key, wd, minlength=nb)[:, None]
+            else:
+                tx[s] += segment_sum(key, valid_f, nb, wd)
+            if valid_f is None:
+                tc[s] += np.bincount(key, present, minlength=nb)[:, None]
+            else:
+                tc[s] += segment_sum(key, valid_f, nb, present)
+        if x is not None:
+            wxy += segment_sum(c, y * x, n_cells, wd)
+            wxx += segment_sum(c, x * x, n_cells, wd)
+        y *= y  # now y^2, in place
+        wyy += segment_sum(c, y, n_cells, wd)
+        if valid_f is None:
+            psum += np.bincount(c, wd, minlength=n_cells)[:, None]
+        else:
+            psum += segment_sum(c, valid_f, n_cells, wd)
+            n_missing += segment_sum(c, 1.0 - valid_f, n_cells)
+    if not ratio:
+        wxy = wxx = np.zeros((n_cells, k))
+    return _Sums(pairs, ty, tx, tc, wyy, wxy, wxx, psum, n_missing)
+
+
+def _valid(
+    y: np.ndarray, x: np.ndarray | None, names: list[str], func: str
+) -> np.ndarray | None:
+    """The cells with a value (None when all have one); missing cells are zeroed in place."""
+    # A finite sum proves there is no NaN without building an (m, k) mask.
+    if np.isfinite(y.sum()) and (x is None or np.isfinite(x.sum())):
+        return None
+    for values in (y, x):
+        if values is not None and np.isinf(values).any():
+            bad = np.asarray(names)[np.isinf(values).any(axis=0)].tolist()
+            raise DataError(
+                f"`{func}()` got infinite values in {format_values(list(dict.fromkeys(bad)))}"
+            )
+    valid: np.ndarray = ~np.isnan(y)
+    if x is not None:
+        valid &= ~np.isnan(x)
+    if valid.all():
+        return None
+    y[~valid] = 0.0
+    if x is not None:
+        x[~valid] = 0.0
+    return valid
+
+
 def _estimate(
     design: SurveyDesign,
     kind: Kind,
@@ -293,54 +427,12 @@ def _estimate(
     df_user: float | None,
 ) -> Estimates:
     func = kind
-    w = design.weights
-    y = variables.y
-    x = variables.x
     n_cells = len(domains.labels)
-    k = y.shape[1]
-    cell = domains.cell
-    in_dom = cell >= 0
-    wd = np.where(in_dom, w, 0.0)
+    k = len(variables.y)
+    sums = _accumulate(design, variables, domains.cell, n_cells, func)
+    x = variables.x
 
-    # A finite sum proves there is no NaN without building an (n, k) mask.
-    all_valid = bool(np.isfinite(y.sum())) and (x is None or bool(np.isfinite(x.sum())))
-    valid = np.ones((0, k), dtype=bool)
-    if not all_valid:
-        for values in (y, x):
-            if values is not None and np.isinf(values).any():
-                bad = np.asarray(variables.variable)[np.isinf(values).any(axis=0)].tolist()
-                raise DataError(
-                    f"`{func}()` got infinite values in {format_values(list(dict.fromkeys(bad)))}"
-                )
-        valid = ~np.isnan(y)
-        if x is not None:
-            valid &= ~np.isnan(x)
-        all_valid = bool(valid.all())
-    if not all_valid:
-        # The arrays belong to this call: zero the missing cells in place (no copy).
-        y[~valid] = 0.0
-        if x is not None:
-            x[~valid] = 0.0
-    present_row = (in_dom & (w > 0)).astype(np.float64)
-    valid_f = None if all_valid else valid.astype(np.float64)
-
-    def pair_totals(stage_index: int) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
-        st = design.stages[stage_index]
-        pairs = build_pairs(st.unit, cell, st.n_units, n_cells)
-        ty = pairs.totals(y, wd)
-        if x is not None:
-            tx = pairs.totals(x, wd)
-        elif valid_f is None:
-            tx = np.broadcast_to(pairs.totals(wd)[:, None], ty.shape)
-        else:
-            tx = pairs.totals(valid_f, wd)
-        if valid_f is None:
-            tc = np.broadcast_to(pairs.totals(present_row)[:, None], ty.shape)
-        else:
-            tc = pairs.totals(valid_f, present_row)
-        return pairs, ty, tx, tc
-
-    stage_totals = [pair_totals(s) for s in range(design.variance_stages)]
+    stage_totals = list(zip(sums.pairs, sums.ty, sums.tx, sums.tc, strict=True))
     pairs1, ty1, tx1, tc1 = stage_totals[0]
     y_cell = segment_sum(pairs1.cell, ty1, n_cells)
     x_cell = segment_sum(pairs1.cell, np.ascontiguousarray(tx1), n_cells)
@@ -374,17 +466,7 @@ def _estimate(
     df_arr = np.full((n_cells, k), df_user) if df_user is not None else design_df.astype(float)
 
     # Design effects against SRS without (deff) and with (deff_wr) replacement, R's deff=TRUE.
-    cell_rows = np.where(in_dom, cell, 0)
-    if x is not None:
-        wxy = segment_sum(cell_rows, y * x, n_cells, wd)
-        wxx = segment_sum(cell_rows, x * x, n_cells, wd)
-    y *= y  # now y^2, in place: the values themselves are no longer needed
-    wyy = segment_sum(cell_rows, y, n_cells, wd)
-    if valid_f is None:
-        psum = np.broadcast_to(np.bincount(cell_rows, wd, minlength=n_cells)[:, None],
-                               (n_cells, k))
-    else:
-        psum = segment_sum(cell_rows, valid_f, n_cells, wd)
+    wyy, wxy, wxx, psum = sums.wyy, sums.wxy, sums.wxx, sums.psum
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "total":
             ss = wyy - y_cell**2 / psum
@@ -409,12 +491,7 @@ def _estimate(
             n_eff = n_obs / deff_wr
         cv = se / np.abs(est)
 
-    if all_valid:
-        n_missing = np.zeros((n_cells, k))
-    else:
-        n_missing = segment_sum(
-            cell_rows, (~valid & in_dom[:, None]).astype(np.float64), n_cells
-        )
+    n_missing = sums.n_missing
     empty = n_obs == 0
     est = np.where(empty, np.nan, est)
     se = np.where(empty, np.nan, se)
@@ -527,7 +604,7 @@ def mean(
     """
     cols = _columns(design, vars, "vars", "mean")
     options = _options("mean", ci, level, df)
-    y = _numeric_matrix(design, cols, "mean")
+    y = [_numeric(design, c, "mean") for c in cols]
     domains = _domains(design, by, subpop, "mean")
     return _estimate(design, "mean", _Variables(y, None, cols, None), domains, *options)
 
@@ -656,8 +733,8 @@ def ratio(
             f"({len(nums)}); got {len(dens)}"
         )
     options = _options("ratio", ci, level, df)
-    y = _numeric_matrix(design, nums, "ratio")
-    x = _numeric_matrix(design, dens, "ratio")
+    y = [_numeric(design, c, "ratio") for c in nums]
+    x = [_numeric(design, c, "ratio") for c in dens]
     names = [f"{a}/{b}" for a, b in zip(nums, dens, strict=True)]
     domains = _domains(design, by, subpop, "ratio")
     return _estimate(design, "ratio", _Variables(y, x, names, None), domains, *options)

@@ -16,10 +16,7 @@ import scipy.sparse as sp
 
 from flestimate.design import _CERTAINTY_TOL, Stage
 
-__all__ = ["PairIndex", "build_pairs", "segment_sum", "stage_variance"]
-
-# Up to this many (unit x cell) bins, bins are addressed directly instead of through np.unique.
-_DENSE_BINS = 4_000_000
+__all__ = ["PairIndex", "dense_pairs", "segment_sum", "sparse_pairs", "stage_variance"]
 
 
 def segment_sum(
@@ -44,20 +41,14 @@ def segment_sum(
 
 @dataclass(frozen=True)
 class PairIndex:
-    """The (unit, domain cell) pairs that hold at least one row of some domain.
+    """The (unit, domain cell) pairs of one stage that the totals are kept for.
 
     Attributes
     ----------
-    row_pair : ndarray of int64, shape (n_rows,)
-        The pair of every row (any valid pair for rows outside every domain).
-    in_domain : ndarray of bool, shape (n_rows,)
-        Rows that belong to some domain cell.
     unit, cell : ndarray of int64, shape (n_pairs,)
         The unit and the cell of every pair.
     """
 
-    row_pair: np.ndarray
-    in_domain: np.ndarray
     unit: np.ndarray
     cell: np.ndarray
 
@@ -65,21 +56,17 @@ class PairIndex:
     def n_pairs(self) -> int:
         return int(self.unit.shape[0])
 
-    def totals(self, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """Totals per pair of ``weights * values``; zero weights outside every domain."""
-        return segment_sum(self.row_pair, values, self.n_pairs, weights)
+
+def dense_pairs(n_units: int, n_cells: int) -> PairIndex:
+    """Every (unit, cell) combination; the pair of a row is ``unit * n_cells + cell``."""
+    bins = np.arange(n_units * n_cells, dtype=np.int64)
+    return PairIndex(bins // n_cells, bins % n_cells)
 
 
-def build_pairs(unit: np.ndarray, cell: np.ndarray, n_units: int, n_cells: int) -> PairIndex:
-    """Index the (unit, cell) pairs; ``cell`` is -1 for rows outside every domain."""
-    in_domain = cell >= 0
-    key = unit * n_cells + np.where(in_domain, cell, 0)
-    n_bins = n_units * n_cells
-    if n_bins <= max(_DENSE_BINS, 4 * unit.shape[0]):
-        bins = np.arange(n_bins, dtype=np.int64)
-        return PairIndex(key, in_domain, bins // n_cells, bins % n_cells)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    return PairIndex(inverse.astype(np.int64), in_domain, uniq // n_cells, uniq % n_cells)
+def sparse_pairs(keys: np.ndarray, n_cells: int) -> tuple[PairIndex, np.ndarray]:
+    """The combinations that occur among ``keys = unit * n_cells + cell``, and each key's pair."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return PairIndex(uniq // n_cells, uniq % n_cells), inverse.astype(np.int64).reshape(-1)
 
 
 def stage_variance(
