@@ -334,9 +334,10 @@ def _accumulate(
     stages = design.stages[: design.variance_stages]
     in_dom = cell >= 0
     all_rows = bool(in_dom.all())
-    dom_rows = np.flatnonzero(in_dom)
-    n_dom = len(cell) if all_rows else dom_rows.size
     dense = all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS for st in stages)
+    dom_rows = None if all_rows else np.flatnonzero(in_dom)
+    select: slice | np.ndarray = slice(None) if dom_rows is None else dom_rows
+    n_dom = len(cell) if dom_rows is None else dom_rows.size
     inverse: list[np.ndarray] = []
     if dense:
         pairs = [dense_pairs(st.n_units, n_cells) for st in stages]
@@ -344,7 +345,7 @@ def _accumulate(
     else:
         pairs = []
         for st in stages:  # a few stages at most
-            index, inv = sparse_pairs(st.unit[dom_rows] * n_cells + cell[dom_rows], n_cells)
+            index, inv = sparse_pairs(st.unit[select] * n_cells + cell[select], n_cells)
             pairs.append(index)
             inverse.append(inv)
         chunk = max(n_dom, 1)
@@ -355,7 +356,7 @@ def _accumulate(
     ratio = variables.x is not None
     for start in range(0, n_dom, chunk):  # chunks of rows bound the memory; each is vectorised
         stop = min(start + chunk, n_dom)
-        rows: slice | np.ndarray = slice(start, stop) if all_rows else dom_rows[start:stop]
+        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
         m = stop - start
         y = _fill(variables.y, rows, m)
         x = _fill(variables.x, rows, m) if variables.x is not None else None
