@@ -250,3 +250,14 @@ def test_infinite_values_are_an_error() -> None:
     d = SurveyDesign(frame, weights="w", strata="stratum", psu="psu")
     with pytest.raises(DataError, match=r"`mean\(\)` got infinite values in 'y'"):
         d.mean("y")
+
+
+def test_integer_by_codes_equal_text_codes(des: SurveyDesign) -> None:
+    """Small-range integer by-columns take an arithmetic path; labels and numbers match text."""
+    frame = small_design_frame().assign(s_text=lambda f: "s" + f["stratum"].astype(str))
+    d = SurveyDesign(frame, weights="w", strata="stratum", psu="psu")
+    as_int = d.mean("y", by="stratum").to_frame()
+    as_text = d.mean("y", by="s_text").to_frame()
+    assert as_int["stratum"].tolist() == [1, 2]
+    pd.testing.assert_frame_equal(as_int.drop(columns="stratum"),
+                                  as_text.drop(columns="s_text"))

@@ -33,7 +33,7 @@ __all__ = ["mean", "proportion", "ratio", "total"]
 
 # Rows are summed in chunks of this many, so that no (rows x variables) float copy of the data
 # is ever held whole; the chunks are independent passes, each fully vectorised.
-_CHUNK = 1 << 17
+_CHUNK = 1 << 16
 # Up to this many (unit x cell x variable) totals per stage, pairs are addressed directly and the
 # rows are chunked; beyond it the pairs that occur are found by one sort over the domain rows.
 _DENSE_ELEMENTS = 1_000_000
@@ -151,6 +151,19 @@ def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.nd
     return values.astype(bool), desc
 
 
+def _by_codes(s: pd.Series, categorical: bool) -> tuple[np.ndarray, Any]:
+    """Integer codes (-1 for missing) of a by-column and the values they stand for, sorted."""
+    if categorical:
+        return s.cat.codes.to_numpy().astype(np.int64), s.cat.categories
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
+        # Small-range integers (region, sex, age group codes): arithmetic, no hashing or sort.
+        values = s.to_numpy()
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 65_536:
+            return values.astype(np.int64) - lo, np.arange(lo, hi + 1, dtype=s.dtype)
+    return pd.factorize(s, sort=True)
+
+
 def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domains:
     data = design.data
     n_rows = len(data)
@@ -165,11 +178,7 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     combined = np.zeros(n_rows, dtype=np.int64)
     missing_by = np.zeros(n_rows, dtype=bool)
     for c in by_cols:  # mixed-radix code of the by-values, one column at a time
-        if categorical:
-            code = data[c].cat.codes.to_numpy().astype(np.int64)
-            uniq = data[c].cat.categories
-        else:
-            code, uniq = pd.factorize(data[c], sort=True)
+        code, uniq = _by_codes(data[c], categorical)
         missing_by |= code < 0
         combined = combined * max(len(uniq), 1) + code
         uniques.append(uniq)
