@@ -27,7 +27,14 @@ from flestimate.errors import (
 )
 from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS, confidence_interval
 from flestimate.results import ESTIMATE_COLUMNS, Estimates
-from flestimate.variance import PairIndex, dense_pairs, segment_sum, sparse_pairs, stage_variance
+from flestimate.variance import (
+    PairIndex,
+    dense_pairs,
+    segment_sum,
+    sparse_pairs,
+    stage_variance,
+    summing_matrix,
+)
 
 __all__ = ["mean", "proportion", "ratio", "total"]
 
@@ -361,8 +368,12 @@ def _accumulate(
     ty = [np.zeros((p.n_pairs, k)) for p in pairs]
     tx = [np.zeros((p.n_pairs, k)) for p in pairs]
     tc = [np.zeros((p.n_pairs, k)) for p in pairs]
-    wyy, wxy, wxx, psum, n_missing = (np.zeros((n_cells, k)) for _ in range(5))
-    ratio = variables.x is not None
+    # Without missing values the denominators and counts are the same for every variable: one
+    # column each, broadcast at the end.
+    tx1 = [np.zeros(p.n_pairs) for p in pairs]
+    tc1 = [np.zeros(p.n_pairs) for p in pairs]
+    # Second moments and missing counts per cell (a small, cache-resident output).
+    wyy, wxy, wxx, pw, n_missing = (np.zeros((n_cells, k)) for _ in range(5))
     for start in range(0, n_dom, chunk):  # chunks of rows bound the memory; each is vectorised
         stop = min(start + chunk, n_dom)
         rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
@@ -377,29 +388,33 @@ def _accumulate(
         for s, st in enumerate(stages):
             key = st.unit[rows] * n_cells + c if dense else inverse[s][start:stop]
             nb = pairs[s].n_pairs
-            ty[s] += segment_sum(key, y, nb, wd)
+            weighted = summing_matrix(key, nb, wd)
+            ty[s] += weighted @ y
             if x is not None:
-                tx[s] += segment_sum(key, x, nb, wd)
+                tx[s] += weighted @ x
             elif valid_f is None:
-                tx[s] += np.bincount(key, wd, minlength=nb)[:, None]
+                tx1[s] += np.bincount(key, wd, minlength=nb)
             else:
-                tx[s] += segment_sum(key, valid_f, nb, wd)
+                tx[s] += weighted @ valid_f
             if valid_f is None:
-                tc[s] += np.bincount(key, present, minlength=nb)[:, None]
+                tc1[s] += np.bincount(key, present, minlength=nb)
             else:
                 tc[s] += segment_sum(key, valid_f, nb, present)
+        by_cell = summing_matrix(c, n_cells, wd)
         if x is not None:
-            wxy += segment_sum(c, y * x, n_cells, wd)
-            wxx += segment_sum(c, x * x, n_cells, wd)
-        y *= y  # now y^2, in place
-        wyy += segment_sum(c, y, n_cells, wd)
-        if valid_f is None:
-            psum += np.bincount(c, wd, minlength=n_cells)[:, None]
-        else:
-            psum += segment_sum(c, valid_f, n_cells, wd)
+            wxy += by_cell @ (y * x)
+            wxx += by_cell @ (x * x)
+            pw += by_cell @ (np.ones_like(x) if valid_f is None else valid_f)
+        if valid_f is not None:
             n_missing += segment_sum(c, 1.0 - valid_f, n_cells)
-    if not ratio:
-        wxy = wxx = np.zeros((n_cells, k))
+        y *= y  # now y^2, in place
+        wyy += by_cell @ y
+    for s in range(len(stages)):
+        tx[s] += tx1[s][:, None]
+        tc[s] += tc1[s][:, None]
+    # Weight over the rows with a value: the denominator totals, except for ratios.
+    psum = (segment_sum(pairs[0].cell, np.ascontiguousarray(tx[0]), n_cells)
+            if variables.x is None else pw)
     return _Sums(pairs, ty, tx, tc, wyy, wxy, wxx, psum, n_missing)
 
 

@@ -10,13 +10,32 @@ variables in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from flestimate.design import _CERTAINTY_TOL, Stage
 
-__all__ = ["PairIndex", "dense_pairs", "segment_sum", "sparse_pairs", "stage_variance"]
+__all__ = [
+    "PairIndex",
+    "dense_pairs",
+    "segment_sum",
+    "sparse_pairs",
+    "stage_variance",
+    "summing_matrix",
+]
+
+
+def summing_matrix(index: np.ndarray, n_bins: int, weights: np.ndarray | None = None) -> Any:
+    """The sparse operator S (n_bins x m) with ``S @ v`` = per-bin sums of ``weights * v``.
+
+    Built once and applied to several (m, k) matrices; scipy's compiled CSC kernel does the sums.
+    """
+    m = index.shape[0]
+    data = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+    rows = sp.csr_matrix((data, index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins))
+    return rows.T
 
 
 def segment_sum(
@@ -24,18 +43,15 @@ def segment_sum(
 ) -> np.ndarray:
     """Sum ``weights * values`` (values of shape (m,) or (m, k)) into ``n_bins`` bins by ``index``.
 
-    One sparse matrix product (scipy's compiled CSC kernel) for all k columns at once; the row
-    weights sit in the sparse matrix, so no weighted copy of ``values`` is made.
+    One sparse matrix product for all k columns at once; the row weights sit in the sparse
+    matrix, so no weighted copy of ``values`` is made.
     """
-    m = index.shape[0]
     if values.ndim == 1:
         w = values if weights is None else values * weights
         return np.bincount(index, weights=w, minlength=n_bins)
-    if m == 0:
+    if index.shape[0] == 0:
         return np.zeros((n_bins, values.shape[1]))
-    data = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
-    indicator = sp.csr_matrix((data, index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins))
-    out = indicator.T @ np.ascontiguousarray(values, dtype=np.float64)
+    out = summing_matrix(index, n_bins, weights) @ np.ascontiguousarray(values, dtype=np.float64)
     return np.asarray(out)
 
 
