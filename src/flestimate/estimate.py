@@ -466,7 +466,7 @@ def _estimate(
     with np.errstate(divide="ignore", invalid="ignore"):
         est = y_cell if kind == "total" else y_cell / x_cell
 
-    def linearised(pairs: Any, ty: np.ndarray, tx: np.ndarray) -> np.ndarray:
+    def linearised(pairs: PairIndex, ty: np.ndarray, tx: np.ndarray) -> np.ndarray:
         if kind == "total":
             return ty
         with np.errstate(divide="ignore", invalid="ignore"):
