@@ -8,6 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (the project's determinism rule).
+settings.register_profile("flestimate", derandomize=True, deadline=None)
+settings.load_profile("flestimate")
 
 DATA = Path(__file__).parent / "reference" / "data"
 
