@@ -15,8 +15,8 @@ with tracemalloc. Peers that are not installed (svy, samplics, Rscript) are skip
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_core.py --n 1000000
-    /work/venv/bin/python benchmarks/bench_core.py --n 200000 --reps 3
+    python benchmarks/bench_core.py --n 1000000
+    python benchmarks/bench_core.py --n 200000 --reps 3
 
 Results are printed and written to ``benchmarks/results/core_<n>.json``.
 """
@@ -609,6 +609,18 @@ def n_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def source_state() -> str:
+    """The flestimate commit measured, with ``+dirty`` when src/ has uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, check=True,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent,
+                               check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit}+dirty" if dirty else commit
+
+
 def hardware() -> dict[str, Any]:
     cpu = platform.processor() or "unknown"
     try:
@@ -642,7 +654,8 @@ def report(args: argparse.Namespace, df: pd.DataFrame, runs: dict[str, PeerRun],
         f"after one warm-up",
         f"machine: {hw['nproc']} CPUs ({hw['cpu']}), {hw['mem_gib']} GiB; Python {hw['python']}, "
         f"numpy {hw['numpy']}, pandas {hw['pandas']}",
-        "versions: " + ", ".join(f"{r.name} {r.version}" for r in runs.values() if r.ran),
+        "versions: " + ", ".join(f"{r.name} {r.version}" for r in runs.values() if r.ran)
+        + f"; flestimate source {args.source}",
         "",
         "Median wall time (ms); ratios are peer time / flestimate time and flestimate / numpy",
         timing_table(runs),
@@ -750,6 +763,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.source = source_state()
     df = make_data(args.n, args.seed)
     subsamples: dict[int, pd.DataFrame] = {args.n: df}
     references: dict[int, dict[str, pd.DataFrame]] = {}

@@ -158,3 +158,12 @@ def test_multicolumn_strata_equal_combined_column() -> None:
     a = SurveyDesign(frame, weights="w", strata=["stratum", "s2"], psu="psu")
     b = SurveyDesign(frame, weights="w", strata="combined", psu="psu")
     pd.testing.assert_frame_equal(a.mean("y").to_frame(), b.mean("y").to_frame())
+
+
+def test_data_view_cannot_change_the_design() -> None:
+    d = SurveyDesign(_frame(), weights="w", strata="stratum", psu="psu")
+    view = d.data
+    view["z"] = 1.0
+    view.loc[0, "y"] = 100.0
+    assert "z" not in d.data.columns
+    assert d.mean("y").to_frame()["estimate"].iloc[0] == pytest.approx(5 / 12)

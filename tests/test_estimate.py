@@ -261,3 +261,18 @@ def test_integer_by_codes_equal_text_codes(des: SurveyDesign) -> None:
     assert as_int["stratum"].tolist() == [1, 2]
     pd.testing.assert_frame_equal(as_int.drop(columns="stratum"),
                                   as_text.drop(columns="s_text"))
+
+
+def test_zero_weight_rows_do_not_count() -> None:
+    """Rows of weight 0 are in the design but not in n or df (R: weights(design) != 0)."""
+    frame = small_design_frame()
+    frame.loc[frame["psu"] == 4, "w"] = 0.0
+    d = SurveyDesign(frame, weights="w", strata="stratum", psu="psu")
+    assert not d.all_weights_positive
+    row = d.mean("y").to_frame().iloc[0]
+    assert row["n"] == 6
+    assert row["df"] == 1
+    assert d.degf == 1
+    # PSU 4 still counts in n_h = 2 for stratum 2: totals 10, 20 | 0, 0.
+    tot = d.total("y").to_frame().iloc[0]
+    assert tot["se"] == pytest.approx(np.sqrt(2 * (25 + 25)), rel=1e-14)

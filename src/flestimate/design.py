@@ -493,8 +493,9 @@ class SurveyDesign:
     # -- public read-only view ------------------------------------------------------------
     @property
     def data(self) -> pd.DataFrame:
-        """The microdata (a shallow copy of the frame the design was declared on)."""
-        return self._data
+        """The microdata, as a shallow copy: changing it does not change the design."""
+        out: pd.DataFrame = self._data.copy(deep=False)
+        return out
 
     @property
     def weights(self) -> np.ndarray:
@@ -515,6 +516,11 @@ class SurveyDesign:
     def stratum_codes(self) -> np.ndarray:
         """Integer stratum of every row, in sorted order of the stratum labels."""
         return self._stratum
+
+    @property
+    def all_weights_positive(self) -> bool:
+        """Whether every row has a nonzero weight (then every row counts in ``n``)."""
+        return bool(self._summary["all_weights_positive"])
 
     @property
     def n_strata(self) -> int:
@@ -567,6 +573,7 @@ class SurveyDesign:
             "sum_weights": float(np.sum(w)),
             "kish_deff_weights": kish,
             "degf": n_psu_in - n_str_in,
+            "all_weights_positive": bool(inset.all()),
             "lonely_psu": self._lonely_psu,
             "lonely_strata": [str(s) for s in self._lonely_strata],
             "adjust_domain_lonely": self._adjust_domain_lonely,

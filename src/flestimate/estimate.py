@@ -65,7 +65,7 @@ def _names(value: str | Sequence[str], arg: str, func: str) -> list[str]:
 
 
 def _check_columns(design: SurveyDesign, cols: list[str], arg: str, func: str) -> None:
-    missing = [c for c in cols if c not in design.data.columns]
+    missing = [c for c in cols if c not in design._data.columns]
     if missing:
         raise DataError(
             f"column(s) {format_values(missing)} of `{arg}` of `{func}()` not found in the "
@@ -124,7 +124,7 @@ class _Domains:
 
 
 def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.ndarray, str | None]:
-    data = design.data
+    data = design._data
     n = len(data)
     if subpop is None:
         return np.ones(n, dtype=bool), None
@@ -172,7 +172,7 @@ def _by_codes(s: pd.Series, categorical: bool) -> tuple[np.ndarray, Any]:
 
 
 def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domains:
-    data = design.data
+    data = design._data
     n_rows = len(data)
     mask, sub_desc = _subpop_mask(design, subpop, func)
     if by is None:
@@ -196,12 +196,14 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     # shape, unobserved cells are empty domains); otherwise the combinations observed in the
     # (sub)population, as R's svyby on a subset.
     n_combos = int(np.prod(radix.astype(float)))
+    everyone = subpop is None and not missing_by.any()
+    observed = combined if everyone else combined[~missing_by & mask]
     if categorical:
         present = np.arange(n_combos, dtype=np.int64)
     elif n_combos <= _LOOKUP_MAX:
-        present = np.flatnonzero(np.bincount(combined[~missing_by & mask], minlength=n_combos))
+        present = np.flatnonzero(np.bincount(observed, minlength=n_combos))
     else:  # too many combinations for a lookup table: sort instead
-        present = np.unique(combined[~missing_by & mask])
+        present = np.unique(observed)
     if categorical or n_combos <= _LOOKUP_MAX:
         lookup = np.full(n_combos + 1, -1, dtype=np.int64)  # last slot: missing by-values
         lookup[present] = np.arange(present.size)
@@ -229,7 +231,8 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
             ),
             stacklevel=4,
         )
-    cell = np.where(mask, cell, -1)
+    if subpop is not None:
+        cell = np.where(mask, cell, -1)
     return _Domains(cell, labels, tuple(by_cols), n_missing_by, sub_desc)
 
 
@@ -272,7 +275,7 @@ def _fill(columns: list[_Column], rows: slice | np.ndarray, m: int) -> np.ndarra
 
 
 def _numeric(design: SurveyDesign, col: str, func: str) -> _Column:
-    s = design.data[col]
+    s = design._data[col]
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
         return _Column(s.to_numpy(copy=False))  # a view: converted chunk by chunk
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
@@ -295,7 +298,7 @@ def _is_binary(s: pd.Series) -> bool:
 def _expand(
     design: SurveyDesign, cols: list[str], func: str, expand_numeric: bool
 ) -> _Variables:
-    data = design.data
+    data = design._data
     columns: list[_Column] = []
     variable: list[str] = []
     category: list[Any] = []
@@ -346,6 +349,7 @@ def _accumulate(
     PSU counts (n_h) keep the empty PSUs in the variance, so nothing is lost by skipping them.
     """
     w = design.weights
+    all_positive = design.all_weights_positive
     k = len(variables.y)
     stages = design.stages[: design.variance_stages]
     in_dom = cell >= 0
@@ -384,7 +388,7 @@ def _accumulate(
         valid_f = None if valid is None else valid.astype(np.float64)
         wd = w[rows]
         c = cell[rows]
-        present = (wd > 0).astype(np.float64)
+        present = None if all_positive else (wd > 0).astype(np.float64)
         for s, st in enumerate(stages):
             key = st.unit[rows] * n_cells + c if dense else inverse[s][start:stop]
             nb = pairs[s].n_pairs
@@ -397,7 +401,7 @@ def _accumulate(
             else:
                 tx[s] += weighted @ valid_f
             if valid_f is None:
-                tc1[s] += np.bincount(key, present, minlength=nb)
+                tc1[s] += np.bincount(key, present, minlength=nb)  # rows of weight > 0
             else:
                 tc[s] += segment_sum(key, valid_f, nb, present)
         by_cell = summing_matrix(c, n_cells, wd)
