@@ -72,6 +72,7 @@ TASK_COLUMNS = {
 # task does not use are 0 (real region and group codes start at 1).
 KEYS = ["region", "group", "variable"]
 AGREEMENT_TOL = 1e-6
+OTHER_LOAD_WARN = 0.15  # CPUs kept busy by other processes: above this a peer's times are suspect
 PEERS = ("numpy", "svy", "samplics", "R survey")
 
 
@@ -459,6 +460,28 @@ def run_r(df: pd.DataFrame, reps: int, n: int, budget_s: float) -> PeerRun:
     return run
 
 
+# -- machine load ---------------------------------------------------------------------------------
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(wall s, CPU s busy on the whole machine, CPU s of this process and its children)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    busy = (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return time.monotonic(), busy, t.user + t.system + t.children_user + t.children_system
+
+
+def other_cpu_load(before: tuple[float, float, float] | None,
+                   after: tuple[float, float, float] | None) -> float | None:
+    """Average number of CPUs other processes kept busy between two snapshots."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(others, 0.0) / (after[0] - before[0])
+
+
 # -- memory -------------------------------------------------------------------------------------
 def traced_peak_mib(fn: Callable[[], Any]) -> float:
     """Peak memory allocated during ``fn()`` above what was allocated before, in MiB."""
@@ -777,27 +800,28 @@ def main(argv: list[str] | None = None) -> int:
     def progress(name: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {name} ...", file=sys.stderr, flush=True)
 
+    peers: dict[str, Callable[[], PeerRun]] = {
+        "flestimate": lambda: run_flestimate(df, args.reps),
+        "numpy": lambda: run_numpy(df, args.reps),
+        "svy": lambda: run_svy(df, args.reps),
+        "samplics": lambda: run_samplics(rows_for(args.samplics_max_n), args.reps, args.n),
+        "R survey": lambda: run_r(rows_for(args.r_max_n), args.reps, args.n, args.r_budget),
+    }
+    skip = {{"R": "R survey"}.get(name, name) for name in args.skip}
     runs: dict[str, PeerRun] = {}
-    progress("flestimate")
-    runs["flestimate"] = run_flestimate(df, args.reps)
+    for name, run_peer in peers.items():
+        if name in skip:
+            runs[name] = PeerRun(name, note="skipped (--skip)")
+            continue
+        progress(name)
+        before = cpu_snapshot()
+        runs[name] = run_peer()
+        others = other_cpu_load(before, cpu_snapshot())
+        if others is not None and others > OTHER_LOAD_WARN:
+            message = (f"other processes used {others:.2f} CPUs on average during this peer's "
+                       f"runs: its timings may be inflated")
+            runs[name].note = f"{runs[name].note}; {message}" if runs[name].note else message
     references[args.n] = runs["flestimate"].estimates
-    progress("numpy")
-    runs["numpy"] = run_numpy(df, args.reps)
-    if "svy" in args.skip:
-        runs["svy"] = PeerRun("svy", note="skipped (--skip)")
-    else:
-        progress("svy")
-        runs["svy"] = run_svy(df, args.reps)
-    if "samplics" in args.skip:
-        runs["samplics"] = PeerRun("samplics", note="skipped (--skip)")
-    else:
-        progress("samplics")
-        runs["samplics"] = run_samplics(rows_for(args.samplics_max_n), args.reps, args.n)
-    if "R" in args.skip:
-        runs["R survey"] = PeerRun("R survey", note="skipped (--skip)")
-    else:
-        progress("R survey")
-        runs["R survey"] = run_r(rows_for(args.r_max_n), args.reps, args.n, args.r_budget)
 
     progress("agreement and memory")
     checks = []

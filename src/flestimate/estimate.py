@@ -38,8 +38,10 @@ from flestimate.variance import (
 
 __all__ = ["mean", "proportion", "ratio", "total"]
 
-# Rows are summed in chunks of this many, so that no (rows x variables) float copy of the data
-# is ever held whole; the chunks are independent passes, each fully vectorised.
+# Rows are summed in chunks, so that no (rows x variables) float copy of the data is ever held
+# whole; the chunks are independent passes, each fully vectorised. Small chunks stay in cache;
+# a chunk twice the number of (unit x cell) pairs keeps the adds into the pair totals cheap.
+_CHUNK_MIN = 1 << 14
 _CHUNK = 1 << 16
 # Up to this many (unit x cell x variable) totals per stage, pairs are addressed directly and the
 # rows are chunked; beyond it the pairs that occur are found by one sort over the domain rows.
@@ -361,7 +363,7 @@ def _accumulate(
     inverse: list[np.ndarray] = []
     if dense:
         pairs = [dense_pairs(st.n_units, n_cells) for st in stages]
-        chunk = _CHUNK
+        chunk = min(_CHUNK, max(_CHUNK_MIN, 2 * max(p.n_pairs for p in pairs)))
     else:
         pairs = []
         for st in stages:  # a few stages at most
