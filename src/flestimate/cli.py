@@ -112,16 +112,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for w in caught:
         print(f"flestimate: warning: {w.message}", file=sys.stderr)
-    if args.format == "csv":
+    try:
+        _write(result, args.format)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+    return 0
+
+
+def _write(result: Estimates, fmt: str) -> None:
+    if fmt == "csv":
         result.to_frame().to_csv(sys.stdout, index=False)
-    elif args.format == "json":
+    elif fmt == "json":
         import json
 
         json.dump(result.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print(result.summary())
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
