@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -177,6 +178,14 @@ def time_calls(fn: Callable[[], Any], reps: int) -> tuple[Timing, Any]:
     return Timing(times, cpu_ms=cpu), result
 
 
+def dist_version(name: str) -> str:
+    """The installed distribution's version (a module's ``__version__`` can lag behind)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def run_tasks(
     run: PeerRun,
     tasks: dict[str, Callable[[], Any]],
@@ -275,22 +284,28 @@ def numpy_design(df: pd.DataFrame) -> NumpyDesign:
 
 
 def numpy_mean(
-    nd: NumpyDesign, ys: list[np.ndarray], cell: np.ndarray | None, n_cells: int,
-    wd: np.ndarray,
+    nd: NumpyDesign, ys: list[np.ndarray], n_cells: int,
+    cell: Callable[[np.ndarray | None], np.ndarray] | None = None,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Means and SEs of ``ys`` in ``n_cells`` domain cells: the same sums, nothing else.
 
-    PSU x cell totals by one ``np.bincount`` per variable (weights ``wd``, zero outside the
-    domain), the linearised totals ``z = (t_y - R t_x) / X``, then the stratum-centred sum of
-    squares ``sum_h n_h/(n_h-1) sum_i (z_hi - zbar_h)^2`` over all PSUs of each stratum.
+    Only the subpopulation's ``rows`` are read (all rows when None); ``cell(rows)`` gives their
+    domain cell. PSU x cell totals by one ``np.bincount`` per variable, the linearised totals
+    ``z = (t_y - R t_x) / X``, then the stratum-centred sum of squares
+    ``sum_h n_h/(n_h-1) sum_i (z_hi - zbar_h)^2`` over all PSUs of each stratum (PSUs without
+    rows of the domain count as zeros).
     """
     n_psu = nd.stratum_of_psu.size
-    key = nd.psu if cell is None else nd.psu * n_cells + cell
+    psu = nd.psu if rows is None else nd.psu[rows]
+    w = nd.w if rows is None else nd.w[rows]
+    key = psu if cell is None else psu * n_cells + cell(rows)
     bins = n_psu * n_cells
-    tx = np.bincount(key, weights=wd, minlength=bins).reshape(n_psu, n_cells, 1)
+    tx = np.bincount(key, weights=w, minlength=bins).reshape(n_psu, n_cells, 1)
     ty = np.empty((n_psu, n_cells, len(ys)))
     for j, y in enumerate(ys):
-        ty[:, :, j] = np.bincount(key, weights=wd * y, minlength=bins).reshape(n_psu, n_cells)
+        wy = w * (y if rows is None else y[rows])
+        ty[:, :, j] = np.bincount(key, weights=wy, minlength=bins).reshape(n_psu, n_cells)
     x_cell = tx.sum(axis=0)  # (C, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = ty.sum(axis=0) / x_cell  # (C, k)
@@ -325,14 +340,15 @@ def run_numpy(df: pd.DataFrame, reps: int) -> PeerRun:
     n_rg = N_REGION * N_GROUP
     cells = np.arange(n_rg)
     tasks: dict[str, tuple[Callable[[], Any], np.ndarray, np.ndarray]] = {
-        "whole": (lambda: numpy_mean(nd, ys, None, 1, nd.w), np.zeros(1), np.zeros(1)),
+        "whole": (lambda: numpy_mean(nd, ys, 1), np.zeros(1), np.zeros(1)),
         # The codes are known to be small integers: the cell is plain arithmetic.
         "domain": (
-            lambda: numpy_mean(nd, ys, (region - 1) * N_GROUP + (group - 1), n_rg, nd.w),
+            lambda: numpy_mean(nd, ys, n_rg, lambda _: (region - 1) * N_GROUP + (group - 1)),
             cells // N_GROUP + 1, cells % N_GROUP + 1,
         ),
         "subpop_domain": (
-            lambda: numpy_mean(nd, ys, region.astype(np.int64) - 1, N_REGION, nd.w * migrant),
+            lambda: numpy_mean(nd, ys, N_REGION, lambda r: region[r].astype(np.int64) - 1,
+                               np.flatnonzero(migrant)),
             np.arange(1, N_REGION + 1), np.zeros(N_REGION),
         ),
     }
@@ -348,7 +364,7 @@ def run_svy(df: pd.DataFrame, reps: int) -> PeerRun:
         import svy
     except ImportError as exc:
         return PeerRun("svy", note=f"skipped: svy not importable ({exc})")
-    run = PeerRun("svy", svy.__version__, len(df))
+    run = PeerRun("svy", dist_version("svy"), len(df))
     data = pl.from_pandas(df)  # svy works on polars frames: converted outside the timing
     design = svy.Design(stratum="stratum", psu="psu", wgt="w", wr=True)
     run.timings["design"], sample = time_calls(lambda: svy.Sample(data, design), reps)
@@ -370,12 +386,11 @@ def run_samplics(df: pd.DataFrame, reps: int, n: int) -> PeerRun:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # "samplics is archived"
         try:
-            import samplics
             from samplics.estimation import TaylorEstimator
             from samplics.utils.types import PopParam
         except ImportError as exc:
             return PeerRun("samplics", note=f"skipped: samplics not importable ({exc})")
-    run = PeerRun("samplics", samplics.__version__, len(df))
+    run = PeerRun("samplics", dist_version("samplics"), len(df))
     w = df["w"].to_numpy()
     stratum = df["stratum"].to_numpy()
     psu = df["psu"].to_numpy()
@@ -640,7 +655,7 @@ def source_state() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent,
                                check=True, capture_output=True, text=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        return "unknown (no git checkout)"
     return f"{commit}+dirty" if dirty else commit
 
 
@@ -687,7 +702,8 @@ def report(args: argparse.Namespace, df: pd.DataFrame, runs: dict[str, PeerRun],
     notes += [f"  {r.name} {row}: {t.note}" for r in runs.values()
               for row, t in r.timings.items() if t.note]
     for r in runs.values():
-        cores = {row: t.cores_used for row, t in r.timings.items() if t.cores_used is not None}
+        cores = {row: t.cores_used for row, t in r.timings.items()
+                 if t.cores_used is not None and t.median_ms >= 10}  # coarse CPU clocks
         if cores and max(cores.values()) > 1.2:
             shown = ", ".join(f"{row} {c:.1f}" for row, c in cores.items())
             notes.append(f"  {r.name} ran threads: CPU time / wall time {shown} "
