@@ -119,17 +119,20 @@ def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, floa
 @dataclass(frozen=True)
 class _Domains:
     cell: np.ndarray  # (n,) cell of each row, -1 outside every domain
+    rows: np.ndarray | None  # the rows inside some domain, in order; None: every row
     labels: pd.DataFrame  # one row per cell, the by-columns
     by: tuple[str, ...]
     n_missing_by: int
     subpop: str | None
 
 
-def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.ndarray, str | None]:
+def _subpop_mask(
+    design: SurveyDesign, subpop: Subpop, func: str
+) -> tuple[np.ndarray | None, str | None]:
     data = design._data
     n = len(data)
     if subpop is None:
-        return np.ones(n, dtype=bool), None
+        return None, None
     if isinstance(subpop, str):
         _check_columns(design, [subpop], "subpop", func)
         col = data[subpop]
@@ -151,6 +154,9 @@ def _subpop_mask(design: SurveyDesign, subpop: Subpop, func: str) -> tuple[np.nd
             )
     if values.dtype == bool:
         return values.astype(bool), desc
+    if values.dtype.kind in "iuf" and values.size and values.min() >= 0 and values.max() <= 1 \
+            and (values.dtype.kind != "f" or np.isin(values, [0, 1]).all()):
+        return values != 0, desc
     uniq = pd.unique(values)
     if not set(uniq.tolist()) <= {0, 1}:
         raise DataError(
@@ -177,29 +183,36 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     data = design._data
     n_rows = len(data)
     mask, sub_desc = _subpop_mask(design, subpop, func)
+    # The by-values are only read for the subpopulation's rows.
+    sel = None if mask is None else np.flatnonzero(mask)
     if by is None:
-        cell = np.where(mask, 0, -1).astype(np.int64)
-        return _Domains(cell, pd.DataFrame(index=range(1)), (), 0, sub_desc)
+        if sel is None:
+            return _Domains(np.zeros(n_rows, dtype=np.int64), None,
+                            pd.DataFrame(index=range(1)), (), 0, sub_desc)
+        cell = np.full(n_rows, -1, dtype=np.int64)
+        cell[sel] = 0
+        return _Domains(cell, sel, pd.DataFrame(index=range(1)), (), 0, sub_desc)
     by_cols = _names(by, "by", func)
     _check_columns(design, by_cols, "by", func)
     categorical = all(isinstance(data[c].dtype, pd.CategoricalDtype) for c in by_cols)
+    m = n_rows if sel is None else sel.size
     uniques = []
-    combined = np.zeros(n_rows, dtype=np.int64)
-    missing_by = np.zeros(n_rows, dtype=bool)
+    combined = np.zeros(m, dtype=np.int64)
+    missing_by = np.zeros(m, dtype=bool)
     for c in by_cols:  # mixed-radix code of the by-values, one column at a time
-        code, uniq = _by_codes(data[c], categorical)
+        code, uniq = _by_codes(data[c] if sel is None else data[c].iloc[sel], categorical)
         missing_by |= code < 0
         combined = combined * max(len(uniq), 1) + code
         uniques.append(uniq)
     radix = np.array([max(len(u), 1) for u in uniques], dtype=np.int64)
     mult = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
+    any_missing = bool(missing_by.any())
     combined[missing_by] = -1
     # Domains: every category combination when all by-columns are categorical (a stable table
     # shape, unobserved cells are empty domains); otherwise the combinations observed in the
     # (sub)population, as R's svyby on a subset.
     n_combos = int(np.prod(radix.astype(float)))
-    everyone = subpop is None and not missing_by.any()
-    observed = combined if everyone else combined[~missing_by & mask]
+    observed = combined[~missing_by] if any_missing else combined
     if categorical:
         present = np.arange(n_combos, dtype=np.int64)
     elif n_combos <= _LOOKUP_MAX:
@@ -209,12 +222,12 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     if categorical or n_combos <= _LOOKUP_MAX:
         lookup = np.full(n_combos + 1, -1, dtype=np.int64)  # last slot: missing by-values
         lookup[present] = np.arange(present.size)
-        cell = lookup[combined]
+        sub_cell = lookup[combined]
     else:
         pos = np.searchsorted(present, combined).clip(max=max(present.size - 1, 0))
-        hit = np.logical_not(missing_by) if present.size else np.zeros(n_rows, dtype=bool)
+        hit = np.logical_not(missing_by) if present.size else np.zeros(m, dtype=bool)
         hit[hit] = present[pos[hit]] == combined[hit]
-        cell = np.where(hit, pos, -1).astype(np.int64)
+        sub_cell = np.where(hit, pos, -1).astype(np.int64)
     label_codes = (present[:, None] // mult) % radix
     labels = pd.DataFrame(
         {c: pd.Series(u).take(label_codes[:, i]).to_numpy() for i, (c, u) in
@@ -223,7 +236,7 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     for c in by_cols:
         if isinstance(data[c].dtype, pd.CategoricalDtype):
             labels[c] = labels[c].astype(data[c].dtype)
-    n_missing_by = int((missing_by & mask).sum())
+    n_missing_by = int(missing_by.sum())
     if n_missing_by:
         warnings.warn(
             FlestimateWarning(
@@ -233,9 +246,13 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
             ),
             stacklevel=4,
         )
-    if subpop is not None:
-        cell = np.where(mask, cell, -1)
-    return _Domains(cell, labels, tuple(by_cols), n_missing_by, sub_desc)
+    if sel is None and not any_missing:
+        return _Domains(sub_cell, None, labels, tuple(by_cols), 0, sub_desc)
+    rows = np.arange(n_rows) if sel is None else sel
+    cell = np.full(n_rows, -1, dtype=np.int64)
+    cell[rows] = sub_cell
+    rows = rows[sub_cell >= 0] if any_missing else rows
+    return _Domains(cell, rows, labels, tuple(by_cols), n_missing_by, sub_desc)
 
 
 # -- variables ----------------------------------------------------------------------------------
@@ -343,7 +360,7 @@ class _Sums:
 
 
 def _accumulate(
-    design: SurveyDesign, variables: _Variables, cell: np.ndarray, n_cells: int, func: str
+    design: SurveyDesign, variables: _Variables, domains: _Domains, n_cells: int, func: str
 ) -> _Sums:
     """One pass over the domain rows (in chunks) summing everything the estimators need.
 
@@ -354,10 +371,9 @@ def _accumulate(
     all_positive = design.all_weights_positive
     k = len(variables.y)
     stages = design.stages[: design.variance_stages]
-    in_dom = cell >= 0
-    all_rows = bool(in_dom.all())
+    cell = domains.cell
     dense = all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS for st in stages)
-    dom_rows = None if all_rows else np.flatnonzero(in_dom)
+    dom_rows = domains.rows
     select: slice | np.ndarray = slice(None) if dom_rows is None else dom_rows
     n_dom = len(cell) if dom_rows is None else dom_rows.size
     inverse: list[np.ndarray] = []
@@ -460,7 +476,7 @@ def _estimate(
     func = kind
     n_cells = len(domains.labels)
     k = len(variables.y)
-    sums = _accumulate(design, variables, domains.cell, n_cells, func)
+    sums = _accumulate(design, variables, domains, n_cells, func)
     x = variables.x
 
     stage_totals = list(zip(sums.pairs, sums.ty, sums.tx, sums.tc, strict=True))
