@@ -18,6 +18,7 @@ from flestimate.errors import (
     LonelyPSUError,
     SpecError,
 )
+from flestimate.io import Metadata, Microdata, read_microdata
 from flestimate.results import Estimates
 
 __all__ = [
@@ -27,7 +28,10 @@ __all__ = [
     "FlestimateError",
     "FlestimateWarning",
     "LonelyPSUError",
+    "Metadata",
+    "Microdata",
     "SpecError",
     "SurveyDesign",
     "__version__",
+    "read_microdata",
 ]

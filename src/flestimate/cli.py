@@ -11,39 +11,14 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from flestimate import __version__
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
-from flestimate.errors import DataError, EstimationError, FlestimateError
+from flestimate.errors import EstimationError, FlestimateError
 from flestimate.intervals import CI_METHODS
+from flestimate.io import read_microdata
 from flestimate.results import Estimates
 
 __all__ = ["main"]
-
-
-def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """Read the columns a table needs from CSV, Parquet, SPSS or Stata files."""
-    if not path.exists():
-        raise DataError(f"file {str(path)!r} does not exist")
-    name = path.name.lower()
-    try:
-        if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".txt")):
-            return pd.read_csv(path, usecols=lambda c: c in columns)
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path, columns=columns)
-        if name.endswith((".sav", ".zsav", ".dta")):
-            import pyreadstat
-
-            reader = pyreadstat.read_dta if name.endswith(".dta") else pyreadstat.read_sav
-            frame, _ = reader(str(path), usecols=columns)
-            return frame
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"cannot read {str(path)!r}: {exc}") from exc
-    raise DataError(
-        f"file {str(path)!r} has an unknown extension; expected .csv, .csv.gz, .parquet, .sav, "
-        f".zsav or .dta"
-    )
 
 
 def _split(value: str | None) -> list[str]:
@@ -80,7 +55,7 @@ def _tabulate(args: argparse.Namespace) -> Estimates:
     design_cols = [args.weights, *_split(args.strata), *_split(args.psu), *_split(args.fpc)]
     by = _split(args.by)
     needed = list(dict.fromkeys(design_cols + variables + by + _split(args.subpop)))
-    frame = _read_table(args.file, needed)
+    frame = read_microdata(args.file, usecols=needed).frame
     design = SurveyDesign(
         frame, weights=args.weights, strata=_split(args.strata) or None,
         psu=_split(args.psu) or None, fpc=_split(args.fpc) or None, nest=args.nest,
