@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from flestimate.errors import SpecError
-from flestimate.mapping import evaluate_filter
+from flestimate.mapping import ModuleSpec, evaluate_filter, load_spec
 
 FRAME = pd.DataFrame({"age": [14, 15, 40, 70, np.nan], "mig": [1, 2, 3, 3, 1],
                       "q": [1.0, np.nan, 8.0, 2.0, 1.0]})
@@ -53,3 +55,111 @@ def test_filters(spec: dict, expected: list[int]) -> None:
 def test_errors_name_the_key(spec: object, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         evaluate_filter(FRAME, spec, where="spec.yaml: universe")
+
+
+# -- module specs -------------------------------------------------------------------------------
+
+PERSONS = pd.DataFrame({
+    "hh": [1, 1, 2, 3, 3],
+    "line": [1, 2, 1, 1, 2],
+    "age": [30, 12, 45, 50, 22],
+    "q5_01": [1.0, np.nan, 2.0, 8.0, 2.0],   # deceived about pay
+    "q5_02": [2.0, np.nan, 2.0, 1.0, 9.0],   # deceived about the job
+    "q6_01": [1.0, np.nan, np.nan, 2.0, 2.0],  # documents taken; asked if q5_01 answered yes/no
+})
+HOUSEHOLDS = pd.DataFrame({"hh": [1, 2, 3], "stratum": [1, 1, 2], "psu": [10, 11, 20],
+                           "w": [100.0, 120.0, 80.0]})
+SPEC = {
+    "name": "test-spec",
+    "codes": {"yes": 1, "no": 2, "dont_know": 8, "refused": 9},
+    "universe": {"column": "age", "op": ">=", "value": 15},
+    "design": {"weights": "w", "strata": "stratum", "psu": "psu"},
+    "ids": {"household": "hh", "person": "line"},
+    "merge": {"on": "hh"},
+    "indicators": {
+        "inv_rec_deceived_terms": {"items": ["q5_01", "q5_02"], "combine": "any"},
+        "pen_documents": {"items": "q6_01",
+                          "asked_if": {"column": "q5_01", "op": "in", "value": [1, 2]}},
+    },
+    "context": {"age": "age"},
+}
+
+
+def test_apply_maps_codes_with_three_valued_any() -> None:
+    """Universe age >= 15 keeps rows 0, 2, 3, 4. any(q5_01, q5_02):
+    row 0: 1|0 -> 1; row 2: 0|0 -> 0; row 3: dk|1 -> 1; row 4: 0|refused -> missing."""
+    mapped = ModuleSpec.from_dict(SPEC).apply(PERSONS, households=HOUSEHOLDS)
+    got = mapped.frame["inv_rec_deceived_terms"].tolist()
+    assert got[:3] == [1.0, 0.0, 1.0] and np.isnan(got[3])
+    assert mapped.frame.index.tolist() == [0, 2, 3, 4]
+    assert mapped.universe == {"rows": 5, "in_universe": 4, "left_universe": 1}
+    assert mapped.frame["w"].tolist() == [100.0, 120.0, 80.0, 80.0]
+    docs = mapped.frame["pen_documents"].tolist()
+    assert docs[0] == 1.0 and np.isnan(docs[1]) and docs[2:] == [0.0, 0.0]
+
+
+def test_quality_report_counts_codes_and_skip_violations() -> None:
+    mapped = ModuleSpec.from_dict(SPEC).apply(PERSONS, households=HOUSEHOLDS)
+    q = mapped.quality.set_index("item")
+    assert q.loc["q5_02", ["n_yes", "n_no", "n_refused", "n_dont_know"]].tolist() == [1, 2, 1, 0]
+    # q6_01 asked only when q5_01 is 1 or 2 (rows 0, 2, 4): row 2 unanswered, row 3 answered
+    # although not asked: two violations.
+    assert q.loc["q6_01", "n_skip_violations"] == 2
+    assert q.loc["q6_01", "n_system_missing"] == 1
+
+
+def test_unknown_codes_are_an_error_unless_declared() -> None:
+    persons = PERSONS.assign(q5_02=[2.0, np.nan, 7.0, 1.0, 9.0])
+    with pytest.raises(SpecError, match=r"<dict>: indicators.inv_rec_deceived_terms: column "
+                                        r"'q5_02' has 1 value\(s\) with codes the spec does not "
+                                        r"know: \[7.0\]"):
+        ModuleSpec.from_dict(SPEC).apply(persons, households=HOUSEHOLDS)
+    lenient = {**SPEC, "indicators": {"inv_rec_deceived_terms": {
+        "items": ["q5_02"], "unknown": "missing"}}}
+    got = ModuleSpec.from_dict(lenient).apply(persons, households=HOUSEHOLDS)
+    assert np.isnan(got.frame.loc[2, "inv_rec_deceived_terms"])
+
+
+def test_broken_merge_key() -> None:
+    with pytest.raises(SpecError, match=r"merge.on: 2 person row\(s\) have no household, "
+                                        r"e.g. hh=\[3\]"):
+        ModuleSpec.from_dict(SPEC).apply(PERSONS, households=HOUSEHOLDS.iloc[:2])
+    with pytest.raises(SpecError, match=r"merge.on: household ids repeat"):
+        ModuleSpec.from_dict(SPEC).apply(PERSONS, households=pd.concat([HOUSEHOLDS] * 2))
+
+
+def test_missing_item_column() -> None:
+    spec = {**SPEC, "indicators": {"pen_violence": {"items": ["q9_99"]}}}
+    with pytest.raises(SpecError, match=r"indicators.pen_violence.items: column 'q9_99' not found"):
+        ModuleSpec.from_dict(spec).apply(PERSONS, households=HOUSEHOLDS)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": 1}, r"unknown key\(s\) \['colour'\]"),
+        ({"codes": {"yes": 1, "no": 1}}, r"codes: code 1 is both yes and no"),
+        ({"codes": {"maybe": 3}}, r"codes.maybe: unknown code kind"),
+        ({"indicators": {"x": {"items": []}}}, r"indicators.x.items: must be a non-empty list"),
+        ({"indicators": {"x": {"items": ["a"], "combine": "most"}}},
+         r"indicators.x.combine: must be 'any' or 'all'"),
+    ],
+)
+def test_spec_validation_names_the_key(change: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        ModuleSpec.from_dict({**SPEC, **change}, "spec.yaml")
+
+
+def test_load_spec_from_yaml(tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "country.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    spec = load_spec(path)
+    assert spec.name == "test-spec" and spec.source == "country.yaml"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match=r"^broken.yaml: invalid YAML"):
+        load_spec(broken)
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "none.yaml")

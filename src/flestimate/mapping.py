@@ -15,6 +15,9 @@ Comparisons with a missing value are false (``not`` of them is true), as in SQL'
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -22,7 +25,14 @@ import pandas as pd
 
 from flestimate.errors import SpecError
 
-__all__ = ["FILTER_OPERATORS", "evaluate_filter"]
+__all__ = [
+    "FILTER_OPERATORS",
+    "IndicatorMap",
+    "MappedSurvey",
+    "ModuleSpec",
+    "evaluate_filter",
+    "load_spec",
+]
 
 _COMPARE: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
     "==": lambda s, v: s == v,
@@ -107,3 +117,249 @@ def _evaluate(frame: pd.DataFrame, spec: Any, where: str) -> np.ndarray:
         raise SpecError(f"{where}: cannot compare column {column!r} with {value!r}: {exc}") \
             from exc
     return np.asarray(result.fillna(False).astype(bool))
+
+
+# -- module specs -------------------------------------------------------------------------------
+_CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
+_TOP_KEYS = {"name", "version", "description", "codes", "universe", "design", "ids",
+             "indicators", "context", "merge"}
+
+
+@dataclass(frozen=True)
+class IndicatorMap:
+    """How one canonical indicator is read from questionnaire items."""
+
+    id: str
+    items: tuple[str, ...]
+    combine: str  # "any" or "all"
+    codes: Mapping[str, tuple[Any, ...]]
+    unknown: str  # "error" or "missing"
+    asked_if: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """A validated module spec: the questionnaire's items mapped onto canonical indicators.
+
+    Build it with :func:`load_spec` (from a YAML file) or :meth:`from_dict`; every problem is a
+    :class:`~flestimate.errors.SpecError` naming the source and the key path.
+    """
+
+    name: str
+    source: str
+    design: Mapping[str, Any]
+    ids: Mapping[str, str]
+    universe: Mapping[str, Any] | None
+    indicators: tuple[IndicatorMap, ...]
+    context: Mapping[str, str]
+    merge: Mapping[str, Any] | None
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
+        if not isinstance(raw, Mapping):
+            raise SpecError(f"{source}: a module spec must be a mapping at the top level")
+        unknown = sorted(set(raw) - _TOP_KEYS)
+        if unknown:
+            raise SpecError(f"{source}: unknown key(s) {unknown}; expected {sorted(_TOP_KEYS)}")
+        for key in ("name", "indicators"):
+            if key not in raw:
+                raise SpecError(f"{source}: missing required key `{key}`")
+        default_codes = _codes(raw.get("codes", {}), f"{source}: codes")
+        indicators = raw["indicators"]
+        if not isinstance(indicators, Mapping) or not indicators:
+            raise SpecError(f"{source}: indicators: must be a non-empty mapping of indicator ids")
+        maps = tuple(
+            _indicator(str(iid), body, default_codes, f"{source}: indicators.{iid}")
+            for iid, body in indicators.items()
+        )
+        context = raw.get("context", {}) or {}
+        if not isinstance(context, Mapping) or not all(isinstance(v, str) for v in
+                                                       context.values()):
+            raise SpecError(f"{source}: context: must map canonical names to column names")
+        design = raw.get("design", {}) or {}
+        if not isinstance(design, Mapping) or not set(design) <= {"weights", "strata", "psu",
+                                                                  "fpc", "nest"}:
+            raise SpecError(f"{source}: design: keys must be among weights, strata, psu, fpc, nest")
+        ids = raw.get("ids", {}) or {}
+        if not isinstance(ids, Mapping):
+            raise SpecError(f"{source}: ids: must map household/person to column names")
+        merge = raw.get("merge")
+        if merge is not None and not (isinstance(merge, Mapping) and "on" in merge):
+            raise SpecError(f"{source}: merge: needs `on` (the household id column)")
+        universe = raw.get("universe")
+        if universe is not None and not isinstance(universe, Mapping):
+            raise SpecError(f"{source}: universe: must be a filter mapping")
+        return cls(str(raw["name"]), source, dict(design), dict(ids), universe, maps,
+                   dict(context), merge)
+
+    def apply(self, data: Any, households: Any = None) -> MappedSurvey:
+        """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical
+        indicators; with ``households``, first merge them on the spec's ``merge.on`` key."""
+        frame = data.frame if hasattr(data, "frame") else data
+        if households is not None:
+            hh = households.frame if hasattr(households, "frame") else households
+            frame = _merge(frame, hh, self.merge, self.source)
+        return _apply(self, frame)
+
+
+@dataclass(frozen=True)
+class MappedSurvey:
+    """Canonical indicator columns (1/0/missing) with design and context columns, and the
+    data-quality report of the mapping."""
+
+    frame: pd.DataFrame
+    quality: pd.DataFrame
+    universe: Mapping[str, int]
+    spec: ModuleSpec
+
+
+def load_spec(path: str | Path) -> ModuleSpec:
+    """Load and validate a YAML module spec."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"module spec {str(p)!r} does not exist")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{p.name}: invalid YAML: {exc}") from exc
+    return ModuleSpec.from_dict(raw, p.name)
+
+
+def _codes(raw: Any, where: str, base: Mapping[str, tuple[Any, ...]] | None = None
+           ) -> dict[str, tuple[Any, ...]]:
+    out = dict(base or {k: () for k in _CODE_KINDS})
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{where}: must map {', '.join(_CODE_KINDS)} to lists of codes")
+    for key, value in raw.items():
+        if key not in _CODE_KINDS:
+            raise SpecError(f"{where}.{key}: unknown code kind; expected one of "
+                            f"{', '.join(_CODE_KINDS)}")
+        out[key] = tuple(value) if isinstance(value, list) else (value,)
+    seen: dict[Any, str] = {}
+    for kind, values in out.items():
+        for v in values:
+            if v in seen and seen[v] != kind:
+                raise SpecError(f"{where}: code {v!r} is both {seen[v]} and {kind}")
+            seen[v] = kind
+    return out
+
+
+def _indicator(iid: str, body: Any, default_codes: Mapping[str, tuple[Any, ...]],
+               where: str) -> IndicatorMap:
+    if isinstance(body, str):
+        body = {"items": [body]}
+    if not isinstance(body, Mapping):
+        raise SpecError(f"{where}: must be an item name or a mapping with `items`")
+    allowed = {"items", "combine", "codes", "unknown", "asked_if"}
+    if not set(body) <= allowed:
+        raise SpecError(f"{where}: unknown key(s) {sorted(set(body) - allowed)}")
+    items = body.get("items")
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+        raise SpecError(f"{where}.items: must be a non-empty list of column names")
+    combine = body.get("combine", "any")
+    if combine not in ("any", "all"):
+        raise SpecError(f"{where}.combine: must be 'any' or 'all'; got {combine!r}")
+    unknown = body.get("unknown", "error")
+    if unknown not in ("error", "missing"):
+        raise SpecError(f"{where}.unknown: must be 'error' or 'missing'; got {unknown!r}")
+    codes = _codes(body.get("codes", {}), f"{where}.codes", default_codes)
+    if not codes["yes"] or not codes["no"]:
+        raise SpecError(f"{where}.codes: the codes for yes and no must be given (here or in "
+                        f"the spec's top-level `codes`)")
+    asked_if = body.get("asked_if")
+    if asked_if is not None and not isinstance(asked_if, Mapping):
+        raise SpecError(f"{where}.asked_if: must be a filter mapping")
+    return IndicatorMap(iid, tuple(items), combine, codes, unknown, asked_if)
+
+
+def _merge(persons: pd.DataFrame, households: pd.DataFrame, merge: Mapping[str, Any] | None,
+           source: str) -> pd.DataFrame:
+    if merge is None:
+        raise SpecError(f"{source}: households were given but the spec has no `merge` key")
+    key = merge["on"]
+    for name, frame in (("person", persons), ("household", households)):
+        if key not in frame.columns:
+            raise SpecError(f"{source}: merge.on: column {key!r} not found in the {name} file")
+    dup = households[key].duplicated()
+    if dup.any():
+        raise SpecError(f"{source}: merge.on: household ids repeat in the household file, e.g. "
+                        f"{pd.unique(households.loc[dup, key])[:3].tolist()}")
+    orphans = ~persons[key].isin(households[key])
+    if orphans.any():
+        raise SpecError(f"{source}: merge.on: {int(orphans.sum())} person row(s) have no "
+                        f"household, e.g. {key}={pd.unique(persons.loc[orphans, key])[:3].tolist()}")
+    overlap = [c for c in households.columns if c in persons.columns and c != key]
+    merged: pd.DataFrame = persons.merge(households.drop(columns=overlap), on=key, how="left",
+                                         validate="m:1")
+    return merged
+
+
+def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
+    n = len(frame)
+    if spec.universe is not None:
+        inside = evaluate_filter(frame, spec.universe, f"{spec.source}: universe")
+    else:
+        inside = np.ones(n, dtype=bool)
+    sub = frame.loc[inside]
+    out = pd.DataFrame(index=sub.index)
+    rows = []
+    for ind in spec.indicators:
+        asked = (evaluate_filter(sub, ind.asked_if, f"{spec.source}: indicators.{ind.id}"
+                                 f".asked_if") if ind.asked_if is not None else None)
+        values = []
+        for item in ind.items:
+            if item not in sub.columns:
+                raise SpecError(f"{spec.source}: indicators.{ind.id}.items: column {item!r} "
+                                f"not found in the data")
+            col = sub[item]
+            kinds = {kind: col.isin(list(codes)).to_numpy() for kind, codes in ind.codes.items()}
+            system_missing = col.isna().to_numpy()
+            known = np.logical_or.reduce(list(kinds.values())) | system_missing
+            n_unknown = int((~known).sum())
+            if n_unknown and ind.unknown == "error":
+                bad = sorted(pd.unique(col[~known]).tolist(), key=str)
+                raise SpecError(
+                    f"{spec.source}: indicators.{ind.id}: column {item!r} has {n_unknown} "
+                    f"value(s) with codes the spec does not know: {bad[:5]}; add them to "
+                    f"`codes` or set `unknown: missing`"
+                )
+            value = np.where(kinds["yes"], 1.0, np.where(kinds["no"], 0.0, np.nan))
+            values.append(value)
+            violations = 0
+            if asked is not None:
+                violations = int(((~asked) & ~system_missing).sum() + (asked & system_missing).sum())
+            rows.append({"indicator": ind.id, "item": item, "n": len(col),
+                         **{f"n_{k}": int(v.sum()) for k, v in kinds.items()},
+                         "n_system_missing": int(system_missing.sum()),
+                         "n_unknown": n_unknown, "n_skip_violations": violations})
+        stacked = np.vstack(values)
+        if ind.combine == "any":
+            combined = np.where((stacked == 1).any(axis=0), 1.0,
+                                np.where((stacked == 0).all(axis=0), 0.0, np.nan))
+        else:
+            combined = np.where((stacked == 0).any(axis=0), 0.0,
+                                np.where((stacked == 1).all(axis=0), 1.0, np.nan))
+        out[ind.id] = combined
+    keep = [c for c in (*_flatten(spec.design.values()), *spec.ids.values()) if c in sub.columns]
+    for col in dict.fromkeys(keep):
+        out[col] = sub[col]
+    for name, col in spec.context.items():
+        if col not in sub.columns:
+            raise SpecError(f"{spec.source}: context.{name}: column {col!r} not found")
+        out[name] = sub[col]
+    universe = {"rows": n, "in_universe": int(inside.sum()), "left_universe": int((~inside).sum())}
+    return MappedSurvey(out, pd.DataFrame(rows), MappingProxyType(universe), spec)
+
+
+def _flatten(values: Any) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, list):
+            out.extend(x for x in v if isinstance(x, str))
+    return out
