@@ -52,3 +52,44 @@ def test_input_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
                  "--mean", "fl"]) == 2
     assert "not nested in strata" in capsys.readouterr().err
     assert main(["tabulate"]) == 2
+
+
+def _write_module(tmp_path: Path) -> tuple[Path, Path]:
+    import pandas as pd
+    import pyreadstat
+    import yaml
+
+    frame = pd.DataFrame({"hh": [1.0, 2.0, 3.0], "age": [30.0, 12.0, 40.0],
+                          "q5_01": [1.0, 2.0, 8.0]})
+    sav = tmp_path / "module.sav"
+    pyreadstat.write_sav(frame, sav, column_labels={"q5_01": "Deceived about pay"},
+                         variable_value_labels={"q5_01": {1: "yes", 2: "no", 8: "dk"}})
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "tiny", "codes": {"yes": 1, "no": 2, "dont_know": 8},
+        "universe": {"column": "age", "op": ">=", "value": 15},
+        "indicators": {"inv_rec_deceived_terms": {"items": ["q5_01"]}},
+    }))
+    return sav, spec
+
+
+def test_inspect_prints_variables_mapping_and_quality(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sav, spec = _write_module(tmp_path)
+    assert main(["inspect", str(sav), "--spec", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "file: " in out and "(spss, 3 rows, 3 variables)" in out
+    assert "q5_01                    Deceived about pay [value labels]" in out
+    assert "inv_rec_deceived_terms           <- any(q5_01)" in out
+    assert "universe: 2 of 3 rows (1 outside)" in out
+    assert "n_dont_know" in out
+
+
+def test_inspect_fails_when_the_spec_does_not_fit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sav, spec = _write_module(tmp_path)
+    spec.write_text(spec.read_text().replace("q5_01", "q5_99"))
+    assert main(["inspect", str(sav), "--spec", str(spec)]) == 2
+    assert "column 'q5_99' not found" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Command line: ``flestimate tabulate FILE --weights W [...]`` design-based tables from a file.
+"""Command line: ``flestimate tabulate FILE --weights W [...]`` design-based tables from a file;
+``flestimate inspect FILE --spec SPEC`` the variables, the mapping and the data-quality report.
 
 Exit codes: 0 ok; 1 estimation error; 2 usage or input error, with a one-line reason on stderr.
 """
@@ -46,7 +47,36 @@ def _parser() -> argparse.ArgumentParser:
     tab.add_argument("--ci", choices=CI_METHODS, help="interval method")
     tab.add_argument("--level", type=float, default=0.95)
     tab.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ins = sub.add_parser("inspect", help="variables, mapping and data-quality report of a file")
+    ins.add_argument("file", type=Path)
+    ins.add_argument("--spec", required=True, type=Path, help="module spec (YAML)")
+    ins.add_argument("--households", type=Path, help="household file to merge, if separate")
     return parser
+
+
+def _inspect(args: argparse.Namespace) -> str:
+    """The report of `flestimate inspect`; raises FlestimateError when the spec does not fit."""
+    from flestimate.mapping import load_spec
+
+    spec = load_spec(args.spec)
+    data = read_microdata(args.file)
+    households = read_microdata(args.households) if args.households else None
+    mapped = spec.apply(data, households=households)
+    meta = data.metadata
+    lines = [f"file: {args.file} ({meta.file_format}, {len(data.frame)} rows, "
+             f"{data.frame.shape[1]} variables)", "", "variables:"]
+    for col in data.frame.columns:
+        label = meta.variable_labels.get(col) or ""
+        coded = " [value labels]" if col in meta.value_labels else ""
+        lines.append(f"  {col:<24} {label}{coded}")
+    lines += ["", f"spec: {spec.name} ({spec.source})", "mapping:"]
+    for ind in spec.indicators:
+        lines.append(f"  {ind.id:<32} <- {ind.combine}({', '.join(ind.items)})")
+    u = mapped.universe
+    lines += ["", f"universe: {u['in_universe']} of {u['rows']} rows "
+                  f"({u['left_universe']} outside)", "", "data quality:",
+              mapped.quality.to_string(index=False)]
+    return "\n".join(lines)
 
 
 def _tabulate(args: argparse.Namespace) -> Estimates:
@@ -78,7 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = _tabulate(args)
+            if args.command == "inspect":
+                report = _inspect(args)
+            else:
+                result = _tabulate(args)
     except EstimationError as exc:
         print(f"flestimate: {exc}", file=sys.stderr)
         return 1
@@ -88,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for w in caught:
         print(f"flestimate: warning: {w.message}", file=sys.stderr)
     try:
-        _write(result, args.format)
+        if args.command == "inspect":
+            print(report)
+        else:
+            _write(result, args.format)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
     return 0
