@@ -161,5 +161,29 @@ def test_load_spec_from_yaml(tmp_path: Path) -> None:
     broken.write_text("name: [unclosed\n")
     with pytest.raises(SpecError, match=r"^broken.yaml: invalid YAML"):
         load_spec(broken)
-    with pytest.raises(SpecError, match="does not exist"):
+    with pytest.raises(SpecError, match="is neither a file nor a built-in spec"):
         load_spec(tmp_path / "none.yaml")
+
+
+def test_builtin_template_loads_and_fits_its_layout() -> None:
+    from flestimate.mapping import builtin_specs
+
+    assert "template" in builtin_specs()
+    spec = load_spec("template")
+    assert spec.design["weights"] == "person_weight"
+    ids = [i.id for i in spec.indicators]
+    assert ids[:2] == ["inv_rec_deceived_terms", "inv_rec_debt"]
+    persons = pd.DataFrame({
+        "hh_id": [1, 1], "line_no": [1, 2], "age": [30, 40], "mig_status": [2, 1],
+        "q5_03": [1, 2], "q5_04": [2, 2], "q5_06": [2, 2], "q6_02": [2, 2], "q6_05": [1, 2],
+        "q6_07": [2, 2], "q6_08": [8, 2], "q6_09": [1, 2], "q6_10": [1, np.nan],
+        "sex": [1, 2], "country_last_job": ["RU", "IT"], "sector_last_job": ["c", "a"],
+        "proxy": [0, 0], "stratum": [1, 1], "psu": [1, 1], "person_weight": [10.0, 10.0],
+    })
+    mapped = spec.apply(persons)
+    assert mapped.universe["in_universe"] == 1
+    row = mapped.frame.iloc[0]
+    assert row["inv_rec_deceived_terms"] == 1.0 and row["pen_documents"] == 1.0
+    assert np.isnan(row["pen_violence"])  # no and don't know -> missing under any()
+    with pytest.raises(SpecError, match="neither a file nor a built-in spec"):
+        load_spec("no-such-survey")

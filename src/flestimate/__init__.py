@@ -19,6 +19,7 @@ from flestimate.errors import (
     SpecError,
 )
 from flestimate.io import Metadata, Microdata, read_microdata
+from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
 from flestimate.results import Estimates
 
 __all__ = [
@@ -28,10 +29,13 @@ __all__ = [
     "FlestimateError",
     "FlestimateWarning",
     "LonelyPSUError",
+    "MappedSurvey",
     "Metadata",
     "Microdata",
+    "ModuleSpec",
     "SpecError",
     "SurveyDesign",
     "__version__",
+    "load_spec",
     "read_microdata",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "IndicatorMap",
     "MappedSurvey",
     "ModuleSpec",
+    "builtin_specs",
     "evaluate_filter",
     "load_spec",
 ]
@@ -121,6 +122,7 @@ def _evaluate(frame: pd.DataFrame, spec: Any, where: str) -> np.ndarray:
 
 # -- module specs -------------------------------------------------------------------------------
 _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
+_SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "codes", "universe", "design", "ids",
              "indicators", "context", "merge"}
 
@@ -213,15 +215,45 @@ class MappedSurvey:
     spec: ModuleSpec
 
 
-def load_spec(path: str | Path) -> ModuleSpec:
-    """Load and validate a YAML module spec."""
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false, so that the keys `yes`,
+    `no` and `on` of a spec stay strings (YAML 1.1 reads them as booleans)."""
+    import re
+
     import yaml
 
-    p = Path(path)
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        first: [r for r in resolvers if r[0] != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return Loader
+
+
+def builtin_specs() -> list[str]:
+    """Names of the module specs shipped with flestimate."""
+    return sorted(p.stem for p in _SPEC_DIR.glob("*.yaml"))
+
+
+def load_spec(name_or_path: str | Path) -> ModuleSpec:
+    """Load and validate a module spec: a built-in name (see :func:`builtin_specs`) or a YAML
+    file."""
+    import yaml
+
+    p = Path(name_or_path)
+    if not p.exists() and isinstance(name_or_path, str) and (_SPEC_DIR / f"{p.name}.yaml").exists():
+        p = _SPEC_DIR / f"{p.name}.yaml"
     if not p.exists():
-        raise SpecError(f"module spec {str(p)!r} does not exist")
+        raise SpecError(f"module spec {str(name_or_path)!r} is neither a file nor a built-in spec "
+                        f"({', '.join(builtin_specs())})")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_yaml_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"{p.name}: invalid YAML: {exc}") from exc
     return ModuleSpec.from_dict(raw, p.name)
@@ -233,6 +265,8 @@ def _codes(raw: Any, where: str, base: Mapping[str, tuple[Any, ...]] | None = No
     if not isinstance(raw, Mapping):
         raise SpecError(f"{where}: must map {', '.join(_CODE_KINDS)} to lists of codes")
     for key, value in raw.items():
+        # YAML 1.1 reads the bare keys `yes:` and `no:` as booleans.
+        key = {True: "yes", False: "no"}.get(key, key) if isinstance(key, bool) else key
         if key not in _CODE_KINDS:
             raise SpecError(f"{where}.{key}: unknown code kind; expected one of "
                             f"{', '.join(_CODE_KINDS)}")
