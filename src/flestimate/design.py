@@ -359,11 +359,7 @@ class SurveyDesign:
             )
             popsizes.append(popsize)
             # Next stage: parents are this stage's units; R multiplies their variance by n/N.
-            fraction = (
-                np.ones(n_parents) if popsize is None else n_sampled / np.where(
-                    np.isinf(popsize), np.inf, popsize
-                )
-            )
+            fraction = np.ones(n_parents) if popsize is None else n_sampled / popsize
             path_weight = (path_weight * fraction)[parent]
             parent_of_row = unit
             n_parents = n_units
