@@ -1,5 +1,6 @@
 """Command line: ``flestimate tabulate FILE --weights W [...]`` design-based tables from a file;
-``flestimate inspect FILE --spec SPEC`` the variables, the mapping and the data-quality report.
+``flestimate inspect FILE --spec SPEC`` the variables, the mapping and the data-quality report;
+``flestimate synthetic STYLE -o DIR`` synthetic survey files with their truth.
 
 Exit codes: 0 ok; 1 estimation error; 2 usage or input error, with a one-line reason on stderr.
 """
@@ -49,9 +50,27 @@ def _parser() -> argparse.ArgumentParser:
     tab.add_argument("--format", choices=("table", "csv", "json"), default="table")
     ins = sub.add_parser("inspect", help="variables, mapping and data-quality report of a file")
     ins.add_argument("file", type=Path)
-    ins.add_argument("--spec", required=True, type=Path, help="module spec (YAML)")
+    ins.add_argument("--spec", required=True,
+                     help="module spec: a built-in name or a YAML file")
     ins.add_argument("--households", type=Path, help="household file to merge, if separate")
+    syn = sub.add_parser("synthetic", help="write synthetic Moldova- or Georgia-style survey "
+                                           "files with their truth")
+    syn.add_argument("style", choices=("moldova", "georgia"))
+    syn.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    syn.add_argument("--households", type=int, help="households to select (style default)")
+    syn.add_argument("--seed", type=int, help="seed (the shipped files' seed by default)")
+    syn.add_argument("--population-households", type=int,
+                     help="size of the synthetic population (country size by default)")
     return parser
+
+
+def _synthetic(args: argparse.Namespace) -> str:
+    from flestimate import synthetic
+
+    survey = synthetic.generate(args.style, args.households, args.seed,
+                                population_households=args.population_households)
+    paths = survey.write(args.out)
+    return "\n".join([repr(survey), *(f"wrote {p}" for p in paths)])
 
 
 def _inspect(args: argparse.Namespace) -> str:
@@ -72,10 +91,12 @@ def _inspect(args: argparse.Namespace) -> str:
     lines += ["", f"spec: {spec.name} ({spec.source})", "mapping:"]
     for ind in spec.indicators:
         lines.append(f"  {ind.id:<32} <- {ind.combine}({', '.join(ind.items)})")
+    for ctx in spec.context:
+        recode = " (recoded)" if ctx.values is not None else ""
+        lines.append(f"  {ctx.name:<32} <- {ctx.column}{recode}")
     u = mapped.universe
     lines += ["", f"universe: {u['in_universe']} of {u['rows']} rows "
-                  f"({u['left_universe']} outside)", "", "data quality:",
-              mapped.quality.to_string(index=False)]
+                  f"({u['left_universe']} outside)", "", "data quality:", mapped.report()]
     return "\n".join(lines)
 
 
@@ -110,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always")
             if args.command == "inspect":
                 report = _inspect(args)
+            elif args.command == "synthetic":
+                report = _synthetic(args)
             else:
                 result = _tabulate(args)
     except EstimationError as exc:
@@ -121,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for w in caught:
         print(f"flestimate: warning: {w.message}", file=sys.stderr)
     try:
-        if args.command == "inspect":
+        if args.command in ("inspect", "synthetic"):
             print(report)
         else:
             _write(result, args.format)

@@ -1,7 +1,13 @@
-"""Mapping questionnaires onto canonical indicators (the data issue builds the module specs here).
+"""Mapping questionnaires onto canonical indicators: module specs.
 
-This first part is the declarative filter grammar that module specs use for universes and skip
-patterns. A filter is data, never code (no ``eval``)::
+A module spec (YAML, validated by :meth:`ModuleSpec.from_dict`) says which questionnaire items
+give each canonical indicator (``indicators.md``), with which codes, how household and person
+files merge, the design columns, the module's universe and the context variables.
+:meth:`ModuleSpec.apply` gives a :class:`MappedSurvey`: canonical columns (1/0/missing) and a
+data-quality report.
+
+Universes, skip patterns and ``no_if`` rules use a declarative filter grammar. A filter is
+data, never code (no ``eval``)::
 
     {"column": "age", "op": ">=", "value": 15}
     {"column": "mig_status", "op": "in", "value": [2, 3]}
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,10 +34,13 @@ from flestimate.errors import SpecError
 
 __all__ = [
     "FILTER_OPERATORS",
+    "ContextMap",
     "IndicatorMap",
     "MappedSurvey",
     "ModuleSpec",
     "builtin_specs",
+    "canonical_ids",
+    "describe_filter",
     "evaluate_filter",
     "load_spec",
 ]
@@ -120,11 +130,59 @@ def _evaluate(frame: pd.DataFrame, spec: Any, where: str) -> np.ndarray:
     return np.asarray(result.fillna(False).astype(bool))
 
 
+def describe_filter(spec: Any) -> str:
+    """A filter as readable text, e.g. ``age >= 15 and mig in [2, 3]``."""
+    if not isinstance(spec, Mapping):
+        return repr(spec)
+    for combinator in ("and", "or"):
+        if combinator in spec:
+            parts = [describe_filter(p) for p in spec[combinator]]
+            return f" {combinator} ".join(f"({p})" if " and " in p or " or " in p else p
+                                          for p in parts)
+    if "not" in spec:
+        return f"not ({describe_filter(spec['not'])})"
+    col, op = spec.get("column"), spec.get("op")
+    if op in _UNARY:
+        return f"{col} is {'missing' if op == 'missing' else 'not missing'}"
+    return f"{col} {op.replace('_', ' ') if isinstance(op, str) else op} {spec.get('value')!r}"
+
+
+# -- canonical indicator ids --------------------------------------------------------------------
+_RULES_DIR = Path(__file__).parent / "rules"
+
+
+@lru_cache(maxsize=1)
+def _indicator_table() -> Mapping[str, Any]:
+    import yaml
+
+    loaded: Mapping[str, Any] = yaml.safe_load((_RULES_DIR / "indicators.yaml")
+                                               .read_text(encoding="utf-8"))
+    return loaded
+
+
+def canonical_ids() -> frozenset[str]:
+    """Every canonical indicator id of ``indicators.md``: ``inv_*``, ``pen_*`` (plain and with a
+    ``__recruitment``, ``__duress`` or ``__leaving`` suffix) and the Delphi ``dec_``, ``vul_``
+    and ``exp_`` ids."""
+    table = _indicator_table()
+    ids = set(table["involuntariness"])
+    for pen in table["penalty"]:
+        ids.add(pen)
+        ids.update(f"{pen}__{d}" for d in table["penalty_dimensions"])
+    for members in table["delphi2009"].values():
+        ids.update(members)
+    return frozenset(ids)
+
+
 # -- module specs -------------------------------------------------------------------------------
 _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
 _SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "codes", "universe", "design", "ids",
-             "indicators", "context", "merge"}
+             "indicators", "extra_indicators", "context", "merge"}
+_DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu"}
+_CONTEXT_NAMES = ("moved", "moved_international", "perpetrator", "sector", "sex", "age",
+                  "age_group", "migrant_status", "destination", "proxy", "reference_period",
+                  "household", "relationship", "region", "urban")
 
 
 @dataclass(frozen=True)
@@ -137,6 +195,18 @@ class IndicatorMap:
     codes: Mapping[str, tuple[Any, ...]]
     unknown: str  # "error" or "missing"
     asked_if: Mapping[str, Any] | None
+    no_if: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ContextMap:
+    """A context variable: a column, optionally recoded (code -> canonical value; a code mapped
+    to null becomes missing)."""
+
+    name: str
+    column: str
+    values: Mapping[Any, Any] | None = None
+    unknown: str = "error"
 
 
 @dataclass(frozen=True)
@@ -153,14 +223,15 @@ class ModuleSpec:
     ids: Mapping[str, str]
     universe: Mapping[str, Any] | None
     indicators: tuple[IndicatorMap, ...]
-    context: Mapping[str, str]
+    context: tuple[ContextMap, ...]
     merge: Mapping[str, Any] | None
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
         if not isinstance(raw, Mapping):
             raise SpecError(f"{source}: a module spec must be a mapping at the top level")
-        unknown = sorted(set(raw) - _TOP_KEYS)
+        # `x-` keys hold YAML anchors shared by several entries (as in docker compose files).
+        unknown = sorted(k for k in set(raw) - _TOP_KEYS if not str(k).startswith("x-"))
         if unknown:
             raise SpecError(f"{source}: unknown key(s) {unknown}; expected {sorted(_TOP_KEYS)}")
         for key in ("name", "indicators"):
@@ -174,14 +245,28 @@ class ModuleSpec:
             _indicator(str(iid), body, default_codes, f"{source}: indicators.{iid}")
             for iid, body in indicators.items()
         )
-        context = raw.get("context", {}) or {}
-        if not isinstance(context, Mapping) or not all(isinstance(v, str) for v in
-                                                       context.values()):
+        extra = raw.get("extra_indicators", []) or []
+        if not isinstance(extra, list) or not all(isinstance(e, str) for e in extra):
+            raise SpecError(f"{source}: extra_indicators: must be a list of indicator ids")
+        known = canonical_ids() | set(extra)
+        for m in maps:
+            if m.id not in known:
+                import difflib
+
+                close = difflib.get_close_matches(m.id, sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise SpecError(f"{source}: indicators.{m.id}: not a canonical indicator id "
+                                f"(indicators.md){hint} List your own ids under "
+                                f"`extra_indicators`.")
+        context_raw = raw.get("context", {}) or {}
+        if not isinstance(context_raw, Mapping):
             raise SpecError(f"{source}: context: must map canonical names to column names")
+        context = tuple(_context(str(k), v, f"{source}: context.{k}")
+                        for k, v in context_raw.items())
         design = raw.get("design", {}) or {}
-        if not isinstance(design, Mapping) or not set(design) <= {"weights", "strata", "psu",
-                                                                  "fpc", "nest"}:
-            raise SpecError(f"{source}: design: keys must be among weights, strata, psu, fpc, nest")
+        if not isinstance(design, Mapping) or not set(design) <= _DESIGN_KEYS:
+            raise SpecError(f"{source}: design: keys must be among "
+                            f"{', '.join(sorted(_DESIGN_KEYS))}")
         ids = raw.get("ids", {}) or {}
         if not isinstance(ids, Mapping):
             raise SpecError(f"{source}: ids: must map household/person to column names")
@@ -192,7 +277,7 @@ class ModuleSpec:
         if universe is not None and not isinstance(universe, Mapping):
             raise SpecError(f"{source}: universe: must be a filter mapping")
         return cls(str(raw["name"]), source, dict(design), dict(ids), universe, maps,
-                   dict(context), merge)
+                   context, merge)
 
     def apply(self, data: Any, households: Any = None) -> MappedSurvey:
         """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical
@@ -207,12 +292,48 @@ class ModuleSpec:
 @dataclass(frozen=True)
 class MappedSurvey:
     """Canonical indicator columns (1/0/missing) with design and context columns, and the
-    data-quality report of the mapping."""
+    data-quality report of the mapping.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        One row per person in the universe (the input's index): the canonical indicators, the
+        design and id columns under their own names, and the context variables under their
+        canonical names.
+    quality : DataFrame
+        The data-quality report. ``section == "universe"`` rows: each universe rule in turn,
+        ``n`` rows entering it and ``n_left`` leaving it (``reason`` says which rule).
+        ``section == "item"`` rows: per questionnaire item, ``n`` rows and the counts of each
+        code kind (``n_yes`` ... ``n_not_applicable``), ``n_system_missing``, ``n_unknown``
+        (codes the spec does not know, treated as missing when it says ``unknown: missing``),
+        ``n_skip_violations`` (answered although not asked, or not answered although asked) and
+        ``n_set_no`` (not asked and set to 0 by ``no_if``). ``section == "context"`` rows:
+        values the context recode does not know.
+    universe : mapping
+        ``rows``, ``in_universe``, ``left_universe``.
+    spec : ModuleSpec
+    """
 
     frame: pd.DataFrame
     quality: pd.DataFrame
     universe: Mapping[str, int]
     spec: ModuleSpec
+
+    def report(self) -> str:
+        """The data-quality report as text: universe rules, then items, then context."""
+        q = self.quality
+        out = []
+        u = q.loc[q["section"] == "universe", ["item", "n", "n_left"]]
+        if len(u):
+            out += ["universe rules (rows entering, leaving):",
+                    u.rename(columns={"item": "rule"}).to_string(index=False)]
+        items = q.loc[q["section"] == "item"].drop(columns=["section", "n_left", "reason"])
+        out += ["items:", items.to_string(index=False)]
+        c = q.loc[q["section"] == "context", ["indicator", "item", "n_unknown", "reason"]]
+        if len(c):
+            out += ["context:", c.rename(columns={"indicator": "context"})
+                    .to_string(index=False)]
+        return "\n".join(out)
 
 
 def _yaml_loader() -> Any:
@@ -286,7 +407,7 @@ def _indicator(iid: str, body: Any, default_codes: Mapping[str, tuple[Any, ...]]
         body = {"items": [body]}
     if not isinstance(body, Mapping):
         raise SpecError(f"{where}: must be an item name or a mapping with `items`")
-    allowed = {"items", "combine", "codes", "unknown", "asked_if"}
+    allowed = {"items", "combine", "codes", "unknown", "asked_if", "no_if"}
     if not set(body) <= allowed:
         raise SpecError(f"{where}: unknown key(s) {sorted(set(body) - allowed)}")
     items = body.get("items")
@@ -307,7 +428,32 @@ def _indicator(iid: str, body: Any, default_codes: Mapping[str, tuple[Any, ...]]
     asked_if = body.get("asked_if")
     if asked_if is not None and not isinstance(asked_if, Mapping):
         raise SpecError(f"{where}.asked_if: must be a filter mapping")
-    return IndicatorMap(iid, tuple(items), combine, codes, unknown, asked_if)
+    no_if = body.get("no_if")
+    if no_if is not None and not isinstance(no_if, Mapping):
+        raise SpecError(f"{where}.no_if: must be a filter mapping")
+    return IndicatorMap(iid, tuple(items), combine, codes, unknown, asked_if, no_if)
+
+
+def _context(name: str, body: Any, where: str) -> ContextMap:
+    if name not in _CONTEXT_NAMES:
+        raise SpecError(f"{where}: unknown context variable; expected one of "
+                        f"{', '.join(_CONTEXT_NAMES)}")
+    if isinstance(body, str):
+        return ContextMap(name, body)
+    if not isinstance(body, Mapping) or "column" not in body:
+        raise SpecError(f"{where}: must be a column name or a mapping with `column` "
+                        f"(and `values`, `unknown`)")
+    extra = set(body) - {"column", "values", "unknown"}
+    if extra:
+        raise SpecError(f"{where}: unknown key(s) {sorted(extra)}")
+    values = body.get("values")
+    if values is not None and not isinstance(values, Mapping):
+        raise SpecError(f"{where}.values: must map codes to canonical values")
+    unknown = body.get("unknown", "error")
+    if unknown not in ("error", "missing"):
+        raise SpecError(f"{where}.unknown: must be 'error' or 'missing'; got {unknown!r}")
+    return ContextMap(name, str(body["column"]), None if values is None else dict(values),
+                      unknown)
 
 
 def _merge(persons: pd.DataFrame, households: pd.DataFrame, merge: Mapping[str, Any] | None,
@@ -332,23 +478,47 @@ def _merge(persons: pd.DataFrame, households: pd.DataFrame, merge: Mapping[str, 
     return merged
 
 
+_QUALITY_COLUMNS = ["section", "indicator", "item", "n", "n_yes", "n_no", "n_dont_know",
+                    "n_refused", "n_not_applicable", "n_system_missing", "n_unknown",
+                    "n_skip_violations", "n_set_no", "n_left", "reason"]
+
+
+def _universe(spec: ModuleSpec, frame: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Rows in the universe, and one report row per rule: a top-level ``and`` is reported rule
+    by rule, in order (rows entering each rule are those that passed the previous ones)."""
+    n = len(frame)
+    if spec.universe is None:
+        return np.ones(n, dtype=bool), []
+    where = f"{spec.source}: universe"
+    rules = (list(enumerate(spec.universe["and"])) if set(spec.universe) == {"and"}
+             and isinstance(spec.universe["and"], list) else [(None, spec.universe)])
+    inside = np.ones(n, dtype=bool)
+    rows = []
+    for i, rule in rules:
+        mask = evaluate_filter(frame, rule, where if i is None else f"{where}.and[{i}]")
+        entering = int(inside.sum())
+        inside &= mask
+        text = describe_filter(rule)
+        rows.append({"section": "universe", "item": text, "n": entering,
+                     "n_left": entering - int(inside.sum()), "reason": f"not {text}"})
+    return inside, rows
+
+
 def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
     n = len(frame)
-    if spec.universe is not None:
-        inside = evaluate_filter(frame, spec.universe, f"{spec.source}: universe")
-    else:
-        inside = np.ones(n, dtype=bool)
+    inside, rows = _universe(spec, frame)
     sub = frame.loc[inside]
-    out = pd.DataFrame(index=sub.index)
-    rows = []
+    columns: dict[str, Any] = {}
     for ind in spec.indicators:
-        asked = (evaluate_filter(sub, ind.asked_if, f"{spec.source}: indicators.{ind.id}"
-                                 f".asked_if") if ind.asked_if is not None else None)
+        where = f"{spec.source}: indicators.{ind.id}"
+        asked = (evaluate_filter(sub, ind.asked_if, f"{where}.asked_if")
+                 if ind.asked_if is not None else None)
+        set_no = (evaluate_filter(sub, ind.no_if, f"{where}.no_if")
+                  if ind.no_if is not None else None)
         values = []
         for item in ind.items:
             if item not in sub.columns:
-                raise SpecError(f"{spec.source}: indicators.{ind.id}.items: column {item!r} "
-                                f"not found in the data")
+                raise SpecError(f"{where}.items: column {item!r} not found in the data")
             col = sub[item]
             kinds = {kind: col.isin(list(codes)).to_numpy() for kind, codes in ind.codes.items()}
             system_missing = col.isna().to_numpy()
@@ -356,20 +526,29 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
             n_unknown = int((~known).sum())
             if n_unknown and ind.unknown == "error":
                 bad = sorted(pd.unique(col[~known]).tolist(), key=str)
+                first = col.index[~known][:3].tolist()
                 raise SpecError(
-                    f"{spec.source}: indicators.{ind.id}: column {item!r} has {n_unknown} "
-                    f"value(s) with codes the spec does not know: {bad[:5]}; add them to "
-                    f"`codes` or set `unknown: missing`"
+                    f"{where}: column {item!r} has {n_unknown} value(s) with codes the spec "
+                    f"does not know: {bad[:5]} (rows {first}); add them to `codes` or set "
+                    f"`unknown: missing`"
                 )
             value = np.where(kinds["yes"], 1.0, np.where(kinds["no"], 0.0, np.nan))
+            not_asked = system_missing | kinds["not_applicable"]
+            n_set_no = 0
+            if set_no is not None:
+                # Not asked because the filter question said no: the answer is known to be no.
+                to_no = set_no & not_asked
+                value[to_no] = 0.0
+                n_set_no = int(to_no.sum())
             values.append(value)
             violations = 0
             if asked is not None:
-                violations = int(((~asked) & ~system_missing).sum() + (asked & system_missing).sum())
-            rows.append({"indicator": ind.id, "item": item, "n": len(col),
+                violations = int(((~asked) & ~not_asked).sum() + (asked & not_asked).sum())
+            rows.append({"section": "item", "indicator": ind.id, "item": item, "n": len(col),
                          **{f"n_{k}": int(v.sum()) for k, v in kinds.items()},
                          "n_system_missing": int(system_missing.sum()),
-                         "n_unknown": n_unknown, "n_skip_violations": violations})
+                         "n_unknown": n_unknown, "n_skip_violations": violations,
+                         "n_set_no": n_set_no})
         stacked = np.vstack(values)
         if ind.combine == "any":
             combined = np.where((stacked == 1).any(axis=0), 1.0,
@@ -377,16 +556,43 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
         else:
             combined = np.where((stacked == 0).any(axis=0), 0.0,
                                 np.where((stacked == 1).all(axis=0), 1.0, np.nan))
-        out[ind.id] = combined
+        columns[ind.id] = combined
+    out = pd.DataFrame(columns, index=sub.index)
     keep = [c for c in (*_flatten(spec.design.values()), *spec.ids.values()) if c in sub.columns]
     for col in dict.fromkeys(keep):
         out[col] = sub[col]
-    for name, col in spec.context.items():
-        if col not in sub.columns:
-            raise SpecError(f"{spec.source}: context.{name}: column {col!r} not found")
-        out[name] = sub[col]
+    for ctx in spec.context:
+        where = f"{spec.source}: context.{ctx.name}"
+        if ctx.column not in sub.columns:
+            raise SpecError(f"{where}: column {ctx.column!r} not found")
+        out[ctx.name], ctx_row = _recode(sub[ctx.column], ctx, where)
+        if ctx_row is not None:
+            rows.append(ctx_row)
     universe = {"rows": n, "in_universe": int(inside.sum()), "left_universe": int((~inside).sum())}
-    return MappedSurvey(out, pd.DataFrame(rows), MappingProxyType(universe), spec)
+    quality = pd.DataFrame(rows, columns=_QUALITY_COLUMNS)
+    counts = [c for c in _QUALITY_COLUMNS if c.startswith("n")]
+    quality[counts] = quality[counts].astype("Int64")
+    return MappedSurvey(out, quality, MappingProxyType(universe), spec)
+
+
+def _recode(col: pd.Series, ctx: ContextMap, where: str) -> tuple[pd.Series, dict[str, Any] | None]:
+    if ctx.values is None:
+        return col, None
+    mapping = dict(ctx.values)
+    known = col.isin(list(mapping)) | col.isna()
+    n_unknown = int((~known).sum())
+    if n_unknown and ctx.unknown == "error":
+        bad = sorted(pd.unique(col[~known]).tolist(), key=str)
+        raise SpecError(f"{where}: column {ctx.column!r} has {n_unknown} value(s) that "
+                        f"`values` does not list: {bad[:5]} (rows {col.index[~known][:3].tolist()})"
+                        f"; add them or set `unknown: missing`")
+    recoded = col.map(mapping)
+    if all(isinstance(v, int | float) or v is None for v in mapping.values()):
+        recoded = recoded.astype(float)
+    row = ({"section": "context", "indicator": ctx.name, "item": ctx.column, "n": len(col),
+            "n_unknown": n_unknown, "reason": "values not listed: set to missing"}
+           if n_unknown else None)
+    return recoded, row
 
 
 def _flatten(values: Any) -> list[str]:
