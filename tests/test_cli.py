@@ -93,3 +93,27 @@ def test_inspect_fails_when_the_spec_does_not_fit(
     spec.write_text(spec.read_text().replace("q5_01", "q5_99"))
     assert main(["inspect", str(sav), "--spec", str(spec)]) == 2
     assert "column 'q5_99' not found" in capsys.readouterr().err
+
+
+def test_inspect_with_a_builtin_spec_on_the_shipped_georgia_files(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+    code = main(["inspect", str(data / "georgia_synthetic_persons.dta"), "--households",
+                 str(data / "georgia_synthetic_households.dta"), "--spec", "georgia-synthetic"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "universe: 1048 of 13297 rows (12249 outside)" in out
+    assert "mig_stat in [1, 2] 11566   10518" in out
+    assert "perpetrator                      <- m5_pen_who (recoded)" in out
+
+
+def test_synthetic_writes_the_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["synthetic", "georgia", "-o", str(tmp_path), "--households", "500",
+                 "--population-households", "50000", "--seed", "3"])
+    assert code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["georgia_synthetic_households.dta", "georgia_synthetic_persons.dta",
+                     "georgia_synthetic_truth.json", "georgia_synthetic_truth_persons.csv"]
+    assert "wrote" in capsys.readouterr().out
+    assert main(["synthetic", "peru", "-o", str(tmp_path)]) == 2

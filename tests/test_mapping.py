@@ -187,3 +187,103 @@ def test_builtin_template_loads_and_fits_its_layout() -> None:
     assert np.isnan(row["pen_violence"])  # no and don't know -> missing under any()
     with pytest.raises(SpecError, match="neither a file nor a built-in spec"):
         load_spec("no-such-survey")
+
+
+# -- skip patterns, context recodes, universe report, canonical ids ------------------------------
+BLOCK = pd.DataFrame({
+    "age": [30, 40, 50, 60, 70, 12],
+    "filter": [1, 2, 8, 2, 1, np.nan],     # any penalty? yes / no / don't know
+    "pen": [1, 99, 99, 2, 99, np.nan],       # asked only after yes; 99 = not applicable
+    "who": [3, 99, 99, 99, 1, np.nan],
+})
+BLOCK_SPEC = {
+    "name": "block",
+    "codes": {"yes": [1], "no": [2], "dont_know": [8], "refused": [9], "not_applicable": [99]},
+    "universe": {"and": [{"column": "age", "op": ">=", "value": 15},
+                         {"column": "filter", "op": "!=", "value": 8}]},
+    "x-block": None,
+    "indicators": {"pen_violence": {
+        "items": ["pen"], "asked_if": {"column": "filter", "op": "==", "value": 1},
+        "no_if": {"column": "filter", "op": "==", "value": 2}}},
+    "context": {"perpetrator": {"column": "who", "values": {1: "private", 3: "state", 99: None}}},
+}
+
+
+def test_no_if_sets_skipped_items_to_no_and_counts_violations() -> None:
+    """Universe: rows 0, 1, 3, 4 (row 2 said don't know to the filter, row 5 is 12).
+    pen: row 0 yes; row 1 skipped after "no" -> 0 (no_if); row 3 answered "no" although the
+    filter said no -> 0 and a violation; row 4 skipped although the filter said yes -> missing
+    and a violation."""
+    mapped = ModuleSpec.from_dict(BLOCK_SPEC).apply(BLOCK)
+    got = mapped.frame["pen_violence"].tolist()
+    assert got[:3] == [1.0, 0.0, 0.0] and np.isnan(got[3])
+    item = mapped.quality.set_index("item").loc["pen"]
+    assert (item["n_skip_violations"], item["n_set_no"], item["n_not_applicable"]) == (2, 1, 2)
+    perpetrator = mapped.frame["perpetrator"]  # who: 3, 99, 99, 1
+    assert perpetrator.iloc[0] == "state" and perpetrator.iloc[3] == "private"
+    assert perpetrator.iloc[1:3].isna().all()
+
+
+def test_universe_report_counts_rows_rule_by_rule() -> None:
+    mapped = ModuleSpec.from_dict(BLOCK_SPEC).apply(BLOCK)
+    rules = mapped.quality[mapped.quality["section"] == "universe"]
+    assert rules["item"].tolist() == ["age >= 15", "filter != 8"]
+    assert rules["n"].tolist() == [6, 5] and rules["n_left"].tolist() == [1, 1]
+    assert mapped.universe == {"rows": 6, "in_universe": 4, "left_universe": 2}
+    text = mapped.report()
+    assert "age >= 15" in text and "pen_violence" in text
+
+
+def test_context_values_not_listed_are_an_error_unless_declared() -> None:
+    data = BLOCK.assign(who=[3, 99, 99, 99, 5, np.nan])
+    with pytest.raises(SpecError, match=r"^<dict>: context.perpetrator: column 'who' has 1 "
+                                        r"value\(s\) that `values` does not list: \[5.0\] "
+                                        r"\(rows \[4\]\)"):
+        ModuleSpec.from_dict(BLOCK_SPEC).apply(data)
+    lenient = {**BLOCK_SPEC, "context": {"perpetrator": {
+        "column": "who", "values": {1: "private", 3: "state", 99: None}, "unknown": "missing"}}}
+    mapped = ModuleSpec.from_dict(lenient).apply(data)
+    assert pd.isna(mapped.frame.loc[4, "perpetrator"])
+    ctx = mapped.quality[mapped.quality["section"] == "context"]
+    assert ctx["n_unknown"].tolist() == [1]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"indicators": {"pen_violense": "pen"}},
+         r"indicators.pen_violense: not a canonical indicator id \(indicators.md\); did you "
+         r"mean 'pen_violence'\?"),
+        ({"context": {"colour": "who"}}, r"context.colour: unknown context variable"),
+        ({"context": {"perpetrator": {"col": "who"}}}, r"context.perpetrator: must be a column "
+                                                       r"name or a mapping with `column`"),
+        ({"design": {"weight": "w"}}, r"design: keys must be among fpc, lonely_psu, nest"),
+        ({"indicators": {"pen_violence": {"items": ["pen"], "no_if": "filter == 2"}}},
+         r"indicators.pen_violence.no_if: must be a filter mapping"),
+    ],
+)
+def test_more_validation_names_the_key(change: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        ModuleSpec.from_dict({**BLOCK_SPEC, **change}, "spec.yaml")
+
+
+def test_canonical_ids_and_extra_indicators() -> None:
+    from flestimate.mapping import canonical_ids
+
+    ids = canonical_ids()
+    assert {"inv_rec_debt", "pen_violence", "pen_violence__recruitment",
+            "pen_debt_manipulation__leaving", "vul_dest_personal", "exp_no_education"} <= ids
+    assert len([i for i in ids if i.startswith("inv_")]) == 22
+    custom = {**BLOCK_SPEC, "extra_indicators": ["my_indicator"],
+              "indicators": {"my_indicator": "pen"}}
+    assert ModuleSpec.from_dict(custom).indicators[0].id == "my_indicator"
+
+
+def test_builtin_synthetic_specs_are_listed() -> None:
+    from flestimate.mapping import builtin_specs
+
+    assert {"moldova-2008-synthetic", "georgia-synthetic", "template"} <= set(builtin_specs())
+    spec = load_spec("georgia-synthetic")
+    assert spec.design == {"weights": "w_person", "strata": "strata", "psu": "ea_code",
+                           "nest": True}
+    assert spec.merge == {"on": "hhid"}
