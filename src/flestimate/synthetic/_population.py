@@ -98,8 +98,8 @@ def generate_population(style: str = "moldova", *, seed: int = 2008,
     applies the default rules of ``classification.md`` to the true answers:
 
     - adults: forced labour = some ``inv_*`` AND some ``pen_*`` (``icls2018``);
-    - children (under 18): any penalty, or commercial sex, or a parent (the household head or
-      spouse) in forced labour;
+    - children (under 18): any penalty, commercial sex, abduction or sale (slavery-like), or a
+      parent (the household head or spouse) in forced labour;
     - trafficked = forced labour AND moved (every migrant) AND deceptive or coercive
       recruitment (``seed2007``);
     - form: state-imposed, commercial sexual exploitation, economic exploitation, or mixed
@@ -231,7 +231,9 @@ def true_status(answers: np.ndarray, age: np.ndarray, sector: np.ndarray, state:
                             minlength=n_households) > 0
     sex_work = np.isin(sector, [S.SECTORS.index("commercial_sex"),
                                 S.SECTORS.index("commercial_sex_and_other")])
-    child_fl = any_pen | sex_work | ((relation == 3) & parent_fl[household])
+    # C182 art. 3 (a)-(c): slavery-like practices (abducted or sold) and commercial sex count
+    abducted = answers[:, [it.key for it in S.ITEMS].index("rec_abducted")]
+    child_fl = any_pen | sex_work | abducted | ((relation == 3) & parent_fl[household])
     fl = np.where(adult, adult_fl, child_fl)
     recruitment = np.array([it.recruitment for it in S.ITEMS])
     trafficked = fl & answers[:, recruitment].any(axis=1)
