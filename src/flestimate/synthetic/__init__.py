@@ -186,8 +186,9 @@ def draw_sample(population: Population, n_households: int | None = None, *,
     second PSU is not accessible: a lonely PSU); weights adjusted within strata, then person
     weights post-stratified to the population by region x sex x age group (the LFS controls).
     Module: proxy answers for migrants abroad (and 12% of returned migrants, away at the
-    interview); whole-module non-response 2% (self) / 5% (proxy); don't know 1.5% (self),
-    7% (proxy), 16% for recruitment items by proxy; refusals 0.8% / 1.5%, three times as often
+    interview); whole-module non-response 2% (self) / 5% (proxy); 15% of proxies answer "don't
+    know" to every recruitment question and 5% to every question on the conditions of work;
+    scattered don't know 0.3% (self) / 1% (proxy) and refusals 0.2% / 0.4%, five times as often
     for sensitive items; penalty items asked only after "yes" to the filter question; three
     "no" answers recorded where the skip pattern says not asked (data-entry errors that the
     data-quality report must find).

@@ -180,7 +180,7 @@ def draw_fieldwork(pop: Population, n_households: int, seed: int) -> Fieldwork:
     mig_pos = np.searchsorted(pop.migrants, persons["person_row"].to_numpy()[universe])
     truth = pop.answers[mig_pos]
     u_status = status[universe]
-    uu = rng_ans.random((n_u, 4))
+    uu = rng_ans.random((n_u, 5))
     proxy = (u_status == 2) | (uu[:, 0] < S.PROXY_RETURNED)
     interviewed = uu[:, 1] >= np.where(proxy, S.MODULE_NONRESPONSE[1], S.MODULE_NONRESPONSE[0])
 
@@ -192,15 +192,19 @@ def draw_fieldwork(pop: Population, n_households: int, seed: int) -> Fieldwork:
 
     recruit = np.array([it.recruitment for it in S.ITEMS])
     sensitive = np.array([it.sensitive for it in S.ITEMS])
-    dk = np.where(proxy[:, None], np.where(recruit, S.DK_PROXY_RECRUITMENT, S.DK_PROXY),
-                  S.DK_SELF)
+    block = np.array([it.block == "q8" for it in S.ITEMS])
+    dk = np.where(proxy, S.DK_PROXY, S.DK_SELF)[:, None] * np.ones(len(S.ITEMS))
     ref = (np.where(proxy, S.REF_PROXY, S.REF_SELF)[:, None]
            * np.where(sensitive, S.SENSITIVE_REFUSAL, 1.0))
     answers = respond(truth, dk, ref)
-    block = np.array([it.block == "q8" for it in S.ITEMS])
+    no_recruitment = proxy & (uu[:, 2] < S.PROXY_NO_RECRUITMENT)
+    no_conditions = proxy & (uu[:, 3] < S.PROXY_NO_CONDITIONS)
+    answers[no_recruitment[:, None] & recruit[None, :]] = DONT_KNOW
+    answers[no_conditions[:, None] & ~recruit[None, :] & ~block[None, :]] = DONT_KNOW
     pen_true = truth[:, block].any(axis=1)
     pen_filter = respond(pen_true, np.where(proxy, S.DK_PROXY, S.DK_SELF),
                          np.where(proxy, S.REF_PROXY, S.REF_SELF))
+    pen_filter[no_conditions] = DONT_KNOW
     answers[:, block] = np.where((pen_filter == YES)[:, None], answers[:, block], SKIPPED)
     answers[~interviewed] = NOT_INTERVIEWED
     pen_filter[~interviewed] = NOT_INTERVIEWED
@@ -213,7 +217,7 @@ def draw_fieldwork(pop: Population, n_households: int, seed: int) -> Fieldwork:
     answers[violations, dismiss] = NO
 
     state = persons["perpetrator_state"].to_numpy()[universe]
-    perp = np.where(state, 3, np.where(uu[:, 2] < 0.8, 1, 2))
+    perp = np.where(state, 3, np.where(uu[:, 4] < 0.8, 1, 2))
     perp_dk = rng_ans.random(n_u) < np.where(proxy, 0.10, 0.02)
     perpetrator = np.where(pen_filter == YES, np.where(perp_dk, 8, perp), 0)
     sector_known = rng_ans.random(n_u) >= np.where(proxy, 0.04, 0.005)

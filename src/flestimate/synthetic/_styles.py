@@ -208,12 +208,15 @@ CURRENT_EFFECT = 0.15
 YOUNG_EFFECT = 0.35  # aged under 25
 STATE_SHARE = 0.04  # perpetrator is the state, among the exploited
 
-# Item non-response: (don't know, refused) for self / proxy answers; recruitment questions are
-# harder for proxies, sensitive questions more often refused.
-DK_SELF, REF_SELF = 0.015, 0.008
-DK_PROXY, REF_PROXY = 0.07, 0.015
-DK_PROXY_RECRUITMENT = 0.16
-SENSITIVE_REFUSAL = 3.0
+# Item non-response. Don't know clusters in persons, as in real data: a proxy often knows
+# nothing of how the migrant was recruited (the whole recruitment block is "don't know"), less
+# often nothing of the conditions of work; on top, scattered don't-know and refusals per item,
+# refusals five times as often for sensitive questions.
+PROXY_NO_RECRUITMENT = 0.15
+PROXY_NO_CONDITIONS = 0.05
+DK_SELF, REF_SELF = 0.003, 0.002
+DK_PROXY, REF_PROXY = 0.01, 0.004
+SENSITIVE_REFUSAL = 5.0
 MODULE_NONRESPONSE = (0.02, 0.05)  # self, proxy: the whole module not answered
 PROXY_RETURNED = 0.12  # returned migrants not at home at the interview
 
