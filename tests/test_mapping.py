@@ -287,3 +287,16 @@ def test_builtin_synthetic_specs_are_listed() -> None:
     assert spec.design == {"weights": "w_person", "strata": "strata", "psu": "ea_code",
                            "nest": True}
     assert spec.merge == {"on": "hhid"}
+
+
+def test_stata_extended_missing_codes_map_like_any_code() -> None:
+    """read_microdata keeps Stata's .a-.z as the strings '.a'...; a spec lists them as codes."""
+    data = pd.DataFrame({"q": pd.Series([1.0, 0.0, ".a", ".b", np.nan], dtype=object)})
+    spec = {"name": "stata", "codes": {"yes": [1], "no": [0], "dont_know": [".a"],
+                                       "refused": [".b"]},
+            "indicators": {"pen_violence": "q"}}
+    mapped = ModuleSpec.from_dict(spec).apply(data)
+    got = mapped.frame["pen_violence"].tolist()
+    assert got[:2] == [1.0, 0.0] and np.isnan(got[2:]).all()
+    row = mapped.quality.set_index("item").loc["q"]
+    assert (row["n_dont_know"], row["n_refused"], row["n_system_missing"]) == (1, 1, 1)
