@@ -1,14 +1,17 @@
 """flestimate: design-based estimation of forced labour and human trafficking from surveys.
 
-The pipeline: read -> map -> classify -> design -> estimate -> report. This release provides
-the design and estimation core: :class:`SurveyDesign` with ``mean``, ``proportion``, ``total``
-and ``ratio`` returning immutable :class:`Estimates`.
+The pipeline: read (:func:`read_microdata`) -> map (:func:`load_spec`, a module spec) ->
+classify (:func:`classify`) -> design (:class:`SurveyDesign`) -> estimate (``mean``,
+``proportion``, ``total``, ``ratio``) -> report (immutable :class:`Estimates`).
+``flestimate.synthetic`` makes survey data with a known truth.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# The function shadows its subpackage's name here, on purpose: `flestimate.classify(frame)`.
+from flestimate.classification import Classification, classify
 from flestimate.design import SurveyDesign
 from flestimate.errors import (
     DataError,
@@ -23,6 +26,7 @@ from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
 from flestimate.results import Estimates
 
 __all__ = [
+    "Classification",
     "DataError",
     "DesignError",
     "Estimates",
@@ -36,6 +40,7 @@ __all__ = [
     "SpecError",
     "SurveyDesign",
     "__version__",
+    "classify",
     "load_spec",
     "read_microdata",
 ]
