@@ -386,3 +386,14 @@ def test_shipped_sample_reproduces_the_true_status(style: str) -> None:
         true = both[f"{name}_true"].to_numpy().astype(bool)
         assert (both[f"{name}_lower"].to_numpy() <= true).all()
         assert (true <= both[f"{name}_upper"].to_numpy()).all()
+
+
+def test_explain_accepts_numpy_labels_and_reports_the_rule_per_age() -> None:
+    data = frame(person(**FL), person(pen_violence=1.0, age=16.0))
+    c = classify(data)
+    text = c.explain(np.int64(1))
+    assert text.splitlines()[:3] == [
+        "respondent 1: forced_labour_not_trafficked",
+        "forced labour: yes (a child, age 16)",
+        "  rule child2018:"]
+    assert "any of penalty: yes  [yes: pen_violence (strong)]" in text

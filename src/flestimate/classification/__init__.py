@@ -214,7 +214,8 @@ class Classification:
         row = self._columns.iloc[pos]
         one = self._frame.iloc[[pos]]
         ctx = _context(one, self._ind, self._table, str(self._provenance["plain_penalties"]))
-        lines = [f"respondent {row_id!r}: {row['status']}"]
+        label = row_id.item() if isinstance(row_id, np.generic) else row_id
+        lines = [f"respondent {label!r}: {row['status']}"]
         age = one["age"].iloc[0] if "age" in one.columns else None
         c_lo, c_hi = self._is_child[0][pos], self._is_child[1][pos]
         fl_rules = (["child"] if c_lo else ["forced_labour"] if not c_hi
