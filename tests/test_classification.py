@@ -397,3 +397,53 @@ def test_explain_accepts_numpy_labels_and_reports_the_rule_per_age() -> None:
         "forced labour: yes (a child, age 16)",
         "  rule child2018:"]
     assert "any of penalty: yes  [yes: pen_violence (strong)]" in text
+
+
+# -- property: the three-valued result is what every completion of the missing answers gives ------
+RULES = [("icls2018", "seed2007"), ("htshtc2012_dimension", "seed2007"),
+         ("htshtc2012_strong", "delphi2009")]
+COLUMNS = ["inv_dur_forced_overtime", "inv_dur_different_job", "inv_rec_deceived_terms",
+           "inv_rec_debt", "inv_lea_longer_than_agreed", "pen_wages_withheld__duress",
+           "pen_dismissal__leaving", "pen_violence__recruitment", "pen_documents__duress",
+           "exp_no_labour_law", "dec_rec_travel", "vul_dest_dependency"]
+
+
+def test_three_valued_result_equals_the_range_over_completions() -> None:
+    """classification.md: TRUE iff every completion of the missing answers gives TRUE, FALSE iff
+    every completion gives FALSE, missing otherwise; and the bounds are the min and max over
+    completions. Checked on random frames against 8 random completions plus the all-0 and
+    all-1 completions (which attain the bounds, the rules being monotone)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    cell = st.sampled_from([0.0, 1.0, NA])
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.lists(st.lists(cell, min_size=len(COLUMNS), max_size=len(COLUMNS)),
+                    min_size=1, max_size=12),
+           st.sampled_from(RULES), st.integers(0, 2**32 - 1))
+    def check(rows: list, rules: tuple, seed: int) -> None:
+        data = pd.DataFrame(rows, columns=COLUMNS).assign(moved=1.0, age=30.0)
+        got = classify(data, forced_labour=rules[0], trafficking=rules[1]).to_frame()
+        rng = np.random.default_rng(seed)
+        values = data[COLUMNS].to_numpy()
+        missing = np.isnan(values)
+        outcomes = {"forced_labour": [], "trafficked": []}
+        fills = [np.zeros_like(values), np.ones_like(values),
+                 *(rng.integers(0, 2, values.shape).astype(float) for _ in range(8))]
+        for fill in fills:
+            done = data.copy()
+            done[COLUMNS] = np.where(missing, fill, values)
+            out = classify(done, forced_labour=rules[0], trafficking=rules[1]).to_frame()
+            for name in outcomes:
+                assert out[name].notna().all()
+                outcomes[name].append(out[name].to_numpy(dtype=bool))
+        for name, results in outcomes.items():
+            stacked = np.vstack(results)
+            np.testing.assert_array_equal(got[f"{name}_lower"].to_numpy(), stacked.min(axis=0))
+            np.testing.assert_array_equal(got[f"{name}_upper"].to_numpy(), stacked.max(axis=0))
+            decided = got[name].notna().to_numpy()
+            assert (stacked[:, decided] == got[name].to_numpy(dtype=bool, na_value=False)
+                    [decided]).all()
+
+    check()
