@@ -586,6 +586,44 @@ class SurveyDesign:
         )
 
     # -- estimators -----------------------------------------------------------------------
+    def to_replicate(
+        self,
+        method: str = "jkn",
+        replicates: int | None = None,
+        seed: int | np.random.Generator | None = None,
+        *,
+        rho: float | None = None,
+        mse: bool = False,
+    ) -> Any:
+        """A replicate-weight design made from this design (R ``as.svrepdesign``).
+
+        Parameters
+        ----------
+        method : {"jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
+            ``jk1``: delete one PSU at a time (unstratified designs), scale (n-1)/n times the
+            FPC; ``jkn``: delete one PSU at a time within strata, rscales (n_h-1)/n_h times the
+            stratum's FPC; ``brr``/``fay``: balanced half-samples from a Sylvester Hadamard
+            matrix (two PSUs per stratum; with more, the PSUs alternate between the halves:
+            grouped BRR), Fay's multipliers 2 - rho and rho; ``bootstrap``: n_h PSUs drawn
+            with replacement per stratum (R ``bootweights``); ``subbootstrap``: Rao-Wu, n_h - 1
+            draws rescaled by n_h/(n_h - 1) (R ``subbootweights``).
+        replicates : int, optional
+            Bootstrap replicates (50 by default, as R).
+        seed : int or numpy Generator, optional
+            Randomness of the bootstrap; the same seed gives the same replicates.
+        rho : float, optional
+            Fay's coefficient.
+        mse : bool
+            Centre the replicate deviations on the full-sample estimate.
+
+        Returns
+        -------
+        ReplicateDesign
+        """
+        from flestimate.replicate import to_replicate
+
+        return to_replicate(self, method, replicates, seed, rho, mse)
+
     def mean(
         self,
         vars: str | Sequence[str],

@@ -495,21 +495,28 @@ def _estimate(
             z = (ty - est[pairs.cell] * tx) / x_cell[pairs.cell]
         return np.where(np.isfinite(z), z, 0.0)
 
-    var = np.zeros((n_cells, k))
-    for s, (pairs_s, ty_s, tx_s, tc_s) in enumerate(stage_totals):
-        var = var + stage_variance(
-            design.stages[s], pairs_s, linearised(pairs_s, ty_s, tx_s), tc_s, n_cells,
-            design.lonely_psu, design.adjust_domain_lonely, first_stage=s == 0,
-        )
+    var_logit = None
+    if isinstance(design, SurveyDesign):
+        var = np.zeros((n_cells, k))
+        for s, (pairs_s, ty_s, tx_s, tc_s) in enumerate(stage_totals):
+            var = var + stage_variance(
+                design.stages[s], pairs_s, linearised(pairs_s, ty_s, tx_s), tc_s, n_cells,
+                design.lonely_psu, design.adjust_domain_lonely, first_stage=s == 0,
+            )
+        # Design df: PSUs minus strata holding rows of the domain with a value and nonzero weight.
+        st1 = design.stages[0]
+        psu_present = (tc1 > 0).astype(np.float64)
+        n_psu = segment_sum(pairs1.cell, psu_present, n_cells)
+        group = st1.parent[pairs1.unit] * n_cells + pairs1.cell
+        strata_present = segment_sum(group, psu_present, st1.n_parents * n_cells) > 0
+        n_str = strata_present.reshape(st1.n_parents, n_cells, k).sum(axis=0)
+        design_df: np.ndarray = n_psu - n_str
+    else:
+        from flestimate.replicate import replicate_variance
 
-    # Design df: PSUs minus strata holding rows of the domain with a value and nonzero weight.
-    st1 = design.stages[0]
-    psu_present = (tc1 > 0).astype(np.float64)
-    n_psu = segment_sum(pairs1.cell, psu_present, n_cells)
-    group = st1.parent[pairs1.unit] * n_cells + pairs1.cell
-    strata_present = segment_sum(group, psu_present, st1.n_parents * n_cells) > 0
-    n_str = strata_present.reshape(st1.n_parents, n_cells, k).sum(axis=0)
-    design_df = n_psu - n_str
+        var, var_logit = replicate_variance(design, kind, pairs1, ty1, tx1, est, n_cells)
+        # R's degf: the rank of the replicate weights over the estimate's population, minus 1
+        design_df = np.full((n_cells, k), float(design.rank(domains.rows) - 1))
     df_arr = np.full((n_cells, k), df_user) if df_user is not None else design_df.astype(float)
 
     # Design effects against SRS without (deff) and with (deff_wr) replacement, R's deff=TRUE.
@@ -548,7 +555,13 @@ def _estimate(
         "n_eff": n_eff, "df": df_arr, "n_missing": n_missing,
     }
     cols = {name: np.asarray(v, dtype=np.float64).reshape(-1) for name, v in flat.items()}
-    low, high, flag = confidence_interval(ci, cols["estimate"], cols["se"], cols["df"],
+    se_ci = cols["se"]
+    if ci == "logit" and var_logit is not None:
+        # Replicate designs: the logit interval uses the replicates' own logits (as R does).
+        p = cols["estimate"]
+        with np.errstate(invalid="ignore"):
+            se_ci = np.sqrt(var_logit.reshape(-1)) * p * (1 - p)
+    low, high, flag = confidence_interval(ci, cols["estimate"], se_ci, cols["df"],
                                           cols["n"], level)
     if ci in PROPORTION_CI_METHODS and kind != "proportion":
         outside = (cols["estimate"] < 0) | (cols["estimate"] > 1)
@@ -584,20 +597,24 @@ def _estimate(
 
     from flestimate import __version__
 
-    variance = "Taylor linearisation, first-stage with-replacement approximation"
-    if design.summary_dict()["fpc"]:
-        variance += " with FPC"
-    if design.variance_stages > 1:
-        variance += f", multistage recursion over {design.variance_stages} stages"
+    if isinstance(design, SurveyDesign):
+        variance = "Taylor linearisation, first-stage with-replacement approximation"
+        if design.summary_dict()["fpc"]:
+            variance += " with FPC"
+        if design.variance_stages > 1:
+            variance += f", multistage recursion over {design.variance_stages} stages"
+        df_rule = "PSUs minus strata with nonzero weight in the domain (R degf)"
+    else:
+        variance = (f"replicate weights ({design.method}, {design.n_replicates} replicates, "
+                    f"scale {design.scale:.6g}, "
+                    f"{'mse' if design.mse else 'centred on the mean of the replicates'})")
+        df_rule = "rank of the replicate weights over the population, minus 1 (R degf)"
     provenance = {
         "estimator": func,
         "variance": variance,
         "ci_method": ci,
         "level": level,
-        "df_rule": (
-            f"user ({df_user:g})" if df_user is not None
-            else "PSUs minus strata with nonzero weight in the domain (R degf)"
-        ),
+        "df_rule": f"user ({df_user:g})" if df_user is not None else df_rule,
         "by": list(domains.by),
         "subpop": domains.subpop,
         "rows_missing_by": domains.n_missing_by,

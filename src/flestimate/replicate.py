@@ -1,0 +1,617 @@
+"""Replicate-weight designs: given replicate weights (JK1, JKn, BRR, Fay, bootstrap, SDR, other)
+or generated from a :class:`~flestimate.design.SurveyDesign` (jackknives, BRR, Fay, bootstrap).
+
+A replicate design stores its replicate weights *factorised*: every row belongs to a group (a
+PSU for generated designs; a set of rows sharing the same replicate multipliers for given ones),
+and replicate r gives row i the weight ``w_i * A[g(i), r]``. The estimators then sum the data
+into (group x domain cell) totals in one pass, exactly as for Taylor designs, and the replicate
+estimates are one product ``A' T`` of the (groups x replicates) multipliers with those totals:
+no Python loop over replicates, and no (rows x replicates) matrix is ever built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.design import Stage, SurveyDesign
+from flestimate.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DataError,
+    DesignError,
+    LonelyPSUError,
+    format_values,
+)
+
+__all__ = ["REPLICATE_METHODS", "ReplicateDesign", "hadamard"]
+
+#: Methods of given replicate weights (R ``svrepdesign(type=...)``), lower case.
+REPLICATE_METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "sdr", "other")
+_ALIASES = {"successive-difference": "sdr", "acs": "sdr", "mrbbootstrap": "bootstrap"}
+#: Methods that :meth:`SurveyDesign.to_replicate` generates.
+GENERATED_METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
+
+
+def _method(method: Any, func: str) -> str:
+    if not isinstance(method, str):
+        raise ArgumentTypeError(f"`method` of `{func}()` must be a string; got "
+                                f"{type(method).__name__}")
+    m = _ALIASES.get(method.lower(), method.lower())
+    if m not in REPLICATE_METHODS:
+        raise ArgumentError(f"`method` of `{func}()` must be one of "
+                            f"{', '.join(map(repr, REPLICATE_METHODS))}; got {method!r}")
+    return m
+
+
+def default_scales(method: str, n_rep: int, rho: float | None
+                   ) -> tuple[float, np.ndarray]:
+    """R ``svrepdesign``'s default ``scale`` and ``rscales`` for given replicate weights."""
+    ones = np.ones(n_rep)
+    if method == "jk1":
+        return (n_rep - 1) / n_rep, ones
+    if method == "brr":
+        return 1.0 / n_rep, ones
+    if method == "fay":
+        assert rho is not None
+        return 1.0 / (n_rep * (1.0 - rho) ** 2), ones
+    if method in ("bootstrap", "subbootstrap"):
+        return 1.0 / (n_rep - 1), ones
+    if method == "sdr":
+        return 4.0 / n_rep, ones
+    return 1.0, ones  # jkn (rscales required) and other
+
+
+def _row_keys(multipliers: np.ndarray) -> np.ndarray:
+    """Keys that are equal for rows with identical replicate multipliers: two fixed random
+    projections, quantised to 40 bits of mantissa. Identical rows always share a key; distinct
+    rows could only share one if both projections of their difference vanished to 12 digits,
+    which happens for differences of that size only (and then does not change an estimate)."""
+    proj = np.random.default_rng(20261129).standard_normal((multipliers.shape[1], 2))
+    mant, expo = np.frexp(multipliers @ proj)
+    return np.column_stack([np.round(mant * 2.0**40), expo])
+
+
+class ReplicateDesign:
+    """A survey design defined by replicate weights.
+
+    Parameters
+    ----------
+    data : DataFrame
+    weights : str
+        Full-sample weight column.
+    replicate_weights : list of str, or str
+        Replicate weight columns, or a regular expression matching their names in full (R's
+        ``repweights="bw[0-9]+"``).
+    method : str
+        ``"jk1"``, ``"jkn"``, ``"brr"``, ``"fay"``, ``"bootstrap"``, ``"subbootstrap"``, ``"sdr"``
+        (successive difference), or ``"other"``: R ``svrepdesign(type=...)``.
+    scale : float, optional
+        Overall variance multiplier; R's default for the method when omitted: JK1 (R-1)/R, BRR
+        1/R, Fay 1/(R (1-rho)^2), bootstrap 1/(R-1), SDR 4/R, JKn and other 1.
+    rscales : sequence of float, optional
+        Per-replicate multipliers (required for JKn: (n_h - 1)/n_h of each replicate's stratum).
+    mse : bool
+        Centre the squared deviations on the full-sample estimate (True) or on the mean of the
+        replicate estimates (False, R's default).
+    rho : float, optional
+        Fay's coefficient (method ``"fay"``), in [0, 1).
+    combined : bool
+        The replicate columns are full weights (True, R ``combined.weights=TRUE``) or multipliers
+        of the full-sample weight (False).
+
+    Notes
+    -----
+    ``v = scale * sum_r rscales_r (theta_r - centre)^2`` (R ``svrVar``). Degrees of freedom: the
+    rank of the replicate multipliers over the rows in the estimate's population, minus one (R's
+    ``degf``: ``qr(weights(design, "analysis"), tol = 1e-5)$rank - 1``), computed on the distinct
+    rows of multipliers, not on rows x replicates.
+    """
+
+    __slots__ = ("_data", "_weights", "_weights_col", "_rep_cols", "_method", "_scale",
+                 "_rscales", "_mse", "_rho", "_combined", "_group", "_A", "_stage",
+                 "_rank", "_summary", "_source", "_frozen")
+    _data: pd.DataFrame
+    _weights: np.ndarray
+    _weights_col: str
+    _rep_cols: list[str]
+    _method: str
+    _scale: float
+    _rscales: np.ndarray
+    _mse: bool
+    _rho: float | None
+    _combined: bool
+    _group: np.ndarray
+    _A: np.ndarray
+    _stage: Stage
+    _rank: int | None
+    _summary: dict[str, Any] | None
+    _source: str
+    _frozen: bool
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str,
+        replicate_weights: str | Sequence[str],
+        method: str,
+        scale: float | None = None,
+        rscales: Sequence[float] | np.ndarray | None = None,
+        mse: bool = False,
+        rho: float | None = None,
+        combined: bool = True,
+    ) -> None:
+        func = "ReplicateDesign"
+        if not isinstance(data, pd.DataFrame):
+            raise ArgumentTypeError(f"`data` of `{func}()` must be a DataFrame; got "
+                                    f"{type(data).__name__}")
+        m = _method(method, func)
+        if not isinstance(weights, str) or weights not in data.columns:
+            raise DataError(f"`weights` of `{func}()`: column {weights!r} not found in the data")
+        cols = _rep_columns(data, replicate_weights, func)
+        w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
+        _check_weights(w, weights, data)
+        n_rep = len(cols)
+        rho_v = _check_rho(m, rho, func)
+        # Multipliers per row, in chunks of rows: never a (rows x replicates) copy at once; only
+        # each row's key is kept, then the first row of every group is read again.
+        positive = w > 0
+        keys = []
+        step = max(1, 2**22 // max(n_rep, 1))
+        for start in range(0, len(data), step):
+            rows = slice(start, start + step)
+            block = data[cols].iloc[rows].to_numpy(dtype=float)
+            _check_replicates(block, cols, start, data)
+            wp = w[rows]
+            if combined:
+                bad = (~positive[rows]) & (np.abs(block) > 0).any(axis=1)
+                if bad.any():
+                    first = data.index[start + np.flatnonzero(bad)[:3]].tolist()
+                    raise DesignError(f"rows {first} have full-sample weight 0 but nonzero "
+                                      f"replicate weights; with `combined=True` the replicate "
+                                      f"columns must be full weights")
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    block = np.where(positive[rows, None], block / wp[:, None], 0.0)
+            keys.append(_row_keys(block))
+        allkeys = np.vstack(keys) if keys else np.zeros((0, 4))
+        _, first, group = np.unique(allkeys, axis=0, return_index=True, return_inverse=True)
+        group = group.reshape(-1).astype(np.int64)
+        block = data[cols].iloc[first].to_numpy(dtype=float)
+        wf = w[first]
+        multipliers = (np.where(wf[:, None] > 0, block / np.where(wf > 0, wf, 1.0)[:, None], 0.0)
+                       if combined else block)
+        self._setup(data, w, weights, cols, m, scale, rscales, mse, rho_v, combined, group,
+                    multipliers, "given")
+
+    def _setup(self, data: pd.DataFrame, w: np.ndarray, weights: str, cols: list[str],
+               method: str, scale: float | None, rscales: Any, mse: bool, rho: float | None,
+               combined: bool, group: np.ndarray, A: np.ndarray, source: str) -> None:
+        func = "ReplicateDesign"
+        n_rep = A.shape[1]
+        if n_rep < 2:
+            raise ArgumentError(f"`replicate_weights` of `{func}()` must give at least 2 "
+                                f"replicates; got {n_rep}")
+        d_scale, d_rscales = default_scales(method, n_rep, rho)
+        if method == "jkn" and rscales is None:
+            raise ArgumentError(f"`rscales` of `{func}()` is required for method 'jkn': "
+                                f"(n_h - 1)/n_h for the stratum of each replicate")
+        if scale is not None and (not np.isfinite(scale) or scale <= 0):
+            raise ArgumentError(f"`scale` of `{func}()` must be a positive number; got {scale!r}")
+        rs = d_rscales if rscales is None else np.asarray(rscales, dtype=float)
+        if rs.shape != (n_rep,) or not np.isfinite(rs).all() or (rs < 0).any():
+            raise ArgumentError(f"`rscales` of `{func}()` must hold {n_rep} non-negative "
+                                f"numbers, one per replicate; got shape {rs.shape}")
+        object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "_weights", w)
+        w.setflags(write=False)
+        object.__setattr__(self, "_weights_col", weights)
+        object.__setattr__(self, "_rep_cols", list(cols))
+        object.__setattr__(self, "_method", method)
+        object.__setattr__(self, "_scale", float(d_scale if scale is None else scale))
+        rs = rs.copy()
+        rs.setflags(write=False)
+        object.__setattr__(self, "_rscales", rs)
+        object.__setattr__(self, "_mse", bool(mse))
+        object.__setattr__(self, "_rho", rho)
+        object.__setattr__(self, "_combined", combined)
+        object.__setattr__(self, "_group", group)
+        A = np.ascontiguousarray(A, dtype=float)
+        A.setflags(write=False)
+        object.__setattr__(self, "_A", A)
+        n_groups = A.shape[0]
+        object.__setattr__(self, "_stage", Stage(
+            unit=group, parent=np.zeros(n_groups, dtype=np.int64),
+            n_sampled=np.array([n_groups], dtype=np.int64), fpc_factor=np.ones(1),
+            weight=np.ones(1)))
+        object.__setattr__(self, "_rank", None)
+        object.__setattr__(self, "_source", source)
+        object.__setattr__(self, "_summary", None)
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a ReplicateDesign is immutable; build a new one")
+
+    # -- what the estimation engine reads --------------------------------------------------------
+    @property
+    def weights(self) -> np.ndarray:
+        """Full-sample weights (read-only)."""
+        return self._weights
+
+    @property
+    def all_weights_positive(self) -> bool:
+        return bool((self._weights > 0).all())
+
+    @property
+    def stages(self) -> list[Stage]:
+        """One pseudo-stage whose units are the groups of rows sharing replicate multipliers."""
+        return [self._stage]
+
+    @property
+    def variance_stages(self) -> int:
+        return 1
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The data (a shallow copy)."""
+        out: pd.DataFrame = self._data.copy(deep=False)
+        return out
+
+    # -- replicate structure ------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @property
+    def n_replicates(self) -> int:
+        return int(self._A.shape[1])
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    @property
+    def rscales(self) -> np.ndarray:
+        return self._rscales
+
+    @property
+    def mse(self) -> bool:
+        return self._mse
+
+    @property
+    def multipliers(self) -> np.ndarray:
+        """(groups x replicates) multipliers of the full-sample weight (read-only)."""
+        return self._A
+
+    @property
+    def groups(self) -> np.ndarray:
+        """The group of every row (rows of a group share their replicate multipliers)."""
+        return self._group
+
+    def rank(self, rows: np.ndarray | None = None) -> int:
+        """Rank of the replicate weights over ``rows`` (all rows by default; rows of weight 0
+        do not count), as R's ``qr(weights(design, "analysis"), tol = 1e-5)$rank``."""
+        if rows is None and self._rank is not None:
+            return int(self._rank)
+        keep = self._weights > 0 if rows is None else (self._weights[rows] > 0)
+        groups = self._group if rows is None else self._group[rows]
+        present = np.unique(groups[keep])
+        r = _rank(self._A[present])
+        if rows is None:
+            object.__setattr__(self, "_rank", r)
+        return r
+
+    @property
+    def degf(self) -> int:
+        """Design degrees of freedom: rank of the replicate weights minus one (R ``degf``)."""
+        return self.rank() - 1
+
+    def replicate_weights(self, prefix: str = "rep") -> pd.DataFrame:
+        """The replicate weights as full weights, one column per replicate (``rep1`` ...), in
+        the data's index: for an NSO to publish them."""
+        full = self._weights[:, None] * self._A[self._group]
+        names = [f"{prefix}{i + 1}" for i in range(self.n_replicates)]
+        out: pd.DataFrame = pd.DataFrame(full, index=self._data.index, columns=names)
+        return out
+
+    def summary_dict(self) -> dict[str, Any]:
+        """Design summary recorded in every result's provenance (a copy)."""
+        if self._summary is None:
+            w = self._weights
+            object.__setattr__(self, "_summary", {
+                "n_rows": len(self._data),
+                "weights": self._weights_col,
+                "replicate_weights": self._rep_cols if len(self._rep_cols) <= 12 else
+                [*self._rep_cols[:3], "...", self._rep_cols[-1]],
+                "method": self._method,
+                "replicates": self.n_replicates,
+                "scale": self._scale,
+                "rscales": "all 1" if np.all(self._rscales == 1) else "per replicate",
+                "mse": self._mse,
+                "rho": self._rho,
+                "combined": self._combined,
+                "source": self._source,
+                "groups": int(self._A.shape[0]),
+                "sum_weights": float(np.sum(w)),
+                "kish_deff_weights": float(len(w) * np.sum(w * w) / np.sum(w) ** 2),
+                "degf": self.degf,
+                "fpc": None,
+            })
+        assert self._summary is not None
+        return dict(self._summary)
+
+    def __repr__(self) -> str:
+        return (f"<ReplicateDesign {self._method}: {len(self._data):,} rows, "
+                f"{self.n_replicates} replicates, scale {self._scale:.6g}, "
+                f"{'mse' if self._mse else 'centred on the replicate mean'}>")
+
+    # -- estimators -----------------------------------------------------------------------------------
+    def mean(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
+        """Weighted means with replicate standard errors (see :func:`flestimate.estimate.mean`)."""
+        from flestimate.estimate import mean
+
+        return mean(self, vars, **kwargs)  # type: ignore[arg-type]
+
+    def proportion(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
+        """Proportions with replicate standard errors (see
+        :func:`flestimate.estimate.proportion`)."""
+        from flestimate.estimate import proportion
+
+        return proportion(self, vars, **kwargs)  # type: ignore[arg-type]
+
+    def total(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
+        """Totals with replicate standard errors (see :func:`flestimate.estimate.total`)."""
+        from flestimate.estimate import total
+
+        return total(self, vars, **kwargs)  # type: ignore[arg-type]
+
+    def ratio(self, numerator: str | Sequence[str], denominator: str | Sequence[str],
+              **kwargs: Any) -> Any:
+        """Ratios of totals with replicate standard errors (see
+        :func:`flestimate.estimate.ratio`)."""
+        from flestimate.estimate import ratio
+
+        return ratio(self, numerator, denominator, **kwargs)  # type: ignore[arg-type]
+
+
+def _rank(a: np.ndarray) -> int:
+    if a.size == 0:
+        return 0
+    # R: qr(x, tol = 1e-5)$rank; singular values below 1e-5 of the largest count as zero.
+    s = np.linalg.svd(a if a.shape[0] <= 4 * a.shape[1] else a.T @ a, compute_uv=False)
+    if a.shape[0] > 4 * a.shape[1]:
+        s = np.sqrt(np.maximum(s, 0.0))
+    return int((s > 1e-5 * s.max()).sum()) if s.max() > 0 else 0
+
+
+def _rep_columns(data: pd.DataFrame, spec: str | Sequence[str], func: str) -> list[str]:
+    if isinstance(spec, str):
+        import re
+
+        if spec in data.columns:
+            return [spec]
+        try:
+            pattern = re.compile(spec)
+        except re.error as exc:
+            raise ArgumentError(f"`replicate_weights` of `{func}()`: invalid regular expression "
+                                f"{spec!r}: {exc}") from exc
+        cols = [str(c) for c in data.columns if pattern.fullmatch(str(c))]
+        if not cols:
+            raise DataError(f"`replicate_weights` of `{func}()`: no column matches {spec!r}")
+        return cols
+    cols = [str(c) for c in spec]
+    absent = [c for c in cols if c not in data.columns]
+    if absent:
+        raise DataError(f"`replicate_weights` of `{func}()`: column(s) {format_values(absent)} "
+                        f"not found in the data")
+    return cols
+
+
+def _check_weights(w: np.ndarray, name: str, data: pd.DataFrame) -> None:
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise DesignError(f"weight column {name!r} has {int(bad.sum())} missing, infinite or "
+                          f"negative value(s), e.g. rows {data.index[bad][:3].tolist()}")
+
+
+def _check_replicates(block: np.ndarray, cols: list[str], start: int, data: pd.DataFrame
+                      ) -> None:
+    bad = ~np.isfinite(block) | (block < 0)
+    if bad.any():
+        r, c = np.nonzero(bad)
+        raise DesignError(f"replicate weight column {cols[c[0]]!r} has a missing, infinite or "
+                          f"negative value at row {data.index[start + r[0]]!r}")
+
+
+def _check_rho(method: str, rho: float | None, func: str) -> float | None:
+    if method == "fay":
+        if rho is None or not (0 <= float(rho) < 1):
+            raise ArgumentError(f"`rho` of `{func}()` must be in [0, 1) for method 'fay'; got "
+                                f"{rho!r}")
+        return float(rho)
+    if rho is not None:
+        raise ArgumentError(f"`rho` of `{func}()` applies to method 'fay' only; got {rho!r} "
+                            f"with method {method!r}")
+    return None
+
+
+# -- generating replicates from a design --------------------------------------------------------------
+def hadamard(order: int) -> np.ndarray:
+    """Sylvester's Hadamard matrix of ``order`` (a power of 2), entries +1 / -1."""
+    if order < 1 or order & (order - 1):
+        raise ArgumentError(f"`order` of `hadamard()` must be a power of 2; got {order}")
+    h = np.ones((1, 1))
+    while h.shape[0] < order:
+        h = np.block([[h, h], [h, -h]])
+    return h
+
+
+def _psu_layout(design: SurveyDesign) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stage-1 unit of each row, stratum of each PSU, PSUs per stratum."""
+    st = design.stages[0]
+    return st.unit, st.parent, np.bincount(st.parent, minlength=st.n_parents)
+
+
+def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | None = None,
+                 seed: int | np.random.Generator | None = None, rho: float | None = None,
+                 mse: bool = False) -> ReplicateDesign:
+    """A replicate design from a Taylor design (see :meth:`SurveyDesign.to_replicate`)."""
+    func = "to_replicate"
+    m = _method(method, func)
+    if m not in GENERATED_METHODS:
+        raise ArgumentError(f"`method` of `{func}()` must be one of "
+                            f"{', '.join(map(repr, GENERATED_METHODS))}; got {method!r} (SDR "
+                            f"needs a sort order: build it and pass the columns to "
+                            f"ReplicateDesign)")
+    unit, stratum, n_h = _psu_layout(design)
+    n_psu = len(stratum)
+    st = design.stages[0]
+    fpc = st.fpc_factor  # 1 - n/N per stratum (1 without an FPC)
+    rs_scale: np.ndarray
+    if m in ("bootstrap", "subbootstrap"):
+        if replicates is None:
+            replicates = 50
+        A, scale = _bootstrap(m, stratum, n_h, int(replicates), seed, fpc, func)
+        rs_scale = np.ones(int(replicates))
+    elif m == "jk1":
+        if design.n_strata > 1:
+            raise DesignError("method 'jk1' deletes one PSU at a time ignoring strata; the "
+                              "design is stratified: use method 'jkn'")
+        A = np.full((n_psu, n_psu), n_psu / (n_psu - 1))
+        np.fill_diagonal(A, 0.0)
+        scale = float(fpc[0]) * (n_psu - 1) / n_psu
+        rs_scale = np.ones(n_psu)
+    elif m == "jkn":
+        lonely = n_h[stratum] == 1
+        if lonely.any() and design.lonely_psu == "fail":
+            raise LonelyPSUError("method 'jkn' needs two or more PSUs per stratum; strata "
+                                 f"with one PSU: {np.flatnonzero(n_h == 1)[:5].tolist()} "
+                                 f"(declare lonely_psu='certainty' or 'remove' to let them "
+                                 f"contribute nothing)")
+        # replicate j deletes PSU j and reweights the rest of its stratum by n_h / (n_h - 1)
+        keep = ~lonely
+        reps = np.flatnonzero(keep)
+        A = np.ones((n_psu, len(reps)))
+        same = stratum[:, None] == stratum[reps][None, :]
+        with np.errstate(divide="ignore"):
+            factor = n_h[stratum] / (n_h[stratum] - 1.0)
+        A = np.where(same, factor[:, None], A)
+        A[reps, np.arange(len(reps))] = 0.0
+        nh = n_h[stratum[reps]]
+        rs_scale = (nh - 1) / nh * fpc[stratum[reps]]
+        scale = 1.0
+    else:  # brr, fay
+        rho_v = _check_rho(m, rho if m == "fay" else None, func)
+        if np.any(n_h < 2):
+            raise LonelyPSUError(f"method {m!r} needs two PSUs per stratum; strata with one: "
+                                 f"{np.flatnonzero(n_h < 2)[:5].tolist()}")
+        n_strata = len(n_h)
+        order = 1 << int(np.ceil(np.log2(n_strata + 1)))
+        h = hadamard(order)[:, 1:n_strata + 1]  # replicates x strata, the all-ones column dropped
+        # Within a stratum, PSUs alternate between the two half-samples (PSUs of strata with
+        # more than two PSUs are grouped into two halves: "grouped BRR", documented).
+        rank_in = np.arange(n_psu) - np.searchsorted(stratum, stratum)
+        half = np.where(rank_in % 2 == 0, 1.0, -1.0)
+        sign = half[:, None] * h[:, stratum].T  # PSUs x replicates
+        low = 0.0 if m == "brr" else float(rho_v)  # type: ignore[arg-type]
+        A = np.where(sign > 0, 2.0 - low, low)
+        scale = 1.0 / (order * (1.0 - low) ** 2)
+        rs_scale = np.ones(order)
+        out = ReplicateDesign.__new__(ReplicateDesign)
+        out._setup(design._data, np.asarray(design.weights, dtype=float).copy(),
+                   str(design.summary_dict()["weights"] or "(implied by fpc)"), [], m, scale,
+                   rs_scale, mse, rho_v, True, unit, A, f"generated from a SurveyDesign ({m})")
+        return out
+    out = ReplicateDesign.__new__(ReplicateDesign)
+    out._setup(design._data, np.asarray(design.weights, dtype=float).copy(),
+               str(design.summary_dict()["weights"] or "(implied by fpc)"), [], m, scale,
+               rs_scale, mse, None, True, unit, A, f"generated from a SurveyDesign ({m})")
+    return out
+
+
+def _bootstrap(method: str, stratum: np.ndarray, n_h: np.ndarray, replicates: int,
+               seed: int | np.random.Generator | None, fpc: np.ndarray, func: str
+               ) -> tuple[np.ndarray, float]:
+    """R ``bootweights`` (n_h PSUs drawn with replacement in each stratum; multipliers are the
+    counts) or ``subbootweights`` (Rao-Wu: n_h - 1 draws, counts x n_h / (n_h - 1))."""
+    if replicates < 2:
+        raise ArgumentError(f"`replicates` of `{func}()` must be at least 2; got {replicates}")
+    if np.any(n_h < 2):
+        raise LonelyPSUError(f"method {method!r} needs two or more PSUs per stratum; strata "
+                             f"with one: {np.flatnonzero(n_h < 2)[:5].tolist()}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n_psu = len(stratum)
+    first = np.concatenate(([0], np.cumsum(n_h)[:-1]))
+    draws_per = n_h if method == "bootstrap" else n_h - 1
+    # every draw of every replicate at once: stratum of the draw, replicate of the draw
+    d_stratum = np.repeat(np.arange(len(n_h)), draws_per)
+    total = len(d_stratum)
+    picks = first[d_stratum][None, :] + np.floor(
+        rng.random((replicates, total)) * n_h[d_stratum][None, :]).astype(np.int64)
+    keys = picks + n_psu * np.arange(replicates)[:, None]
+    counts = np.bincount(keys.ravel(), minlength=n_psu * replicates).reshape(replicates, n_psu)
+    if method == "bootstrap":
+        A = counts.T.astype(float)
+        harmonic = 1.0 / np.mean(1.0 / n_h)
+        scale = harmonic / ((harmonic - 1.0) * (replicates - 1))
+    else:
+        A = counts.T * (n_h[stratum] / (n_h[stratum] - 1.0))[:, None]
+        scale = 1.0 / (replicates - 1)
+    if np.any(fpc < 1):
+        # R's bootstrap with an FPC draws without replacement from a pseudo-population; here the
+        # with-replacement draw is kept and the FPC scales each stratum's deviations (Rao-Wu).
+        adj = np.sqrt(fpc[stratum])[:, None]
+        A = 1.0 + adj * (A - 1.0)
+    return A, float(scale)
+
+
+def replicate_variance(design: ReplicateDesign, kind: str, pairs: Any, ty: np.ndarray,
+                       tx: np.ndarray, est: np.ndarray, n_cells: int
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Replicate variances of every (cell, variable) estimate from the (group x cell) totals.
+
+    Notes
+    -----
+    Replicate r's totals are ``T_r = sum_g A[g, r] t_g`` with ``t_g`` the full-weight totals of
+    group g: one sparse-by-dense product for all cells, variables and replicates. Then
+    ``theta_r = T_r`` (totals) or ``Y_r / X_r`` (means, proportions, ratios) and
+    ``v = scale * sum_r rscales_r (theta_r - centre)^2``, the centre being the full-sample
+    estimate (``mse=True``) or the mean of the ``theta_r`` (R ``svrVar``).
+
+    The second array (means and proportions) is the replicate variance of ``logit(theta_r)``:
+    R's ``svyciprop(method="logit")`` on a replicate design fits the logit model in every
+    replicate, so its interval uses that variance, not the delta method.
+    """
+    from scipy import sparse
+
+    A = design.multipliers
+    n_groups = A.shape[0]
+    k = ty.shape[1]
+    rows = np.repeat(pairs.unit, k)
+    cols = (pairs.cell[:, None] * k + np.arange(k)[None, :]).ravel()
+    shape = (n_groups, n_cells * k)
+
+    def replicate_totals(values: np.ndarray) -> np.ndarray:
+        s = sparse.csr_matrix((values.ravel(), (rows, cols)), shape=shape)
+        return np.asarray(s.T @ A)  # (cells x variables) x replicates
+
+    theta = replicate_totals(ty)
+    if kind != "total":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theta = theta / replicate_totals(tx)
+    full = est.reshape(-1)
+
+    def variance(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            centre = at[:, None] if design.mse else values.mean(axis=1, keepdims=True)
+            return np.asarray(design.scale * ((values - centre) ** 2 @ design.rscales))
+
+    var = variance(theta, full).reshape(n_cells, k)
+    if kind == "total":
+        return var, None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit = np.log(theta / (1.0 - theta))
+        var_logit = variance(logit, np.log(full / (1.0 - full))).reshape(n_cells, k)
+    return var, var_logit
