@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,3 +107,89 @@ def test_api_jackknives(name: str) -> None:
     assert ci["se"] == pytest.approx(r["se"], rel=EST)
     assert ci["ci_low"] == pytest.approx(r["lci"], rel=CI)
     assert ci["ci_high"] == pytest.approx(r["uci"], rel=CI)
+
+
+# -- every replicate design of replicate_reference.json (r_replicate_reference.R) ----------------
+# Reference: ``replicate_reference.json`` made by ``r_replicate_reference.R`` (R 4.2.2, survey
+# 4.1.1): R's replicate weights of each design are written beside it (``weights_file``: columns
+# snum, w, rw1..rwR, the analysis weights), so that flestimate estimates on exactly the same
+# weights, including R's random bootstrap replicates. Each design is rebuilt here with R's type,
+# scale, rscales, mse and rho.
+REPLICATE = json.loads((DATA / "replicate_reference.json").read_text())["results"]
+BASES = {"apiclus1_": "apiclus1.csv", "apistrat_jkn": "apistrat.csv",
+         "apistrat_pairs": "apistrat_pairs.csv", "apiclus2_pairs": "apiclus2_pairs.csv"}
+REP_DESIGNS = [k for k, v in REPLICATE.items()
+               if isinstance(v, dict) and v.get("weights_file") and "n_reps" in v
+               and "cal" not in k and "poststratify" not in k and "rake" not in k]
+
+
+def _rep_design(name: str) -> tuple[ReplicateDesign, pd.DataFrame]:
+    ref = REPLICATE[name]
+    file = ref["weights_file"]
+    base = next(b for prefix, b in BASES.items() if file.startswith(prefix))
+    data = pd.read_csv(DATA / base)
+    weights = pd.read_csv(DATA / file)
+    assert (weights["snum"].to_numpy() == data["snum"].to_numpy()).all()
+    flags = pd.DataFrame({"sch_wide_yes": (data["sch.wide"] == "Yes").astype(float),
+                          "awards_yes": (data["awards"] == "Yes").astype(float)})
+    data = pd.concat([data, flags, weights.drop(columns="snum")], axis=1)
+    cols = [c for c in weights.columns if c.startswith("rw")]
+    combined = ref["combined_weights"] or ref.get("base") is not None
+    if not ref["combined_weights"] and ref.get("base") is None:
+        data[cols] = data[cols].to_numpy() / data[["w"]].to_numpy()
+    rscales = ref["rscales"]
+    if not isinstance(rscales, list) or len(rscales) != ref["n_reps"]:
+        # the JSON keeps the first five of long rscales: all 1, or R's JKn rule by stratum
+        rscales = None
+    method = {"JK1": "jk1", "JKn": "jkn", "BRR": "brr", "Fay": "fay", "bootstrap": "bootstrap",
+              "subbootstrap": "subbootstrap", "successive-difference": "sdr",
+              "other": "other"}[ref["type"]]
+    if method == "jkn" and rscales is None and ref["rscales_unique"] not in (1, [1]):
+        rscales = _jkn_rscales(ref, data, cols)
+    des = ReplicateDesign(data, "w", cols, method, scale=ref["scale"], rscales=rscales,
+                          mse=ref["mse"], rho=ref["rho"] if method == "fay" else None,
+                          combined=combined)
+    return des, data
+
+
+def _jkn_rscales(ref: dict, data: pd.DataFrame, cols: list[str]) -> list[float]:
+    """(n_h - 1)/n_h times the FPC of the stratum whose school a replicate drops (the JSON keeps
+    only the first five rscales of 200)."""
+    by_stratum = ref.get("rscales_by_stratum")
+    zero = data[cols].to_numpy() == 0
+    stratum = data["stype"].to_numpy()[zero.argmax(axis=0)]
+    if by_stratum:
+        return [float(by_stratum[s]) for s in stratum]
+    n_h = data["stype"].value_counts()
+    return [(n_h[s] - 1) / n_h[s] for s in stratum]
+
+
+@pytest.mark.filterwarnings("ignore:missing values excluded")
+@pytest.mark.parametrize("name", REP_DESIGNS)
+def test_every_r_replicate_design(name: str) -> None:
+    ref = REPLICATE[name]
+    des, _ = _rep_design(name)
+    assert des.n_replicates == ref["n_reps"]
+    assert des.degf == ref["degf"]
+    for stat, var, kind in (("mean_api00", "api00", "mean"), ("total_enroll", "enroll", "total"),
+                            ("mean_sch_wide_yes", "sch_wide_yes", "mean"),
+                            ("mean_awards_yes", "awards_yes", "mean")):
+        row = getattr(des, kind)(var).to_frame().iloc[0]
+        assert row["estimate"] == pytest.approx(ref[stat]["est"], rel=EST), stat
+        assert row["se"] == pytest.approx(ref[stat]["se"], rel=EST), stat
+    by = des.mean("api00", by="stype").to_frame().set_index("stype")
+    by_ref = ref["by_stype_mean_api00"]
+    for level, r in by_ref.items():
+        assert by.loc[level, "se"] == pytest.approx(r["se"], rel=EST), level
+    h = des.mean("api00", subpop=des.data["stype"] == "H").to_frame().iloc[0]
+    assert h["se"] == pytest.approx(ref["domain_H_mean_api00"]["se"], rel=EST)
+    assert h["df"] == ref["degf_domain_H"]
+    for var, key in (("sch_wide_yes", "sch_wide"), ("awards_yes", "awards")):
+        for method in ("logit", "beta"):
+            r = ref[f"ciprop_{method}_{key}"]
+            got = des.proportion(var, ci=method).to_frame().iloc[0]
+            for col, rkey in (("ci_low", "lci"), ("ci_high", "uci")):
+                if r.get(rkey) is None:
+                    assert np.isnan(got[col])
+                else:
+                    assert got[col] == pytest.approx(r[rkey], rel=CI), (var, method, col)
