@@ -372,7 +372,10 @@ def _accumulate(
     k = len(variables.y)
     stages = design.stages[: design.variance_stages]
     cell = domains.cell
-    dense = all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS for st in stages)
+    # A calibrated design's residuals reach every PSU, so every (PSU, cell) pair is kept.
+    calibrated = getattr(design, "calibration", None) is not None
+    dense = calibrated or all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS
+                              for st in stages)
     dom_rows = domains.rows
     select: slice | np.ndarray = slice(None) if dom_rows is None else dom_rows
     n_dom = len(cell) if dom_rows is None else dom_rows.size
@@ -464,6 +467,58 @@ def _valid(
     return valid
 
 
+def _calibration_correction(
+    design: SurveyDesign, kind: Kind, variables: _Variables, domains: _Domains,
+    est: np.ndarray, x_cell: np.ndarray, n_cells: int, func: str,
+) -> np.ndarray:
+    """What calibration takes off the linearised first-stage totals, per (PSU, cell) pair in
+    the dense order and variable: ``T_psu' B`` with ``T_psu = sum_(i in psu) w_i x_i`` and
+    ``B = (X' D X)^{-1} sum_i x_i u_i / g_i`` (see :class:`flestimate.calibration.Calibration`).
+    """
+    from scipy import sparse
+
+    cal = design.calibration
+    X, pattern, d = cal.margins.X, cal.margins.pattern, cal.d
+    p = X.shape[1]
+    k = len(variables.y)
+    cell = domains.cell
+    dom_rows = domains.rows
+    n_dom = len(cell) if dom_rows is None else dom_rows.size
+    s_y = np.zeros((p, n_cells * k))
+    s_x = np.zeros((p, n_cells * k))
+    cols_k = np.arange(k)
+    for start in range(0, n_dom, _CHUNK):  # chunks of rows bound the memory
+        stop = min(start + _CHUNK, n_dom)
+        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
+        m = stop - start
+        y = _fill(variables.y, rows, m)
+        x = _fill(variables.x, rows, m) if variables.x is not None else None
+        valid = _valid(y, x, variables.variable, func)
+        den = x if x is not None else (np.ones((m, k)) if valid is None
+                                       else valid.astype(np.float64))
+        dd = d[rows]
+        at = (cell[rows][:, None] * k + cols_k[None, :]).ravel()
+        ri = np.repeat(np.arange(m), k)
+        xr = X[pattern[rows]]
+        for target, values in ((s_y, y), (s_x, den)):
+            mat = sparse.csr_matrix(((dd[:, None] * values).ravel(), (ri, at)),
+                                    shape=(m, n_cells * k))
+            target += np.asarray((mat.T @ xr).T)
+    s_y = s_y.reshape(p, n_cells, k)
+    s_x = s_x.reshape(p, n_cells, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "total":
+            score = s_y
+        else:
+            score = (s_y - est[None] * s_x) / x_cell[None]
+    score = np.where(np.isfinite(score), score, 0.0)
+    b = cal.m_inv @ score.reshape(p, n_cells * k)
+    st = design.stages[0]
+    w = design.weights
+    t_psu = sparse.csr_matrix((w, (st.unit, pattern)), shape=(st.n_units, X.shape[0])) @ X
+    return np.asarray(t_psu @ b).reshape(st.n_units * n_cells, k)
+
+
 def _estimate(
     design: SurveyDesign,
     kind: Kind,
@@ -499,8 +554,12 @@ def _estimate(
     if isinstance(design, SurveyDesign):
         var = np.zeros((n_cells, k))
         for s, (pairs_s, ty_s, tx_s, tc_s) in enumerate(stage_totals):
+            z = linearised(pairs_s, ty_s, tx_s)
+            if s == 0 and design.calibration is not None:
+                z = z - _calibration_correction(design, kind, variables, domains, est, x_cell,
+                                                n_cells, func)
             var = var + stage_variance(
-                design.stages[s], pairs_s, linearised(pairs_s, ty_s, tx_s), tc_s, n_cells,
+                design.stages[s], pairs_s, z, tc_s, n_cells,
                 design.lonely_psu, design.adjust_domain_lonely, first_stage=s == 0,
             )
         # Design df: PSUs minus strata holding rows of the domain with a value and nonzero weight.
