@@ -23,6 +23,7 @@ from flestimate.errors import (
 )
 from flestimate.io import Metadata, Microdata, read_microdata
 from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
+from flestimate.replicate import ReplicateDesign
 from flestimate.results import Estimates
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Metadata",
     "Microdata",
     "ModuleSpec",
+    "ReplicateDesign",
     "SpecError",
     "SurveyDesign",
     "__version__",

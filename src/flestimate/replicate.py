@@ -113,7 +113,7 @@ class ReplicateDesign:
 
     __slots__ = ("_data", "_weights", "_weights_col", "_rep_cols", "_method", "_scale",
                  "_rscales", "_mse", "_rho", "_combined", "_group", "_A", "_stage",
-                 "_rank", "_summary", "_source", "_frozen")
+                 "_rank", "_summary", "_source", "_frozen", "_calibration_report")
     _data: pd.DataFrame
     _weights: np.ndarray
     _weights_col: str
@@ -131,6 +131,7 @@ class ReplicateDesign:
     _summary: dict[str, Any] | None
     _source: str
     _frozen: bool
+    _calibration_report: Any
 
     def __init__(
         self,
@@ -229,6 +230,7 @@ class ReplicateDesign:
         object.__setattr__(self, "_rank", None)
         object.__setattr__(self, "_source", source)
         object.__setattr__(self, "_summary", None)
+        object.__setattr__(self, "_calibration_report", None)
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -307,6 +309,94 @@ class ReplicateDesign:
     def degf(self) -> int:
         """Design degrees of freedom: rank of the replicate weights minus one (R ``degf``)."""
         return self.rank() - 1
+
+    # -- calibration: every replicate recalibrated ----------------------------------------------
+    def _recalibrated(self, method: str, population_totals: Any, bounds: Any, max_iter: int,
+                      tol: float, func: str) -> ReplicateDesign:
+        from flestimate.calibration._design import build_margins, solve
+        from flestimate.calibration._solve import calibration_weights, rake_weights
+
+        margins = build_margins(self._data, population_totals, func,
+                                "margins" if method == "rake" else "population_totals")
+        d = np.asarray(self._weights, dtype=float)
+        g, report, label = solve(d, margins, method, bounds, max_iter, tol, func)
+        n_pat = margins.X.shape[0]
+        # New groups: rows sharing their old group and their auxiliary pattern share the
+        # recalibrated multipliers.
+        key = self._group * n_pat + margins.pattern
+        uniq, new_group = np.unique(key, return_inverse=True)
+        old, pat = uniq // n_pat, uniq % n_pat
+        # Each replicate's weights, summed by pattern: (patterns x replicates).
+        from scipy import sparse
+
+        by_pattern = sparse.csr_matrix((d, (margins.pattern, self._group)),
+                                       shape=(n_pat, self._A.shape[0])) @ self._A
+        by_pattern = np.asarray(by_pattern)
+        if label == "linear" and bounds is None:
+            g_rep = _linear_batch(margins.X, by_pattern, margins.totals)
+        elif label == "poststratify":
+            cell = margins.cells[0]
+            n_cells = len(margins.cell_totals[0])
+            sums = np.zeros((n_cells, by_pattern.shape[1]))
+            np.add.at(sums, cell, by_pattern)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g_rep = margins.cell_totals[0][cell][:, None] / sums[cell]
+            g_rep = np.where(np.isfinite(g_rep), g_rep, 0.0)
+        else:
+            # Iterative calibrations are solved replicate by replicate on the (small) pattern
+            # table, once, when the design is built; estimation then reads the multipliers.
+            from flestimate.errors import EstimationError
+
+            cols = []
+            for r in range(by_pattern.shape[1]):
+                try:
+                    if label == "rake":
+                        g_r, _ = rake_weights(margins.cells, by_pattern[:, r],
+                                              margins.cell_totals, max_iter, tol,
+                                              names=margins.margin_names)
+                    else:
+                        g_r, _ = calibration_weights(margins.X, by_pattern[:, r],
+                                                     margins.totals, label, bounds, max_iter,
+                                                     tol, names=list(margins.names))
+                except EstimationError as exc:
+                    # R keeps a replicate that fails to calibrate, silently; here it is an error
+                    raise EstimationError(f"replicate {r + 1} of {by_pattern.shape[1]} cannot be "
+                                          f"calibrated: {exc}") from exc
+                cols.append(g_r)
+            g_rep = np.column_stack(cols)
+        g_pat = np.zeros(n_pat)
+        g_pat[margins.pattern] = g / 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a_new = self._A[old] * g_rep[pat] / g_pat[pat][:, None]
+        a_new = np.where(np.isfinite(a_new), a_new, 0.0)
+        out = ReplicateDesign.__new__(ReplicateDesign)
+        out._setup(self._data, d * g, self._weights_col, self._rep_cols, self._method,
+                   self._scale, self._rscales, self._mse, self._rho, self._combined,
+                   new_group.astype(np.int64), a_new,
+                   f"{self._source}; {label} calibration, every replicate recalibrated")
+        if not (label in ("linear", "poststratify") and bounds is None):
+            # R keeps the degrees of freedom of the uncalibrated design after a non-linear
+            # calibration (and recomputes them after linear calibration or post-stratification).
+            object.__setattr__(out, "_rank", self.rank())
+        object.__setattr__(out, "_calibration_report", report)
+        return out
+
+    def calibrate(self, population_totals: Any, method: str = "linear",
+                  bounds: tuple[float, float] | None = None, max_iter: int = 50,
+                  tol: float = 1e-7) -> ReplicateDesign:
+        """A new replicate design calibrated to known totals, every replicate recalibrated to
+        the same totals (R ``calibrate`` on a svyrep.design). Arguments as
+        :meth:`SurveyDesign.calibrate`."""
+        return self._recalibrated(method, population_totals, bounds, max_iter, tol, "calibrate")
+
+    def poststratify(self, population_totals: Any) -> ReplicateDesign:
+        """A new replicate design post-stratified, every replicate too (R ``postStratify``)."""
+        return self._recalibrated("poststratify", population_totals, None, 1, 0.0,
+                                  "poststratify")
+
+    def rake(self, margins: Any, max_iter: int = 10, tol: float = 1.0) -> ReplicateDesign:
+        """A new replicate design raked to several margins, every replicate too (R ``rake``)."""
+        return self._recalibrated("rake", margins, None, max_iter, tol, "rake")
 
     def replicate_weights(self, prefix: str = "rep") -> pd.DataFrame:
         """The replicate weights as full weights, one column per replicate (``rep1`` ...), in
@@ -615,3 +705,12 @@ def replicate_variance(design: ReplicateDesign, kind: str, pairs: Any, ty: np.nd
         logit = np.log(theta / (1.0 - theta))
         var_logit = variance(logit, np.log(full / (1.0 - full))).reshape(n_cells, k)
     return var, var_logit
+
+
+def _linear_batch(X: np.ndarray, d: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Unbounded linear calibration of every replicate at once (R ``regcalibrate``):
+    ``g_r = 1 + X (X' D_r X)^{-1} (T - X' d_r)``; patterns x replicates."""
+    tmat = np.einsum("pi,pr,pj->rij", X, d, X)
+    rhs = totals[None, :] - (X.T @ d).T
+    lam = np.linalg.solve(tmat, rhs[:, :, None])[:, :, 0]
+    return np.asarray(1.0 + X @ lam.T)

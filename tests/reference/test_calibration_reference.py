@@ -134,3 +134,67 @@ def test_lfs_calibration(name: str, lfs: pd.DataFrame) -> None:
     for dest, values in ref["by_dest_migrant"].items():
         row = by[(by["dest"] == dest) & (by["variable"] == "fl")].iloc[0]
         assert row["se"] == pytest.approx(values["fl"]["se"], rel=tol), dest
+
+
+# -- replicate designs, every replicate recalibrated ---------------------------------------------
+def _jk1() -> tuple[object, pd.DataFrame]:
+    data = _api()
+    return SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc").to_replicate("jk1"), data
+
+
+def _boot() -> tuple[object, pd.DataFrame]:
+    from flestimate.replicate import ReplicateDesign
+
+    data = _api()
+    weights = pd.read_csv(DATA / "apiclus1_bootstrap50_repw.csv")
+    data = pd.concat([data, weights.drop(columns="snum")], axis=1)
+    return ReplicateDesign(data, "w", "rw[0-9]+", "bootstrap"), data
+
+
+REPLICATE_CAL = [k for k in REF if k.startswith(("jk1_cal_", "jk1_poststratify", "jk1_rake",
+                                                 "boot_cal_", "boot_poststratify"))
+                 and k != "jk1_cal_logit_stype_api99_b07_17"]
+
+
+@pytest.mark.parametrize("name", REPLICATE_CAL)
+def test_replicate_calibration(name: str) -> None:
+    ref = REF[name]
+    design, data = _jk1() if name.startswith("jk1") else _boot()
+    cal = _calibrated(design, ref, data)  # type: ignore[arg-type]
+    assert cal.degf == ref["degf"]
+    tol = 1e-8 if ("linear" in name or "poststratify" in name) else 1e-6
+    for stat, var, kind in (("mean_api00", "api00", "mean"), ("total_enroll", "enroll", "total"),
+                            ("mean_awards_yes", "awards_yes", "mean")):
+        row = getattr(cal, kind)(var).to_frame().iloc[0]
+        assert row["estimate"] == pytest.approx(ref[stat]["est"], rel=1e-9), stat
+        assert row["se"] == pytest.approx(ref[stat]["se"], rel=tol), stat
+    by = cal.mean("api00", by="stype").to_frame().set_index("stype")
+    for level, r in ref["by_stype_mean_api00"].items():
+        assert by.loc[level, "se"] == pytest.approx(r["se"], rel=tol), level
+
+
+def test_replicate_that_cannot_be_calibrated_is_an_error() -> None:
+    """R keeps replicates 9, 11, 12 and 15 uncalibrated, silently, in
+    ``calibrate(jk1c, ~stype + api99, pop, calfun="logit", bounds=c(0.7, 1.7))``."""
+    from flestimate.errors import EstimationError
+
+    design, data = _jk1()
+    ref = REF["jk1_cal_logit_stype_api99_b07_17"]
+    with pytest.raises(EstimationError, match=r"^replicate \d+ of 15 cannot be calibrated: "):
+        _calibrated(design, ref, data)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", [k for k in REF if k.startswith("lfs_rep_")
+                                  and ("cal" in k or "poststratify" in k)])
+def test_lfs_replicate_calibration(name: str, lfs: pd.DataFrame) -> None:
+    from flestimate.replicate import ReplicateDesign
+
+    ref = REF[name]
+    design = _calibrated(ReplicateDesign(lfs, "w", "bw[0-9]+", "bootstrap"),  # type: ignore[arg-type]
+                         ref, lfs)
+    tol = 1e-8 if ("linear" in name or "poststratify" in name) else 1e-6
+    got = design.mean(["fl", "thb"], subpop="migrant").to_frame().set_index("variable")
+    for v in ("fl", "thb"):
+        assert got.loc[v, "estimate"] == pytest.approx(ref["mean_migrant"][v]["est"], rel=tol)
+        assert got.loc[v, "se"] == pytest.approx(ref["mean_migrant"][v]["se"], rel=tol)
+    assert got["df"].iloc[0] == ref["degf_migrant"]
