@@ -20,6 +20,7 @@ for each calibrated design ``des`` named in ``R_CASES``; iteration counts are fr
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -569,3 +570,91 @@ def test_residual_argument_errors() -> None:
     with pytest.raises(ArgumentError, match=re.escape(
             "`g` of `calibration_residuals()` must have one g-weight per row (6); got 2")):
         calibration_residuals(x, d, np.ones(2), np.ones(6))
+
+
+# -- calibrating a design: SurveyDesign.calibrate / poststratify / rake ---------------------------
+# References: the defining properties of calibration (Deville and Sarndal 1992): the calibrated
+# weights reproduce the totals, the total of a calibration variable has no sampling variance,
+# post-stratification is linear calibration on cell indicators; and the synthetic Moldova file,
+# whose person weights were post-stratified to the control totals saved in its truth file.
+def _lfs_design() -> Any:
+    from flestimate import SurveyDesign
+
+    lfs = pd.read_parquet(Path(__file__).parent / "reference" / "data" / "lfs_n20000.parquet")
+    return SurveyDesign(lfs, weights="w", strata="stratum", psu="psu", nest=True), lfs
+
+
+def test_design_calibration_to_a_tidy_control_table() -> None:
+    design, lfs = _lfs_design()
+    controls = (lfs.groupby(["region", "sex"])["w"].sum() * 1.03).rename("total").reset_index()
+    cal = design.calibrate(controls)
+    got = pd.Series(cal.weights).groupby([lfs["region"], lfs["sex"]]).sum()
+    np.testing.assert_allclose(got.to_numpy(), controls["total"].to_numpy(), rtol=1e-10)
+    np.testing.assert_array_equal(design.weights, lfs["w"].to_numpy())  # the original is intact
+    assert cal.summary_dict()["calibration"]["method"] == "linear"
+    # a calibration variable's total is known: its SE is rounding noise
+    male = lfs["sex"] == "male"
+    assert cal.total("fl").to_frame()["se"].iloc[0] > 0
+    ind = cal.data.assign(male=male.astype(float))
+    from flestimate import SurveyDesign
+
+    des2 = SurveyDesign(ind, weights="w", strata="stratum", psu="psu", nest=True)
+    tot = des2.calibrate(controls).total("male").to_frame().iloc[0]
+    assert tot["se"] < 1e-6 * tot["estimate"]
+    # post-stratification is linear calibration on the cells
+    post = design.poststratify(controls)
+    np.testing.assert_allclose(post.weights, cal.weights, rtol=1e-12)
+    a = post.mean(["fl", "thb"], by="dest").to_frame()
+    b = cal.mean(["fl", "thb"], by="dest").to_frame()
+    np.testing.assert_allclose(a["se"], b["se"], rtol=1e-10)
+
+
+def test_design_calibration_errors_name_the_margin() -> None:
+    from flestimate import SurveyDesign
+    from flestimate.errors import DataError, DesignError
+
+    design, lfs = _lfs_design()
+    sex = pd.DataFrame({"sex": ["female", "male"], "total": [1.0e6, 1.1e6]})
+    region = lfs.groupby("region")["w"].sum().rename("total").reset_index()
+    with pytest.raises(ArgumentError, match=r"the margins add up to different population sizes: "
+                                            r"sex 2100000, region"):
+        design.calibrate([sex, region])
+    with pytest.raises(DataError, match=r"margin 'sex': \d+ row\(s\) fall in categories the "
+                                        r"population totals do not list, e.g. \['male'\]"):
+        design.calibrate(sex.iloc[:1])
+    with pytest.raises(ArgumentError, match=r"a margin table needs a 'total' column"):
+        design.calibrate(sex.rename(columns={"total": "n"}))
+    cal = design.calibrate(sex)
+    with pytest.raises(DesignError, match=r"`calibrate\(\)`: the weights are already calibrated"):
+        cal.calibrate(sex)
+    two = SurveyDesign(pd.DataFrame({"a": [1, 1, 2, 2], "b": [1, 2, 3, 4], "fa": [10] * 4,
+                                     "fb": [5] * 4, "s": ["x", "y", "x", "y"]}),
+                       psu=["a", "b"], fpc=["fa", "fb"])
+    with pytest.raises(DesignError, match=r"recurses over 2 stages"):
+        two.calibrate({"s": {"x": 20, "y": 20}})
+
+
+def test_synthetic_weights_are_already_calibrated_to_the_truth_controls() -> None:
+    import json
+
+    from flestimate import SurveyDesign, read_microdata
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+    frame = read_microdata(folder / "moldova_synthetic.sav").frame
+    truth = json.loads((folder / "moldova_synthetic_truth.json").read_text())
+    regions = {1: "Chisinau", 2: "Balti", 3: "North", 4: "Centre", 5: "South", 6: "Gagauzia",
+               7: "Taraclia"}
+    frame = frame.assign(
+        region=frame["reg"].map(regions), sex=frame["q1_02"].map({1: "male", 2: "female"}),
+        age_group=pd.cut(frame["q1_03"], [-1, 14, 24, 34, 44, 54, 64, 200],
+                         labels=["0-14", "15-24", "25-34", "35-44", "45-54", "55-64", "65+"])
+        .astype(str))
+    controls = pd.DataFrame(truth["controls"]).rename(columns={"persons": "total"})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        design = SurveyDesign(frame, weights="w_pers", strata="strat", psu="psu",
+                              lonely_psu="adjust")
+    cal = design.calibrate(controls)
+    np.testing.assert_allclose(cal.calibration.g, 1.0, atol=1e-9)

@@ -115,7 +115,7 @@ def _one_margin(data: pd.DataFrame, table: pd.DataFrame, func: str, where: str
     code = keys.get_indexer(rows)
     unknown = code < 0
     if unknown.any():
-        bad = pd.unique(pd.Series(list(rows[unknown]), dtype=object))[:3].tolist()
+        bad = [k if len(cols) > 1 else k[0] for k in dict.fromkeys(rows[unknown])][:3]
         raise DataError(f"margin {name!r}: {int(unknown.sum())} row(s) fall in categories the "
                         f"population totals do not list, e.g. {bad}")
     levels = [k if len(cols) > 1 else k[0] for k in keys]
