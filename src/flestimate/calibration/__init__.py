@@ -5,6 +5,11 @@
 and population totals given as tidy tables, and keeps what the variance after calibration needs.
 Use it through :meth:`SurveyDesign.calibrate`, :meth:`SurveyDesign.poststratify`,
 :meth:`SurveyDesign.rake` and the same methods of :class:`ReplicateDesign`.
+
+Why not samplics or weightipy: samplics' ``SampleWeight.calibrate`` is linear (GREG) only, with
+no raking or bounded logit distance and no variance after calibration, and its ``rake`` is plain
+IPF; weightipy rakes only. Neither reproduces R's ``calibrate`` (its Newton path, convergence
+rule and bounds), which the reference fixtures require to 1e-8, nor recalibrates replicates.
 """
 
 from flestimate.calibration._design import Calibration, Margins, build_margins
