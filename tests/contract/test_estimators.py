@@ -34,6 +34,14 @@ DESIGNS = {
     "lonely_adjust": lambda f: SurveyDesign(
         f.assign(st=np.where(f["dnum"] == f["dnum"].min(), 0, 1)),
         weights="pw", strata="st", psu="dnum", lonely_psu="adjust"),
+    "calibrated": lambda f: SurveyDesign(f, weights="pw", psu="dnum").calibrate(
+        {"stype": {"E": 4421.0, "H": 755.0, "M": 1018.0}}),
+    "replicate_jk1": lambda f: SurveyDesign(f, weights="pw", psu="dnum").to_replicate("jk1"),
+    "replicate_bootstrap_raked": lambda f: SurveyDesign(f, weights="pw", psu="dnum")
+    .to_replicate("bootstrap", replicates=20, seed=3).rake(
+        [pd.DataFrame({"stype": ["E", "H", "M"], "total": [4421.0, 755.0, 1018.0]}),
+         pd.DataFrame({"awards": ["No", "Yes"], "total": [2000.0, 4194.0]})], max_iter=100,
+        tol=1e-9),
 }
 
 CALLS = {

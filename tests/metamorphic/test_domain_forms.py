@@ -25,9 +25,17 @@ def frame(lfs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@pytest.fixture(scope="module")
-def des(frame: pd.DataFrame) -> SurveyDesign:
-    return SurveyDesign(frame, weights="w", strata="stratum", psu="psu", nest=True)
+@pytest.fixture(scope="module", params=["taylor", "replicate", "calibrated"])
+def des(frame: pd.DataFrame, request: pytest.FixtureRequest) -> SurveyDesign:
+    taylor = SurveyDesign(frame, weights="w", strata="stratum", psu="psu", nest=True)
+    if request.param == "replicate":
+        from flestimate import ReplicateDesign
+
+        return ReplicateDesign(frame, "w", "bw[0-9]+", "bootstrap")  # type: ignore[return-value]
+    if request.param == "calibrated":
+        controls = frame.groupby(["region", "sex"])["w"].sum().rename("total").reset_index()
+        return taylor.calibrate(controls.assign(total=controls["total"] * 1.02))
+    return taylor
 
 
 def test_domain_mean_three_ways(des: SurveyDesign, frame: pd.DataFrame) -> None:
