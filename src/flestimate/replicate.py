@@ -365,7 +365,7 @@ class ReplicateDesign:
                 cols.append(g_r)
             g_rep = np.column_stack(cols)
         g_pat = np.zeros(n_pat)
-        g_pat[margins.pattern] = g / 1.0
+        g_pat[margins.pattern] = g
         with np.errstate(divide="ignore", invalid="ignore"):
             a_new = self._A[old] * g_rep[pat] / g_pat[pat][:, None]
         a_new = np.where(np.isfinite(a_new), a_new, 0.0)
