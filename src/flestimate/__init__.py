@@ -3,6 +3,8 @@
 The pipeline: read (:func:`read_microdata`) -> map (:func:`load_spec`, a module spec) ->
 classify (:func:`classify`) -> design (:class:`SurveyDesign`) -> estimate (``mean``,
 ``proportion``, ``total``, ``ratio``) -> report (immutable :class:`Estimates`).
+:func:`estimate_prevalence` runs the whole chain on a survey file and returns a
+:class:`PrevalenceReport`.
 ``flestimate.synthetic`` makes survey data with a known truth.
 """
 
@@ -24,6 +26,7 @@ from flestimate.errors import (
 from flestimate.io import Metadata, Microdata, read_microdata
 from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
 from flestimate.replicate import ReplicateDesign
+from flestimate.report import PrevalenceReport, estimate_prevalence
 from flestimate.results import Estimates
 
 __all__ = [
@@ -38,11 +41,13 @@ __all__ = [
     "Metadata",
     "Microdata",
     "ModuleSpec",
+    "PrevalenceReport",
     "ReplicateDesign",
     "SpecError",
     "SurveyDesign",
     "__version__",
     "classify",
+    "estimate_prevalence",
     "load_spec",
     "read_microdata",
 ]

@@ -282,11 +282,17 @@ class ModuleSpec:
     def apply(self, data: Any, households: Any = None) -> MappedSurvey:
         """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical
         indicators; with ``households``, first merge them on the spec's ``merge.on`` key."""
-        frame = data.frame if hasattr(data, "frame") else data
-        if households is not None:
-            hh = households.frame if hasattr(households, "frame") else households
-            frame = _merge(frame, hh, self.merge, self.source)
-        return _apply(self, frame)
+        return _apply(self, self.merge_households(data, households))
+
+    def merge_households(self, data: Any, households: Any = None) -> pd.DataFrame:
+        """The person frame with the household file merged on ``merge.on`` (persons keep their
+        order; the index becomes 0..n-1), or the person frame itself without ``households``.
+        This is the frame :meth:`apply` maps and the one a sample design is declared on."""
+        frame: pd.DataFrame = data.frame if hasattr(data, "frame") else data
+        if households is None:
+            return frame
+        hh = households.frame if hasattr(households, "frame") else households
+        return _merge(frame, hh, self.merge, self.source)
 
 
 @dataclass(frozen=True)

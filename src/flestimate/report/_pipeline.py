@@ -1,0 +1,529 @@
+"""The main job in one call: read -> map -> classify -> design -> estimate -> report.
+
+:func:`estimate_prevalence` declares the sample design on the whole file (every person row, in
+the universe or not) and estimates every class as a domain of it, so that the variance counts the
+PSUs of the universe that hold no case and no row is ever dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from flestimate.classification import STATUSES, Classification, classify
+from flestimate.classification._rules import FORMS
+from flestimate.design import SurveyDesign
+from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, SpecError
+from flestimate.estimate import proportion, total
+from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
+from flestimate.io import read_microdata
+from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
+from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
+from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
+
+__all__ = ["INDICATORS", "VARIANCE_METHODS", "estimate_prevalence"]
+
+#: ``variance=`` choices: Taylor linearisation or replicates made from the declared design.
+VARIANCE_METHODS = ("taylor", "jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
+
+#: The classes estimated in the ``prevalence`` table, in display order, with their labels.
+INDICATORS: Mapping[str, str] = {
+    "forced_labour": "in forced labour",
+    "trafficked": "trafficked for forced labour",
+    "forced_labour_not_trafficked": "in forced labour, not trafficked",
+    "undetermined": "undetermined",
+    "not_forced_labour": "not in forced labour",
+    **{f"form_{f}": f"forced labour: {f.replace('_', ' ')}" for f in FORMS},
+}
+
+_PREFIX = "_fl_"  # estimation columns; the prefix keeps them apart from the survey's own
+_UNIVERSE = f"{_PREFIX}universe"
+_AMONG = {"trafficked_by_form": ("trafficked", f"{_PREFIX}among_trafficked"),
+          "forced_labour_by_form": ("forced_labour", f"{_PREFIX}among_forced_labour")}
+_NATIONAL = "national"
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """0/1 columns over every row of the file: each class's point value and its bounds."""
+
+    columns: dict[str, np.ndarray]
+    bounded: tuple[str, ...]  # classes with lower/upper bound columns
+
+
+def _outcomes(cls: pd.DataFrame, positions: np.ndarray, n_rows: int) -> _Outcomes:
+    fl_lo = cls["forced_labour_lower"].to_numpy(dtype=bool)
+    fl_hi = cls["forced_labour_upper"].to_numpy(dtype=bool)
+    tr_lo = cls["trafficked_lower"].to_numpy(dtype=bool)
+    tr_hi = cls["trafficked_upper"].to_numpy(dtype=bool)
+    status = cls["status"].to_numpy(dtype=object)
+    form = cls["form"].to_numpy(dtype=object)
+    # Each class: (point, lower, upper). The point counts the persons classified in the class;
+    # the bounds count the undetermined as out of it and as in it (classification.md).
+    classes: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = {
+        "forced_labour": (fl_lo, fl_lo, fl_hi),
+        "trafficked": (tr_lo, tr_lo, tr_hi),
+        "forced_labour_not_trafficked": (status == STATUSES[1], fl_lo & ~tr_hi, fl_hi & ~tr_lo),
+        "undetermined": (status == STATUSES[2], None, None),
+        "not_forced_labour": (~fl_hi, ~fl_hi, ~fl_lo),
+    }
+    for f in FORMS:
+        is_f = form == f
+        classes[f"form_{f}"] = (fl_lo & is_f, fl_lo & is_f, fl_hi & is_f)
+    columns: dict[str, np.ndarray] = {}
+    for name, arrays in classes.items():
+        for suffix, values in zip(("", "__lower", "__upper"), arrays, strict=True):
+            if values is not None:
+                col = np.zeros(n_rows, dtype=bool)
+                col[positions] = values
+                columns[name + suffix] = col
+    bounded = tuple(k for k, v in classes.items() if v[1] is not None)
+    return _Outcomes(columns, bounded)
+
+
+# -- arguments ----------------------------------------------------------------------------------
+def _margins(by: Any) -> list[tuple[str, ...]]:
+    """``by`` as a list of margins: "sex" one margin, ["sex", "region"] two margins, and
+    "sex*region" (or a tuple inside the list) one crossed margin."""
+    if by is None:
+        return []
+    items = [by] if isinstance(by, str | tuple) else by
+    if not isinstance(items, Sequence):
+        raise ArgumentTypeError(f"`by` of `estimate_prevalence()` must be a column name or a "
+                                f"list of them; got {type(by).__name__}")
+    out: list[tuple[str, ...]] = []
+    for item in items:
+        cols = tuple(c.strip() for c in item.split("*")) if isinstance(item, str) else tuple(item)
+        if not cols or not all(isinstance(c, str) and c for c in cols):
+            raise ArgumentError(f"`by` of `estimate_prevalence()`: {item!r} is not a column name "
+                                f"or a crossing like 'sex*region'")
+        if cols not in out:
+            out.append(cols)
+    return out
+
+
+def _spec(spec: Any) -> ModuleSpec:
+    if isinstance(spec, ModuleSpec):
+        return spec
+    if isinstance(spec, str | Path):
+        return load_spec(spec)
+    if isinstance(spec, Mapping):
+        return ModuleSpec.from_dict(spec)
+    raise ArgumentTypeError(f"`spec` of `estimate_prevalence()` must be a built-in spec name, a "
+                            f"YAML path, a mapping or a ModuleSpec; got {type(spec).__name__}")
+
+
+def _frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
+    if isinstance(data, str | Path):
+        return read_microdata(data).frame, str(data)
+    if isinstance(data, pd.DataFrame):
+        return data, "<DataFrame>"
+    if hasattr(data, "frame") and isinstance(data.frame, pd.DataFrame):
+        source = getattr(getattr(data, "metadata", None), "path", None)
+        return data.frame, str(source) if source else "<Microdata>"
+    raise ArgumentTypeError(f"`{what}` of `estimate_prevalence()` must be a file path, a pandas "
+                            f"DataFrame or Microdata; got {type(data).__name__}")
+
+
+def _design_options(spec: ModuleSpec, design: Mapping[str, Any] | None) -> dict[str, Any]:
+    opts: dict[str, Any] = dict(spec.design)
+    if design is not None:
+        if not isinstance(design, Mapping):
+            raise ArgumentTypeError("`design` of `estimate_prevalence()` must be a mapping like "
+                                    "the spec's design section")
+        unknown = set(design) - {"weights", "strata", "psu", "fpc", "nest", "lonely_psu"}
+        if unknown:
+            raise ArgumentError(f"`design` of `estimate_prevalence()`: unknown key(s) "
+                                f"{sorted(unknown)}; expected weights, strata, psu, fpc, nest, "
+                                f"lonely_psu")
+        opts.update(design)
+    if not opts.get("weights"):
+        raise SpecError(f"{spec.source}: design.weights: the spec declares no weight column; add "
+                        f"it to the spec or pass design={{'weights': ...}}")
+    return opts
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _by_column(name: str, full: pd.DataFrame, mapped: MappedSurvey, positions: np.ndarray,
+               spec: ModuleSpec) -> pd.Series:
+    """A domain column over every row: the mapped (canonical, recoded) variable when the spec
+    defines it, else the file's own column; rows outside the universe are missing."""
+    if name in mapped.frame.columns:
+        values = mapped.frame[name]
+    elif name in full.columns:
+        values = full[name].iloc[positions]
+    else:
+        context = sorted(c.name for c in spec.context)
+        raise ArgumentError(f"`by` of `estimate_prevalence()`: {name!r} is neither a context "
+                            f"variable of spec {spec.name!r} ({', '.join(context)}) nor a column "
+                            f"of the file")
+    out = pd.Series(pd.NA, index=full.index, dtype=object)
+    out.iloc[positions] = values.to_numpy(dtype=object)
+    if values.dtype.kind in "iufb":
+        numeric: pd.Series = pd.to_numeric(out)
+        return numeric
+    typed: pd.Series = out.astype(values.dtype)
+    return typed
+
+
+# -- estimation -------------------------------------------------------------------------------
+def _t(level: float, df: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where(df > 0, stats.t.ppf(0.5 + level / 2, np.where(df > 0, df, 1.0)), np.nan)
+
+
+def _log_interval(x: np.ndarray, se: np.ndarray, df: np.ndarray,
+                  level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Log-scale interval of a count, ``x exp(-+ t se / x)`` (Parker et al. 2023, eq. 24, with
+    the design df); undefined (NaN) for a zero count."""
+    t = _t(level, df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = t * se / x
+        ok = (x > 0) & np.isfinite(half)
+        return np.where(ok, x * np.exp(-half), np.nan), np.where(ok, x * np.exp(half), np.nan)
+
+
+def _split_variable(t: pd.DataFrame) -> pd.DataFrame:
+    var = t["variable"].astype(str)
+    out: pd.DataFrame = t.assign(
+        indicator=var.str.replace(r"__(lower|upper)$", "", regex=True),
+        kind=np.select([var.str.endswith("__lower"), var.str.endswith("__upper")],
+                       ["lower", "upper"], "point"))
+    return out
+
+
+def _with_bounds(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Point rows with the estimates and interval ends of their lower and upper bound rows."""
+    point = t[t["kind"] == "point"].set_index(keys)
+    lower = t[t["kind"] == "lower"].set_index(keys).reindex(point.index)
+    upper = t[t["kind"] == "upper"].set_index(keys).reindex(point.index)
+    point = point.assign(bound_low=lower["estimate"], bound_high=upper["estimate"],
+                         bound_ci_low=lower["ci_low"], bound_ci_high=upper["ci_high"])
+    out: pd.DataFrame = point.reset_index()
+    return out
+
+
+def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...]) -> pd.DataFrame:
+    """Unweighted number of cases of each column (tidy: by..., indicator, n_cases)."""
+    if by:
+        sums = frame.groupby(list(by), dropna=True, sort=False, observed=True)[cols].sum()
+        long: pd.DataFrame = sums.reset_index().melt(id_vars=list(by), var_name="indicator",
+                                                     value_name="n_cases")
+        return long
+    flat: pd.DataFrame = pd.DataFrame({"indicator": cols,
+                                       "n_cases": frame[cols].sum().to_numpy()})
+    return flat
+
+
+def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str, ...],
+            ci: str, level: float, df: float | None) -> list[pd.DataFrame]:
+    cols = list(outcomes.columns)
+    points = [c for c in cols if "__" not in c]
+    b = list(by) or None
+    keys = [*by, "indicator"]
+    in_universe = frame.loc[frame[_UNIVERSE]]
+    counts = _counts(in_universe, points, by)
+
+    share = _split_variable(proportion(design, cols, by=b, subpop=_UNIVERSE, ci=ci, level=level,
+                                       df=df).to_frame())
+    share = _with_bounds(share, keys).assign(measure="share", table="prevalence")
+
+    number = _split_variable(total(design, cols, by=b, subpop=_UNIVERSE, level=level,
+                                   df=df).to_frame())
+    low, high = _log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
+                              number["df"].to_numpy(), level)
+    number = number.assign(ci_low=low, ci_high=high,
+                           flag=np.where(np.isnan(low) & (number["estimate"] == 0),
+                                         "zero count: no interval", number["flag"]))
+    number = _with_bounds(number, keys).assign(measure="number", table="prevalence")
+    # A count's n is the domain's persons, as the share's; its n_eff is the share's.
+    number = number.drop(columns=["n", "n_eff"]).merge(
+        share[[*keys, "n", "n_eff"]], on=keys, how="left")
+    tables = [share, number]
+
+    for name, (among, subpop) in _AMONG.items():
+        form_col = f"{_PREFIX}form_{among}"
+        t = proportion(design, form_col, by=b, subpop=subpop, ci=ci, level=level,
+                       df=df).to_frame()
+        t = t.assign(indicator=t["category"].astype(str), measure="share", table=name)
+        cases = in_universe.loc[in_universe[subpop]]
+        n_cases = (cases.groupby([*by, form_col], observed=True, sort=False).size()
+                   .rename("n_cases").reset_index().rename(columns={form_col: "indicator"}))
+        n_cases["indicator"] = n_cases["indicator"].astype(str)
+        tables.append(t.merge(n_cases, on=keys, how="left"))
+    out = []
+    for t in tables[:2]:
+        out.append(t.merge(counts, on=keys, how="left"))
+    out += tables[2:]
+    return out
+
+
+def _kg(table: pd.DataFrame, ci: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% Korn-Graubard interval the NCHS standards judge shares by (the interval of the
+    count for numbers), whatever interval was asked for the table."""
+    low = table["ci_low"].to_numpy(dtype=float).copy()
+    high = table["ci_high"].to_numpy(dtype=float).copy()
+    shares = (table["measure"] == "share").to_numpy()
+    if ci != "korn-graubard" or level != 0.95:
+        s = table.loc[shares]
+        kg_low, kg_high, _ = confidence_interval(
+            "korn-graubard", s["estimate"].to_numpy(float), s["se"].to_numpy(float),
+            s["df"].to_numpy(float), s["n"].to_numpy(float), 0.95)
+        low[shares], high[shares] = kg_low, kg_high
+        if level != 0.95:
+            num = table.loc[~shares]
+            low[~shares], high[~shares] = _log_interval(
+                num["estimate"].to_numpy(float), num["se"].to_numpy(float),
+                num["df"].to_numpy(float), 0.95)
+    return low, high
+
+
+def _labels(table: pd.DataFrame, margin: tuple[str, ...]) -> pd.Series:
+    if not margin:
+        return pd.Series("all", index=table.index)
+    parts = [table[c].astype(str) for c in margin]
+    label = parts[0]
+    for p in parts[1:]:
+        label = label + " / " + p
+    return label
+
+
+# -- the one call -------------------------------------------------------------------------------
+def estimate_prevalence(
+    data_or_path: Any,
+    spec: str | Path | Mapping[str, Any] | ModuleSpec,
+    by: str | Sequence[str | Sequence[str]] | None = None,
+    ci: str = "korn-graubard",
+    variance: str = "taylor",
+    *,
+    level: float = 0.95,
+    df: float | None = None,
+    households: Any = None,
+    design: Mapping[str, Any] | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    reliability: str | Path | Mapping[str, Any] | ReliabilityRules = "nchs2017",
+    forced_labour: Any = "icls2018",
+    trafficking: Any = "seed2007",
+    child: Any = "child2018",
+    form: Any = "ilo2005",
+    indicators: Any = None,
+    plain_penalties: str = "error",
+) -> PrevalenceReport:
+    """National (and domain) estimates of forced labour and trafficking from a survey file.
+
+    Reads the file, maps it with the module spec, classifies every respondent, declares the
+    spec's sample design on the whole file and estimates, for the universe and each domain: the
+    share and number of persons in each class (in forced labour; trafficked; not trafficked;
+    undetermined; not in forced labour; forced labour by form), with SE, CI, CV, deff, unweighted
+    n, number of cases, effective n, df, the bounds from the undetermined cases and a reliability
+    flag; and the shares of the trafficked and of all in forced labour by form.
+
+    Parameters
+    ----------
+    data_or_path : path, DataFrame, Microdata or dask DataFrame
+        The person file (any format :func:`~flestimate.read_microdata` reads). A
+        ``dask.dataframe`` is mapped and classified partition by partition (Taylor variance).
+    spec : str, path, mapping or ModuleSpec
+        Built-in spec name (e.g. ``"moldova-2008-synthetic"``) or a YAML file.
+    by : str or list, optional
+        Domain margins: ``"sex"``; ``["sex", "destination"]`` (two margins);
+        ``"sex*destination"`` (crossed). Context variables of the spec or columns of the file.
+    ci : str
+        Interval for shares: ``korn-graubard`` (default), ``beta``, ``logit``, ``wilson``,
+        ``wald``. Numbers get the log-scale interval (``wald`` gives Wald for both).
+    variance : {"taylor", "jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
+        Taylor linearisation on the declared design, or replicate weights made from it
+        (:meth:`SurveyDesign.to_replicate`; ``replicates`` and ``seed`` for the bootstrap).
+    level, df
+        Confidence level; degrees of freedom override (default: the design df of each domain).
+    households : path or DataFrame, optional
+        Household file merged on the spec's ``merge.on`` key (Georgia style).
+    design : mapping, optional
+        Overrides of the spec's ``design`` section (``weights``, ``strata``, ``psu``, ``fpc``,
+        ``nest``, ``lonely_psu``).
+    reliability : str, path, mapping or ReliabilityRules
+        Reliability rule set: ``nchs2017`` (default), ``rse30``, ``none`` or your own file.
+    forced_labour, trafficking, child, form, indicators, plain_penalties
+        Passed to :func:`~flestimate.classify`.
+
+    Returns
+    -------
+    PrevalenceReport
+
+    Notes
+    -----
+    The design is declared on every row of the file and the universe is a domain of it (the
+    outcome is zeroed outside): ``p_d = sum(w 1[d] y) / sum(w 1[d])`` with the ratio estimator's
+    linearised variance (see :func:`~flestimate.estimate.proportion`). The share of the
+    trafficked by form is the ratio of two totals, ``sum(w 1[trafficked, form f]) /
+    sum(w 1[trafficked])``, with its delta-method (linearised) or replicate variance. Bounds:
+    ``bound_low`` counts the undetermined as out of the class, ``bound_high`` as in it;
+    ``bound_ci_low``/``bound_ci_high`` are the lower interval end of the lower bound and the upper
+    end of the upper bound, an interval for the class whatever the undetermined are (Imbens and
+    Manski 2004 give a narrower one). Numbers use the log-scale interval ``x exp(-+ t se/x)``
+    (Parker et al. 2023, eq. 24) with the design df.
+    """
+    if variance not in VARIANCE_METHODS:
+        raise ArgumentError(f"`variance` of `estimate_prevalence()` must be one of "
+                            f"{', '.join(VARIANCE_METHODS)}; got {variance!r}")
+    if ci not in PROPORTION_CI_METHODS:
+        raise ArgumentError(f"`ci` of `estimate_prevalence()` must be one of "
+                            f"{', '.join(PROPORTION_CI_METHODS)}; got {ci!r}")
+    margins = _margins(by)
+    spec_obj = _spec(spec)
+    rules = load_reliability(reliability)
+    if type(data_or_path).__module__.startswith("dask"):
+        from flestimate.report._dask import prepare_dask
+
+        prepared = prepare_dask(data_or_path, spec_obj, households, margins, design,
+                                forced_labour=forced_labour, trafficking=trafficking,
+                                child=child, form=form, indicators=indicators,
+                                plain_penalties=plain_penalties)
+        if variance != "taylor":
+            raise ArgumentError("`variance` of `estimate_prevalence()` on a dask DataFrame must "
+                                "be 'taylor'")
+        report: PrevalenceReport = prepared.estimate(ci=ci, level=level, df=df, rules=rules,
+                                                     margins=margins)
+        return report
+    persons, source = _frame(data_or_path, "data_or_path")
+    hh = _frame(households, "households")[0] if households is not None else None
+    full = spec_obj.merge_households(persons, hh)
+    if not full.index.is_unique:
+        full = full.reset_index(drop=True)
+    mapped = spec_obj.apply(full)
+    cls = classify(mapped, forced_labour, trafficking, child=child, form=form,
+                   indicators=indicators, plain_penalties=plain_penalties)
+    prepared = prepare(full, mapped, cls, spec_obj, margins, design, source)
+    return prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
+                             variance=variance, replicates=replicates, seed=seed)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The estimation frame of one survey (design columns, 0/1 class columns, domain columns)
+    with what the report keeps of the mapping and the classification."""
+
+    frame: pd.DataFrame
+    outcomes: _Outcomes
+    design_options: Mapping[str, Any]
+    spec: ModuleSpec
+    source: str
+    quality: pd.DataFrame
+    universe: Mapping[str, int]
+    classification: Classification | None
+    counts: pd.DataFrame
+    indicator_table: pd.DataFrame
+    rules: Mapping[str, Any]
+
+    def design(self) -> SurveyDesign:
+        o = self.design_options
+        return SurveyDesign(self.frame, weights=o["weights"], strata=o.get("strata"),
+                            psu=o.get("psu"), fpc=o.get("fpc"), nest=bool(o.get("nest", False)),
+                            lonely_psu=o.get("lonely_psu", "fail"))
+
+    def estimate(self, *, ci: str, level: float, df: float | None, rules: ReliabilityRules,
+                 margins: list[tuple[str, ...]], variance: str = "taylor",
+                 replicates: int | None = None, seed: int | None = None,
+                 design: Any = None) -> PrevalenceReport:
+        if design is None:
+            design = self.design()
+            if variance != "taylor":
+                design = design.to_replicate(variance, replicates, seed)
+        parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in _AMONG}}
+        excluded: dict[str, int] = {}
+        for margin in [(), *margins]:
+            label = "*".join(margin) if margin else _NATIONAL
+            for t in _margin(design, self.frame, self.outcomes, margin, ci, level, df):
+                parts[str(t["table"].iat[0])].append(t.assign(by=label, domain=_labels(t, margin)))
+            if margin:
+                missing = self.frame.loc[self.frame[_UNIVERSE], list(margin)].isna().any(axis=1)
+                excluded[label] = int(missing.sum())
+        table = pd.concat([t for v in parts.values() for t in v], ignore_index=True)
+        table = table.rename(columns={"flag": "ci_flag"})
+        table["n_cases"] = table["n_cases"].fillna(0).astype(np.int64)
+        kg_low, kg_high = _kg(table, ci, level)
+        flags = assess_reliability(table.assign(kg_low=kg_low, kg_high=kg_high), rules)
+        table = pd.concat([table, flags], axis=1)
+        by_cols = list(dict.fromkeys(c for m in margins for c in m))
+        table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
+        from flestimate import __version__
+
+        probe = proportion(design, "forced_labour", subpop=_UNIVERSE, ci=ci, level=level, df=df)
+        provenance = {
+            "source": self.source,
+            "spec": {"name": self.spec.name, "source": self.spec.source},
+            "rules": self.rules,
+            "variance": probe.provenance["variance"],
+            "ci_method": ci,
+            "count_ci": "wald" if ci == "wald" else "log-scale, t on the design df",
+            "level": level,
+            "df_rule": probe.provenance["df_rule"],
+            "design": probe.provenance["design"],
+            "design_options": dict(self.design_options),
+            "replicates": replicates,
+            "seed": seed,
+            "reliability": {"name": rules.name, "source": rules.source,
+                            "reference": rules.reference},
+            "margins": ["*".join(m) for m in margins],
+            "excluded_missing_by": excluded,
+            "universe": dict(self.universe),
+            "version": __version__,
+        }
+        return PrevalenceReport(table, provenance, quality=self.quality,
+                                classification_counts=self.counts,
+                                indicator_table=self.indicator_table,
+                                classification=self.classification)
+
+
+def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec: ModuleSpec,
+            margins: list[tuple[str, ...]], design: Mapping[str, Any] | None,
+            source: str) -> Prepared:
+    """The estimation frame of a mapped and classified survey (rows of ``full``, in order)."""
+    opts = _design_options(spec, design)
+    design_cols = [c for key in ("weights", "strata", "psu", "fpc")
+                   for c in _as_list(opts.get(key))]
+    missing = [c for c in design_cols if c not in full.columns]
+    if missing:
+        raise DataError(f"{source}: design column(s) {missing} of spec {spec.name!r} not found "
+                        f"in the data")
+    positions = full.index.get_indexer(mapped.frame.index)
+    n = len(full)
+    frame = full[list(dict.fromkeys(design_cols))].copy()
+    classes = cls.to_frame()
+    outcomes = _outcomes(classes, positions, n)
+    extra: dict[str, Any] = dict(outcomes.columns)
+    universe = np.zeros(n, dtype=bool)
+    universe[positions] = True
+    extra[_UNIVERSE] = universe
+    form = classes["form"]
+    for among, subpop in _AMONG.values():
+        among_mask = outcomes.columns[among]
+        extra[subpop] = among_mask
+        col = pd.Series(pd.Categorical([None] * n, categories=FORMS), index=full.index)
+        col.iloc[positions] = form.to_numpy()
+        col[~among_mask] = None
+        extra[f"{_PREFIX}form_{among}"] = col
+    for c in dict.fromkeys(c for m in margins for c in m):
+        extra[c] = _by_column(c, full, mapped, positions, spec)
+    frame = pd.concat([frame, pd.DataFrame(extra, index=full.index)], axis=1)
+    weights = opts["weights"]
+    ind = cls.indicator_table(weights=weights if weights in mapped.frame.columns else None)
+    ind_tr = cls.indicator_table(weights=weights if weights in mapped.frame.columns else None,
+                                 status="trafficked")
+    indicator_table = pd.concat([ind.assign(among="forced_labour"),
+                                 ind_tr.assign(among="trafficked")], ignore_index=True)
+    return Prepared(frame, outcomes, opts, spec, source, mapped.quality, mapped.universe, cls,
+                    cls.counts(), indicator_table,
+                    {k: v["name"] for k, v in cls.provenance["rules"].items()})

@@ -1,0 +1,306 @@
+"""The result of the main job: an immutable tidy table of estimates with its provenance, the
+data-quality report and the classification counts; every display is a view of them."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.errors import ArgumentError
+from flestimate.results import _freeze, _thaw
+
+__all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
+
+#: Columns of :meth:`PrevalenceReport.to_frame` after ``table``, ``by``, ``domain`` and the
+#: domain columns.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "measure", "indicator", "estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_cases",
+    "n_eff", "df", "bound_low", "bound_high", "bound_ci_low", "bound_ci_high", "reliability",
+    "reliability_reason", "ci_flag",
+)
+
+TABLES = ("prevalence", "trafficked_by_form", "forced_labour_by_form")
+
+_LABELS = {
+    "forced_labour": "In forced labour",
+    "trafficked": "  trafficked",
+    "forced_labour_not_trafficked": "  not trafficked",
+    "undetermined": "Undetermined",
+    "not_forced_labour": "Not in forced labour",
+    "form_state_imposed": "Forced labour: state-imposed",
+    "form_commercial_sexual_exploitation": "Forced labour: commercial sexual exploitation",
+    "form_economic_exploitation": "Forced labour: economic exploitation",
+    "form_mixed_undetermined": "Forced labour: mixed or undetermined",
+    "state_imposed": "State-imposed",
+    "commercial_sexual_exploitation": "Commercial sexual exploitation",
+    "economic_exploitation": "Economic exploitation",
+    "mixed_undetermined": "Mixed or undetermined",
+}
+
+
+def _pct(p: float) -> str:
+    if not np.isfinite(p):
+        return ""
+    v = 100 * p
+    return f"{v:.1f}" if v >= 1 or v == 0 else f"{v:.2f}"
+
+
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if np.isfinite(x) else ""
+
+
+def _interval(lo: float, hi: float, fmt: Any) -> str:
+    if not (np.isfinite(lo) or np.isfinite(hi)):
+        return ""
+    return f"{fmt(lo) or '.'} - {fmt(hi) or '.'}"
+
+
+class PrevalenceReport:
+    """National and domain estimates of forced labour and trafficking from one survey.
+
+    Immutable; a different interval method or rule set is a new
+    :func:`~flestimate.estimate_prevalence` call.
+
+    Attributes
+    ----------
+    provenance : Mapping
+        Source file, spec, rule sets, variance method, interval method and level, df rule,
+        design summary, reliability rules, margins, rows excluded for missing domain values,
+        universe counts and the flestimate version.
+    quality : DataFrame
+        The data-quality report of the mapping (:attr:`MappedSurvey.quality`).
+    classification_counts : DataFrame
+        Unweighted counts by status and form (:meth:`Classification.counts`).
+    indicator_table : DataFrame
+        Weighted shares of each indicator among persons in forced labour and among the
+        trafficked (``among``): the types of coercion and involuntariness.
+    classification : Classification or None
+        The classification itself (``explain(row_id)``), when it was made in memory.
+    """
+
+    __slots__ = ("_frozen", "_table", "classification", "classification_counts",
+                 "indicator_table", "provenance", "quality")
+    _table: pd.DataFrame
+    provenance: Mapping[str, Any]
+    quality: pd.DataFrame
+    classification_counts: pd.DataFrame
+    indicator_table: pd.DataFrame
+    classification: Any
+
+    def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], *,
+                 quality: pd.DataFrame, classification_counts: pd.DataFrame,
+                 indicator_table: pd.DataFrame, classification: Any = None) -> None:
+        for name, value in (("_table", table), ("quality", quality),
+                            ("classification_counts", classification_counts),
+                            ("indicator_table", indicator_table)):
+            object.__setattr__(self, name, value.copy())
+        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "classification", classification)
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("PrevalenceReport is immutable; call estimate_prevalence() again")
+
+    # -- data -----------------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """Every estimate, tidy (a copy): ``table`` (``prevalence``, ``trafficked_by_form``,
+        ``forced_labour_by_form``), ``by`` (``national`` or the margin, e.g. ``sex`` or
+        ``sex*region``), ``domain`` (its label, ``all`` nationally), the domain columns, then
+        ``measure`` (``share`` or ``number``), ``indicator``, ``estimate, se, ci_low, ci_high,
+        cv, deff, n, n_cases, n_eff, df``, the bounds from the undetermined cases
+        (``bound_low, bound_high, bound_ci_low, bound_ci_high``), ``reliability``
+        (present / flag / suppress), ``reliability_reason`` and ``ci_flag``.
+
+        Suppressed estimates keep their numbers here (for analysis); the displays blank them.
+        """
+        out: pd.DataFrame = self._table.copy()
+        return out
+
+    @property
+    def margins(self) -> tuple[str, ...]:
+        """``national`` and the domain margins, in the order asked."""
+        return tuple(pd.unique(self._table["by"]))
+
+    @property
+    def national(self) -> pd.DataFrame:
+        """The national prevalence table (shares and numbers), tidy."""
+        return self.select("prevalence", "national")
+
+    def select(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
+        """The tidy rows of one table (``prevalence``, ``trafficked_by_form``,
+        ``forced_labour_by_form``) for one margin (``national``, ``sex``, ``sex*region``)."""
+        if table not in TABLES:
+            raise ArgumentError(f"`table` of `select()` must be one of {', '.join(TABLES)}; "
+                                f"got {table!r}")
+        if by not in self.margins:
+            raise ArgumentError(f"`by` of `select()` must be one of {', '.join(self.margins)}; "
+                                f"got {by!r}")
+        t = self._table
+        out: pd.DataFrame = t[(t["table"] == table) & (t["by"] == by)].dropna(
+            axis=1, how="all").reset_index(drop=True)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Estimates, provenance, data quality and classification counts as plain Python
+        objects (JSON-serialisable)."""
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            f = frame.astype(object).where(frame.notna(), None)
+            return [{str(k): (v.item() if isinstance(v, np.generic) else v)
+                     for k, v in rec.items()} for rec in f.to_dict(orient="records")]
+        counts = self.classification_counts.reset_index()
+        counts.columns = [str(c) for c in counts.columns]
+        return {"estimates": records(self._table), "provenance": _thaw(self.provenance),
+                "quality": records(self.quality), "classification_counts": records(counts),
+                "indicator_table": records(self.indicator_table)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, default=str)
+
+    # -- publication views ----------------------------------------------------------------------
+    def publication_table(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
+        """One table as an NSO would publish it: formatted strings, flagged cells marked with
+        ``*``, suppressed cells blank, and a ``note`` column with the reasons."""
+        t = self.select(table, by)
+        dom_cols = [] if by == "national" else by.split("*")
+        shares = t[t["measure"] == "share"].reset_index(drop=True)
+        num_rows = t[t["measure"] == "number"]
+        numbers = dict(zip(zip(*[num_rows[c] for c in [*dom_cols, "indicator"]], strict=True),
+                           num_rows.itertuples(index=False), strict=True))
+        rows = []
+        for r in shares.itertuples(index=False):  # a display of at most a few hundred cells
+            rec: dict[str, Any] = {c: getattr(r, c) for c in dom_cols}
+            rec["indicator"] = _LABELS.get(r.indicator, r.indicator)
+            notes: list[str] = []
+            rec.update(self._cells(r, "%", _pct, notes))
+            if table == "prevalence":
+                if np.isfinite(r.bound_low) and np.isfinite(r.bound_high):
+                    rec["% bounds"] = f"{_pct(r.bound_low)} - {_pct(r.bound_high)}"
+                else:
+                    rec["% bounds"] = ""
+                num = numbers.get((*[getattr(r, c) for c in dom_cols], r.indicator))
+                if num is not None:
+                    rec.update(self._cells(num, "number", _count, notes))
+            rec["cases"] = int(r.n_cases)
+            rec["n"] = int(r.n)
+            rec["note"] = "; ".join(notes)
+            rows.append(rec)
+        out: pd.DataFrame = pd.DataFrame(rows)
+        return out
+
+    @staticmethod
+    def _cells(r: Any, name: str, fmt: Any, notes: list[str]) -> dict[str, str]:
+        status, reason = r.reliability, r.reliability_reason
+        if status == "suppress":
+            notes.append(f"{'share' if name == '%' else name} suppressed: {reason}")
+            return {name: "", f"{name} CI": ""}
+        mark = " *" if status == "flag" else ""
+        if status == "flag":
+            notes.append(f"{'share' if name == '%' else name} flagged: {reason}")
+        if isinstance(r.ci_flag, str) and r.ci_flag:
+            notes.append(r.ci_flag)
+        return {name: fmt(r.estimate) + mark, f"{name} CI": _interval(r.ci_low, r.ci_high, fmt)}
+
+    def _title(self) -> str:
+        p = self.provenance
+        u = p["universe"]
+        return (f"Forced labour and trafficking: {p['spec']['name']} ({p['source']}); "
+                f"{u['in_universe']:,} persons in the universe of {u['rows']:,} rows")
+
+    def _methods(self) -> str:
+        p = self.provenance
+        return (f"{p['ci_method']} {100 * p['level']:g}% CI for shares, {p['count_ci']} for "
+                f"numbers; variance: {p['variance']}; df: {p['df_rule']}; reliability: "
+                f"{p['reliability']['name']} (* flagged, blank suppressed)")
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_rows", 60, "display.width", 160,
+                               "display.max_colwidth", 60):
+            nat = self.publication_table().to_string(index=False)
+            tr = self.publication_table("trafficked_by_form").to_string(index=False)
+        return "\n".join([self._title(), "", nat, "", "Trafficked for forced labour, by form:",
+                          tr, "", self._methods()])
+
+    def _repr_html_(self) -> str:
+        body = [f"<p><b>{html.escape(self._title())}</b></p>"]
+        for table, title in (("prevalence", "National estimates"),
+                             ("trafficked_by_form", "Trafficked for forced labour, by form")):
+            body.append(f"<p>{title}</p>")
+            body.append(self.publication_table(table).to_html(index=False, border=0,
+                                                              na_rep=""))
+        body.append(f"<p><small>{html.escape(self._methods())}</small></p>")
+        return "<div>" + "".join(body) + "</div>"
+
+    def summary(self) -> str:
+        """The national table, every domain table, the shares by form, the classification
+        counts, the data-quality report and the methods."""
+        p = self.provenance
+        d = p["design"]
+        lines = [repr(self)]
+        with pd.option_context("display.max_rows", 500, "display.width", 160,
+                               "display.max_colwidth", 60):
+            for by in self.margins[1:]:
+                lines += ["", f"By {by}:", self.publication_table("prevalence", by)
+                          .to_string(index=False)]
+            lines += ["", "In forced labour, by form:",
+                      self.publication_table("forced_labour_by_form").to_string(index=False),
+                      "", "Classification (unweighted persons):",
+                      self.classification_counts.to_string()]
+        lines += ["", f"Design: {d['n_rows']:,} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, "
+                      f"design df {d['degf']}; lonely PSUs: {d['lonely_psu']}",
+                  "Rules: " + ", ".join(f"{k} {v}" for k, v in p["rules"].items())]
+        if any(p["excluded_missing_by"].values()):
+            lines.append("Excluded from domains for a missing domain value: " + ", ".join(
+                f"{k} {v}" for k, v in p["excluded_missing_by"].items()))
+        lines.append(f"flestimate {p['version']}")
+        return "\n".join(lines)
+
+    # -- files ----------------------------------------------------------------------------------
+    def to_excel(self, path: str | Path) -> Path:
+        """An Excel workbook: one sheet per published table (national, each margin, shares by
+        form), then the tidy estimates, the indicator tables, the data-quality report, the
+        classification counts and the provenance."""
+        path = Path(path)
+        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            for by in self.margins:
+                self.publication_table("prevalence", by).to_excel(
+                    xl, sheet_name=_sheet(by), index=False)
+            for table in TABLES[1:]:
+                self.publication_table(table).to_excel(xl, sheet_name=table, index=False)
+            self._table.to_excel(xl, sheet_name="estimates", index=False)
+            self.indicator_table.to_excel(xl, sheet_name="indicators", index=False)
+            self.quality.to_excel(xl, sheet_name="data_quality", index=False)
+            self.classification_counts.to_excel(xl, sheet_name="classification")
+            prov = pd.DataFrame({"key": list(self.provenance), "value": [
+                json.dumps(_thaw(v), default=str) for v in self.provenance.values()]})
+            prov.to_excel(xl, sheet_name="provenance", index=False)
+        return path
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """The self-contained HTML report (tables, forest plots, indicator tables, data quality,
+        methods with formulas and references); written to ``path`` when given."""
+        from flestimate.report._html import render_html
+
+        text: str = render_html(self)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def plot(self, by: str | None = None, indicator: str = "forced_labour",
+             table: str = "prevalence", ax: Any = None) -> Any:
+        """Forest plot of a share with its CI by domain (matplotlib); returns the Axes."""
+        from flestimate.report._plot import forest_plot
+
+        return forest_plot(self, by=by, indicator=indicator, table=table, ax=ax)
+
+
+def _sheet(by: str) -> str:
+    name = "national" if by == "national" else f"by {by}"
+    for ch in "[]:*?/\\":
+        name = name.replace(ch, "_")
+    return name[:31]
