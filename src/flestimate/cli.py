@@ -1,4 +1,6 @@
-"""Command line: ``flestimate tabulate FILE --weights W [...]`` design-based tables from a file;
+"""Command line: ``flestimate estimate FILE --spec SPEC`` national (and domain) estimates of
+forced labour and trafficking; ``flestimate run BATCH.toml`` many surveys at once;
+``flestimate tabulate FILE --weights W [...]`` design-based tables from a file;
 ``flestimate inspect FILE --spec SPEC`` the variables, the mapping and the data-quality report;
 ``flestimate synthetic STYLE -o DIR`` synthetic survey files with their truth.
 
@@ -15,9 +17,10 @@ from pathlib import Path
 
 from flestimate import __version__
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
-from flestimate.errors import EstimationError, FlestimateError
-from flestimate.intervals import CI_METHODS
+from flestimate.errors import ArgumentError, EstimationError, FlestimateError
+from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS
 from flestimate.io import read_microdata
+from flestimate.report import VARIANCE_METHODS, PrevalenceReport
 from flestimate.results import Estimates
 
 __all__ = ["main"]
@@ -31,6 +34,25 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flestimate", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"flestimate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    est = sub.add_parser("estimate", help="national and domain estimates of forced labour and "
+                                          "trafficking from a survey file")
+    est.add_argument("file", type=Path)
+    est.add_argument("--spec", required=True, help="module spec: a built-in name or a YAML file")
+    est.add_argument("--households", type=Path, help="household file to merge, if separate")
+    est.add_argument("--by", help="domain margins, comma-separated; 'a*b' crosses two columns")
+    est.add_argument("--ci", default="korn-graubard", choices=PROPORTION_CI_METHODS,
+                     help="interval for shares (default korn-graubard)")
+    est.add_argument("--level", type=float, default=0.95)
+    est.add_argument("--variance", default="taylor", choices=VARIANCE_METHODS)
+    est.add_argument("--replicates", type=int, help="bootstrap replicates (default 50)")
+    est.add_argument("--seed", type=int, help="seed of the bootstrap replicates")
+    est.add_argument("--reliability", default="nchs2017",
+                     help="reliability rule set: nchs2017 (default), rse30, none, or a YAML file")
+    est.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
+    est.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
+    est.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"),
+                     default="table")
+    est.add_argument("-o", "--out", type=Path, help="output file (required for xlsx)")
     tab = sub.add_parser("tabulate", help="means, proportions or totals with design-based SEs")
     tab.add_argument("file", type=Path)
     tab.add_argument("--weights", required=True, help="weight column")
@@ -100,6 +122,38 @@ def _inspect(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _estimate(args: argparse.Namespace) -> PrevalenceReport:
+    from flestimate.report import estimate_prevalence
+
+    if args.format == "xlsx" and args.out is None:
+        raise ArgumentError("--format xlsx writes a workbook: give its path with -o FILE")
+    return estimate_prevalence(
+        args.file, args.spec, by=_split(args.by) or None, ci=args.ci, variance=args.variance,
+        level=args.level, households=args.households, replicates=args.replicates,
+        seed=args.seed, reliability=args.reliability, forced_labour=args.forced_labour,
+        trafficking=args.trafficking)
+
+
+def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str | None:
+    """Write the report in ``fmt`` to ``out`` (or return the text for stdout)."""
+    if fmt == "xlsx":
+        assert out is not None
+        report.to_excel(out)
+        return None
+    if fmt == "html":
+        text = report.to_html()
+    elif fmt == "csv":
+        text = report.to_frame().to_csv(index=False)
+    elif fmt == "json":
+        text = report.to_json() + "\n"
+    else:
+        text = report.summary() + "\n"
+    if out is None:
+        return text
+    out.write_text(text, encoding="utf-8")
+    return None
+
+
 def _tabulate(args: argparse.Namespace) -> Estimates:
     kind = "proportion" if args.proportion else "mean" if args.mean else "total"
     variables = _split(args.proportion or args.mean or args.total)
@@ -129,7 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            if args.command == "inspect":
+            if args.command == "estimate":
+                prevalence = _estimate(args)
+                text = _write_report(prevalence, args.format, args.out)
+            elif args.command == "inspect":
                 report = _inspect(args)
             elif args.command == "synthetic":
                 report = _synthetic(args)
@@ -141,10 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FlestimateError as exc:
         print(f"flestimate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output file that cannot be written
+        print(f"flestimate: {exc}", file=sys.stderr)
+        return 2
     for w in caught:
         print(f"flestimate: warning: {w.message}", file=sys.stderr)
     try:
-        if args.command in ("inspect", "synthetic"):
+        if args.command == "estimate":
+            if text is not None:
+                sys.stdout.write(text)
+        elif args.command in ("inspect", "synthetic"):
             print(report)
         else:
             _write(result, args.format)
