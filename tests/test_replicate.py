@@ -165,3 +165,24 @@ def test_errors_name_the_argument() -> None:
         single.to_replicate("brr")
     with pytest.raises(DesignError, match=r"method 'jk1' .* the design is stratified"):
         SurveyDesign(_two_psu(), weights="w", strata="stratum", psu="psu").to_replicate("jk1")
+
+
+def test_bootstrap_single_psu_stratum_keeps_multiplier_one_unless_fail() -> None:
+    """A stratum with one PSU: ``lonely_psu="fail"`` refuses; any other policy keeps its PSU at
+    multiplier 1 in every replicate (no contribution) and the scale's harmonic mean runs over
+    the resampled strata only: strata sizes 3, 2 -> harmonic 2.4, scale 2.4 / (1.4 x 9).
+    (R's bootstratum resamples ``sample(psu)``, i.e. from 1:psu, for a single PSU: not
+    copied.)"""
+    d = pd.DataFrame({"st": [1, 1, 1, 2, 2, 3], "psu": [1, 2, 3, 4, 5, 6],
+                      "w": [1.0, 2, 1, 2, 3, 4], "y": [1.0, 0, 1, 0, 1, 1]})
+    with pytest.raises(LonelyPSUError):
+        SurveyDesign(d, weights="w", strata="st", psu="psu", lonely_psu="fail")
+    with pytest.warns(FlestimateWarning, match="LONELY_PSU"):
+        design = SurveyDesign(d, weights="w", strata="st", psu="psu", lonely_psu="adjust")
+    rep = design.to_replicate("bootstrap", 10, seed=3)
+    rw = np.asarray(rep.replicate_weights())
+    np.testing.assert_array_equal(rw[5], np.full(10, 4.0))
+    assert not np.all(rw[:5] == d["w"].to_numpy()[:5, None])  # the others are resampled
+    assert rep.scale == pytest.approx(2.4 / (1.4 * 9), rel=1e-14)
+    sub = design.to_replicate("subbootstrap", 10, seed=3)
+    np.testing.assert_array_equal(np.asarray(sub.replicate_weights())[5], np.full(10, 4.0))

@@ -563,7 +563,8 @@ def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | No
     if m in ("bootstrap", "subbootstrap"):
         if replicates is None:
             replicates = 50
-        A, scale = _bootstrap(m, stratum, n_h, int(replicates), seed, fpc, func)
+        A, scale = _bootstrap(m, stratum, n_h, int(replicates), seed, fpc, func,
+                              design.lonely_psu)
         rs_scale = np.ones(int(replicates))
     elif m == "jk1":
         if design.n_strata > 1:
@@ -622,19 +623,31 @@ def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | No
 
 
 def _bootstrap(method: str, stratum: np.ndarray, n_h: np.ndarray, replicates: int,
-               seed: int | np.random.Generator | None, fpc: np.ndarray, func: str
-               ) -> tuple[np.ndarray, float]:
+               seed: int | np.random.Generator | None, fpc: np.ndarray, func: str,
+               lonely_psu: str = "fail") -> tuple[np.ndarray, float]:
     """R ``bootweights`` (n_h PSUs drawn with replacement in each stratum; multipliers are the
-    counts) or ``subbootweights`` (Rao-Wu: n_h - 1 draws, counts x n_h / (n_h - 1))."""
+    counts) or ``subbootweights`` (Rao-Wu: n_h - 1 draws, counts x n_h / (n_h - 1)).
+
+    A stratum with one PSU fails under ``lonely_psu="fail"``; under any other policy its PSU
+    keeps multiplier 1 in every replicate (it contributes nothing) and the scale's harmonic mean
+    runs over the resampled strata. R instead resamples it with ``sample(psu, replace=TRUE)``,
+    which for a single PSU id draws from ``1:psu`` (documented deviation).
+    """
     if replicates < 2:
         raise ArgumentError(f"`replicates` of `{func}()` must be at least 2; got {replicates}")
-    if np.any(n_h < 2):
+    lonely = n_h < 2
+    if lonely.any() and lonely_psu == "fail":
         raise LonelyPSUError(f"method {method!r} needs two or more PSUs per stratum; strata "
-                             f"with one: {np.flatnonzero(n_h < 2)[:5].tolist()}")
+                             f"with one: {np.flatnonzero(lonely)[:5].tolist()} (declare "
+                             f"lonely_psu='certainty', 'remove' or 'adjust' to let them "
+                             f"contribute nothing)")
+    if lonely.all():
+        raise LonelyPSUError(f"method {method!r}: every stratum has a single PSU; nothing to "
+                             f"resample")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n_psu = len(stratum)
     first = np.concatenate(([0], np.cumsum(n_h)[:-1]))
-    draws_per = n_h if method == "bootstrap" else n_h - 1
+    draws_per = np.where(lonely, 0, n_h if method == "bootstrap" else n_h - 1)
     # every draw of every replicate at once: stratum of the draw, replicate of the draw
     d_stratum = np.repeat(np.arange(len(n_h)), draws_per)
     total = len(d_stratum)
@@ -644,11 +657,13 @@ def _bootstrap(method: str, stratum: np.ndarray, n_h: np.ndarray, replicates: in
     counts = np.bincount(keys.ravel(), minlength=n_psu * replicates).reshape(replicates, n_psu)
     if method == "bootstrap":
         A = counts.T.astype(float)
-        harmonic = 1.0 / np.mean(1.0 / n_h)
+        harmonic = 1.0 / np.mean(1.0 / n_h[~lonely])
         scale = harmonic / ((harmonic - 1.0) * (replicates - 1))
     else:
-        A = counts.T * (n_h[stratum] / (n_h[stratum] - 1.0))[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            A = counts.T * (n_h[stratum] / (n_h[stratum] - 1.0))[:, None]
         scale = 1.0 / (replicates - 1)
+    A[lonely[stratum]] = 1.0
     if np.any(fpc < 1):
         # R's bootstrap with an FPC draws without replacement from a pseudo-population; here the
         # with-replacement draw is kept and the FPC scales each stratum's deviations (Rao-Wu).
