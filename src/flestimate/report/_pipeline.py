@@ -73,9 +73,12 @@ def _outcomes(cls: pd.DataFrame, positions: np.ndarray, n_rows: int) -> _Outcome
         "undetermined": (status == STATUSES[2], None, None),
         "not_forced_labour": (~fl_hi, ~fl_hi, ~fl_lo),
     }
+    # "mixed or undetermined" also holds the persons whose perpetrator or sector is missing, who
+    # may be in any form: each form's upper bound counts them in.
+    unknown_form = form == FORMS[-1]
     for f in FORMS:
         is_f = form == f
-        classes[f"form_{f}"] = (fl_lo & is_f, fl_lo & is_f, fl_hi & is_f)
+        classes[f"form_{f}"] = (fl_lo & is_f, fl_lo & is_f, fl_hi & (is_f | unknown_form))
     columns: dict[str, np.ndarray] = {}
     for name, arrays in classes.items():
         for suffix, values in zip(("", "__lower", "__upper"), arrays, strict=True):
