@@ -1,0 +1,128 @@
+"""``flestimate estimate FILE --spec SPEC``: the main job from a shell, on the shipped synthetic
+files (Moldova and Georgia styles), its output formats and its exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flestimate.cli import main
+from flestimate.errors import EstimationError
+from flestimate.report import estimate_prevalence
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+MOLDOVA = str(DATA / "moldova_synthetic.sav")
+GEORGIA = [str(DATA / "georgia_synthetic_persons.dta"), "--spec", "georgia-synthetic",
+           "--households", str(DATA / "georgia_synthetic_households.dta")]
+pytestmark = pytest.mark.filterwarnings("ignore::flestimate.FlestimateWarning")
+
+
+def test_default_command_prints_the_national_table_within_truth_bounds(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """README's main-job command. Reference: the generator's truth (moldova_synthetic_truth.json):
+    the printed forced-labour share and its bounds bracket what the file can tell, and the
+    population value (4.51%) lies within the printed bounds."""
+    assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("In forced labour"))
+    cells = line.split()
+    share = float(cells[3])
+    low, high = float(cells[7]), float(cells[9])  # "% bounds" low - high
+    truth = json.loads((DATA / "moldova_synthetic_truth.json").read_text())
+    pop = next(v["prevalence"] for v in truth["population_values"]
+               if v["statistic"] == "forced_labour" and v["by"] is None)
+    assert low <= 100 * pop <= high
+    report = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic")
+    assert share == round(100 * report.national["estimate"].iloc[0], 1)
+    assert "Trafficked for forced labour, by form" in out
+    assert "reliability: nchs2017" in out
+
+
+def test_csv_output_equals_the_python_call(capsys: pytest.CaptureFixture[str]) -> None:
+    """The printed CSV is the report's tidy table, number for number (Georgia style, by sex)."""
+    assert main(["estimate", *GEORGIA, "--by", "sex", "--format", "csv"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    report = estimate_prevalence(GEORGIA[0], "georgia-synthetic", by="sex",
+                                 households=GEORGIA[4]).to_frame()
+    assert list(printed.columns) == list(report.columns)
+    np.testing.assert_allclose(printed["estimate"], report["estimate"], rtol=1e-15)
+    np.testing.assert_allclose(printed["se"], report["se"], rtol=1e-15)
+    assert (printed["reliability"] == report["reliability"]).all()
+
+
+def test_json_xlsx_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--by",
+                 "sex,region", "--ci", "logit", "--reliability", "rse30",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["provenance"]["ci_method"] == "logit"
+    assert out["provenance"]["reliability"]["name"] == "rse30"
+    assert out["provenance"]["margins"] == ["sex", "region"]
+    assert out["classification_counts"][0]["total"] == 32
+    xlsx = tmp_path / "out.xlsx"
+    assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--format", "xlsx",
+                 "-o", str(xlsx)]) == 0
+    assert pd.ExcelFile(xlsx).sheet_names[0] == "national"
+    assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--variance",
+                 "bootstrap", "--replicates", "10", "--seed", "1", "--format", "csv",
+                 "-o", str(tmp_path / "b.csv")]) == 0
+    boot = pd.read_csv(tmp_path / "b.csv")
+    assert (boot.loc[boot["measure"] == "share", "df"] == 9).all()
+
+
+def test_usage_and_input_errors_exit_2(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    cases = [
+        (["estimate", str(tmp_path / "missing.sav"), "--spec", "moldova-2008-synthetic"],
+         "missing.sav"),
+        (["estimate", MOLDOVA, "--spec", "no-such-spec"], "no-such-spec"),
+        (["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--by", "planet"],
+         "'planet' is neither"),
+        (["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--format", "xlsx"],
+         "-o FILE"),
+        (["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--variance", "jk1"],
+         "use method 'jkn'"),
+        (["estimate", MOLDOVA, "--spec", "georgia-synthetic"], "georgia"),
+        (["estimate", MOLDOVA], "--spec"),
+    ]
+    for argv, needle in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert needle in err, (argv, err)
+    bad = tmp_path / "bad.sav"
+    bad.write_bytes(b"not an spss file")
+    assert main(["estimate", str(bad), "--spec", "moldova-2008-synthetic"]) == 2
+    assert "bad.sav" in capsys.readouterr().err
+
+
+def test_estimation_errors_exit_1(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise EstimationError("calibration did not converge (margin region)")
+
+    monkeypatch.setattr("flestimate.report.estimate_prevalence", fail)
+    assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["flestimate: calibration did not converge (margin region)"]
+
+
+def test_the_installed_command_runs_end_to_end() -> None:
+    """The console entry point in a fresh process: exit 0, the national table on stdout, the
+    lonely-PSU note of the spec's design on stderr."""
+    proc = subprocess.run([sys.executable, "-m", "flestimate.cli", "estimate", *GEORGIA],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "In forced labour" in proc.stdout
+    assert "georgia-synthetic" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "flestimate.cli", "estimate", "nope.dta",
+                          "--spec", "georgia-synthetic"], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "nope.dta" in bad.stderr
