@@ -23,7 +23,7 @@ from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, SpecE
 from flestimate.estimate import proportion, total
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
-from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
+from flestimate.mapping import MappedSurvey, ModuleSpec, _recode, load_spec
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
@@ -180,6 +180,43 @@ def _by_column(name: str, full: pd.DataFrame, mapped: MappedSurvey, positions: n
     return typed
 
 
+def _margin_columns(totals: Any) -> list[str]:
+    """The columns a calibration's population totals refer to."""
+    if totals is None:
+        return []
+    tables = [totals] if isinstance(totals, pd.DataFrame) else totals
+    if isinstance(tables, Mapping):
+        return [str(k) for k in tables if k != "_population"]
+    if isinstance(tables, list | tuple):
+        return list(dict.fromkeys(str(c) for t in tables if isinstance(t, pd.DataFrame)
+                                  for c in t.columns if c != "total"))
+    raise ArgumentTypeError(f"`calibrate` of `estimate_prevalence()` must be a DataFrame of "
+                            f"population totals, a list of them or a mapping; got "
+                            f"{type(totals).__name__}")
+
+
+def _calibration_column(name: str, full: pd.DataFrame, spec: ModuleSpec) -> pd.Series:
+    """A calibration variable over every row: a column of the file, or a context variable of the
+    spec recoded over every row (calibration runs on the whole sample, not the universe)."""
+    if name in full.columns:
+        return full[name]
+    ctx = next((c for c in spec.context if c.name == name), None)
+    if ctx is None or ctx.column not in full.columns:
+        raise ArgumentError(f"`calibrate` of `estimate_prevalence()`: margin column {name!r} is "
+                            f"neither a column of the file nor a context variable of spec "
+                            f"{spec.name!r}")
+    recoded, _ = _recode(full[ctx.column], ctx, f"{spec.source}: context.{name}")
+    return recoded
+
+
+def _calibrated(design: Any, totals: Any, method: str, bounds: Any) -> Any:
+    if method == "poststratify":
+        return design.poststratify(totals)
+    if method == "rake":
+        return design.rake(totals)
+    return design.calibrate(totals, method=method, bounds=bounds)
+
+
 # -- estimation -------------------------------------------------------------------------------
 def _t(level: float, df: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
@@ -230,7 +267,8 @@ def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...]) -> pd.Dat
 
 
 def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str, ...],
-            ci: str, level: float, df: float | None) -> list[pd.DataFrame]:
+            ci: str, level: float, df: float | None
+            ) -> tuple[list[pd.DataFrame], Mapping[str, Any]]:
     cols = list(outcomes.columns)
     points = [c for c in cols if "__" not in c]
     b = list(by) or None
@@ -238,8 +276,8 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
     in_universe = frame.loc[frame[_UNIVERSE]]
     counts = _counts(in_universe, points, by)
 
-    share = _split_variable(proportion(design, cols, by=b, subpop=_UNIVERSE, ci=ci, level=level,
-                                       df=df).to_frame())
+    shares = proportion(design, cols, by=b, subpop=_UNIVERSE, ci=ci, level=level, df=df)
+    share = _split_variable(shares.to_frame())
     share = _with_bounds(share, keys).assign(measure="share", table="prevalence")
 
     number = _split_variable(total(design, cols, by=b, subpop=_UNIVERSE, level=level,
@@ -265,11 +303,8 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
                    .rename("n_cases").reset_index().rename(columns={form_col: "indicator"}))
         n_cases["indicator"] = n_cases["indicator"].astype(str)
         tables.append(t.merge(n_cases, on=keys, how="left"))
-    out = []
-    for t in tables[:2]:
-        out.append(t.merge(counts, on=keys, how="left"))
-    out += tables[2:]
-    return out
+    out = [t.merge(counts, on=keys, how="left") for t in tables[:2]] + tables[2:]
+    return out, shares.provenance
 
 
 def _kg(table: pd.DataFrame, ci: str, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -323,6 +358,9 @@ def estimate_prevalence(
     form: Any = "ilo2005",
     indicators: Any = None,
     plain_penalties: str = "error",
+    calibrate: Any = None,
+    calibration_method: str = "linear",
+    calibration_bounds: tuple[float, float] | None = None,
 ) -> PrevalenceReport:
     """National (and domain) estimates of forced labour and trafficking from a survey file.
 
@@ -360,6 +398,14 @@ def estimate_prevalence(
         Reliability rule set: ``nchs2017`` (default), ``rse30``, ``none`` or your own file.
     forced_labour, trafficking, child, form, indicators, plain_penalties
         Passed to :func:`~flestimate.classify`.
+    calibrate : DataFrame, list of DataFrames or mapping, optional
+        Population totals to calibrate the weights to, over every row of the file
+        (:meth:`SurveyDesign.calibrate`): margin columns are columns of the file or context
+        variables of the spec (recoded over every row, so that controls can use labels such as
+        ``sex: male``). Replicate designs recalibrate every replicate.
+    calibration_method, calibration_bounds
+        ``"linear"``, ``"raking"``, ``"logit"``, ``"poststratify"`` or ``"rake"``; bounds on
+        the g-weights (required for logit).
 
     Returns
     -------
@@ -408,9 +454,13 @@ def estimate_prevalence(
     mapped = spec_obj.apply(full)
     cls = classify(mapped, forced_labour, trafficking, child=child, form=form,
                    indicators=indicators, plain_penalties=plain_penalties)
-    prepared = prepare(full, mapped, cls, spec_obj, margins, design, source)
+    prepared = prepare(full, mapped, cls, spec_obj, margins, design, source,
+                       calibration_columns=_margin_columns(calibrate))
+    calibration = (None if calibrate is None else
+                   (calibrate, calibration_method, calibration_bounds))
     return prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
-                             variance=variance, replicates=replicates, seed=seed)
+                             variance=variance, replicates=replicates, seed=seed,
+                             calibration=calibration)
 
 
 @dataclass(frozen=True)
@@ -439,16 +489,20 @@ class Prepared:
     def estimate(self, *, ci: str, level: float, df: float | None, rules: ReliabilityRules,
                  margins: list[tuple[str, ...]], variance: str = "taylor",
                  replicates: int | None = None, seed: int | None = None,
-                 design: Any = None) -> PrevalenceReport:
+                 design: Any = None,
+                 calibration: tuple[Any, str, Any] | None = None) -> PrevalenceReport:
         if design is None:
             design = self.design()
             if variance != "taylor":
                 design = design.to_replicate(variance, replicates, seed)
+            if calibration is not None:
+                design = _calibrated(design, *calibration)
         parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in _AMONG}}
         excluded: dict[str, int] = {}
         for margin in [(), *margins]:
             label = "*".join(margin) if margin else _NATIONAL
-            for t in _margin(design, self.frame, self.outcomes, margin, ci, level, df):
+            tables, prov = _margin(design, self.frame, self.outcomes, margin, ci, level, df)
+            for t in tables:
                 parts[str(t["table"].iat[0])].append(t.assign(by=label, domain=_labels(t, margin)))
             if margin:
                 missing = self.frame.loc[self.frame[_UNIVERSE], list(margin)].isna().any(axis=1)
@@ -463,18 +517,20 @@ class Prepared:
         table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
         from flestimate import __version__
 
-        probe = proportion(design, "forced_labour", subpop=_UNIVERSE, ci=ci, level=level, df=df)
         provenance = {
             "source": self.source,
             "spec": {"name": self.spec.name, "source": self.spec.source},
             "rules": self.rules,
-            "variance": probe.provenance["variance"],
+            "variance": prov["variance"],
             "ci_method": ci,
             "count_ci": "wald" if ci == "wald" else "log-scale, t on the design df",
             "level": level,
-            "df_rule": probe.provenance["df_rule"],
-            "design": probe.provenance["design"],
+            "df_rule": prov["df_rule"],
+            "design": prov["design"],
             "design_options": dict(self.design_options),
+            "calibration": None if calibration is None else {
+                "method": calibration[1], "bounds": calibration[2],
+                "margins": _margin_columns(calibration[0])},
             "replicates": replicates,
             "seed": seed,
             "reliability": {"name": rules.name, "source": rules.source,
@@ -492,7 +548,7 @@ class Prepared:
 
 def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec: ModuleSpec,
             margins: list[tuple[str, ...]], design: Mapping[str, Any] | None,
-            source: str) -> Prepared:
+            source: str, calibration_columns: Sequence[str] = ()) -> Prepared:
     """The estimation frame of a mapped and classified survey (rows of ``full``, in order)."""
     opts = _design_options(spec, design)
     design_cols = [c for key in ("weights", "strata", "psu", "fpc")
@@ -520,6 +576,9 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
         extra[f"{_PREFIX}form_{among}"] = col
     for c in dict.fromkeys(c for m in margins for c in m):
         extra[c] = _by_column(c, full, mapped, positions, spec)
+    for c in calibration_columns:
+        if c not in extra and c not in frame.columns:
+            extra[c] = _calibration_column(c, full, spec)
     frame = pd.concat([frame, pd.DataFrame(extra, index=full.index)], axis=1)
     weights = opts["weights"]
     ind = cls.indicator_table(weights=weights if weights in mapped.frame.columns else None)
