@@ -1,0 +1,187 @@
+"""Forest plots of a :class:`~flestimate.report.PrevalenceReport`: one share with its interval
+by domain, built on :class:`matplotlib.figure.Figure` (no pyplot, no global state)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.errors import ArgumentError
+from flestimate.report._prevalence import _LABELS, TABLES
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from flestimate.report._prevalence import PrevalenceReport
+
+__all__ = ["MATPLOTLIB_HINT", "forest_plot"]
+
+#: The message of the ImportError raised when matplotlib is missing.
+MATPLOTLIB_HINT = "plotting needs matplotlib: pip install 'flestimate[plot]'"
+
+_COLOUR, _GREY, _BOUND, _NATIONAL = "#1f4e79", "#9a9a9a", "#c6dbef", "#b22222"
+_AMONG = {"prevalence": "of the universe", "trafficked_by_form": "of the trafficked",
+          "forced_labour_by_form": "of those in forced labour"}
+
+
+def _figure_class() -> Any:
+    """:class:`matplotlib.figure.Figure`, or an ImportError that says how to get it."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(MATPLOTLIB_HINT) from exc
+    return Figure
+
+
+def _choice(name: str, value: Any, choices: list[str]) -> None:
+    if value not in choices:
+        raise ArgumentError(f"`{name}` of `plot()` must be one of {', '.join(choices)}; "
+                            f"got {value!r}")
+
+
+def _rows(report: PrevalenceReport, by: str | None, indicator: str,
+          table: str) -> pd.DataFrame:
+    """The display rows, top to bottom: ``kind`` is ``heading`` (a margin's title) or
+    ``estimate``; ``label`` the y tick label; then the tidy columns of the estimate."""
+    _choice("table", table, list(TABLES))
+    margins = list(report.margins)
+    if by is not None:
+        _choice("by", by, margins)
+    frame = report.to_frame()
+    shares = frame[(frame["table"] == table) & (frame["measure"] == "share")]
+    _choice("indicator", indicator, list(pd.unique(shares["indicator"])))
+    shares = shares[shares["indicator"] == indicator]
+    wanted = margins if by is None else [by]
+    parts = []
+    for margin in wanted:  # a few margins: the groups of the display
+        group = shares[shares["by"] == margin]
+        if margin == "national":
+            parts.append(group.assign(kind="estimate", label="National"))
+            continue
+        if len(wanted) > 1:
+            parts.append(pd.DataFrame({"kind": ["heading"], "label": [f"By {margin}"],
+                                       "by": [margin]}))
+        parts.append(group.assign(kind="estimate", label=group["domain"].astype(str)))
+    out: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    return out
+
+
+def forest_plot(report: PrevalenceReport, by: str | None = None,
+                indicator: str = "forced_labour", table: str = "prevalence",
+                ax: Axes | None = None) -> Axes:
+    """Forest plot of one share with its confidence interval, by domain.
+
+    Parameters
+    ----------
+    report : PrevalenceReport
+        The estimates (:func:`~flestimate.estimate_prevalence`).
+    by : str, optional
+        A margin of the report (``"national"``, ``"sex"``, ``"sex*region"``); ``None`` draws
+        every margin, the national estimate first, then each margin's domains under a heading.
+    indicator : str
+        The class (``forced_labour``, ``trafficked``, ...) or, for the tables by form, the form.
+    table : {"prevalence", "trafficked_by_form", "forced_labour_by_form"}
+        Which table's shares to draw.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new :class:`matplotlib.figure.Figure` (pyplot is not used).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Shares in percent on the x axis: a dot and a line for each domain's estimate and
+        interval (collection labelled ``"CI"``), a hollow grey dot without interval for
+        suppressed estimates (annotated "suppressed"), a diamond and ``*`` for flagged ones,
+        the bounds from the undetermined cases as a light bar behind (``"bounds"``) and the
+        national estimate as a vertical reference line.
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed.
+    ArgumentError
+        For an unknown ``table``, ``by`` or ``indicator``.
+
+    Notes
+    -----
+    Suppressed estimates are drawn as a grey hollow dot so that the reader sees where a domain
+    was too small, without an interval (which would also stretch the axis). The bounds bar runs
+    from ``bound_low`` (every undetermined case out of the class) to ``bound_high`` (every one
+    in).
+    """
+    rows = _rows(report, by, indicator, table)
+    if ax is None:
+        fig = _figure_class()(figsize=(7.5, 1.4 + 0.32 * len(rows)), layout="constrained")
+        ax = fig.add_subplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    y = np.arange(len(rows), dtype=float)
+    est, lo, hi = (rows[c].to_numpy(float) * 100 for c in ("estimate", "ci_low", "ci_high"))
+    status = rows["reliability"].fillna("").to_numpy(str)
+    shown = (rows["kind"] == "estimate").to_numpy() & np.isfinite(est)
+    supp = shown & (status == "suppress")
+    flag = shown & (status == "flag")
+    keep = shown & ~supp
+    handles: list[Any] = []
+
+    if table == "prevalence":
+        b_lo, b_hi = (rows[c].to_numpy(float) * 100 for c in ("bound_low", "bound_high"))
+        has = keep & np.isfinite(b_lo) & np.isfinite(b_hi)
+        if has.any():
+            ax.hlines(y[has], b_lo[has], b_hi[has], colors=_BOUND, linewidth=5, zorder=1,
+                      label="bounds")
+            handles.append(Line2D([], [], color=_BOUND, linewidth=5,
+                                  label="bounds from the undetermined"))
+    ci_ok = keep & np.isfinite(lo) & np.isfinite(hi)
+    ax.hlines(y[ci_ok], lo[ci_ok], hi[ci_ok], colors=_COLOUR, linewidth=1.6, zorder=2,
+              label="CI")
+    plain = keep & ~flag
+    ax.plot(est[plain], y[plain], "o", color=_COLOUR, zorder=3, clip_on=False,
+            label="estimate")
+    handles.append(Line2D([], [], color=_COLOUR, marker="o", label="estimate and CI"))
+    if flag.any():
+        ax.plot(est[flag], y[flag], "D", color=_COLOUR, markerfacecolor="white", zorder=3,
+                clip_on=False, label="flagged")
+        handles.append(Line2D([], [], color=_COLOUR, marker="D", markerfacecolor="white",
+                              label="* flagged"))
+    if supp.any():
+        ax.plot(est[supp], y[supp], "o", color=_GREY, markerfacecolor="none", zorder=3,
+                clip_on=False, label="suppressed")
+        handles.append(Line2D([], [], color=_GREY, marker="o", markerfacecolor="none",
+                              linestyle="none", label="suppressed (no interval shown)"))
+    right = np.where(supp | ~np.isfinite(hi), est, hi)
+    for i in np.flatnonzero(supp | flag):  # a note beside each marked domain of the display
+        text = "suppressed" if supp[i] else "*"
+        ax.annotate(text, (right[i], y[i]), xytext=(5, 0), textcoords="offset points",
+                    va="center", fontsize="small", color=_GREY if supp[i] else _COLOUR)
+
+    frame = report.to_frame()
+    national = frame[(frame["table"] == table) & (frame["by"] == "national")
+                     & (frame["measure"] == "share") & (frame["indicator"] == indicator)]
+    if len(national) and np.isfinite(national["estimate"].iat[0]):
+        ax.axvline(100 * float(national["estimate"].iat[0]), color=_NATIONAL, linewidth=1,
+                   linestyle=":", zorder=1, label="national")
+        handles.append(Line2D([], [], color=_NATIONAL, linestyle=":", label="national"))
+
+    headings = (rows["kind"] == "heading").to_numpy()
+    for pos in y[headings]:  # a separator above each margin's heading
+        ax.axhline(pos - 0.5, color="#dddddd", linewidth=0.8, zorder=0)
+    ax.set_yticks(y, list(rows["label"]))
+    for tick, is_heading in zip(ax.get_yticklabels(), headings, strict=True):
+        if is_heading:
+            tick.set_fontweight("bold")
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(left=0)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=100))
+    p = report.provenance
+    name = _LABELS.get(indicator, indicator).strip()
+    ax.set_xlabel(f"% {_AMONG[table]} ({100 * p['level']:g}% {p['ci_method']} CI)")
+    suffix = "" if by in (None, "national") else f", by {by}"
+    ax.set_title(f"{name[0].upper()}{name[1:]}{suffix}", loc="left")
+    ax.grid(axis="x", color="#eeeeee", zorder=0)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize="small", frameon=False)
+    return ax
