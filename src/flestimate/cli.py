@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flestimate import __version__
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
@@ -22,6 +23,9 @@ from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS
 from flestimate.io import read_microdata
 from flestimate.report import VARIANCE_METHODS, PrevalenceReport
 from flestimate.results import Estimates
+
+if TYPE_CHECKING:
+    from flestimate.batch import BatchResult
 
 __all__ = ["main"]
 
@@ -53,6 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"),
                      default="table")
     est.add_argument("-o", "--out", type=Path, help="output file (required for xlsx)")
+    run = sub.add_parser("run", help="many surveys from a batch file (TOML), in parallel, with "
+                                     "combined outputs and a manifest")
+    run.add_argument("batch", type=Path, help="batch file (docs/batch.md)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDR",
+                       help="run on a Dask cluster: its scheduler address, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="run on a local Dask cluster of N worker processes")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="local processes (default: one per core, at most one per survey; "
+                          "1 runs in this process)")
+    run.add_argument("--out", type=Path, metavar="DIR",
+                     help="output folder (default: the batch file's [output] folder)")
+    run.add_argument("--force", action="store_true",
+                     help="rerun every survey, even those whose inputs are unchanged")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
     tab = sub.add_parser("tabulate", help="means, proportions or totals with design-based SEs")
     tab.add_argument("file", type=Path)
     tab.add_argument("--weights", required=True, help="weight column")
@@ -154,6 +174,14 @@ def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str |
     return None
 
 
+def _run(args: argparse.Namespace) -> BatchResult:
+    """`flestimate run`: the batch's result; a survey that fails is in it, not raised."""
+    from flestimate.batch import run_batch
+
+    return run_batch(args.batch, scheduler=args.scheduler, workers=args.workers, jobs=args.jobs,
+                     force=args.force, progress=not args.quiet, out=args.out)
+
+
 def _tabulate(args: argparse.Namespace) -> Estimates:
     kind = "proportion" if args.proportion else "mean" if args.mean else "total"
     variables = _split(args.proportion or args.mean or args.total)
@@ -186,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "estimate":
                 prevalence = _estimate(args)
                 text = _write_report(prevalence, args.format, args.out)
+            elif args.command == "run":
+                batch = _run(args)
             elif args.command == "inspect":
                 report = _inspect(args)
             elif args.command == "synthetic":
@@ -207,12 +237,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "estimate":
             if text is not None:
                 sys.stdout.write(text)
+        elif args.command == "run":
+            print(batch.summary())
         elif args.command in ("inspect", "synthetic"):
             print(report)
         else:
             _write(result, args.format)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
+    if args.command == "run" and not batch.ok:
+        return 1
     return 0
 
 

@@ -125,6 +125,10 @@ class SurveyDesign:
     ultimate_cluster : bool
         Use the first stage only even when later-stage FPCs are given (R's
         ``survey.ultimate.cluster``).
+    frequencies : str or None
+        Column of row multiplicities (nonnegative integers): each row stands for that many
+        persons with the same design and analysis values, and ``weights`` holds their *total*
+        weight. ``None``: one person per row. See Notes.
 
     Notes
     -----
@@ -141,6 +145,16 @@ class SurveyDesign:
     ``H / H_ok`` for each estimate. ``fail`` raises :class:`~flestimate.errors.LonelyPSUError` at
     construction, naming the strata. A lonely stratum sampled with certainty (FPC of 1) is not
     lonely: it contributes nothing, as in R.
+
+    Frequencies (collapsed microdata): a row of frequency ``f`` and weight ``W`` stands for
+    ``f`` persons of the same stratum, units and analysis values whose weights sum to ``W``
+    (all positive, or all zero: a row never mixes zero and positive weights). Every Taylor sum
+    is then exact: ``sum w y``, ``sum w y^2`` and the PSU totals are the same over the rows as
+    over the persons, and the unweighted counts (``n``, missing values, the deff's SRS
+    variance, design df) add up the frequencies. Only ``kish_deff_weights``, which needs
+    ``sum w_i^2`` over persons, is unknown (NaN). The PSUs must be declared (with ``psu=None``
+    every row is its own PSU and merged persons would merge PSUs); replicate designs and
+    calibration need one row per person.
 
     The design keeps a shallow copy of ``data``: with pandas copy-on-write (the default from
     pandas 3) later changes to the caller's frame do not reach the design.
@@ -167,6 +181,8 @@ class SurveyDesign:
         "_ultimate_cluster",
         "_weights",
         "_weights_col",
+        "_frequencies",
+        "_frequencies_col",
         "_lonely_strata",
         "_variance_stages",
         "_summary",
@@ -174,6 +190,7 @@ class SurveyDesign:
     )
     _data: pd.DataFrame
     _weights: np.ndarray
+    _frequencies: np.ndarray | None
     _stratum: np.ndarray
     _n_strata: int
     _stages: list[Stage]
@@ -194,6 +211,7 @@ class SurveyDesign:
         *,
         adjust_domain_lonely: bool = False,
         ultimate_cluster: bool = False,
+        frequencies: str | None = None,
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise ArgumentTypeError(
@@ -220,7 +238,13 @@ class SurveyDesign:
             raise ArgumentTypeError(
                 f"`weights` of `SurveyDesign()` must be a column name; got {weights!r}"
             )
+        if frequencies is not None and not isinstance(frequencies, str):
+            raise ArgumentTypeError(
+                f"`frequencies` of `SurveyDesign()` must be a column name or None; "
+                f"got {frequencies!r}"
+            )
         needed = ([weights] if weights else []) + strata_cols + psu_cols + fpc_cols
+        needed += [frequencies] if frequencies else []
         missing = [c for c in needed if c not in data.columns]
         if missing:
             raise DataError(
@@ -239,6 +263,8 @@ class SurveyDesign:
         self._calibration = None
         self._data = data.copy(deep=False)
         self._weights_col = weights
+        self._frequencies_col = frequencies
+        self._frequencies = self._build_frequencies(frequencies, psu_cols)
         self._strata = tuple(strata_cols)
         self._psu = tuple(psu_cols)
         self._fpc = tuple(fpc_cols)
@@ -252,6 +278,7 @@ class SurveyDesign:
         ids = self._build_ids(psu_cols, n)
         self._stages, popsizes = self._build_stages(ids, fpc_cols)
         self._weights = self._build_weights(weights, popsizes)
+        self._check_frequency_weights()
         n_fpc_stages = len(fpc_cols)
         recurse = (not self._ultimate_cluster) and n_fpc_stages > 1
         self._variance_stages = len(self._stages) if recurse else 1
@@ -270,6 +297,43 @@ class SurveyDesign:
         object.__setattr__(self, name, value)
 
     # -- construction helpers -------------------------------------------------------------
+    def _build_frequencies(self, col: str | None, psu_cols: list[str]) -> np.ndarray | None:
+        if col is None:
+            return None
+        data = self._data
+        raw = data[col]
+        if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
+            raise DesignError(f"frequencies column {col!r} must hold nonnegative integers; got "
+                              f"dtype {raw.dtype}")
+        f = np.array(raw.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(f) | (f < 0) | (f != np.round(f))
+        if bad.any():
+            raise DesignError(
+                f"frequencies column {col!r} must hold nonnegative integers; {int(bad.sum())} "
+                f"row(s) do not; first rows: {_row_ids(data, bad)}"
+            )
+        if not psu_cols and (f > 1).any():
+            raise DesignError(
+                f"frequencies column {col!r} needs a `psu` column: without one every row is its "
+                f"own PSU, and a row of several persons would merge their PSUs"
+            )
+        f.setflags(write=False)
+        return f
+
+    def _check_frequency_weights(self) -> None:
+        f = self._frequencies
+        if f is None:
+            return
+        if self._weights_col is None:  # weights implied by the FPCs are per person
+            self._weights = self._weights * f
+        bad = (f == 0) & (self._weights > 0)
+        if bad.any():
+            raise DesignError(
+                f"frequencies column {self._frequencies_col!r} is 0 in {int(bad.sum())} row(s) "
+                f"of positive weight; first rows: {_row_ids(self._data, bad)}"
+            )
+
     def _build_strata(self, strata_cols: list[str]) -> tuple[np.ndarray, int]:
         data = self._data
         n = len(data)
@@ -517,6 +581,11 @@ class SurveyDesign:
         return self._stratum
 
     @property
+    def frequencies(self) -> np.ndarray | None:
+        """Persons per row (read-only), or None: one person per row."""
+        return self._frequencies
+
+    @property
     def all_weights_positive(self) -> bool:
         """Whether every row has a nonzero weight (then every row counts in ``n``)."""
         return bool(self._summary["all_weights_positive"])
@@ -553,14 +622,21 @@ class SurveyDesign:
 
     def _make_summary(self) -> dict[str, Any]:
         w = self._weights
-        kish = float(len(w) * np.sum(w * w) / np.sum(w) ** 2)
+        f = self._frequencies
+        if f is None:
+            n_rows = len(self._data)
+            kish = float(len(w) * np.sum(w * w) / np.sum(w) ** 2)
+        else:  # sum w^2 over persons is not known from their total weights
+            n_rows = int(np.sum(f))
+            kish = float("nan")
         inset = w != 0
         st = self._stages[0]
         n_psu_in = int(np.count_nonzero(np.bincount(st.unit[inset], minlength=st.n_units)))
         n_str_in = int(np.count_nonzero(np.bincount(self._stratum[inset],
                                                     minlength=self._n_strata)))
         return {
-            "n_rows": len(self._data),
+            "n_rows": n_rows,
+            "frequencies": self._frequencies_col,
             "weights": self._weights_col,
             "strata": list(self._strata) or None,
             "psu": list(self._psu) or None,
@@ -578,6 +654,13 @@ class SurveyDesign:
             "adjust_domain_lonely": self._adjust_domain_lonely,
             "ultimate_cluster": self._ultimate_cluster,
         }
+
+    def _one_row_per_person(self, func: str) -> None:
+        if self._frequencies is not None:
+            raise DesignError(
+                f"`{func}()` needs one row per person; this design has frequencies (column "
+                f"{self._frequencies_col!r}): declare it on the uncollapsed data"
+            )
 
     def __repr__(self) -> str:
         s = self.summary_dict()
@@ -600,6 +683,7 @@ class SurveyDesign:
                     tol: float, func: str) -> SurveyDesign:
         from flestimate.calibration._design import build_margins, make_calibration, solve
 
+        self._one_row_per_person(func)
         if self._calibration is not None:
             raise DesignError(f"`{func}()`: the weights are already calibrated "
                               f"({self._calibration.description}); calibrate the design "
@@ -729,6 +813,7 @@ class SurveyDesign:
         """
         from flestimate.replicate import to_replicate
 
+        self._one_row_per_person("to_replicate")
         return to_replicate(self, method, replicates, seed, rho, mse)
 
     def mean(

@@ -236,7 +236,11 @@ def _domains(design: SurveyDesign, by: By, subpop: Subpop, func: str) -> _Domain
     for c in by_cols:
         if isinstance(data[c].dtype, pd.CategoricalDtype):
             labels[c] = labels[c].astype(data[c].dtype)
-    n_missing_by = int(missing_by.sum())
+    freq = getattr(design, "frequencies", None)  # persons per row, or None: one
+    if freq is None:
+        n_missing_by = int(missing_by.sum())
+    else:
+        n_missing_by = int((freq if sel is None else freq[sel])[missing_by].sum())
     if n_missing_by:
         warnings.warn(
             FlestimateWarning(
@@ -369,6 +373,7 @@ def _accumulate(
     """
     w = design.weights
     all_positive = design.all_weights_positive
+    freq = getattr(design, "frequencies", None)  # persons per row (collapsed data), or None
     k = len(variables.y)
     stages = design.stages[: design.variance_stages]
     cell = domains.cell
@@ -410,6 +415,9 @@ def _accumulate(
         wd = w[rows]
         c = cell[rows]
         present = None if all_positive else (wd > 0).astype(np.float64)
+        fr = None if freq is None else freq[rows]
+        if fr is not None:  # each row counts as its number of persons
+            present = fr if present is None else present * fr
         for s, st in enumerate(stages):
             key = st.unit[rows] * n_cells + c if dense else inverse[s][start:stop]
             nb = pairs[s].n_pairs
@@ -431,7 +439,7 @@ def _accumulate(
             wxx += by_cell @ (x * x)
             pw += by_cell @ (np.ones_like(x) if valid_f is None else valid_f)
         if valid_f is not None:
-            n_missing += segment_sum(c, 1.0 - valid_f, n_cells)
+            n_missing += segment_sum(c, 1.0 - valid_f, n_cells, fr)
         y *= y  # now y^2, in place
         wyy += by_cell @ y
     for s in range(len(stages)):
