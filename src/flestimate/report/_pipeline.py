@@ -254,8 +254,11 @@ def _with_bounds(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...]) -> pd.DataFrame:
+def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...],
+            frequencies: str | None) -> pd.DataFrame:
     """Unweighted number of cases of each column (tidy: by..., indicator, n_cases)."""
+    if frequencies is not None:
+        frame = frame[cols].mul(frame[frequencies], axis=0).join(frame[list(by)])
     if by:
         sums = frame.groupby(list(by), dropna=True, sort=False, observed=True)[cols].sum()
         long: pd.DataFrame = sums.reset_index().melt(id_vars=list(by), var_name="indicator",
@@ -267,14 +270,14 @@ def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...]) -> pd.Dat
 
 
 def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str, ...],
-            ci: str, level: float, df: float | None
+            ci: str, level: float, df: float | None, frequencies: str | None = None
             ) -> tuple[list[pd.DataFrame], Mapping[str, Any]]:
     cols = list(outcomes.columns)
     points = [c for c in cols if "__" not in c]
     b = list(by) or None
     keys = [*by, "indicator"]
     in_universe = frame.loc[frame[_UNIVERSE]]
-    counts = _counts(in_universe, points, by)
+    counts = _counts(in_universe, points, by, frequencies)
 
     shares = proportion(design, cols, by=b, subpop=_UNIVERSE, ci=ci, level=level, df=df)
     share = _split_variable(shares.to_frame())
@@ -299,7 +302,8 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
                        df=df).to_frame()
         t = t.assign(indicator=t["category"].astype(str), measure="share", table=name)
         cases = in_universe.loc[in_universe[subpop]]
-        n_cases = (cases.groupby([*by, form_col], observed=True, sort=False).size()
+        groups = cases.groupby([*by, form_col], observed=True, sort=False)
+        n_cases = ((groups.size() if frequencies is None else groups[frequencies].sum())
                    .rename("n_cases").reset_index().rename(columns={form_col: "indicator"}))
         n_cases["indicator"] = n_cases["indicator"].astype(str)
         tables.append(t.merge(n_cases, on=keys, how="left"))
@@ -436,13 +440,17 @@ def estimate_prevalence(
     if type(data_or_path).__module__.startswith("dask"):
         from flestimate.report._dask import prepare_dask
 
+        if variance != "taylor":
+            raise ArgumentError("`variance` of `estimate_prevalence()` on a dask DataFrame must "
+                                "be 'taylor'")
+        if calibrate is not None:
+            raise ArgumentError("`calibrate` of `estimate_prevalence()` needs the data in "
+                                "memory (one row per person); not available for a dask "
+                                "DataFrame")
         prepared = prepare_dask(data_or_path, spec_obj, households, margins, design,
                                 forced_labour=forced_labour, trafficking=trafficking,
                                 child=child, form=form, indicators=indicators,
                                 plain_penalties=plain_penalties)
-        if variance != "taylor":
-            raise ArgumentError("`variance` of `estimate_prevalence()` on a dask DataFrame must "
-                                "be 'taylor'")
         report: PrevalenceReport = prepared.estimate(ci=ci, level=level, df=df, rules=rules,
                                                      margins=margins)
         return report
@@ -479,12 +487,16 @@ class Prepared:
     counts: pd.DataFrame
     indicator_table: pd.DataFrame
     rules: Mapping[str, Any]
+    #: A column of row multiplicities when each row stands for several persons (a collapsed
+    #: frame); every unweighted count sums it.
+    frequencies: str | None = None
 
     def design(self) -> SurveyDesign:
         o = self.design_options
         return SurveyDesign(self.frame, weights=o["weights"], strata=o.get("strata"),
                             psu=o.get("psu"), fpc=o.get("fpc"), nest=bool(o.get("nest", False)),
-                            lonely_psu=o.get("lonely_psu", "fail"))
+                            lonely_psu=o.get("lonely_psu", "fail"),
+                            frequencies=self.frequencies)
 
     def estimate(self, *, ci: str, level: float, df: float | None, rules: ReliabilityRules,
                  margins: list[tuple[str, ...]], variance: str = "taylor",
@@ -501,12 +513,15 @@ class Prepared:
         excluded: dict[str, int] = {}
         for margin in [(), *margins]:
             label = "*".join(margin) if margin else _NATIONAL
-            tables, prov = _margin(design, self.frame, self.outcomes, margin, ci, level, df)
+            tables, prov = _margin(design, self.frame, self.outcomes, margin, ci, level, df,
+                                   self.frequencies)
             for t in tables:
                 parts[str(t["table"].iat[0])].append(t.assign(by=label, domain=_labels(t, margin)))
             if margin:
                 missing = self.frame.loc[self.frame[_UNIVERSE], list(margin)].isna().any(axis=1)
-                excluded[label] = int(missing.sum())
+                persons = (np.ones(len(missing)) if self.frequencies is None else
+                           self.frame.loc[self.frame[_UNIVERSE], self.frequencies].to_numpy())
+                excluded[label] = int(persons[missing.to_numpy()].sum())
         table = pd.concat([t for v in parts.values() for t in v], ignore_index=True)
         table = table.rename(columns={"flag": "ci_flag"})
         table["n_cases"] = table["n_cases"].fillna(0).astype(np.int64)
