@@ -360,7 +360,10 @@ def assess_reliability(
     for rows, section, share in ((is_share, ruleset.proportions, True),
                                  (is_number, ruleset.counts, False)):
         if rows.any():
-            code[rows], part = _assess(section, share, {k: v[rows] for k, v in col.items()})
+            # extreme ratios (e.g. a width over a tiny p) only reach the reason text as "inf"
+            with np.errstate(over="ignore"):
+                code[rows], part = _assess(section, share,
+                                           {k: v[rows] for k, v in col.items()})
             reason[rows] = part.astype(object)
     out: pd.DataFrame = pd.DataFrame({"reliability": np.asarray(STATUSES, dtype=object)[code],
                                       "reliability_reason": reason}, index=table.index)
