@@ -293,7 +293,7 @@ INVALID = [
     (HEADER + "[[survey]\n", "batch.toml: invalid TOML"),
     (HEADER + MOLDOVA_ENTRY + "tables = ['prevalence', 'by_form']\n",
      "batch.toml: survey[0] (MDA-2008).tables[1]: must be one of prevalence"),
-    (HEADER + MOLDOVA_ENTRY + "ci = 'wald'\n",
+    (HEADER + MOLDOVA_ENTRY + "ci = 'exact'\n",
      "batch.toml: survey[0] (MDA-2008).ci: must be one of korn-graubard"),
     (HEADER.replace("level = 0.95", "level = 95") + MOLDOVA_ENTRY,
      "batch.toml: defaults.level: must be a number in (0, 1); got integer 95"),

@@ -437,3 +437,19 @@ def test_calibration_by_labels_or_codes_equals_the_calibrated_design() -> None:
     with pytest.raises(ArgumentError, match="margin column 'planet'"):
         estimate_prevalence(MOLDOVA, "moldova-2008-synthetic",
                             calibrate={"planet": {"earth": 1.0}})
+
+
+def test_wald_gives_wald_for_numbers_and_flags_stay_nchs(moldova: PrevalenceReport) -> None:
+    """``ci="wald"``: numbers get ``Y -+ t_df se`` (the total's own interval) while the NCHS
+    flags are still judged on the 95% Korn-Graubard and log-scale intervals (Parker et al.
+    2017, 2023), so they equal the default run's."""
+    from scipy import stats
+
+    base = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic").to_frame()
+    wald = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", ci="wald").to_frame()
+    row = _share(wald, "forced_labour", measure="number")
+    t = stats.t.ppf(0.975, row["df"])
+    assert row["ci_low"] == pytest.approx(row["estimate"] - t * row["se"], rel=1e-12)
+    assert row["ci_high"] == pytest.approx(row["estimate"] + t * row["se"], rel=1e-12)
+    pd.testing.assert_series_equal(wald["reliability"], base["reliability"])
+    pd.testing.assert_series_equal(wald["reliability_reason"], base["reliability_reason"])

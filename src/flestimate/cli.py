@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from flestimate import __version__
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError
-from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS
+from flestimate.intervals import CI_METHODS
 from flestimate.io import read_microdata
-from flestimate.report import VARIANCE_METHODS, PrevalenceReport
+from flestimate.report import PREVALENCE_CI_METHODS, VARIANCE_METHODS, PrevalenceReport
 from flestimate.results import Estimates
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--spec", required=True, help="module spec: a built-in name or a YAML file")
     est.add_argument("--households", type=Path, help="household file to merge, if separate")
     est.add_argument("--by", help="domain margins, comma-separated; 'a*b' crosses two columns")
-    est.add_argument("--ci", default="korn-graubard", choices=PROPORTION_CI_METHODS,
+    est.add_argument("--ci", default="korn-graubard", choices=PREVALENCE_CI_METHODS,
                      help="interval for shares (default korn-graubard)")
     est.add_argument("--level", type=float, default=0.95)
     est.add_argument("--variance", default="taylor", choices=VARIANCE_METHODS)

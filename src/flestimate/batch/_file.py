@@ -16,9 +16,14 @@ from typing import Any
 from flestimate.classification._rules import PLAIN_PENALTIES, RULES_DIR, builtin_rules
 from flestimate.design import LONELY_PSU_RULES
 from flestimate.errors import SpecError
-from flestimate.intervals import PROPORTION_CI_METHODS
 from flestimate.mapping import _SPEC_DIR, builtin_specs
-from flestimate.report import RELIABILITY_RULES, TABLES, VARIANCE_METHODS, estimate_prevalence
+from flestimate.report import (
+    PREVALENCE_CI_METHODS,
+    RELIABILITY_RULES,
+    TABLES,
+    VARIANCE_METHODS,
+    estimate_prevalence,
+)
 from flestimate.report._reliability import RELIABILITY_DIR
 from flestimate.results import _freeze, _thaw
 
@@ -232,7 +237,7 @@ class _Checker:
                 raise self.fail(where, f"a table is listed twice: {tables}")
             return [t for t in TABLES if t in tables]
         if key == "ci":
-            return self.choice(value, PROPORTION_CI_METHODS, where)
+            return self.choice(value, PREVALENCE_CI_METHODS, where)
         if key == "variance":
             return self.choice(value, VARIANCE_METHODS, where)
         if key == "level":

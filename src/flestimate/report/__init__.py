@@ -8,7 +8,12 @@ report. Reliability rule sets (NCHS 2017 by default) are data files: :func:`load
 
 from __future__ import annotations
 
-from flestimate.report._pipeline import INDICATORS, VARIANCE_METHODS, estimate_prevalence
+from flestimate.report._pipeline import (
+    INDICATORS,
+    PREVALENCE_CI_METHODS,
+    VARIANCE_METHODS,
+    estimate_prevalence,
+)
 from flestimate.report._prevalence import TABLE_COLUMNS, TABLES, PrevalenceReport
 from flestimate.report._reliability import (
     RELIABILITY_RULES,
@@ -19,6 +24,7 @@ from flestimate.report._reliability import (
 
 __all__ = [
     "INDICATORS",
+    "PREVALENCE_CI_METHODS",
     "RELIABILITY_RULES",
     "TABLES",
     "TABLE_COLUMNS",

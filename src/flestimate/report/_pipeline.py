@@ -27,7 +27,10 @@ from flestimate.mapping import MappedSurvey, ModuleSpec, _recode, load_spec
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
-__all__ = ["INDICATORS", "VARIANCE_METHODS", "estimate_prevalence"]
+__all__ = ["INDICATORS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS", "estimate_prevalence"]
+
+#: ``ci=`` choices: the interval methods for proportions, and Wald.
+PREVALENCE_CI_METHODS = (*PROPORTION_CI_METHODS, "wald")
 
 #: ``variance=`` choices: Taylor linearisation or replicates made from the declared design.
 VARIANCE_METHODS = ("taylor", "jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
@@ -285,11 +288,12 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
 
     number = _split_variable(total(design, cols, by=b, subpop=_UNIVERSE, level=level,
                                    df=df).to_frame())
-    low, high = _log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
-                              number["df"].to_numpy(), level)
-    number = number.assign(ci_low=low, ci_high=high,
-                           flag=np.where(np.isnan(low) & (number["estimate"] == 0),
-                                         "zero count: no interval", number["flag"]))
+    if ci != "wald":  # the total's own interval is Wald
+        low, high = _log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
+                                  number["df"].to_numpy(), level)
+        number = number.assign(ci_low=low, ci_high=high,
+                               flag=np.where(np.isnan(low) & (number["estimate"] == 0),
+                                             "zero count: no interval", number["flag"]))
     number = _with_bounds(number, keys).assign(measure="number", table="prevalence")
     # A count's n is the domain's persons, as the share's; its n_eff is the share's.
     number = number.drop(columns=["n", "n_eff"]).merge(
@@ -323,7 +327,7 @@ def _kg(table: pd.DataFrame, ci: str, level: float) -> tuple[np.ndarray, np.ndar
             "korn-graubard", s["estimate"].to_numpy(float), s["se"].to_numpy(float),
             s["df"].to_numpy(float), s["n"].to_numpy(float), 0.95)
         low[shares], high[shares] = kg_low, kg_high
-        if level != 0.95:
+        if level != 0.95 or ci == "wald":
             num = table.loc[~shares]
             low[~shares], high[~shares] = _log_interval(
                 num["estimate"].to_numpy(float), num["se"].to_numpy(float),
@@ -431,9 +435,9 @@ def estimate_prevalence(
     if variance not in VARIANCE_METHODS:
         raise ArgumentError(f"`variance` of `estimate_prevalence()` must be one of "
                             f"{', '.join(VARIANCE_METHODS)}; got {variance!r}")
-    if ci not in PROPORTION_CI_METHODS:
+    if ci not in PREVALENCE_CI_METHODS:
         raise ArgumentError(f"`ci` of `estimate_prevalence()` must be one of "
-                            f"{', '.join(PROPORTION_CI_METHODS)}; got {ci!r}")
+                            f"{', '.join(PREVALENCE_CI_METHODS)}; got {ci!r}")
     margins = _margins(by)
     spec_obj = _spec(spec)
     rules = load_reliability(reliability)
