@@ -453,3 +453,29 @@ def test_wald_gives_wald_for_numbers_and_flags_stay_nchs(moldova: PrevalenceRepo
     assert row["ci_high"] == pytest.approx(row["estimate"] + t * row["se"], rel=1e-12)
     pd.testing.assert_series_equal(wald["reliability"], base["reliability"])
     pd.testing.assert_series_equal(wald["reliability_reason"], base["reliability_reason"])
+
+
+def test_replicate_weights_shipped_in_the_file() -> None:
+    """``variance="replicate"`` uses the replicate weights the spec's design declares (here via
+    ``design=``, a regular expression as R's ``repweights``): the file's 30 bootstrap columns,
+    made by ``to_replicate("bootstrap", 30, seed=4)`` and stored as full weights, give the same
+    report as the generated design to 1e-12 (R ``svrepdesign(type="bootstrap")``)."""
+    frame = fl.read_microdata(MOLDOVA).frame
+    base = fl.SurveyDesign(frame, weights="w_pers", strata="strat", psu="psu",
+                           lonely_psu="adjust").to_replicate("bootstrap", 30, seed=4)
+    with_reps = pd.concat([frame, base.replicate_weights(prefix="bw")], axis=1)
+    opts = {"replicate_weights": "bw[0-9]+", "replicate_method": "bootstrap",
+            "replicate_scale": base.scale}
+    shipped = estimate_prevalence(with_reps, "moldova-2008-synthetic", variance="replicate",
+                                  design=opts).to_frame()
+    generated = estimate_prevalence(frame, "moldova-2008-synthetic", variance="bootstrap",
+                                    replicates=30, seed=4).to_frame()
+    np.testing.assert_allclose(shipped["se"], generated["se"], rtol=1e-12)
+    np.testing.assert_allclose(shipped["ci_low"], generated["ci_low"], rtol=1e-10)
+    assert (shipped.loc[shipped["measure"] == "share", "df"] == 29).all()
+    with pytest.raises(SpecError, match="replicate_method"):
+        estimate_prevalence(with_reps, "moldova-2008-synthetic", variance="replicate",
+                            design={"replicate_weights": "bw[0-9]+"})
+    with pytest.raises(DataError, match="no column matches 'rw\\[0-9\\]\\+'"):
+        estimate_prevalence(with_reps, "moldova-2008-synthetic", variance="replicate",
+                            design={**opts, "replicate_weights": "rw[0-9]+"})

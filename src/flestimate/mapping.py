@@ -179,7 +179,10 @@ _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
 _SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "codes", "universe", "design", "ids",
              "indicators", "extra_indicators", "context", "merge"}
-_DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu"}
+_DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
+                # replicate weights shipped in the file (ReplicateDesign's arguments)
+                "replicate_weights", "replicate_method", "replicate_scale",
+                "replicate_rscales", "replicate_mse", "replicate_rho", "replicate_combined"}
 _CONTEXT_NAMES = ("moved", "moved_international", "perpetrator", "sector", "sex", "age",
                   "age_group", "migrant_status", "destination", "proxy", "reference_period",
                   "household", "relationship", "region", "urban")

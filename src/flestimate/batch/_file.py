@@ -49,7 +49,9 @@ _SURVEY_KEYS = (*_IDENTITY, "spec", "households", "tables", *_OPTIONS)
 _REQUIRED = ("country", "year", "file", "spec")
 _TOP_KEYS = ("output", "defaults", "survey")
 _OUTPUT_KEYS = ("folder", "formats", "reports")
-_DESIGN_KEYS = ("weights", "strata", "psu", "fpc", "nest", "lonely_psu")
+_DESIGN_KEYS = ("weights", "strata", "psu", "fpc", "nest", "lonely_psu", "replicate_weights",
+                "replicate_method", "replicate_scale", "replicate_rscales", "replicate_mse",
+                "replicate_rho", "replicate_combined")
 # File-valued keys: a built-in name, or a .yaml/.yml file relative to the batch file.
 _RULE_KINDS = ("forced_labour", "trafficking", "child", "form")
 _REFERENCES = ("spec", "reliability", *_RULE_KINDS, "indicators")
@@ -204,12 +206,23 @@ class _Checker:
             at = f"{where}.{key}"
             if key == "weights":
                 out[key] = self.text(v, at)
-            elif key in ("strata", "psu", "fpc"):
+            elif key in ("strata", "psu", "fpc", "replicate_weights"):
                 out[key] = v if isinstance(v, str) and v else self.texts(v, at)
-            elif key == "nest":
+            elif key in ("nest", "replicate_mse", "replicate_combined"):
                 if not isinstance(v, bool):
                     raise self.fail(at, f"must be true or false; got {_shown(v)}")
                 out[key] = v
+            elif key == "replicate_method":
+                out[key] = self.text(v, at)
+            elif key in ("replicate_scale", "replicate_rho"):
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    raise self.fail(at, f"must be a number; got {_shown(v)}")
+                out[key] = float(v)
+            elif key == "replicate_rscales":
+                if not isinstance(v, list) or not all(
+                        isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+                    raise self.fail(at, f"must be an array of numbers; got {_shown(v)}")
+                out[key] = [float(x) for x in v]
             else:
                 out[key] = self.choice(v, LONELY_PSU_RULES, at)
         return out

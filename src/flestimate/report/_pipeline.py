@@ -7,6 +7,7 @@ PSUs of the universe that hold no case and no row is ever dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, SpecE
 from flestimate.estimate import proportion, total
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
-from flestimate.mapping import MappedSurvey, ModuleSpec, _recode, load_spec
+from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, load_spec
+from flestimate.replicate import ReplicateDesign
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
@@ -33,7 +35,8 @@ __all__ = ["INDICATORS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS", "estimate_
 PREVALENCE_CI_METHODS = (*PROPORTION_CI_METHODS, "wald")
 
 #: ``variance=`` choices: Taylor linearisation or replicates made from the declared design.
-VARIANCE_METHODS = ("taylor", "jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
+VARIANCE_METHODS = ("taylor", "replicate", "jk1", "jkn", "brr", "fay", "bootstrap",
+                    "subbootstrap")
 
 #: The classes estimated in the ``prevalence`` table, in display order, with their labels.
 INDICATORS: Mapping[str, str] = {
@@ -143,11 +146,10 @@ def _design_options(spec: ModuleSpec, design: Mapping[str, Any] | None) -> dict[
         if not isinstance(design, Mapping):
             raise ArgumentTypeError("`design` of `estimate_prevalence()` must be a mapping like "
                                     "the spec's design section")
-        unknown = set(design) - {"weights", "strata", "psu", "fpc", "nest", "lonely_psu"}
+        unknown = set(design) - _DESIGN_KEYS
         if unknown:
             raise ArgumentError(f"`design` of `estimate_prevalence()`: unknown key(s) "
-                                f"{sorted(unknown)}; expected weights, strata, psu, fpc, nest, "
-                                f"lonely_psu")
+                                f"{sorted(unknown)}; expected {', '.join(sorted(_DESIGN_KEYS))}")
         opts.update(design)
     if not opts.get("weights"):
         raise SpecError(f"{spec.source}: design.weights: the spec declares no weight column; add "
@@ -392,8 +394,12 @@ def estimate_prevalence(
     ci : str
         Interval for shares: ``korn-graubard`` (default), ``beta``, ``logit``, ``wilson``,
         ``wald``. Numbers get the log-scale interval (``wald`` gives Wald for both).
-    variance : {"taylor", "jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
-        Taylor linearisation on the declared design, or replicate weights made from it
+    variance : {"taylor", "replicate", "jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
+        Taylor linearisation on the declared design; ``"replicate"``: the replicate weights
+        shipped in the file, declared in the spec's design (``replicate_weights`` (a list or a
+        regular expression), ``replicate_method``, ``replicate_scale``, ``replicate_rscales``,
+        ``replicate_mse``, ``replicate_rho``, ``replicate_combined``: the arguments of
+        :class:`~flestimate.ReplicateDesign`); or replicate weights made from the design
         (:meth:`SurveyDesign.to_replicate`; ``replicates`` and ``seed`` for the bootstrap).
     level, df
         Confidence level; degrees of freedom override (default: the design df of each domain).
@@ -495,6 +501,20 @@ class Prepared:
     #: frame); every unweighted count sums it.
     frequencies: str | None = None
 
+    def replicate_design(self) -> ReplicateDesign:
+        """The replicate design of the replicate weights the spec declares (``replicate_*``)."""
+        o = self.design_options
+        if not o.get("replicate_weights") or not o.get("replicate_method"):
+            raise SpecError(f"{self.spec.source}: design.replicate_weights: variance='replicate' "
+                            f"needs the replicate weight columns and `replicate_method` in the "
+                            f"spec's design (or design={{...}})")
+        return ReplicateDesign(self.frame, o["weights"], o["replicate_weights"],
+                               o["replicate_method"], scale=o.get("replicate_scale"),
+                               rscales=o.get("replicate_rscales"),
+                               mse=bool(o.get("replicate_mse", False)),
+                               rho=o.get("replicate_rho"),
+                               combined=bool(o.get("replicate_combined", True)))
+
     def design(self) -> SurveyDesign:
         o = self.design_options
         return SurveyDesign(self.frame, weights=o["weights"], strata=o.get("strata"),
@@ -507,7 +527,11 @@ class Prepared:
                  replicates: int | None = None, seed: int | None = None,
                  design: Any = None,
                  calibration: tuple[Any, str, Any] | None = None) -> PrevalenceReport:
-        if design is None:
+        if design is None and variance == "replicate":
+            design = self.replicate_design()
+            if calibration is not None:
+                design = _calibrated(design, *calibration)
+        elif design is None:
             design = self.design()
             if variance != "taylor":
                 design = design.to_replicate(variance, replicates, seed)
@@ -572,6 +596,20 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
     opts = _design_options(spec, design)
     design_cols = [c for key in ("weights", "strata", "psu", "fpc")
                    for c in _as_list(opts.get(key))]
+    reps = opts.get("replicate_weights")
+    if isinstance(reps, str):  # a regular expression matching the names in full (as R)
+        try:
+            pattern = re.compile(reps)
+        except re.error as exc:
+            raise SpecError(f"{spec.source}: design.replicate_weights: {reps!r} is not a "
+                            f"regular expression ({exc})") from exc
+        matched = [c for c in full.columns if pattern.fullmatch(str(c))]
+        if not matched:
+            raise DataError(f"{source}: design.replicate_weights: no column matches {reps!r}")
+        design_cols += matched
+        opts["replicate_weights"] = matched
+    elif reps is not None:
+        design_cols += _as_list(reps)
     missing = [c for c in design_cols if c not in full.columns]
     if missing:
         raise DataError(f"{source}: design column(s) {missing} of spec {spec.name!r} not found "
