@@ -1,0 +1,551 @@
+"""The ILO breakdown from surveys: forced labour and trafficking by form, pooled over national
+``PrevalenceReport`` s (or tidy tables of national estimates with SEs) of independent surveys."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.aggregate._shares import (
+    check_level,
+    lognormal_interval,
+    normal_interval,
+    share_interval,
+    shares,
+    z_quantile,
+)
+from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
+from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
+from flestimate.results import _freeze, _thaw
+
+__all__ = ["BREAKDOWN_COLUMNS", "BREAKDOWN_TABLES", "FORMS", "Breakdown", "from_reports"]
+
+#: The forms of forced labour of the ILO 2005 typology (indicators of the report's by-form
+#: tables; ``form_<form>`` in its prevalence table).
+FORMS: tuple[str, ...] = ("state_imposed", "commercial_sexual_exploitation",
+                          "economic_exploitation", "mixed_undetermined")
+#: Numbers of the prevalence table summed over countries (table ``totals``).
+TOTAL_INDICATORS: tuple[str, ...] = ("forced_labour", "trafficked", "forced_labour_not_trafficked",
+                                     "undetermined", *(f"form_{f}" for f in FORMS))
+#: Tables of a :class:`Breakdown`.
+BREAKDOWN_TABLES: tuple[str, ...] = ("totals", "forced_labour_by_form", "trafficked_by_form",
+                                     "by_region", "trafficked_by_region")
+#: Columns of :meth:`Breakdown.to_frame`.
+BREAKDOWN_COLUMNS: tuple[str, ...] = (
+    "source", "table", "level", "region", "unit", "component", "quantity", "estimate", "se",
+    "ci_low", "ci_high", "n_units", "method", "ci_flag",
+)
+_WEIGHTS = ("number", "population")
+_REPORT_CI = "the country report's share and interval"
+_ZERO_FLAG = ("0 with SE 0 (no sample cases): no upper end from the SE; see the country "
+              "reports' one-sided intervals")
+_AMONG = {"forced_labour_by_form": "forced_labour", "trafficked_by_form": "trafficked"}
+_POOLED = ("S_f = sum_c s_cf T_c / sum_c T_c; Var = sum_c [(T_c/D)^2 Var(s_cf) + "
+           "((s_cf - S_f)/D)^2 Var(T_c)], D = sum_c T_c; the within-survey covariance of s_cf "
+           "and T_c is taken as 0 (an approximation)")
+
+
+def _tidy_inputs(reports: Any) -> dict[str, pd.DataFrame]:
+    from flestimate.report import PrevalenceReport
+
+    def frame_of(item: Any, uid: str) -> pd.DataFrame:
+        if isinstance(item, PrevalenceReport):
+            return item.to_frame()
+        if isinstance(item, pd.DataFrame):
+            return item
+        raise ArgumentTypeError(f"`reports` of `from_reports()`: entry {uid!r} must be a "
+                                f"PrevalenceReport or a DataFrame; got {type(item).__name__}")
+
+    if isinstance(reports, pd.DataFrame):
+        if "unit" not in reports.columns:
+            raise DataError("`reports` of `from_reports()` given as one DataFrame needs a 'unit' "
+                            "column naming the country of each row")
+        return {str(k): g.drop(columns="unit") for k, g in reports.groupby("unit", sort=False)}
+    if isinstance(reports, Mapping):
+        out = {str(k): frame_of(v, str(k)) for k, v in reports.items()}
+    elif isinstance(reports, Sequence) and not isinstance(reports, str):
+        out = {}
+        for item in reports:
+            if not isinstance(item, PrevalenceReport):
+                raise ArgumentTypeError("`reports` of `from_reports()` given as a list must hold "
+                                        "PrevalenceReports (ids from provenance['source']); "
+                                        "pass a mapping id -> DataFrame for plain tables")
+            uid = str(item.provenance["source"])
+            if uid in out:
+                raise DataError(f"`reports` of `from_reports()`: two reports have the source "
+                                f"{uid!r}; pass a mapping with distinct ids")
+            out[uid] = item.to_frame()
+    else:
+        raise ArgumentTypeError(f"`reports` of `from_reports()` must be a mapping id -> "
+                                f"PrevalenceReport or DataFrame, a list of PrevalenceReports or "
+                                f"one DataFrame with a 'unit' column; got "
+                                f"{type(reports).__name__}")
+    if not out:
+        raise DataError("`reports` of `from_reports()` is empty")
+    return out
+
+
+def _pick(t: pd.DataFrame, uid: str, table: str, measure: str,
+          indicators: Sequence[str]) -> pd.DataFrame:
+    need = ["table", "measure", "indicator", "estimate", "se"]
+    missing = [c for c in need if c not in t.columns]
+    if missing:
+        raise DataError(f"`reports` of `from_reports()`: the table of {uid!r} lacks column(s) "
+                        f"{missing}")
+    rows = t[(t["table"] == table) & (t["measure"] == measure)]
+    if "by" in t.columns:
+        rows = rows[rows["by"] == "national"]
+    rows = rows.drop_duplicates("indicator").set_index("indicator")
+    absent = [i for i in indicators if i not in rows.index]
+    if absent:
+        raise DataError(f"`reports` of `from_reports()`: {uid!r} has no national {measure} of "
+                        f"{format_values(absent)} in table {table!r}")
+    cols = ["estimate", "se"] + [c for c in ("ci_low", "ci_high") if c in rows.columns]
+    out: pd.DataFrame = rows.loc[list(indicators), cols].astype(float)
+    return out
+
+
+def _mapping(value: Any, name: str, ids: Sequence[str]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ArgumentTypeError(f"`{name}` of `from_reports()` must be a mapping id -> value; "
+                                f"got {type(value).__name__}")
+    missing = [u for u in ids if u not in value]
+    if missing:
+        raise DataError(f"`{name}` of `from_reports()` has no entry for {format_values(missing)}")
+    return {u: value[u] for u in ids}
+
+
+def from_reports(
+    reports: Any,
+    *,
+    population: Mapping[str, float] | None = None,
+    region: Mapping[str, str] | None = None,
+    weights: str = "number",
+    level: float = 0.95,
+    ci: str = "lognormal",
+    per: float = 1000.0,
+) -> Breakdown:
+    """The ILO breakdown (forced labour and trafficking by form) pooled over national surveys.
+
+    Parameters
+    ----------
+    reports : mapping, list or DataFrame
+        ``{id: PrevalenceReport}``; a list of PrevalenceReports (ids from
+        ``provenance['source']``); ``{id: DataFrame}`` of national estimates in the report's
+        tidy layout (``table, measure, indicator, estimate, se``, optional ``by``, rows with
+        ``by == "national"`` used); or one such DataFrame with a ``unit`` column.
+    population : mapping id -> float, optional
+        The population each country's rates refer to (e.g. the survey universe or the whole
+        population): rates per ``per`` in table ``totals``; required with
+        ``weights="population"``.
+    region : mapping id -> str, optional
+        Region of each country: adds region rows to every table and the tables ``by_region``
+        and ``trafficked_by_region``.
+    weights : {"number", "population"}
+        ``number``: each country's totals are its estimated numbers (measure ``number``);
+        ``population``: its shares (measure ``share``) times ``population``, ``Var = P^2
+        Var(share)``.
+    level : float
+        Confidence level.
+    ci : {"lognormal", "normal"}
+        Interval for totals: ``T exp(-/+ z se / T)`` (default, as the report's numbers) or
+        ``T -/+ z se``. Pooled shares get logit intervals; country rows of by-form shares keep
+        their report's interval. An estimate of 0 with SE 0 (no sample cases) gets no upper
+        end (NaN, with a ``ci_flag``): its SE says nothing about how large it could be.
+    per : float
+        Rates per ``per`` persons.
+
+    Returns
+    -------
+    Breakdown
+
+    Notes
+    -----
+    Countries' surveys are independent. Totals: ``T = sum_c T_c``, ``Var = sum_c Var(T_c)``
+    (:func:`aggregate`, ``kind="total"``). Shares by form, for the trafficked (``T_c`` the
+    number trafficked) and for all in forced labour (``T_c`` the number in forced labour), with
+    ``s_cf`` the country's share in form ``f`` from its report:
+
+        S_f = sum_c s_cf T_c / D,  D = sum_c T_c,
+        Var(S_f) = sum_c [ (T_c / D)^2 Var(s_cf) + ((s_cf - S_f) / D)^2 Var(T_c) ],
+
+    the delta method with the within-country covariance of ``s_cf`` and ``T_c`` taken as 0
+    (an approximation; the report's ``s_cf`` is itself a ratio of that survey's totals). With
+    one country it reduces to ``Var(s_cf)`` exactly. A form's number is ``s_cf T_c`` (trafficked)
+    or the report's ``form_<f>`` number (forced labour), summed over countries; a derived number
+    has ``Var = T_c^2 Var(s_cf) + s_cf^2 Var(T_c)``. Regions' shares of the world total are
+    shares of independent totals (:func:`shares`). Share intervals are on the logit scale.
+
+    References
+    ----------
+    Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed., Springer, ch. 6.
+    Belser, P., de Cock, M. and Mehran, F. (2005). *ILO Minimum Estimate of Forced Labour in the
+    World*, ILO (the breakdown by form and of the trafficked by form).
+    """
+    func = "from_reports"
+    level = check_level(level, func)
+    if weights not in _WEIGHTS:
+        raise ArgumentError(f"`weights` of `from_reports()` must be one of "
+                            f"{', '.join(_WEIGHTS)}; got {weights!r}")
+    if ci not in AGGREGATE_CI_METHODS:
+        raise ArgumentError(f"`ci` of `from_reports()` must be one of "
+                            f"{', '.join(AGGREGATE_CI_METHODS)}; got {ci!r}")
+    if weights == "population" and population is None:
+        raise ArgumentError("`weights='population'` of `from_reports()` needs `population`")
+    tidy = _tidy_inputs(reports)
+    ids = list(tidy)
+    pop = (None if population is None else
+           np.array([float(v) for v in _mapping(population, "population", ids).values()]))
+    if pop is not None and (~np.isfinite(pop) | (pop < 0)).any():
+        bad = ~np.isfinite(pop) | (pop < 0)
+        raise DataError(f"`population` of `from_reports()` must be finite and >= 0; got "
+                        f"{format_values(pop[bad])} for {format_values(np.array(ids)[bad])}")
+    regions = (None if region is None else
+               np.array([str(v) for v in _mapping(region, "region", ids).values()], dtype=object))
+
+    numbers = {}
+    by_form = {}
+    for uid, t in tidy.items():
+        if weights == "number":
+            numbers[uid] = _pick(t, uid, "prevalence", "number", TOTAL_INDICATORS)
+        else:
+            s = _pick(t, uid, "prevalence", "share", TOTAL_INDICATORS)
+            p = float(pop[ids.index(uid)])  # type: ignore[index]
+            numbers[uid] = pd.DataFrame({"estimate": p * s["estimate"], "se": p * s["se"]})
+        by_form[uid] = {tab: _pick(t, uid, tab, "share", FORMS) for tab in _AMONG}
+
+    z = z_quantile(level)
+    parts = [_totals(numbers, ids, pop, regions, level, ci, per)]
+    codes, keys = _codes(regions, len(ids))
+    for tab, among in _AMONG.items():
+        parts.append(_by_form(tab, among, numbers, by_form, ids, regions, codes, keys, z, ci))
+    if regions is not None:
+        parts += _by_region(parts[0], level, ci)
+    table = pd.concat(parts, ignore_index=True)
+    table["ci_flag"] = table["ci_flag"].astype(object)
+    table["ci_flag"] = table["ci_flag"].where(table["ci_flag"].notna(), None)
+    zero = ((table["estimate"] == 0) & (table["se"] == 0)
+            & (table["method"] != _REPORT_CI)).to_numpy()
+    table.loc[zero, "ci_low"] = 0.0
+    table.loc[zero, "ci_high"] = np.nan
+    table.loc[zero, "ci_flag"] = _ZERO_FLAG
+    table.insert(0, "source", "survey")
+    table = table[list(BREAKDOWN_COLUMNS)]
+    from flestimate import __version__
+
+    provenance = {
+        "function": "from_reports",
+        "units": ids,
+        "weights": weights,
+        "population": None if pop is None else dict(zip(ids, pop.tolist(), strict=True)),
+        "region": None if regions is None else dict(zip(ids, regions.tolist(), strict=True)),
+        "level": level,
+        "ci_method": f"{ci} for totals, logit for pooled shares, the report's for country shares",
+        "per": per,
+        "variance": ("independent surveys: Var(sum T_c) = sum Var(T_c); pooled shares: "
+                     + _POOLED),
+        "version": __version__,
+    }
+    return Breakdown(table, provenance)
+
+
+def _codes(regions: np.ndarray | None, n: int) -> tuple[np.ndarray, list[str]]:
+    if regions is None:
+        return np.zeros(n, dtype=np.int64), []
+    codes, uniques = pd.factorize(pd.Series(regions, dtype=object), sort=False)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _totals(numbers: Mapping[str, pd.DataFrame], ids: Sequence[str], pop: np.ndarray | None,
+            regions: np.ndarray | None, level: float, ci: str, per: float) -> pd.DataFrame:
+    rows = []
+    for ind in TOTAL_INDICATORS:
+        frame = pd.DataFrame({
+            "unit": ids,
+            "estimate": [numbers[u].at[ind, "estimate"] for u in ids],
+            "se": [numbers[u].at[ind, "se"] for u in ids],
+        })
+        if pop is not None:
+            frame["population"] = pop
+        if regions is not None:
+            frame["region"] = regions
+        agg = aggregate(frame, kind="total", unit="unit",
+                        population="population" if pop is not None else None,
+                        groups=("region",) if regions is not None else (), level=level,
+                        ci=ci, per=per).to_frame()
+        agg["level"] = agg["level"].map({"unit": "country", "group": "region",
+                                         "world": "world"})
+        if regions is None:
+            agg["region"] = None
+        base = agg[["level", "region", "unit", "n_units", "method"]].assign(
+            component=ind, ci_flag=None)
+        rows.append(base.assign(quantity="persons", estimate=agg["total"], se=agg["se"],
+                                ci_low=agg["ci_low"], ci_high=agg["ci_high"]))
+        if pop is not None:
+            r = f"rate_per_{per:g}"
+            rows.append(base.assign(quantity=f"per_{per:g}", estimate=agg[r], se=agg[f"{r}_se"],
+                                    ci_low=agg[f"{r}_ci_low"], ci_high=agg[f"{r}_ci_high"]))
+    out: pd.DataFrame = pd.concat(rows, ignore_index=True).assign(table="totals")
+    return out
+
+
+def _pool(denom: np.ndarray, var_denom: np.ndarray, s: np.ndarray, var_s: np.ndarray,
+          codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled shares ``S`` (groups x forms), their SEs and the pooled denominators."""
+    d = np.bincount(codes, weights=denom, minlength=n_groups)
+    num = np.zeros((n_groups, s.shape[1]))
+    np.add.at(num, codes, s * denom[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = num / d[:, None]
+        terms = denom[:, None] ** 2 * var_s + (s - pooled[codes]) ** 2 * var_denom[:, None]
+    acc = np.zeros_like(num)
+    np.add.at(acc, codes, terms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(acc) / d[:, None]
+    return pooled, se, d
+
+
+def _by_form(tab: str, among: str, numbers: Mapping[str, pd.DataFrame],
+             by_form: Mapping[str, Mapping[str, pd.DataFrame]], ids: Sequence[str],
+             regions: np.ndarray | None, codes: np.ndarray, keys: Sequence[str], z: float,
+             ci: str) -> pd.DataFrame:
+    k, f = len(ids), len(FORMS)
+    denom = np.array([numbers[u].at[among, "estimate"] for u in ids])
+    var_denom = np.array([numbers[u].at[among, "se"] for u in ids]) ** 2
+    s = np.array([by_form[u][tab]["estimate"].to_numpy() for u in ids]).reshape(k, f)
+    var_s = np.array([by_form[u][tab]["se"].to_numpy() for u in ids]).reshape(k, f) ** 2
+    empty = denom == 0
+    bad = ~empty & ~(np.isfinite(s).all(axis=1) & np.isfinite(var_s).all(axis=1))
+    if bad.any():
+        raise DataError(f"`reports` of `from_reports()`: {format_values(np.array(ids)[bad])} "
+                        f"have {among} > 0 but missing shares or SEs in table {tab!r}")
+    s = np.where(empty[:, None], 0.0, s)
+    var_s = np.where(empty[:, None], 0.0, var_s)
+    # numbers by form per country: the report's form numbers (forced labour) or s_cf T_c
+    if tab == "forced_labour_by_form":
+        persons = np.array([[numbers[u].at[f"form_{g}", "estimate"] for g in FORMS]
+                            for u in ids]).reshape(k, f)
+        var_p = np.array([[numbers[u].at[f"form_{g}", "se"] for g in FORMS]
+                          for u in ids]).reshape(k, f) ** 2
+        p_method = "the report's number of the form"
+    else:
+        persons = s * denom[:, None]
+        var_p = denom[:, None] ** 2 * var_s + s**2 * var_denom[:, None]
+        p_method = "share x number trafficked; Var = T^2 Var(s) + s^2 Var(T)"
+    rows: list[pd.DataFrame] = []
+    region_col = (np.full(k, None, dtype=object) if regions is None else regions)
+
+    def emit(level: str, region: Any, unit: Any, n_units: Any, comp: Sequence[str],
+             quantity: str, est: np.ndarray, se: np.ndarray, low: np.ndarray,
+             high: np.ndarray, method: Any, flag: Any = None) -> None:
+        rows.append(pd.DataFrame({
+            "level": level, "region": region, "unit": unit, "n_units": n_units,
+            "component": comp, "quantity": quantity, "estimate": est, "se": se,
+            "ci_low": low, "ci_high": high, "method": method, "ci_flag": flag}))
+
+    def total_ci(est: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if ci == "normal":
+            return normal_interval(est, se, z)
+        return lognormal_interval(est, se, z)
+
+    comps = [*FORMS, "total"]
+    for i, uid in enumerate(ids):
+        sh = by_form[uid][tab]
+        se_i = np.sqrt(var_s[i])
+        if {"ci_low", "ci_high"} <= set(sh.columns) and not empty[i]:
+            low, high, flag = sh["ci_low"].to_numpy(), sh["ci_high"].to_numpy(), None
+            method = _REPORT_CI
+        else:
+            low, high, flag = share_interval(s[i], se_i, z, "logit")
+            method = "the country's share; logit interval"
+        emit("country", region_col[i], uid, 1, comps, "share", np.append(s[i], 1.0),
+             np.append(se_i, 0.0), np.append(low, 1.0), np.append(high, 1.0), method,
+             None if flag is None else [*flag, None])
+        p_est = np.append(persons[i], denom[i])
+        p_se = np.sqrt(np.append(var_p[i], var_denom[i]))
+        emit("country", region_col[i], uid, 1, comps, "persons", p_est, p_se,
+             *total_ci(p_est, p_se), [*([p_method] * f), f"the report's number {among}"])
+    groups: list[tuple[str, np.ndarray, list[str | None]]] = [
+        ("world", np.zeros(k, dtype=np.int64), [None])]
+    if regions is not None:
+        groups.insert(0, ("region", codes, list(keys)))
+    for level, g_codes, labels in groups:
+        n_g = len(labels)
+        pooled, pooled_se, d = _pool(denom, var_denom, s, var_s, g_codes, n_g)
+        p_sum = np.zeros((n_g, f))
+        v_sum = np.zeros((n_g, f))
+        np.add.at(p_sum, g_codes, persons)
+        np.add.at(v_sum, g_codes, var_p)
+        vd = np.bincount(g_codes, weights=var_denom, minlength=n_g)
+        n_units = np.bincount(g_codes, minlength=n_g)
+        for g in range(n_g):
+            low, high, flag = share_interval(pooled[g], pooled_se[g], z, "logit")
+            emit(level, labels[g], None, int(n_units[g]), comps, "share",
+                 np.append(pooled[g], 1.0), np.append(pooled_se[g], 0.0), np.append(low, 1.0),
+                 np.append(high, 1.0), f"pooled over {int(n_units[g])} survey(s): " + _POOLED,
+                 [*flag, None])
+            p_est = np.append(p_sum[g], d[g])
+            p_se = np.sqrt(np.append(v_sum[g], vd[g]))
+            emit(level, labels[g], None, int(n_units[g]), comps, "persons", p_est, p_se,
+                 *total_ci(p_est, p_se), "sum over independent surveys; Var = sum of variances")
+    out: pd.DataFrame = pd.concat(rows, ignore_index=True).assign(table=tab)
+    return out
+
+
+def _by_region(totals: pd.DataFrame, level: float, ci: str) -> list[pd.DataFrame]:
+    out = []
+    for ind, tab in (("forced_labour", "by_region"), ("trafficked", "trafficked_by_region")):
+        rows = totals[(totals["component"] == ind) & (totals["quantity"] == "persons")]
+        reg = rows[rows["level"] == "region"]
+        world = rows[rows["level"] == "world"]
+        if reg["estimate"].sum() > 0:
+            sh = shares(reg["estimate"].to_numpy(), reg["se"].to_numpy(),
+                        names=[str(r) for r in reg["region"]], level=level)
+        else:
+            sh = pd.DataFrame({"share": np.nan, "se": np.nan, "ci_low": np.nan,
+                               "ci_high": np.nan, "ci_flag": "no persons: no shares"},
+                              index=range(len(reg)))
+        comp = [*reg["region"].astype(str), "World"]
+        n_units = [*reg["n_units"], *world["n_units"]]
+        out.append(pd.DataFrame({
+            "level": [*(["region"] * len(reg)), "world"], "region": [*reg["region"], None],
+            "unit": None, "n_units": n_units, "component": comp, "quantity": "persons",
+            "estimate": [*reg["estimate"], *world["estimate"]],
+            "se": [*reg["se"], *world["se"]], "ci_low": [*reg["ci_low"], *world["ci_low"]],
+            "ci_high": [*reg["ci_high"], *world["ci_high"]],
+            "method": "sum over independent surveys; Var = sum of variances", "ci_flag": None,
+            "table": tab}))
+        out.append(pd.DataFrame({
+            "level": [*(["region"] * len(reg)), "world"], "region": [*reg["region"], None],
+            "unit": None, "n_units": n_units, "component": comp, "quantity": "share",
+            "estimate": [*sh["share"], 1.0], "se": [*sh["se"], 0.0],
+            "ci_low": [*sh["ci_low"], 1.0], "ci_high": [*sh["ci_high"], 1.0],
+            "method": "share of the world total; delta method for independent regional totals",
+            "ci_flag": [*sh["ci_flag"], None], "table": tab}))
+    return out
+
+
+def _share_fmt(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _count_fmt(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _rate_fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+_FORMATS: Mapping[str, Callable[[float], str]] = {"shar": _share_fmt, "pers": _count_fmt,
+                                                  "per_": _rate_fmt}
+
+
+class Breakdown:
+    """The ILO breakdown computed from surveys: a tidy table with provenance.
+
+    Tables (``table``): ``totals`` (numbers, and rates with ``population``), ``forced_labour_by
+    _form``, ``trafficked_by_form`` and, with ``region``, ``by_region`` and
+    ``trafficked_by_region``; levels ``country``, ``region``, ``world``; every row has
+    ``source="survey"`` so it can be set beside a published breakdown
+    (:func:`flestimate.global_estimates.compare`).
+
+    Attributes
+    ----------
+    provenance : Mapping
+        Units, weights, populations and regions, interval methods and level, the variance
+        assumptions and the flestimate version.
+    """
+
+    __slots__ = ("_frozen", "_table", "provenance")
+    _table: pd.DataFrame
+    provenance: Mapping[str, Any]
+
+    def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_table", table.copy())
+        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Breakdown is immutable; call from_reports() again")
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every row, tidy (a copy): ``source, table, level, region, unit, component,
+        quantity`` (``persons``, ``share``, ``per_<per>``), ``estimate, se, ci_low, ci_high,
+        n_units, method, ci_flag``."""
+        out: pd.DataFrame = self._table.copy()
+        return out
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(pd.unique(self._table["table"]))
+
+    def table(self, name: str = "trafficked_by_form", level: str = "world") -> pd.DataFrame:
+        """The rows of one table at one level (``country``, ``region``, ``world``)."""
+        if name not in self.tables:
+            raise ArgumentError(f"`name` of `table()` must be one of {', '.join(self.tables)}; "
+                                f"got {name!r}")
+        if level not in ("country", "region", "world"):
+            raise ArgumentError(f"`level` of `table()` must be one of country, region, world; "
+                                f"got {level!r}")
+        t = self._table
+        out: pd.DataFrame = t[(t["table"] == name) & (t["level"] == level)].reset_index(
+            drop=True)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Rows and provenance as plain Python objects."""
+        t = self._table.astype(object).where(self._table.notna(), None)
+        records = [{str(k): (v.item() if isinstance(v, np.generic) else v)
+                    for k, v in rec.items()} for rec in t.to_dict(orient="records")]
+        return {"estimates": records, "provenance": _thaw(self.provenance)}
+
+    def _display(self, name: str) -> pd.DataFrame:
+        t = self.table(name, "world")
+        wide = t.pivot_table(index="component", columns="quantity",
+                             values=["estimate", "ci_low", "ci_high"], sort=False)
+        out = pd.DataFrame(index=pd.Index(pd.unique(t["component"]), name="component"))
+        for q in pd.unique(t["quantity"]):
+            fmt = _FORMATS.get(str(q)[:4], _FORMATS["pers"])
+            out[q] = wide[("estimate", q)].map(fmt)
+            out[f"{q} CI"] = [f"{fmt(lo)} - {fmt(hi)}" if np.isfinite(lo) and np.isfinite(hi)
+                              else "" for lo, hi in zip(wide[("ci_low", q)],
+                                                        wide[("ci_high", q)], strict=True)]
+        shown: pd.DataFrame = out.reset_index()
+        return shown
+
+    def _title(self) -> str:
+        p = self.provenance
+        return (f"Breakdown from {len(p['units'])} survey(s) ({', '.join(p['units'])}); "
+                f"{100 * p['level']:g}% CI")
+
+    def __repr__(self) -> str:
+        lines = [self._title()]
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            for name in ("forced_labour_by_form", "trafficked_by_form"):
+                lines += ["", f"{name} (world):", self._display(name).to_string(index=False)]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        body = [f"<p><b>{html.escape(self._title())}</b></p>"]
+        for name in ("forced_labour_by_form", "trafficked_by_form"):
+            body.append(f"<p>{html.escape(name)} (world)</p>")
+            body.append(self._display(name).to_html(index=False, border=0))
+        return "<div>" + "".join(body) + "</div>"
+
+    def summary(self) -> str:
+        """The by-form tables, the totals and regional tables, and the methods."""
+        p = self.provenance
+        lines = [repr(self)]
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            for name in self.tables:
+                if name in _AMONG:
+                    continue
+                lines += ["", f"{name} (world):", self._display(name).to_string(index=False)]
+        lines += ["", f"Weights: {p['weights']}; intervals: {p['ci_method']}",
+                  f"Variance: {p['variance']}", f"flestimate {p['version']}"]
+        return "\n".join(lines)

@@ -1,0 +1,310 @@
+"""The result of :func:`reproduce` and the survey-beside-published view :func:`compare`."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.errors import ArgumentTypeError
+from flestimate.global_estimates._checks import (
+    CHECK_COLUMNS,
+    CHECK_STATUSES,
+    TABLE_COLUMNS,
+    _Book,
+    _fmt,
+)
+from flestimate.global_estimates._publications import BUILDERS
+from flestimate.global_estimates._sources import _check_name, published, sources
+from flestimate.results import _freeze, _thaw
+
+__all__ = ["Reproduction", "compare", "reproduce"]
+
+
+class Reproduction:
+    """A published global estimate recomputed from its components.
+
+    Immutable. Every number is in persons (not millions), with its evidence tag.
+
+    Attributes
+    ----------
+    name : str
+        The publication (``ilo2005``, ``ilo2012``, ``gems2016``, ``gems2021``).
+    provenance : Mapping
+        Citation, year, method, the shipped files, the evidence legend, the rounding rule and
+        the flestimate version.
+    """
+
+    __slots__ = ("_checks", "_frozen", "_published", "_tables", "name", "provenance")
+    _tables: Mapping[str, pd.DataFrame]
+    _checks: pd.DataFrame
+    _published: pd.DataFrame
+    name: str
+    provenance: Mapping[str, Any]
+
+    def __init__(self, name: str, tables: Mapping[str, pd.DataFrame], checks: pd.DataFrame,
+                 numbers: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "_tables",
+                           MappingProxyType({k: v.copy() for k, v in tables.items()}))
+        object.__setattr__(self, "_checks", checks.copy())
+        object.__setattr__(self, "_published", numbers.copy())
+        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Reproduction is immutable; call reproduce() again")
+
+    @property
+    def tables(self) -> Mapping[str, pd.DataFrame]:
+        """Table name -> tidy table (copies), columns :data:`TABLE_COLUMNS`: each published
+        number (``published``, ``rounding``, ``evidence``) beside the value recomputed from the
+        publication's other numbers (``recomputed``, ``basis``), their ``difference``, the
+        rounding ``tolerance`` and ``within_rounding``; derived rows have no ``published``."""
+        return MappingProxyType({k: v.copy() for k, v in self._tables.items()})
+
+    @property
+    def checks(self) -> pd.DataFrame:
+        """Every identity the publication implies (columns :data:`CHECK_COLUMNS`)."""
+        out: pd.DataFrame = self._checks.copy()
+        return out
+
+    @property
+    def discrepancies(self) -> pd.DataFrame:
+        """The checks that do not add up: every status but ``exact`` and ``rounds to
+        published`` (a recomputed share that rounds to the published one)."""
+        c = self._checks
+        out: pd.DataFrame = c[~c["status"].isin(CHECK_STATUSES[:2])].reset_index(drop=True)
+        return out
+
+    @property
+    def published(self) -> pd.DataFrame:
+        """The publication's numbers as shipped (:func:`published`)."""
+        out: pd.DataFrame = self._published.copy()
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every table stacked, tidy (column ``table``)."""
+        return pd.concat(list(self._tables.values()), ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Tables, checks and provenance as plain Python objects."""
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            f = frame.astype(object).where(frame.notna(), None)
+            return [{str(k): (v.item() if isinstance(v, np.generic) else v)
+                     for k, v in rec.items()} for rec in f.to_dict(orient="records")]
+        return {"tables": {k: records(v) for k, v in self._tables.items()},
+                "checks": records(self._checks), "provenance": _thaw(self.provenance)}
+
+    def _title(self) -> str:
+        p = self.provenance
+        c = self._checks
+        counts = c["status"].value_counts()
+        parts = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in CHECK_STATUSES)
+        return (f"{self.name}: {p['title']}, {p['year']}: {len(c)} checks ({parts}); "
+                f"{len(self.discrepancies)} discrepancies")
+
+    def _display_checks(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out: pd.DataFrame = pd.DataFrame({
+            "check": frame["check"],
+            "published": [_fmt(v, u) for v, u in zip(frame["published"], frame["unit"],
+                                                      strict=True)],
+            "recomputed": [_fmt(v, u) for v, u in zip(frame["recomputed"], frame["unit"],
+                                                       strict=True)],
+            "difference": [_fmt(v, u) for v, u in zip(frame["difference"], frame["unit"],
+                                                       strict=True)],
+            "status": frame["status"], "evidence": frame["evidence"]})
+        return out
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.width", 160, "display.max_colwidth", 60,
+                               "display.max_rows", 100):
+            body = self._display_checks(self._checks).to_string(index=False)
+        return f"{self._title()}\n{body}"
+
+    def _repr_html_(self) -> str:
+        table = self._display_checks(self._checks).to_html(index=False, border=0)
+        cite = html.escape(str(self.provenance["citation"]))
+        return (f"<div><p><b>{html.escape(self._title())}</b></p>{table}"
+                f"<p><small>{cite}. Evidence: V read in a primary or official source, S quoted "
+                f"by a secondary source, R widely recalled but not confirmed.</small></p></div>")
+
+    def summary(self) -> str:
+        """The checks, every discrepancy with its note, the tables and the sources."""
+        p = self.provenance
+        lines = [repr(self), "", "Discrepancies:"]
+        d = self.discrepancies
+        lines += [f"  {r.check}: {r.note}" for r in d.itertuples(index=False)] or ["  none"]
+        with pd.option_context("display.width", 200, "display.max_rows", 200,
+                               "display.max_colwidth", 40):
+            for name, t in self._tables.items():
+                view = pd.DataFrame({
+                    "component": t["component"], "quantity": t["quantity"],
+                    "published": [_fmt(v, u) for v, u in zip(t["published"], t["unit"],
+                                                              strict=True)],
+                    "recomputed": [_fmt(v, u) for v, u in zip(t["recomputed"], t["unit"],
+                                                               strict=True)],
+                    "evidence": t["evidence"], "basis": t["basis"]})
+                lines += ["", f"{name}:", view.to_string(index=False)]
+        lines += ["", f"Source: {p['citation']}", f"Method: {p['method']}",
+                  f"Rounding: {p['rounding_rule']}", f"flestimate {p['version']}"]
+        return "\n".join(lines)
+
+
+def reproduce(name: str) -> Reproduction:
+    """Recompute a published global estimate from its components and list what does not add up.
+
+    Parameters
+    ----------
+    name : {"ilo2005", "ilo2012", "gems2016", "gems2021"}
+        ``ilo2005``: the ILO minimum estimate (12.3 million; 2.45 million trafficked, 43% /
+        32% / 25% by form; six regions). ``ilo2012``: the ILO global estimate (20.9 million =
+        4.5 + 14.2 + 2.2; six regions; moved / not moved). ``gems2016``: 24.9 million = 16.0 +
+        4.8 + 4.1. ``gems2021``: 27.6 million, 3.5 per 1,000 (23.6 private, 3.9 state-imposed;
+        63% / 23% / 14%; five regions).
+
+    Returns
+    -------
+    Reproduction
+        ``tables`` (published and recomputed numbers), ``checks`` (every identity),
+        ``discrepancies`` (the checks that are not exact), ``summary()``, ``to_frame()``.
+
+    Notes
+    -----
+    Each check compares a published number ``y`` with ``f(x)`` recomputed from other published
+    numbers ``x`` (a sum, a share ``100 x_i / x_0``, a product). ``difference = f(x) - y``,
+    ``relative_difference = difference / y``. Each published number is rounded to a last digit
+    of unit ``u`` (10,000 persons for "2.49 million", 1 for "43%"), so its error is at most
+    ``h = u / 2``; the check is ``within_rounding`` when
+
+        |f(x) - y| <= h_y + sum_i |df/dx_i| h_i,
+
+    the first-order bound of the rounding error (exact for sums, where it is half a unit times
+    the number of rounded figures). ``exact`` means a difference of 0 (to 1e-9 relative);
+    ``rounds_to_published`` that ``f(x)`` rounded to the published digit is ``y``.
+
+    A check of ``kind="identity"`` (the components should add up to the published total) is
+    ``exact`` or a discrepancy; one of ``kind="rounded"`` (a published share or rate, itself a
+    rounded value of ``f(x)``) is consistent when ``f(x)`` rounds to it (status ``rounds to
+    published``); ``kind="derived"`` compares two values derived from published figures.
+    Statuses: ``exact``, ``rounds to published``, ``within rounding``, ``beyond rounding``;
+    :attr:`Reproduction.discrepancies` are the checks with one of the last two, never hidden.
+    Shares are recomputed against the published total (the least rounded figure), not the sum
+    of rounded components. Every number keeps its evidence tag; a check or derived row carries
+    the weakest tag of its inputs (V > S > R).
+
+    References
+    ----------
+    Belser, P., de Cock, M. and Mehran, F. (2005). *ILO Minimum Estimate of Forced Labour in the
+    World*. Geneva: ILO. ILO (2012). *ILO Global Estimate of Forced Labour: Results and
+    methodology*. Geneva: ILO. ILO and Walk Free Foundation (2017) and ILO, Walk Free and IOM
+    (2022). *Global Estimates of Modern Slavery: Forced Labour and Forced Marriage*. Geneva: ILO.
+    """
+    name = _check_name(name, "reproduce")
+    numbers = published(name)
+    book = _Book(numbers)
+    BUILDERS[name](book)
+    rows = pd.DataFrame(book.rows, columns=list(TABLE_COLUMNS))
+    rows["within_rounding"] = rows["within_rounding"].astype("boolean")
+    tables = {str(t): g.reset_index(drop=True) for t, g in rows.groupby("table", sort=False)}
+    checks = pd.DataFrame(book.checks, columns=list(CHECK_COLUMNS))
+    checks["rounds_to_published"] = checks["rounds_to_published"].astype("boolean")
+    src = sources()
+    pub = src["publications"][name]
+    from flestimate import __version__
+
+    provenance = {
+        "publication": name,
+        "title": pub["title"],
+        "citation": pub["citation"],
+        "year": pub["year"],
+        "reference_period": pub.get("reference_period", ""),
+        "method": pub.get("method", ""),
+        "files": sorted({str(f) for f in numbers["file"]}),
+        "evidence_tags": dict(src["evidence_tags"]),
+        "rounding_rule": ("within rounding when |recomputed - published| <= h_published + "
+                          "sum_i |d recomputed / d x_i| h_i, h = half the unit of the last "
+                          "published digit"),
+        "version": __version__,
+    }
+    return Reproduction(name, tables, checks, numbers, provenance)
+
+
+# -- survey beside published -------------------------------------------------------------------
+#: Published component names set beside the survey's forms (``flestimate.aggregate.FORMS``).
+_ALIASES: Mapping[str, str] = MappingProxyType({
+    "private_sexual_exploitation": "commercial_sexual_exploitation",
+    "forced_sexual_exploitation": "commercial_sexual_exploitation",
+    "private_labour_exploitation": "economic_exploitation",
+    "private_economy": "economic_exploitation",
+    "forced_labour_exploitation": "economic_exploitation",
+})
+_COMPARED = ("forced_labour_by_form", "trafficked_by_form")
+
+
+def compare(breakdown: Any, reproduction: Reproduction) -> pd.DataFrame:
+    """A survey-based breakdown beside a published one, by table, form and quantity.
+
+    Parameters
+    ----------
+    breakdown : Breakdown
+        From :func:`flestimate.aggregate.from_reports` (its world rows are used).
+    reproduction : Reproduction
+        From :func:`reproduce`.
+
+    Returns
+    -------
+    DataFrame
+        ``table, component, quantity`` (``persons`` or ``share``, as a fraction), the
+        publication's ``published_component``, ``published`` (or the value derived from its
+        published numbers, e.g. 25% x 2.45 million), ``published_basis``, ``evidence``, the
+        survey's ``survey, survey_se, survey_ci_low, survey_ci_high``, and
+        ``published_in_ci`` (whether the published share lies in the survey's interval).
+        Published forms with other names are matched to the survey's forms
+        (private sexual -> commercial sexual exploitation; private labour, private economy,
+        forced labour exploitation -> economic exploitation) and the name kept.
+    """
+    from flestimate.aggregate import Breakdown
+
+    if not isinstance(breakdown, Breakdown):
+        raise ArgumentTypeError(f"`breakdown` of `compare()` must be a Breakdown; got "
+                                f"{type(breakdown).__name__}")
+    if not isinstance(reproduction, Reproduction):
+        raise ArgumentTypeError(f"`reproduction` of `compare()` must be a Reproduction; got "
+                                f"{type(reproduction).__name__}")
+    pub = reproduction.to_frame()
+    pub = pub[pub["table"].isin(_COMPARED) & pub["quantity"].isin(("persons", "share_pct"))]
+    value = pub["published"].where(pub["published"].notna(), pub["recomputed"])
+    is_share = (pub["quantity"] == "share_pct").to_numpy()
+    left = pd.DataFrame({
+        "table": pub["table"].to_numpy(),
+        "component": pub["component"].map(lambda c: _ALIASES.get(c, c)).to_numpy(),
+        "quantity": np.where(is_share, "share", "persons"),
+        "published_component": pub["component"].to_numpy(),
+        "published": np.where(is_share, value / 100, value),
+        "published_basis": np.where(pub["published"].notna(), "published",
+                                    "derived: " + pub["basis"].astype(str)),
+        "evidence": pub["evidence"].to_numpy(),
+    })
+    left = left[left["published"].notna()]
+    s = breakdown.to_frame()
+    s = s[(s["level"] == "world") & s["table"].isin(_COMPARED)]
+    right = pd.DataFrame({
+        "table": s["table"], "component": s["component"], "quantity": s["quantity"],
+        "survey": s["estimate"], "survey_se": s["se"], "survey_ci_low": s["ci_low"],
+        "survey_ci_high": s["ci_high"]})
+    out = left.merge(right, on=["table", "component", "quantity"], how="outer", sort=False)
+    inside = (out["published"] >= out["survey_ci_low"]) & (
+        out["published"] <= out["survey_ci_high"])
+    known = (out["published"].notna() & out["survey_ci_low"].notna()
+             & out["survey_ci_high"].notna() & (out["quantity"] == "share"))
+    flags = pd.Series(inside.to_numpy(dtype=bool), dtype="boolean")
+    flags[~known.to_numpy(dtype=bool)] = pd.NA
+    out["published_in_ci"] = flags.to_numpy()
+    out.insert(0, "publication", reproduction.name)
+    result: pd.DataFrame = out.reset_index(drop=True)
+    return result
