@@ -1,0 +1,283 @@
+"""The immutable result of a multiple systems estimate."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MSEResult"]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready Python objects from numpy and pandas scalars and containers."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if value is pd.NA:
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = frame.astype(object).where(frame.notna(), None)
+    return [_plain(rec) for rec in out.to_dict(orient="records")]
+
+
+def _freeze(frame: pd.DataFrame) -> pd.DataFrame:
+    out: pd.DataFrame = frame.copy()
+    return out
+
+
+class MSEResult:
+    """A multiple systems estimate of a population: the fitted log-linear model, the estimate
+    of the uncaught, its confidence interval and how the model was chosen.
+
+    Immutable: tables are returned as copies and a different interval or selection rule is a new
+    call of :func:`flestimate.mse.fit`.
+
+    Attributes
+    ----------
+    population : float
+        ``observed + unobserved``: the estimated population size.
+    unobserved : float
+        ``exp(b0)``: the estimated number of cases on no list.
+    observed : int
+        Distinct cases on at least one list.
+    se : float
+        Standard error of the population, ``sqrt(exp(b0) + exp(2 b0) Var(b0))`` (Rcapture's
+        formula; it adds the Poisson variance of the uncaught to the delta-method term).
+    ci_low, ci_high : float
+        Confidence interval of the population (``inf`` when the upper bound is not reached).
+    level : float
+    ci_method : str
+        ``"profile"``, ``"profile-intercept"``, ``"bootstrap"`` or ``"wald"``.
+    interactions : tuple of (str, str)
+        The two-list interactions of the model, in the order the selection added them.
+    lists : tuple of str
+    aic, bic, deviance : float
+        Of the selected model; BIC uses log(observed) per parameter.
+    df_resid : int
+        ``2^k - 1`` cells minus the number of parameters.
+    selection : str
+        The rule that chose the model (``"fixed"`` for explicit ``interactions=``).
+    provenance : Mapping
+        Every choice behind the numbers: the rule and its threshold, why the selection stopped,
+        interval settings, bootstrap seed and failures, the flestimate version.
+    """
+
+    __slots__ = (
+        "_coefficients", "_fitted", "_frozen", "_models", "aic", "bic", "ci_high", "ci_low",
+        "ci_method", "deviance", "df_resid", "interactions", "level", "lists", "observed",
+        "population", "provenance", "se", "selection", "unobserved",
+    )
+    population: float
+    unobserved: float
+    observed: int
+    se: float
+    ci_low: float
+    ci_high: float
+    level: float
+    ci_method: str
+    interactions: tuple[tuple[str, str], ...]
+    lists: tuple[str, ...]
+    aic: float
+    bic: float
+    deviance: float
+    df_resid: int
+    selection: str
+    provenance: Mapping[str, Any]
+    _coefficients: pd.DataFrame
+    _models: pd.DataFrame
+    _fitted: pd.DataFrame
+
+    def __init__(
+        self,
+        *,
+        population: float,
+        unobserved: float,
+        observed: int,
+        se: float,
+        ci_low: float,
+        ci_high: float,
+        level: float,
+        ci_method: str,
+        interactions: tuple[tuple[str, str], ...],
+        lists: tuple[str, ...],
+        aic: float,
+        bic: float,
+        deviance: float,
+        df_resid: int,
+        selection: str,
+        coefficients: pd.DataFrame,
+        models: pd.DataFrame,
+        fitted: pd.DataFrame,
+        provenance: Mapping[str, Any],
+    ) -> None:
+        values = {
+            "population": float(population), "unobserved": float(unobserved),
+            "observed": int(observed), "se": float(se), "ci_low": float(ci_low),
+            "ci_high": float(ci_high), "level": float(level), "ci_method": ci_method,
+            "interactions": tuple((str(a), str(b)) for a, b in interactions),
+            "lists": tuple(lists), "aic": float(aic), "bic": float(bic),
+            "deviance": float(deviance), "df_resid": int(df_resid), "selection": selection,
+            "_coefficients": _freeze(coefficients), "_models": _freeze(models),
+            "_fitted": _freeze(fitted),
+            "provenance": MappingProxyType(dict(provenance)),
+        }
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("MSEResult is immutable; call mse.fit() again for other settings")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("MSEResult is immutable")
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """The fitted log-linear coefficients: ``term, estimate, se, z, p`` (Wald, statsmodels)."""
+        out: pd.DataFrame = self._coefficients.copy()
+        return out
+
+    @property
+    def models(self) -> pd.DataFrame:
+        """How the model was chosen: the stepwise steps (term tried, AIC, p-value, decision) or
+        the ranking of all models (``selection="aic"``, ``"bic"``, ``"all"``)."""
+        out: pd.DataFrame = self._models.copy()
+        return out
+
+    @property
+    def fitted(self) -> pd.DataFrame:
+        """Observed and expected counts by capture history; the last row is the unobserved one
+        (all lists 0, ``observed`` missing)."""
+        out: pd.DataFrame = self._fitted.copy()
+        return out
+
+    @property
+    def model(self) -> str:
+        """The interactions as ``"LA:NG + NG:GP"`` (``"main effects"`` without any)."""
+        if not self.interactions:
+            return "main effects"
+        return " + ".join(f"{a}:{b}" for a, b in self.interactions)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Two tidy rows, ``population`` and ``unobserved``, with estimate, se and interval."""
+        width = {"population": 0.0, "unobserved": float(self.observed)}
+        rows = []
+        for quantity, estimate in (("population", self.population),
+                                   ("unobserved", self.unobserved)):
+            rows.append({
+                "quantity": quantity,
+                "estimate": estimate,
+                "se": self.se,
+                "ci_low": self.ci_low - width[quantity],
+                "ci_high": self.ci_high - width[quantity],
+                "level": self.level,
+                "ci_method": self.ci_method,
+                "observed": self.observed,
+                "n_lists": len(self.lists),
+                "model": self.model,
+                "selection": self.selection,
+                "aic": self.aic,
+                "bic": self.bic,
+                "deviance": self.deviance,
+                "df_resid": self.df_resid,
+            })
+        out: pd.DataFrame = pd.DataFrame(rows)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every number and table as plain Python objects (JSON-serialisable; an open upper
+        bound is the string ``"inf"``)."""
+        return {
+            "population": _plain(self.population),
+            "unobserved": _plain(self.unobserved),
+            "observed": self.observed,
+            "se": _plain(self.se),
+            "ci_low": _plain(self.ci_low),
+            "ci_high": _plain(self.ci_high),
+            "level": self.level,
+            "ci_method": self.ci_method,
+            "interactions": [list(pair) for pair in self.interactions],
+            "lists": list(self.lists),
+            "aic": _plain(self.aic),
+            "bic": _plain(self.bic),
+            "deviance": _plain(self.deviance),
+            "df_resid": self.df_resid,
+            "selection": self.selection,
+            "coefficients": _records(self._coefficients),
+            "models": _records(self._models),
+            "fitted": _records(self._fitted),
+            "provenance": _plain(dict(self.provenance)),
+        }
+
+    def _headline(self) -> str:
+        return (
+            f"population {self.population:,.0f} ({100 * self.level:g}% CI "
+            f"{self.ci_low:,.0f} - {self.ci_high:,.0f}, {self.ci_method}); observed "
+            f"{self.observed:,}, unobserved {self.unobserved:,.0f}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"MSEResult: {self._headline()}\n"
+            f"  {len(self.lists)} lists ({', '.join(self.lists)}); model: {self.model} "
+            f"[selection: {self.selection}]"
+        )
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()[["quantity", "estimate", "se", "ci_low", "ci_high"]]
+        table = frame.to_html(index=False, float_format=lambda v: f"{v:,.1f}", border=0)
+        return (
+            f"<div><p><b>MSEResult</b>: {html.escape(self._headline())}</p>"
+            f"<p>Model: {html.escape(self.model)} (selection: {html.escape(self.selection)}; "
+            f"AIC {self.aic:.2f})</p>{table}</div>"
+        )
+
+    def summary(self) -> str:
+        """A readable report: the estimate, the model, its coefficients and the selection."""
+        p = self.provenance
+        def fmt(v: float) -> str:
+            return f"{v:.6g}"
+
+        with pd.option_context("display.max_rows", 60, "display.width", 120):
+            coefs = self._coefficients.to_string(index=False, float_format=fmt)
+            models = self._models.head(20).to_string(index=False, float_format=fmt)
+        lines = [
+            "Multiple systems estimate (Poisson log-linear model)",
+            f"Lists ({len(self.lists)}): {', '.join(self.lists)}; observed cases "
+            f"{self.observed:,}; {p.get('n_cells')} observable histories, "
+            f"{p.get('zero_cells')} with no case",
+            f"Population: {self.population:,.1f} (se {self.se:,.1f}); "
+            f"unobserved {self.unobserved:,.1f}",
+            f"{100 * self.level:g}% CI ({self.ci_method}): {self.ci_low:,.1f} - "
+            f"{self.ci_high:,.1f}" + (f" [{p['ci_note']}]" if p.get("ci_note") else ""),
+            f"Model: {self.model}",
+            f"AIC {self.aic:.3f}, BIC {self.bic:.3f}, deviance {self.deviance:.3f} on "
+            f"{self.df_resid} df",
+            f"Selection: {self.selection}" + (f" ({p['rule']})" if p.get("rule") else ""),
+            f"Stopped: {p.get('stop', '')}",
+            "",
+            "Coefficients:",
+            coefs,
+            "",
+            "Selection table" + (" (first 20 rows):" if len(self._models) > 20 else ":"),
+            models,
+        ]
+        if self.ci_method == "bootstrap":
+            lines += ["", f"Bootstrap: {p.get('n_boot')} replicates, seed {p.get('seed')}, "
+                          f"reselect={p.get('reselect')}, failed {p.get('n_boot_failed')}"]
+        lines.append(f"flestimate {p.get('version')}")
+        return "\n".join(lines)
