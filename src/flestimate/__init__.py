@@ -5,7 +5,10 @@ classify (:func:`classify`) -> design (:class:`SurveyDesign`) -> estimate (``mea
 ``proportion``, ``total``, ``ratio``) -> report (immutable :class:`Estimates`).
 :func:`estimate_prevalence` runs the whole chain on a survey file and returns a
 :class:`PrevalenceReport`.
-``flestimate.synthetic`` makes survey data with a known truth.
+``flestimate.synthetic`` makes survey data with a known truth; ``flestimate.batch`` runs many
+surveys; ``flestimate.aggregate``, ``flestimate.mse`` and ``flestimate.global_estimates`` work
+above single surveys (regional and global figures, multiple systems estimation, the published
+ILO breakdowns).
 """
 
 from __future__ import annotations
@@ -28,6 +31,18 @@ from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
 from flestimate.replicate import ReplicateDesign
 from flestimate.report import PrevalenceReport, estimate_prevalence
 from flestimate.results import Estimates
+
+# Subpackages above single surveys load on first use (`flestimate.mse.fit(...)`), so that
+# `import flestimate` stays fast.
+_LAZY = ("aggregate", "batch", "global_estimates", "mse", "synthetic")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"flestimate.{name}")
+    raise AttributeError(f"module 'flestimate' has no attribute {name!r}")
 
 __all__ = [
     "Classification",
