@@ -28,7 +28,7 @@ def test_displays_show_the_numbers(est: Estimates) -> None:
     assert text.startswith("Estimates: proportion (Taylor linearisation")
     assert "0.666667" in text and "0.333333" in text
     html = est._repr_html_()
-    assert "<table" in html and "0.6667" in html
+    assert "<table" in html and "<td>66.7</td>" in html  # proportions in percent
     summary = est.summary()
     assert "Design: 8 rows, 2 strata, 4 PSUs" in summary
     assert "lonely PSUs: fail" in summary

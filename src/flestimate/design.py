@@ -8,6 +8,7 @@ rows; the estimators zero the outcome outside the domain on the full design.
 
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,14 @@ class Stage:
     @property
     def n_parents(self) -> int:
         return int(self.n_sampled.shape[0])
+
+
+def summary_html(title: str, rows: Sequence[tuple[str, Any]]) -> str:
+    """A design summary as a compact two-column HTML table (escaped), for Jupyter."""
+    body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                   f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<div><p><b>{html.escape(title)}</b></p><table border='0'>{body}</table></div>"
 
 
 def _as_list(spec: ColumnSpec, name: str) -> list[str]:
@@ -670,6 +679,26 @@ class SurveyDesign:
             f"fpc={'yes' if self._fpc else 'no'}, degf={s['degf']}, "
             f"lonely_psu={self._lonely_psu!r})"
         )
+
+    def _repr_html_(self) -> str:
+        s = self.summary_dict()
+        rows = [
+            ("rows", f"{s['n_rows']:,}"),
+            ("weights", s["weights"]),
+            ("strata", f"{s['n_strata']:,}" + (f" ({', '.join(s['strata'])})"
+                                                 if s["strata"] else "")),
+            ("PSUs", f"{s['n_psu']:,}" + (f" ({', '.join(s['psu'])})" if s["psu"] else "")),
+            ("stages", f"{len(self._stages)} ({s['variance_stages']} in the variance)"),
+            ("fpc", ", ".join(s["fpc"]) if s["fpc"] else "none"),
+            ("sum of weights", f"{s['sum_weights']:,.0f}"),
+            ("Kish deff of weights", f"{s['kish_deff_weights']:.3g}"),
+            ("design df", f"{s['degf']:,}"),
+            ("lonely PSUs", f"{s['lonely_psu']}" + (
+                f" (strata {', '.join(s['lonely_strata'])})" if s["lonely_strata"] else "")),
+        ]
+        if self._calibration is not None:
+            rows.append(("weights calibrated", "yes"))
+        return summary_html("SurveyDesign", rows)
 
     # -- estimators -----------------------------------------------------------------------
     # -- calibration ------------------------------------------------------------------------

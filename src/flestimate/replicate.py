@@ -11,13 +11,14 @@ no Python loop over replicates, and no (rows x replicates) matrix is ever built.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from flestimate.design import Stage, SurveyDesign
+from flestimate.design import Stage, SurveyDesign, summary_html
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -312,7 +313,7 @@ class ReplicateDesign:
 
     # -- calibration: every replicate recalibrated ----------------------------------------------
     def _recalibrated(self, method: str, population_totals: Any, bounds: Any, max_iter: int,
-                      tol: float, func: str) -> ReplicateDesign:
+                      tol: float, func: str, progress: bool = False) -> ReplicateDesign:
         from flestimate.calibration._design import build_margins, solve
         from flestimate.calibration._solve import calibration_weights, rake_weights
 
@@ -348,7 +349,9 @@ class ReplicateDesign:
             from flestimate.errors import EstimationError
 
             cols = []
+            bar = _progress_bar(by_pattern.shape[1], f"{label} replicates", progress)
             for r in range(by_pattern.shape[1]):
+                bar.update(1)
                 try:
                     if label == "rake":
                         g_r, _ = rake_weights(margins.cells, by_pattern[:, r],
@@ -363,6 +366,7 @@ class ReplicateDesign:
                     raise EstimationError(f"replicate {r + 1} of {by_pattern.shape[1]} cannot be "
                                           f"calibrated: {exc}") from exc
                 cols.append(g_r)
+            bar.close()
             g_rep = np.column_stack(cols)
         g_pat = np.zeros(n_pat)
         g_pat[margins.pattern] = g
@@ -383,20 +387,24 @@ class ReplicateDesign:
 
     def calibrate(self, population_totals: Any, method: str = "linear",
                   bounds: tuple[float, float] | None = None, max_iter: int = 50,
-                  tol: float = 1e-7) -> ReplicateDesign:
+                  tol: float = 1e-7, *, progress: bool = False) -> ReplicateDesign:
         """A new replicate design calibrated to known totals, every replicate recalibrated to
         the same totals (R ``calibrate`` on a svyrep.design). Arguments as
-        :meth:`SurveyDesign.calibrate`."""
-        return self._recalibrated(method, population_totals, bounds, max_iter, tol, "calibrate")
+        :meth:`SurveyDesign.calibrate`; ``progress=True`` shows a progress bar (``tqdm``, on
+        stderr) of the replicates solved one by one (iterative methods and bounds)."""
+        return self._recalibrated(method, population_totals, bounds, max_iter, tol, "calibrate",
+                                  bool(progress))
 
     def poststratify(self, population_totals: Any) -> ReplicateDesign:
         """A new replicate design post-stratified, every replicate too (R ``postStratify``)."""
         return self._recalibrated("poststratify", population_totals, None, 1, 0.0,
                                   "poststratify")
 
-    def rake(self, margins: Any, max_iter: int = 10, tol: float = 1.0) -> ReplicateDesign:
-        """A new replicate design raked to several margins, every replicate too (R ``rake``)."""
-        return self._recalibrated("rake", margins, None, max_iter, tol, "rake")
+    def rake(self, margins: Any, max_iter: int = 10, tol: float = 1.0, *,
+             progress: bool = False) -> ReplicateDesign:
+        """A new replicate design raked to several margins, every replicate too (R ``rake``);
+        ``progress=True`` shows a progress bar (``tqdm``, on stderr) of the replicates."""
+        return self._recalibrated("rake", margins, None, max_iter, tol, "rake", bool(progress))
 
     def replicate_weights(self, prefix: str = "rep") -> pd.DataFrame:
         """The replicate weights as full weights, one column per replicate (``rep1`` ...), in
@@ -437,6 +445,25 @@ class ReplicateDesign:
                 f"{self.n_replicates} replicates, scale {self._scale:.6g}, "
                 f"{'mse' if self._mse else 'centred on the replicate mean'}>")
 
+    def _repr_html_(self) -> str:
+        s = self.summary_dict()
+        reps = s["replicate_weights"]
+        rows = [
+            ("rows", f"{s['n_rows']:,}"),
+            ("weights", s["weights"]),
+            ("method", s["method"]),
+            ("replicates", f"{s['replicates']:,}" + (f" ({', '.join(map(str, reps))})"
+                                                      if reps else "")),
+            ("scale", f"{s['scale']:.6g}; rscales {s['rscales']}"),
+            ("variance", "mse (around the full-sample estimate)" if s["mse"]
+             else "centred on the replicate mean"),
+            ("sum of weights", f"{s['sum_weights']:,.0f}"),
+            ("Kish deff of weights", f"{s['kish_deff_weights']:.3g}"),
+            ("design df", f"{s['degf']:,}"),
+            ("source", s["source"]),
+        ]
+        return summary_html("ReplicateDesign", rows)
+
     # -- estimators -----------------------------------------------------------------------------------
     def mean(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
         """Weighted means with replicate standard errors (see :func:`flestimate.estimate.mean`)."""
@@ -464,6 +491,14 @@ class ReplicateDesign:
         from flestimate.estimate import ratio
 
         return ratio(self, numerator, denominator, **kwargs)  # type: ignore[arg-type]
+
+
+def _progress_bar(total: int, desc: str, progress: bool) -> Any:
+    """A :mod:`tqdm.auto` bar on stderr (a widget in notebooks), disabled unless ``progress``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="replicate", file=sys.stderr, disable=not progress,
+                leave=True)
 
 
 def _rank(a: np.ndarray) -> int:

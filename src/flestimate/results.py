@@ -5,12 +5,18 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ESTIMATE_COLUMNS", "Estimates"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Estimates"]
+
+#: The message of the ImportError raised by every ``plot()`` when matplotlib is missing.
+MATPLOTLIB_HINT = "plotting needs matplotlib: pip install 'flestimate[plot]'"
 
 #: Columns every estimate table has after the by-columns, ``variable`` and ``category``.
 ESTIMATE_COLUMNS: tuple[str, ...] = (
@@ -35,6 +41,40 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def format_percent(p: float) -> str:
+    """A share as NSOs publish it: percent with one decimal, two below 1% (``""`` if missing)."""
+    if p is None or not np.isfinite(p):
+        return ""
+    v = 100 * float(p)
+    return f"{v:.1f}" if abs(v) >= 1 or v == 0 else f"{v:.2f}"
+
+
+def format_count(x: float) -> str:
+    """A count with thousands separators and no decimals (``""`` if missing)."""
+    return f"{float(x):,.0f}" if x is not None and np.isfinite(x) else ""
+
+
+def format_number(x: float) -> str:
+    """A mean or ratio: four significant digits, thousands separators from 10,000."""
+    if x is None or not np.isfinite(x):
+        return ""
+    return f"{float(x):,.0f}" if abs(x) >= 10_000 else f"{float(x):.4g}"
+
+
+def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
+    """``ax``, or the Axes of a new :class:`matplotlib.figure.Figure` (no pyplot, no global
+    state); an ImportError that says how to get matplotlib when it is missing."""
+    if ax is not None:
+        return ax
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(MATPLOTLIB_HINT) from exc
+    fig = Figure(figsize=(width, height), layout="constrained")
+    new: Axes = fig.add_subplot()
+    return new
 
 
 def _thaw(value: Any) -> Any:
@@ -121,12 +161,93 @@ class Estimates:
             body = self._display_frame().to_string(index=False, float_format=lambda v: f"{v:.6g}")
         return f"Estimates: {self._title()}\n{body}"
 
+    def _formatter(self) -> Any:
+        est = self.provenance["estimator"]
+        return {"proportion": format_percent, "total": format_count}.get(est, format_number)
+
+    def _html_frame(self) -> pd.DataFrame:
+        """The display of :meth:`_repr_html_`: formatted strings, proportions in percent."""
+        t = self._table
+        fmt = self._formatter()
+        pct = self.provenance["estimator"] == "proportion"
+        out: pd.DataFrame = pd.DataFrame({c: t[c].astype(str) for c in self._by},
+                                         index=t.index)
+        out["variable"] = t["variable"].astype(str)
+        if "category" in t.columns and t["category"].notna().any():
+            out["category"] = t["category"].astype(object).where(t["category"].notna(), "")
+        name = "%" if pct else "estimate"
+        out[name] = [fmt(v) for v in t["estimate"]]
+        out[f"{name} CI" if pct else "CI"] = [
+            f"{fmt(lo) or '.'} – {fmt(hi) or '.'}" if np.isfinite(lo) or np.isfinite(hi) else ""
+            for lo, hi in zip(t["ci_low"], t["ci_high"], strict=True)]
+        out["SE" if not pct else "SE (%)"] = [fmt(v) for v in t["se"]]
+        out["n"] = [format_count(v) for v in t["n"]]
+        out["df"] = [format_count(v) for v in t["df"]]
+        if t["flag"].notna().any():
+            out["flag"] = t["flag"].astype(object).where(t["flag"].notna(), "")
+        return out
+
     def _repr_html_(self) -> str:
-        frame = self._display_frame()
-        table = frame.to_html(
-            index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0, escape=True
-        )
-        return f"<div><p><b>Estimates</b>: {html.escape(self._title())}</p>{table}</div>"
+        table = self._html_frame().to_html(index=False, border=0, escape=True)
+        unit = " (shares in %)" if self.provenance["estimator"] == "proportion" else ""
+        return (f"<div><p><b>Estimates</b>: {html.escape(self._title())}{unit}</p>"
+                f"{table}</div>")
+
+    def plot(self, variable: str | None = None, ax: Axes | None = None) -> Axes:
+        """Forest plot of the estimates of one variable with their confidence intervals.
+
+        Parameters
+        ----------
+        variable : str, optional
+            The variable to draw (default the first); every category of it is drawn.
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            One row per domain (and category), top to bottom in table order: a dot at the
+            estimate (line labelled ``"estimate"``) and a horizontal line from ``ci_low`` to
+            ``ci_high`` (collection labelled ``"CI"``); proportions in percent.
+        """
+        from flestimate.errors import ArgumentError
+
+        t = self._table
+        variables = list(pd.unique(t["variable"]))
+        if variable is None:
+            variable = str(variables[0])
+        if variable not in variables:
+            raise ArgumentError(f"`variable` of `plot()` must be one of "
+                                f"{', '.join(map(str, variables))}; got {variable!r}")
+        rows = t[t["variable"] == variable].reset_index(drop=True)
+        pct = self.provenance["estimator"] == "proportion"
+        scale = 100.0 if pct else 1.0
+        labels = []
+        for i in range(len(rows)):
+            parts = [f"{b}={rows.at[i, b]}" for b in self._by]
+            if "category" in rows.columns and pd.notna(rows.at[i, "category"]):
+                parts.append(str(rows.at[i, "category"]))
+            labels.append(", ".join(parts) or str(variable))
+        ax = new_axes(ax, 7.0, 1.2 + 0.32 * len(rows))
+        y = np.arange(len(rows), dtype=float)
+        est, lo, hi = (rows[c].to_numpy(float) * scale for c in ("estimate", "ci_low", "ci_high"))
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        ax.hlines(y[ok], lo[ok], hi[ok], colors="#1f4e79", linewidth=1.6, label="CI")
+        ax.plot(est, y, "o", color="#1f4e79", label="estimate")
+        ax.set_yticks(y, labels)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        p = self.provenance
+        what = f"{100 * p['level']:g}% {p['ci_method']} CI"
+        if pct:
+            from matplotlib.ticker import PercentFormatter
+
+            ax.xaxis.set_major_formatter(PercentFormatter(xmax=100))
+            ax.set_xlabel(f"% ({what})")
+        else:
+            ax.set_xlabel(f"{p['estimator']} ({what})")
+        ax.set_title(f"{variable}", loc="left")
+        ax.grid(axis="x", color="#eeeeee")
+        return ax
 
     def summary(self) -> str:
         """A readable report: the table, then the design and the methods used."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,10 @@ from flestimate.aggregate._shares import (
 )
 from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
-from flestimate.results import _freeze, _thaw
+from flestimate.results import _freeze, _thaw, format_percent, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["BREAKDOWN_COLUMNS", "BREAKDOWN_TABLES", "FORMS", "Breakdown", "from_reports"]
 
@@ -430,7 +433,7 @@ def _by_region(totals: pd.DataFrame, level: float, ci: str) -> list[pd.DataFrame
 
 
 def _share_fmt(v: float) -> str:
-    return f"{100 * v:.1f}%"
+    return f"{format_percent(v)}%" if np.isfinite(v) else ""
 
 
 def _count_fmt(v: float) -> str:
@@ -536,6 +539,52 @@ class Breakdown:
             body.append(f"<p>{html.escape(name)} (world)</p>")
             body.append(self._display(name).to_html(index=False, border=0))
         return "<div>" + "".join(body) + "</div>"
+
+    def plot(self, table: str = "trafficked_by_form", ax: Axes | None = None) -> Axes:
+        """The world shares of one by-form table with their confidence intervals.
+
+        Parameters
+        ----------
+        table : {"trafficked_by_form", "forced_labour_by_form"}
+            Which breakdown.
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            One row per form (the total left out), in percent: a bar at the share (container
+            ``"share"``) and a line from ``ci_low`` to ``ci_high`` (collection ``"CI"``; a
+            share without an upper end, e.g. 0 with no sample case, has no line).
+        """
+        if table not in _AMONG:
+            raise ArgumentError(f"`table` of `plot()` must be one of {', '.join(_AMONG)}; "
+                                f"got {table!r}")
+        t = self.table(table, "world")
+        rows = t[(t["quantity"] == "share") & (t["component"] != "total")].reset_index(
+            drop=True)
+        ax = new_axes(ax, 7.0, 1.4 + 0.4 * len(rows))
+        y = np.arange(len(rows), dtype=float)
+        est, lo, hi = (100 * rows[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+        ax.barh(y, est, height=0.6, color="#c6dbef", label="share")
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        ax.hlines(y[ok], lo[ok], hi[ok], colors="#1f4e79", linewidth=1.6, label="CI")
+        for yi, v, r in zip(y, est, np.where(ok, hi, est), strict=True):
+            ax.annotate(f"{format_percent(v / 100)}%", (r, yi), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize="small")
+        from matplotlib.ticker import PercentFormatter
+
+        ax.set_yticks(y, [str(c).replace("_", " ") for c in rows["component"]])
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(0, 100)
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+        p = self.provenance
+        among = "in forced labour" if table == "forced_labour_by_form" else "trafficked"
+        ax.set_xlabel(f"% of persons {among}, by form ({100 * p['level']:g}% CI)")
+        ax.set_title(f"{table.replace('_', ' ').capitalize()}, from "
+                     f"{len(p['units'])} survey(s)", loc="left")
+        ax.grid(axis="x", color="#eeeeee")
+        return ax
 
     def summary(self) -> str:
         """The by-form tables, the totals and regional tables, and the methods."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,10 @@ from flestimate.aggregate._shares import (
     z_quantile,
 )
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
-from flestimate.results import _freeze, _thaw
+from flestimate.results import _freeze, _thaw, format_count, format_percent, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["AGGREGATE_CI_METHODS", "LEVELS", "Aggregate", "aggregate"]
 
@@ -631,6 +634,67 @@ class Aggregate:
         caveat = self.provenance["caveat"]
         note = f"<p><small>{html.escape(caveat)}</small></p>" if caveat else ""
         return f"<div><p><b>{html.escape(self._title())}</b></p>{body}{note}</div>"
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Totals by group and the world total with their confidence intervals.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            One row per group, then the world, top to bottom: a dot at the total (line
+            ``"total"``; hollow when part of the population is imputed) and a line from
+            ``ci_low`` to ``ci_high`` (collection ``"CI"``), annotated with the share of the
+            population that is imputed.
+        """
+        from matplotlib.ticker import FuncFormatter
+
+        t = self._table
+        rows = t[t["level"].isin(("group", "world"))].reset_index(drop=True)
+        labels = []
+        for i in range(len(rows)):
+            if rows.at[i, "level"] == "world":
+                labels.append("World")
+                continue
+            parts = [str(rows.at[i, g]) for g in self.groups if rows.at[i, g] is not None
+                     and not (isinstance(rows.at[i, g], float) and np.isnan(rows.at[i, g]))]
+            labels.append(", ".join(parts) or "group")
+        ax = new_axes(ax, 7.0, 1.4 + 0.4 * len(rows))
+        y = np.arange(len(rows), dtype=float)
+        est, lo, hi = (rows[c].to_numpy(float) for c in ("total", "ci_low", "ci_high"))
+        imputed = rows["imputed_population_share"].to_numpy(float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        ax.hlines(y[ok], lo[ok], hi[ok], colors="#1f4e79", linewidth=1.6, label="CI")
+        marked = np.nan_to_num(imputed) > 0
+        ax.plot(est[~marked], y[~marked], "o", color="#1f4e79", label="total")
+        if marked.any():
+            ax.plot(est[marked], y[marked], "o", color="#1f4e79", markerfacecolor="white",
+                    label="total, partly imputed")
+        right = np.where(ok, hi, est)
+        for j in np.flatnonzero(marked):
+            ax.annotate(f"{format_percent(imputed[j])}% of population imputed",
+                        (right[j], y[j]), xytext=(5, 0), textcoords="offset points",
+                        va="center", fontsize="x-small", color="#555555")
+        ax.set_yticks(y, labels)
+        for tick, level in zip(ax.get_yticklabels(), rows["level"], strict=True):
+            if level == "world":
+                tick.set_fontweight("bold")
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        if marked.any():  # room for the notes
+            left, right_edge = ax.get_xlim()
+            ax.set_xlim(left, right_edge + 0.35 * (right_edge - left))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v)))
+        p = self.provenance
+        ax.set_xlabel(f"persons ({100 * p['level']:g}% {p['ci_method']} CI)")
+        ax.set_title(f"Aggregate of {p['n_units']} units ({p['n_imputed']} imputed)",
+                     loc="left")
+        ax.grid(axis="x", color="#eeeeee")
+        ax.legend(loc="best", fontsize="small", frameon=False)
+        return ax
 
     def summary(self) -> str:
         """The group and world rows, every unit row, and the methods."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -208,3 +209,22 @@ class BatchResult:
 
     def __repr__(self) -> str:
         return self.summary()
+
+    def _repr_html_(self) -> str:
+        m = self._manifest
+        rows = []
+        for e in m["surveys"]:
+            seconds = e.get("timings", {}).get("total", 0.0)
+            if e["status"] == "failed":
+                note = f"{e['error']}: {e['message']}"
+            elif e["status"] == "skipped":
+                note = f"unchanged since {e['cached']['finished']}; {e['rows']:,} estimates"
+            else:
+                note = f"{e['rows']:,} estimates" + (
+                    f"; {len(e['warnings'])} warning(s)" if e["warnings"] else "")
+            rows.append({"survey": e["id"], "status": e["status"],
+                         "seconds": f"{seconds:.2f}", "note": note})
+        table = pd.DataFrame(rows).to_html(index=False, border=0, escape=True)
+        title = self.summary().splitlines()[0]
+        return (f"<div><p><b>{html.escape(title)}</b></p>{table}<p><small>outputs in "
+                f"{html.escape(str(self.folder))}</small></p></div>")

@@ -12,10 +12,11 @@ Built-in rule sets (``classification.md``): forced labour ``icls2018`` (default)
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,10 @@ from flestimate.classification._rules import (
     load_rules,
 )
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError
+from flestimate.results import format_count, format_percent, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["STATUSES", "Classification", "RuleSet", "builtin_rules", "classify",
            "indicator_table", "load_rules"]
@@ -268,10 +273,118 @@ class Classification:
         return f"<Classification of {len(self._columns):,} respondents: {parts}>"
 
     def _repr_html_(self) -> str:
-        table = self.counts().to_html()
-        return (f"<div><p><b>Classification</b> of {len(self._columns):,} respondents "
-                f"(forced labour: {self._rules['forced_labour'].name}; trafficking: "
-                f"{self._rules['trafficking'].name})</p>{table}</div>")
+        counts = self.counts()
+        shown = counts.map(format_count)
+        shown.index = shown.index.astype(str)
+        shown.columns = shown.columns.astype(str)
+        table = shown.to_html(border=0, escape=True)
+        title = (f"Classification of {len(self._columns):,} respondents (forced labour: "
+                 f"{self._rules['forced_labour'].name}; trafficking: "
+                 f"{self._rules['trafficking'].name}); unweighted counts by status and form")
+        return f"<div><p><b>{html.escape(title)}</b></p>{table}</div>"
+
+    def plot(self, kind: str = "indicators", weights: str | np.ndarray | None = None,
+             status: str = "forced_labour", ax: Axes | None = None) -> Axes:
+        """Bar chart of the indicators among persons in forced labour, or of the statuses.
+
+        Parameters
+        ----------
+        kind : {"indicators", "status"}
+            ``"indicators"``: the share of each indicator among persons in ``status``
+            (:meth:`indicator_table`), grouped and coloured by kind: types of coercion
+            (``pen_*``) and involuntariness (``inv_*``). ``"status"``: persons by status.
+        weights : str or array, optional
+            Weight column or weights in row order; shares and counts are then weighted.
+        status : {"forced_labour", "trafficked"}
+            Among whom the indicator shares are computed (``kind="indicators"``).
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            Horizontal bars, one container per group labelled by the group (``"types of
+            coercion"``, ``"involuntariness"``) or ``"persons"``; indicator shares in percent,
+            in the order of :meth:`indicator_table` within each group (missing shares drawn as
+            zero-length bars).
+        """
+        if kind not in ("indicators", "status"):
+            raise ArgumentError(f"`kind` of `plot()` must be 'indicators' or 'status'; "
+                                f"got {kind!r}")
+        if kind == "status":
+            return self._plot_status(weights, ax)
+        table = self.indicator_table(weights=weights, status=status)
+        groups: tuple[tuple[str, str, str], ...] = (("penalty", "types of coercion", "#b22222"),
+                  ("involuntariness", "involuntariness", "#1f4e79"))
+        known = {g[0] for g in groups}
+        extra = [k for k in pd.unique(table["kind"]) if k not in known]
+        groups += tuple((str(k), str(k), "#7f7f7f") for k in extra)
+        n_rows = len(table) + len(groups)
+        ax = new_axes(ax, 7.5, 1.2 + 0.24 * n_rows)
+        ticks: list[float] = []
+        labels: list[str] = []
+        pos = 0.0
+        for key, name, colour in groups:
+            part = table[table["kind"] == key]
+            if part.empty:
+                continue
+            y = pos + np.arange(len(part), dtype=float)
+            share = 100 * part["share"].to_numpy(float)
+            ax.barh(y, np.nan_to_num(share), color=colour, height=0.7, label=name)
+            for yi, value in zip(y, share, strict=True):
+                text = f"{format_percent(value / 100)}%" if np.isfinite(value) else "n/a"
+                ax.annotate(text, (0 if not np.isfinite(value) else value, yi), xytext=(3, 0),
+                            textcoords="offset points", va="center", fontsize="x-small")
+            dims = part["dimension"].astype(object).where(part["dimension"].notna(), "")
+            ticks += list(y)
+            labels += [f"{ind}" + (f" ({dim})" if dim else "")
+                       for ind, dim in zip(part["indicator"], dims, strict=True)]
+            pos = float(y[-1]) + 2.0
+        from matplotlib.ticker import PercentFormatter
+
+        ax.set_yticks(ticks, labels, fontsize="small")
+        ax.set_ylim(max(pos - 1.5, 0.5), -0.7)
+        ax.set_xlim(left=0)
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+        among = "in forced labour" if status == "forced_labour" else "trafficked"
+        ax.set_xlabel(f"% of persons {among} with the indicator"
+                      + (" (weighted)" if weights is not None else " (unweighted)"))
+        ax.set_title("Types of coercion and involuntariness", loc="left")
+        ax.grid(axis="x", color="#eeeeee")
+        ax.legend(loc="lower right", fontsize="small", frameon=False)
+        return ax
+
+    def _plot_status(self, weights: str | np.ndarray | None, ax: Axes | None) -> Axes:
+        status = self._columns["status"]
+        if weights is None:
+            w = np.ones(len(status))
+        elif isinstance(weights, str):
+            if weights not in self._frame.columns:
+                raise ArgumentError(f"`weights` of `plot()`: column {weights!r} is not in the "
+                                    f"classified frame")
+            w = self._frame[weights].to_numpy(dtype=float)
+        else:
+            w = np.asarray(weights, dtype=float)
+            if w.shape != (len(status),):
+                raise ArgumentError(f"`weights` of `plot()` must have one value per respondent "
+                                    f"({len(status)}); got shape {w.shape}")
+        totals = pd.Series(w, index=status.index).groupby(status, observed=False).sum()
+        totals = totals.reindex(STATUSES, fill_value=0.0)
+        ax = new_axes(ax, 7.0, 2.6)
+        y = np.arange(len(STATUSES), dtype=float)
+        values = totals.to_numpy(float)
+        ax.barh(y, values, color=["#7f0000", "#b22222", "#9a9a9a", "#1f4e79"], height=0.7,
+                label="persons")
+        for yi, v in zip(y, values, strict=True):
+            ax.annotate(format_count(v), (v, yi), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize="small")
+        ax.set_yticks(y, [s.replace("_", " ") for s in STATUSES])
+        ax.set_ylim(len(STATUSES) - 0.5, -0.5)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("persons" + (" (weighted)" if weights is not None else ""))
+        ax.set_title(f"Classification of {len(status):,} respondents", loc="left")
+        ax.grid(axis="x", color="#eeeeee")
+        return ax
 
     def __len__(self) -> int:
         return len(self._columns)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from flestimate.errors import ArgumentTypeError
+from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.global_estimates._checks import (
     CHECK_COLUMNS,
     CHECK_STATUSES,
@@ -20,7 +20,10 @@ from flestimate.global_estimates._checks import (
 )
 from flestimate.global_estimates._publications import BUILDERS
 from flestimate.global_estimates._sources import _check_name, published, sources
-from flestimate.results import _freeze, _thaw
+from flestimate.results import _freeze, _thaw, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["Reproduction", "compare", "reproduce"]
 
@@ -132,6 +135,53 @@ class Reproduction:
         return (f"<div><p><b>{html.escape(self._title())}</b></p>{table}"
                 f"<p><small>{cite}. Evidence: V read in a primary or official source, S quoted "
                 f"by a secondary source, R widely recalled but not confirmed.</small></p></div>")
+
+    def plot(self, table: str = "forced_labour_by_form", ax: Axes | None = None) -> Axes:
+        """How far each recomputed number of one table is from the published one, in units of
+        the rounding tolerance.
+
+        Parameters
+        ----------
+        table : str
+            One of :attr:`tables` (``forced_labour_by_form``, ``by_region``, ...).
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            One row per published number that was recomputed (``component (quantity)``):
+            a dot at ``difference / tolerance`` (line ``"within rounding"``, or
+            ``"outside rounding"`` in red), and the band from -1 to 1 where the published
+            number is explained by its rounding.
+        """
+        if table not in self._tables:
+            raise ArgumentError(f"`table` of `plot()` must be one of "
+                                f"{', '.join(self._tables)}; got {table!r}")
+        t = self._tables[table]
+        tol = t["tolerance"].to_numpy(float)
+        keep = (t["published"].notna() & t["recomputed"].notna()).to_numpy() & (tol > 0)
+        rows = t[keep].reset_index(drop=True)
+        ax = new_axes(ax, 9.0, 1.4 + 0.35 * max(len(rows), 1))
+        y = np.arange(len(rows), dtype=float)
+        x = (rows["difference"] / rows["tolerance"]).to_numpy(float)
+        reach = max(1.5, 1.15 * float(np.nanmax(np.abs(x)))) if len(x) else 1.5
+        inside = np.abs(x) <= 1
+        ax.axvspan(-1, 1, color="#c6dbef", zorder=0, label="rounding")
+        ax.axvline(0, color="#9a9a9a", linewidth=0.8, zorder=1)
+        ax.plot(x[inside], y[inside], "o", color="#1f4e79", label="within rounding", zorder=2)
+        ax.plot(x[~inside], y[~inside], "o", color="#b22222", label="outside rounding",
+                zorder=2)
+        ax.set_yticks(y, [f"{c} ({q})".replace("_", " ")
+                          for c, q in zip(rows["component"], rows["quantity"], strict=True)])
+        ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
+        ax.set_xlim(-reach, reach)
+        ax.set_xlabel("(recomputed - published) / rounding tolerance")
+        ax.set_title(f"{self.name}: {table.replace('_', ' ')}", loc="left")
+        ax.grid(axis="x", color="#eeeeee")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  frameon=False)
+        return ax
 
     def summary(self) -> str:
         """The checks, every discrepancy with its note, the tables and the sources."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -221,16 +223,26 @@ def _rng(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, o
     return np.random.default_rng(int(seed)), int(seed)
 
 
+def _progress_bar(total: int, desc: str, progress: bool) -> Any:
+    """A :mod:`tqdm.auto` bar on stderr (a widget in notebooks), disabled unless ``progress``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="replicate", file=sys.stderr, disable=not progress,
+                leave=True)
+
+
 def _bootstrap(
     cache: AdmissibilityCache, selected: Selected, selection: str, fixed: list[Pair],
     p_stop: float, max_interactions: int | None, mu: np.ndarray, level: float, n_boot: int,
-    rng: np.random.Generator, reselect: bool,
+    rng: np.random.Generator, reselect: bool, progress: bool = False,
 ) -> tuple[Interval, int]:
     table = cache.table
     draws = bootstrap_counts(table.histories, mu, n_boot, rng)
+    bar = _progress_bar(n_boot, "MSE bootstrap", progress)
     if reselect and selection not in ("fixed", "main"):
         pops = np.full(n_boot, np.nan)
         for i in range(n_boot):
+            bar.update(1)
             rep = table.with_counts(draws[i])
             try:
                 _check_lists(rep)
@@ -242,7 +254,10 @@ def _bootstrap(
                 pops[i] = rep.counts.sum() + math.exp(float(sel.fit.beta[0, 0]))
         ok = np.isfinite(pops)
     else:
+        # one vectorised refit of every replicate: the bar moves once, when it is done
         pops, ok = refit_fixed(cache.x_full, cache.columns(selected.pairs), draws)
+        bar.update(n_boot)
+    bar.close()
     n_ok = int(ok.sum())
     failed = n_boot - n_ok
     if n_ok < 10:
@@ -277,6 +292,7 @@ def fit(
     n_boot: int = 999,
     seed: int | np.random.Generator | None = None,
     reselect: bool = False,
+    progress: bool = False,
 ) -> MSEResult:
     """Multiple systems estimate of a population from ``k >= 2`` overlapping lists.
 
@@ -335,6 +351,9 @@ def fit(
     reselect : bool
         Re-run the model selection on every bootstrap replicate (slower; the interval then
         includes the model-selection uncertainty). Default: refit the selected model.
+    progress : bool
+        Show a progress bar of the bootstrap replicates (``tqdm``, on stderr; a widget in
+        notebooks). Default: silent.
 
     Returns
     -------
@@ -449,7 +468,8 @@ def fit(
         rng, seed_used = _rng(seed)
         mu = np.asarray(res.fittedvalues, dtype=np.float64)
         interval, failed = _bootstrap(cache, selected, selection, fixed, threshold,
-                                      max_interactions, mu, float(level), n_boot, rng, reselect)
+                                      max_interactions, mu, float(level), n_boot, rng, reselect,
+                                      bool(progress))
         provenance.update({"n_boot": n_boot, "seed": seed_used, "reselect": reselect,
                            "n_boot_failed": failed})
     provenance["ci_note"] = interval.note

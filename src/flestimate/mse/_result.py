@@ -6,12 +6,22 @@ import html
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from flestimate.results import format_count, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = ["MSEResult"]
+
+
+def _bound(v: float) -> str:
+    """A count, or ``"open"`` for an upper bound that was not reached."""
+    return "open" if math.isinf(v) else format_count(v)
 
 
 def _plain(value: Any) -> Any:
@@ -238,13 +248,80 @@ class MSEResult:
         )
 
     def _repr_html_(self) -> str:
-        frame = self.to_frame()[["quantity", "estimate", "se", "ci_low", "ci_high"]]
-        table = frame.to_html(index=False, float_format=lambda v: f"{v:,.1f}", border=0)
+        frame = self.to_frame()
+        shown = pd.DataFrame({
+            "": frame["quantity"],
+            "estimate": [format_count(v) for v in frame["estimate"]],
+            f"{100 * self.level:g}% CI": [f"{_bound(lo)} – {_bound(hi)}" for lo, hi in
+                                          zip(frame["ci_low"], frame["ci_high"], strict=True)],
+            "SE": [format_count(v) for v in frame["se"]],
+        })
+        table = shown.to_html(index=False, border=0, escape=True)
+        fit = (f"Model: {self.model} (selection: {self.selection}); AIC {self.aic:.2f}, BIC "
+               f"{self.bic:.2f}, deviance {self.deviance:.2f} on {self.df_resid} df; "
+               f"{len(self.lists)} lists ({', '.join(self.lists)}); CI: {self.ci_method}")
         return (
-            f"<div><p><b>MSEResult</b>: {html.escape(self._headline())}</p>"
-            f"<p>Model: {html.escape(self.model)} (selection: {html.escape(self.selection)}; "
-            f"AIC {self.aic:.2f})</p>{table}</div>"
+            f"<div><p><b>MSEResult</b>: {html.escape(self._headline())}</p>{table}"
+            f"<p><small>{html.escape(fit)}</small></p></div>"
         )
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Model comparison: the population each model gives against its AIC, with the interval
+        of the chosen model.
+
+        For a stepwise selection every step is drawn (the population after each added
+        interaction, joined in order and labelled with the term); for a ranking
+        (``selection="aic"``, ``"bic"``, ``"all"``) every fitted model of :attr:`models`; for a
+        fixed model only its estimate.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            Population on the x axis, AIC on the y axis: the models (line labelled
+            ``"steps"`` or ``"models"``), the chosen model (``"chosen"``) and its interval from
+            ``ci_low`` to ``ci_high`` (collection ``"CI"``; an open upper bound is drawn to the
+            right edge).
+        """
+        from matplotlib.ticker import FuncFormatter
+
+        models = self._models
+        ax = new_axes(ax, 7.0, 4.2)
+        if "step" in models.columns:
+            steps = models[np.isfinite(models["population"].to_numpy(float))]
+            added = steps[~steps["decision"].astype(str).str.startswith("not added")]
+            ax.plot(added["population"], added["aic"], "-o", color="#9a9a9a", markersize=4,
+                    label="steps", zorder=2)
+            rest = steps[steps["decision"].astype(str).str.startswith("not added")]
+            if len(rest):
+                ax.plot(rest["population"], rest["aic"], "x", color="#9a9a9a",
+                        label="not added", zorder=2)
+            for term, x, y in zip(steps["term"], steps["population"], steps["aic"],
+                                  strict=True):
+                text = str(term) if isinstance(term, str) and term else "main effects"
+                ax.annotate(text, (x, y), xytext=(4, 3), textcoords="offset points",
+                            fontsize="x-small", color="#555555")
+        elif "rank" in models.columns:
+            ok = np.isfinite(models["population"].to_numpy(float))
+            ax.plot(models["population"][ok], models["aic"][ok], "o", color="#9a9a9a",
+                    markersize=3, alpha=0.6, label="models", zorder=2)
+        hi = self.ci_high if math.isfinite(self.ci_high) else None
+        ax.plot([self.population], [self.aic], "D", color="#b22222", zorder=4,
+                label=f"chosen: {self.population:,.0f}")
+        right = hi if hi is not None else max(ax.get_xlim()[1], self.ci_low * 1.5)
+        ax.hlines([self.aic], [self.ci_low], [right], colors="#b22222", linewidth=2,
+                  zorder=3, label="CI")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_xlabel(f"population (chosen model: {100 * self.level:g}% {self.ci_method} CI)")
+        ax.set_ylabel("AIC")
+        ax.set_title(f"MSE model comparison ({self.selection})", loc="left")
+        ax.grid(color="#eeeeee")
+        ax.legend(loc="best", fontsize="small", frameon=False)
+        return ax
 
     def summary(self) -> str:
         """A readable report: the estimate, the model, its coefficients and the selection."""

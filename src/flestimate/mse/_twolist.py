@@ -92,7 +92,9 @@ class TwoListEstimate:
     def _repr_html_(self) -> str:
         table = self.to_frame().to_html(index=False, float_format=lambda v: f"{v:,.2f}",
                                         border=0)
-        return f"<div><p><b>{html.escape(self.method)}</b></p>{table}</div>"
+        head = (f"{self.method} estimate {self.estimate:,.0f} (se {self.se:,.0f}); n1 = "
+                f"{self.n1:,}, n2 = {self.n2:,}, m = {self.m:,}; observed {self.observed:,}")
+        return f"<div><p><b>{html.escape(head)}</b></p>{table}</div>"
 
 
 def _count(value: object, name: str, func: str) -> int:

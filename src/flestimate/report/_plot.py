@@ -10,6 +10,7 @@ import pandas as pd
 
 from flestimate.errors import ArgumentError
 from flestimate.report._prevalence import _LABELS, TABLES
+from flestimate.results import MATPLOTLIB_HINT
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MATPLOTLIB_HINT", "forest_plot"]
 
-#: The message of the ImportError raised when matplotlib is missing.
-MATPLOTLIB_HINT = "plotting needs matplotlib: pip install 'flestimate[plot]'"
 
 _COLOUR, _GREY, _BOUND, _NATIONAL = "#1f4e79", "#9a9a9a", "#c6dbef", "#b22222"
 _AMONG = {"prevalence": "of the universe", "trafficked_by_form": "of the trafficked",
