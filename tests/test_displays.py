@@ -394,3 +394,24 @@ def test_replicate_rake_progress_bar(design: SurveyDesign,
     assert "rake replicates" in err and f"{rep.n_replicates}/{rep.n_replicates}" in err
     np.testing.assert_array_equal(quiet.replicate_weights(), shown.replicate_weights())
     assert not math.isnan(shown.total("y").to_frame()["se"].iloc[0])
+
+
+def test_new_figures_join_pyplot_only_when_the_caller_uses_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a notebook (pyplot imported) a plot's new figure is a pyplot figure, so Jupyter shows
+    it inline; without pyplot imported it is a standalone Figure and pyplot's state is
+    untouched."""
+    import sys
+
+    import matplotlib.pyplot as plt
+
+    from flestimate.results import new_axes
+
+    before = set(plt.get_fignums())
+    ax = new_axes(None, 4, 3)
+    assert set(plt.get_fignums()) - before == {ax.figure.number}
+    plt.close(ax.figure)
+    monkeypatch.delitem(sys.modules, "matplotlib.pyplot")
+    ax2 = new_axes(None, 4, 3)
+    assert not hasattr(ax2.figure, "number")
+    assert set(plt.get_fignums()) == before

@@ -64,15 +64,26 @@ def format_number(x: float) -> str:
 
 
 def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
-    """``ax``, or the Axes of a new :class:`matplotlib.figure.Figure` (no pyplot, no global
-    state); an ImportError that says how to get matplotlib when it is missing."""
+    """``ax``, or the Axes of a new figure; an ImportError that says how to get matplotlib
+    when it is missing.
+
+    The new figure is a standalone :class:`matplotlib.figure.Figure` (flestimate never imports
+    pyplot itself), unless the caller has imported ``matplotlib.pyplot`` (as in a notebook):
+    then it is a pyplot figure, so that Jupyter shows it inline and ``plt.show()`` finds it.
+    """
     if ax is not None:
         return ax
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError(MATPLOTLIB_HINT) from exc
-    fig = Figure(figsize=(width, height), layout="constrained")
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        fig = pyplot.figure(figsize=(width, height), layout="constrained")
+    else:
+        try:
+            from matplotlib.figure import Figure
+        except ImportError as exc:
+            raise ImportError(MATPLOTLIB_HINT) from exc
+        fig = Figure(figsize=(width, height), layout="constrained")
     new: Axes = fig.add_subplot()
     return new
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from flestimate.errors import ArgumentError
 from flestimate.report._prevalence import _LABELS, TABLES
-from flestimate.results import MATPLOTLIB_HINT
+from flestimate.results import MATPLOTLIB_HINT, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,15 +23,6 @@ __all__ = ["MATPLOTLIB_HINT", "forest_plot"]
 _COLOUR, _GREY, _BOUND, _NATIONAL = "#1f4e79", "#9a9a9a", "#c6dbef", "#b22222"
 _AMONG = {"prevalence": "of the universe", "trafficked_by_form": "of the trafficked",
           "forced_labour_by_form": "of those in forced labour"}
-
-
-def _figure_class() -> Any:
-    """:class:`matplotlib.figure.Figure`, or an ImportError that says how to get it."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError(MATPLOTLIB_HINT) from exc
-    return Figure
 
 
 def _choice(name: str, value: Any, choices: list[str]) -> None:
@@ -110,9 +101,7 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     in).
     """
     rows = _rows(report, by, indicator, table)
-    if ax is None:
-        fig = _figure_class()(figsize=(7.5, 1.4 + 0.32 * len(rows)), layout="constrained")
-        ax = fig.add_subplot()
+    ax = new_axes(ax, 7.5, 1.4 + 0.32 * len(rows))
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
