@@ -14,6 +14,7 @@ from flestimate.report._pipeline import (
     VARIANCE_METHODS,
     estimate_prevalence,
 )
+from flestimate.report._pool import pool_reports
 from flestimate.report._prevalence import TABLE_COLUMNS, TABLES, PrevalenceReport
 from flestimate.report._reliability import (
     RELIABILITY_RULES,
@@ -34,4 +35,5 @@ __all__ = [
     "assess_reliability",
     "estimate_prevalence",
     "load_reliability",
+    "pool_reports",
 ]

@@ -258,7 +258,8 @@ class DaskPrepared(Prepared):
         provenance["partitions"] = self.n_partitions
         return PrevalenceReport(report.to_frame(), provenance, quality=self.quality,
                                 classification_counts=self.counts,
-                                indicator_table=self.indicator_table, classification=None)
+                                indicator_table=self.indicator_table, classification=None,
+                                prepared=self)
 
 
 def prepare_dask(data: Any, spec: ModuleSpec, households: Any,

@@ -586,7 +586,7 @@ class Prepared:
         return PrevalenceReport(table, provenance, quality=self.quality,
                                 classification_counts=self.counts,
                                 indicator_table=self.indicator_table,
-                                classification=self.classification)
+                                classification=self.classification, prepared=self)
 
 
 def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec: ModuleSpec,

@@ -84,7 +84,7 @@ class PrevalenceReport:
         The classification itself (``explain(row_id)``), when it was made in memory.
     """
 
-    __slots__ = ("_frozen", "_table", "classification", "classification_counts",
+    __slots__ = ("_frozen", "_prepared", "_table", "classification", "classification_counts",
                  "indicator_table", "provenance", "quality")
     _table: pd.DataFrame
     provenance: Mapping[str, Any]
@@ -92,16 +92,21 @@ class PrevalenceReport:
     classification_counts: pd.DataFrame
     indicator_table: pd.DataFrame
     classification: Any
+    _prepared: Any
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], *,
                  quality: pd.DataFrame, classification_counts: pd.DataFrame,
-                 indicator_table: pd.DataFrame, classification: Any = None) -> None:
+                 indicator_table: pd.DataFrame, classification: Any = None,
+                 prepared: Any = None) -> None:
         for name, value in (("_table", table), ("quality", quality),
                             ("classification_counts", classification_counts),
                             ("indicator_table", indicator_table)):
             object.__setattr__(self, name, value.copy())
         object.__setattr__(self, "provenance", _freeze(dict(provenance)))
         object.__setattr__(self, "classification", classification)
+        # The estimation frame (design and class columns), kept so that several surveys can be
+        # pooled into one design (flestimate.report.pool_reports).
+        object.__setattr__(self, "_prepared", prepared)
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:

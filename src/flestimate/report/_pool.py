@@ -1,0 +1,178 @@
+"""Several national surveys pooled into one design: exact regional and global breakdowns.
+
+Independent national surveys are strata of one pooled design (each country's strata and PSUs
+prefixed with its id), so every pooled estimate, and in particular a ratio of totals such as the
+share of the trafficked by form, gets its Taylor variance with every within-country covariance,
+where :func:`flestimate.aggregate.from_reports` has to take them as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.errors import ArgumentError, ArgumentTypeError
+from flestimate.report._pipeline import (
+    _AMONG,
+    _PREFIX,
+    _UNIVERSE,
+    Prepared,
+    _as_list,
+    _margins,
+    _Outcomes,
+)
+from flestimate.report._prevalence import PrevalenceReport
+from flestimate.report._reliability import ReliabilityRules, load_reliability
+from flestimate.results import _thaw
+
+__all__ = ["pool_reports"]
+
+_W, _STRATA, _PSU, _COUNT = (f"{_PREFIX}pool_{k}" for k in ("w", "strata", "psu", "count"))
+
+
+def _items(reports: Any) -> list[tuple[str, PrevalenceReport]]:
+    if isinstance(reports, Mapping):
+        items = [(str(k), v) for k, v in reports.items()]
+    elif isinstance(reports, Sequence) and not isinstance(reports, str):
+        items = [(str(r.provenance["source"]) if isinstance(r, PrevalenceReport) else str(i), r)
+                 for i, r in enumerate(reports)]
+    else:
+        raise ArgumentTypeError(f"`reports` of `pool_reports()` must be a mapping id -> "
+                                f"PrevalenceReport or a list of them; got "
+                                f"{type(reports).__name__}")
+    if not items:
+        raise ArgumentError("`reports` of `pool_reports()` is empty")
+    for uid, r in items:
+        if not isinstance(r, PrevalenceReport):
+            raise ArgumentTypeError(f"`reports` of `pool_reports()`: {uid!r} is a "
+                                    f"{type(r).__name__}, not a PrevalenceReport")
+        if r._prepared is None:
+            raise ArgumentError(f"`reports` of `pool_reports()`: {uid!r} keeps no estimation "
+                                f"frame (made by an older flestimate or rebuilt from a table)")
+    return items
+
+
+def _unit_frame(uid: str, prep: Prepared, by_cols: list[str], unit: str) -> pd.DataFrame:
+    o = prep.design_options
+    frame = prep.frame
+    if o.get("fpc"):
+        raise ArgumentError(f"`pool_reports()`: the design of {uid!r} has an FPC; pooling "
+                            f"designs with finite population corrections is not supported")
+    strata_cols = _as_list(o.get("strata"))
+    psu_cols = _as_list(o.get("psu"))[:1]  # the first stage: the with-replacement approximation
+    strata = pd.Series(uid, index=frame.index, dtype=object)
+    for c in strata_cols:
+        strata = strata + "|" + frame[c].astype(str)
+    psu = strata + "|" + (frame[psu_cols[0]].astype(str) if psu_cols
+                          else pd.Series(np.arange(len(frame)).astype(str), index=frame.index))
+    missing = [c for c in by_cols if c != unit and c not in frame.columns]
+    if missing:
+        raise ArgumentError(f"`by` of `pool_reports()`: {missing} not in the estimation frame of "
+                            f"{uid!r}; estimate each report with these domains (by=) first")
+    keep = [*prep.outcomes.columns, _UNIVERSE, *(s for _, s in _AMONG.values()),
+            *(f"{_PREFIX}form_{a}" for a, _ in _AMONG.values()),
+            *(c for c in by_cols if c != unit)]
+    out = frame[keep].copy()
+    out[_W] = frame[o["weights"]].to_numpy(dtype=float)
+    out[_STRATA] = strata.to_numpy()
+    out[_PSU] = psu.to_numpy()
+    out[_COUNT] = (frame[prep.frequencies].to_numpy() if prep.frequencies is not None
+                   else np.ones(len(frame), dtype=np.int64))
+    out[unit] = uid
+    result: pd.DataFrame = out
+    return result
+
+
+def pool_reports(
+    reports: Any,
+    *,
+    by: str | Sequence[str | Sequence[str]] | None = None,
+    unit: str = "country",
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+    df: float | None = None,
+    reliability: str | Mapping[str, Any] | ReliabilityRules = "nchs2017",
+    lonely_psu: str | None = None,
+) -> PrevalenceReport:
+    """One report over several national surveys pooled into one design.
+
+    Parameters
+    ----------
+    reports : mapping id -> PrevalenceReport, or a list of them
+        Reports made by :func:`~flestimate.estimate_prevalence` (in memory or from a dask
+        DataFrame); the ids become the values of the ``unit`` column.
+    by : str or list, optional
+        Further margins, as in :func:`~flestimate.estimate_prevalence`; their columns must be in
+        every report's estimation frame (estimate the reports with them).
+    unit : str
+        Name of the column holding the ids; it is always a margin (one domain per survey).
+    ci, level, df, reliability
+        As :func:`~flestimate.estimate_prevalence`.
+    lonely_psu : str, optional
+        The pooled design's lonely-PSU rule; by default the reports' own, when they agree.
+
+    Returns
+    -------
+    PrevalenceReport
+        ``national`` rows are the pooled (e.g. regional or global) figures; ``by == unit`` rows
+        are the surveys. ``provenance["pooled"]`` lists the surveys with their specs and rules.
+
+    Notes
+    -----
+    Surveys are independent samples, so the pooled design stratifies by survey: stratum
+    ``id|h`` and PSU ``id|h|i``, the survey's weights unchanged (each survey's weights sum to
+    its own population). A pooled share ``p = sum_c sum_k w u y / sum_c sum_k w u`` has the
+    Taylor variance ``sum_c sum_h n_h/(n_h - 1) sum_i (z_hi - zbar_h)^2``: the sum of the
+    surveys' contributions, each with its own within-survey covariances, which the
+    independent-totals approximation of :func:`flestimate.aggregate.from_reports` leaves out.
+    A survey's own domain in the pooled design has that survey's estimate and, without a lonely
+    PSU, its SE exactly. First-stage (with-replacement) variance; designs with an FPC are
+    refused. Estimates are Taylor on the declared designs (a report's replicate variance or
+    calibration is not carried over: the provenance records each report's variance).
+    """
+    items = _items(reports)
+    margins = [(unit,), *[m for m in _margins(by) if m != (unit,)]]
+    by_cols = list(dict.fromkeys(c for m in margins for c in m))
+    preps: list[Prepared] = [r._prepared for _, r in items]  # checked by _items
+    frames = [_unit_frame(uid, prep, by_cols, unit)
+              for (uid, _), prep in zip(items, preps, strict=True)]
+    pooled = pd.concat(frames, ignore_index=True)
+    policies = {str(p.design_options.get("lonely_psu", "fail")) for p in preps}
+    if lonely_psu is None:
+        if len(policies) > 1:
+            raise ArgumentError(f"`lonely_psu` of `pool_reports()`: the reports' designs differ "
+                                f"({', '.join(sorted(policies))}); choose one")
+        lonely_psu = policies.pop()
+    first = preps[0]
+    outcomes = _Outcomes({c: pooled[c].to_numpy() for c in first.outcomes.columns},
+                         first.outcomes.bounded)
+    quality = pd.concat([p.quality.assign(**{unit: uid})
+                         for (uid, _), p in zip(items, preps, strict=True)], ignore_index=True)
+    universe = {k: int(sum(p.universe[k] for p in preps)) for k in first.universe}
+    counts = preps[0].counts
+    for p in preps[1:]:
+        counts = counts.add(p.counts, fill_value=0)
+    indicators = pd.concat([p.indicator_table.assign(**{unit: uid})
+                            for (uid, _), p in zip(items, preps, strict=True)],
+                           ignore_index=True)
+    ids = [uid for uid, _ in items]
+    prepared = Prepared(pooled, outcomes,
+                        {"weights": _W, "strata": _STRATA, "psu": _PSU, "nest": False,
+                         "lonely_psu": lonely_psu},
+                        first.spec, f"pooled: {', '.join(ids)}", quality, universe, None,
+                        counts.astype(np.int64), indicators, first.rules, frequencies=_COUNT)
+    rules = load_reliability(reliability)
+    report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins)
+    provenance = _thaw(report.provenance)
+    provenance["spec"] = {"name": "pooled", "source": ", ".join(
+        sorted({p.spec.name for p in preps}))}
+    provenance["pooled"] = [
+        {unit: uid, "source": r.provenance["source"], "spec": r.provenance["spec"]["name"],
+         "rules": _thaw(r.provenance["rules"]), "variance": r.provenance["variance"]}
+        for uid, r in items]
+    return PrevalenceReport(report.to_frame(), provenance, quality=quality,
+                            classification_counts=prepared.counts,
+                            indicator_table=indicators, prepared=prepared)
