@@ -212,7 +212,7 @@ class Estimates:
         variable : str, optional
             The variable to draw (default the first); every category of it is drawn.
         ax : matplotlib Axes, optional
-            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
         Returns
         -------

@@ -548,7 +548,7 @@ class Breakdown:
         table : {"trafficked_by_form", "forced_labour_by_form"}
             Which breakdown.
         ax : matplotlib Axes, optional
-            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
         Returns
         -------

@@ -641,7 +641,7 @@ class Aggregate:
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
         Returns
         -------

@@ -298,7 +298,7 @@ class Classification:
         status : {"forced_labour", "trafficked"}
             Among whom the indicator shares are computed (``kind="indicators"``).
         ax : matplotlib Axes, optional
-            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
         Returns
         -------

@@ -145,7 +145,7 @@ class Reproduction:
         table : str
             One of :attr:`tables` (``forced_labour_by_form``, ``by_region``, ...).
         ax : matplotlib Axes, optional
-            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
         Returns
         -------

@@ -277,7 +277,7 @@ class MSEResult:
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Where to draw; by default a new :class:`matplotlib.figure.Figure` (no pyplot).
+            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
         Returns
         -------

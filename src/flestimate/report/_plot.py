@@ -1,5 +1,5 @@
 """Forest plots of a :class:`~flestimate.report.PrevalenceReport`: one share with its interval
-by domain, built on :class:`matplotlib.figure.Figure` (no pyplot, no global state)."""
+by domain, on a new figure from :func:`flestimate.results.new_axes` unless an Axes is given."""
 
 from __future__ import annotations
 
