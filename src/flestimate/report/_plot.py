@@ -75,7 +75,7 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     table : {"prevalence", "trafficked_by_form", "forced_labour_by_form"}
         Which table's shares to draw.
     ax : matplotlib Axes, optional
-        Where to draw; by default a new :class:`matplotlib.figure.Figure` (pyplot is not used).
+        Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
 
     Returns
     -------
