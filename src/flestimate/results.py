@@ -75,14 +75,14 @@ def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
         return ax
     import sys
 
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(MATPLOTLIB_HINT) from exc
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         fig = pyplot.figure(figsize=(width, height), layout="constrained")
     else:
-        try:
-            from matplotlib.figure import Figure
-        except ImportError as exc:
-            raise ImportError(MATPLOTLIB_HINT) from exc
         fig = Figure(figsize=(width, height), layout="constrained")
     new: Axes = fig.add_subplot()
     return new
