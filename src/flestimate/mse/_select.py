@@ -98,6 +98,15 @@ def _start(cache: AdmissibilityCache) -> BatchFit:
     return fit
 
 
+def _next_candidates(cache: AdmissibilityCache, candidates: list[Pair], current: list[Pair],
+                     max_interactions: int | None) -> tuple[list[Pair], str]:
+    """The interactions a forward step may add to ``current``, or why the selection stops."""
+    if max_interactions is not None and len(current) >= max_interactions:
+        return [], f"max_interactions={max_interactions} reached"
+    cands = [q for q in candidates if q not in current and cache.admissible([*current, q])]
+    return cands, "" if cands else "no admissible interaction left to add"
+
+
 def stepwise_aic(
     cache: AdmissibilityCache, p_stop: float, max_interactions: int | None
 ) -> Selected:
@@ -119,12 +128,8 @@ def stepwise_aic(
     stop = ""
     candidates = [q for q in cache.pairs if q in cache.overlapping]
     while True:
-        if max_interactions is not None and len(current) >= max_interactions:
-            stop = f"max_interactions={max_interactions} reached"
-            break
-        cands = [q for q in candidates if q not in current and cache.admissible([*current, q])]
-        if not cands:
-            stop = "no admissible interaction left to add"
+        cands, stop = _next_candidates(cache, candidates, current, max_interactions)
+        if stop:
             break
         trial = fit_sets(cache, [[*current, q] for q in cands])
         n_params = 1 + k + len(current) + 1
@@ -184,12 +189,8 @@ def stepwise_poisson(
     stop = ""
     candidates = [q for q in cache.pairs if q in cache.overlapping]
     while True:
-        if max_interactions is not None and len(current) >= max_interactions:
-            stop = f"max_interactions={max_interactions} reached"
-            break
-        cands = [q for q in candidates if q not in current and cache.admissible([*current, q])]
-        if not cands:
-            stop = "no admissible interaction left to add"
+        cands, stop = _next_candidates(cache, candidates, current, max_interactions)
+        if stop:
             break
         mu = fit.mu[0]
         lam = np.array([mu[hist[:, a] & hist[:, b]].sum() for a, b in cands])
