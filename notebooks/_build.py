@@ -75,7 +75,7 @@ QUICKSTART = [
     6. a bar chart of the national shares with their intervals.
 
     The data are the synthetic Moldova-style file shipped in `data/synthetic/` (invented data
-    with a known truth: the true forced-labour share of the synthetic population is 4.5%).
+    with a known truth: the true forced-labour share of the synthetic population is 5.3%).
     """),
     code(setup()),
     md("""
@@ -336,7 +336,7 @@ DOMAINS = [
     """),
     md("""
     The trafficked persons by form of exploitation (the 43 / 32 / 25 breakdown of the ILO 2005
-    estimate, computed from the survey): with 32 trafficked persons in the sample, most shares
+    estimate, computed from the survey): with 35 trafficked persons in the sample, most shares
     are suppressed.
     """),
     code("""

@@ -532,16 +532,20 @@ def test_from_reports_errors(moldova: PrevalenceReport) -> None:
 def test_survey_breakdown_beside_ilo2005(moldova: PrevalenceReport,
                                          georgia: PrevalenceReport) -> None:
     """The shipped synthetic surveys beside ILO 2005 (Belser et al. 2005: trafficked by form
-    43 / 32 / 25%): the published 25% mixed/undetermined lies in the pooled survey interval;
-    the survey's commercial sexual exploitation share is 0 with no upper end, so whether 43%
-    lies in it is unknown (NA), not False."""
+    43 / 32 / 25%): the pooled survey puts 38.0% (25.6-52.3%) of the trafficked in the mixed or
+    undetermined form, so the published 25% lies just outside; the survey's commercial sexual
+    exploitation share is 0 with no upper end, so whether 43% lies in it is unknown (NA), not
+    False."""
     from flestimate.global_estimates import compare, reproduce
 
     out = compare(from_reports({"moldova": moldova, "georgia": georgia}), reproduce("ilo2005"))
     tr = out[(out["table"] == "trafficked_by_form") & (out["quantity"] == "share")]
     tr = tr.set_index("component")
     assert tr.loc["mixed_undetermined", "published"] == pytest.approx(0.25)
-    assert bool(tr.loc["mixed_undetermined", "published_in_ci"])
+    mixed = tr.loc["mixed_undetermined"]
+    assert (mixed["survey"], mixed["survey_ci_low"], mixed["survey_ci_high"]) == pytest.approx(
+        (0.380241, 0.255863, 0.522618), abs=5e-7)
+    assert not bool(mixed["published_in_ci"])
     assert pd.isna(tr.loc["commercial_sexual_exploitation", "published_in_ci"])
     assert not bool(tr.loc["economic_exploitation", "published_in_ci"])
     assert pd.isna(tr.loc["state_imposed", "published"])

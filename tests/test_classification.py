@@ -16,12 +16,12 @@ import pytest
 
 from flestimate import load_spec, read_microdata
 from flestimate.classification import STATUSES, builtin_rules, classify, load_rules
-from flestimate.errors import ArgumentError, DataError, SpecError
+from flestimate.errors import ArgumentError, DataError, FlestimateWarning, SpecError
 
 NA = np.nan
 INV = ["inv_dur_forced_overtime", "inv_rec_deceived_terms", "inv_rec_deceived_nature",
        "inv_rec_debt", "inv_rec_abducted_sold", "inv_rec_marriage_promise"]
-PEN = ["pen_wages_withheld", "pen_violence", "pen_documents__recruitment"]
+PEN = ["pen_wages_withheld__duress", "pen_violence__duress", "pen_documents__recruitment"]
 
 
 def person(**values: float) -> dict[str, float]:
@@ -33,21 +33,22 @@ def person(**values: float) -> dict[str, float]:
 
 def frame(*rows: dict[str, float], **context: object) -> pd.DataFrame:
     out = pd.DataFrame(list(rows))
-    for key, value in {"perpetrator": "private", "sector": "construction", **context}.items():
+    for key, value in {"perpetrator": "private", "sector": "construction", "worked": 1.0,
+                       **context}.items():
         out[key] = value
     return out
 
 
-FL = {"inv_dur_forced_overtime": 1.0, "pen_wages_withheld": 1.0}
+FL = {"inv_dur_forced_overtime": 1.0, "pen_wages_withheld__duress": 1.0}
 VIGNETTES = [  # classification.md, hand-worked vignettes: (facts, icls2018 status)
     (person(**FL, inv_rec_deceived_terms=1.0), "trafficked_forced_labour"),
     (person(**FL, inv_rec_deceived_terms=1.0, moved=0.0), "forced_labour_not_trafficked"),
     (person(inv_dur_forced_overtime=1.0), "not_forced_labour"),
-    (person(inv_dur_forced_overtime=1.0, pen_violence=NA), "undetermined"),
+    (person(inv_dur_forced_overtime=1.0, pen_violence__duress=NA), "undetermined"),
     (person(**FL, inv_rec_deceived_terms=NA, inv_rec_deceived_nature=NA, inv_rec_debt=NA,
             inv_rec_abducted_sold=NA, inv_rec_marriage_promise=NA,
             pen_documents__recruitment=NA), "undetermined"),
-    (person(pen_violence=1.0), "not_forced_labour"),
+    (person(pen_violence__duress=1.0), "not_forced_labour"),
     (person(**FL), "forced_labour_not_trafficked"),
 ]
 
@@ -59,36 +60,37 @@ def test_vignettes_icls2018(number: int, facts: dict, status: str) -> None:
     assert got["status"].iloc[0] == status, number
 
 
+LEAVING = {"inv_lea_no_freedom_resign": 0.0, "pen_wages_withheld__leaving": 0.0}
+
+
 @pytest.mark.parametrize("rule", ["htshtc2012_dimension", "htshtc2012_strong"])
 def test_vignettes_under_the_dimension_rules(rule: str) -> None:
-    """The same vignettes with penalties recorded by dimension: forced overtime (duress,
-    strong) with wages withheld at duress (strong); same statuses."""
-    rows = []
-    for facts, _ in VIGNETTES:
-        row = dict(facts)
-        for pen in ("pen_wages_withheld", "pen_violence"):
-            row[f"{pen}__duress"] = row.pop(pen)
-        rows.append(row)
-    got = classify(frame(*rows), forced_labour=rule).to_frame()
-    assert got["status"].tolist() == [s for _, s in VIGNETTES]
+    """The same vignettes (penalties recorded by dimension: forced overtime, duress, strong,
+    with wages withheld at duress, strong), with the leaving dimension measured too: same
+    statuses."""
+    got = classify(frame(*({**f, **LEAVING} for f, _ in VIGNETTES)), forced_labour=rule)
+    assert got.to_frame()["status"].tolist() == [s for _, s in VIGNETTES]
 
 
 def test_dimension_rule_needs_the_penalty_in_the_same_dimension() -> None:
     """htshtc2012_dimension: forced overtime (duress) with a penalty applied only at leaving
     is not a pair; icls2018 counts it."""
-    row = person(inv_dur_forced_overtime=1.0, pen_wages_withheld=0.0, pen_violence=0.0)
-    row["pen_violence__leaving"] = 1.0
+    row = person(inv_dur_forced_overtime=1.0, pen_violence__leaving=1.0,
+                 inv_lea_longer_than_agreed=0.0)
     data = frame(row)
     assert classify(data).to_frame()["forced_labour"].iloc[0]
-    assert not classify(data, forced_labour="htshtc2012_dimension",
-                        plain_penalties="ignore").to_frame()["forced_labour"].iloc[0]
+    assert not classify(data, forced_labour="htshtc2012_dimension"
+                        ).to_frame()["forced_labour"].iloc[0]
 
 
 def test_strong_rule_needs_one_strong_indicator_in_the_pair() -> None:
     """Deceived about terms (recruitment, medium) with threat of dismissal at recruitment
-    (medium): a pair under the dimension rule, not under the strong rule. Overriding the
-    grade of dismissal to strong makes it one."""
-    row = {"inv_rec_deceived_terms": 1.0, "pen_dismissal__recruitment": 1.0, "age": 40.0}
+    (medium): a pair under the dimension rule, not under the strong rule (the strong items of
+    every dimension asked and absent). Overriding the grade of dismissal to strong makes it
+    one."""
+    row = {"inv_rec_deceived_terms": 1.0, "pen_dismissal__recruitment": 1.0, "age": 40.0,
+           "inv_rec_abducted_sold": 0.0, "pen_violence__recruitment": 0.0,
+           "inv_dur_forced_overtime": 0.0, "inv_lea_no_freedom_resign": 0.0}
     data = pd.DataFrame([row])
     assert classify(data, forced_labour="htshtc2012_dimension").to_frame()["forced_labour"][0]
     assert not classify(data, forced_labour="htshtc2012_strong").to_frame()["forced_labour"][0]
@@ -96,18 +98,112 @@ def test_strong_rule_needs_one_strong_indicator_in_the_pair() -> None:
                       indicators={"version": "test", "penalty": {
                           "pen_dismissal": {"grade": "strong"}}})
     assert strong.to_frame()["forced_labour"][0]
-    assert strong.provenance["indicator_table"] == "1+test"
+    assert strong.provenance["indicator_table"] == "2+test"
 
 
-def test_plain_penalties_must_be_declared_for_dimension_rules() -> None:
-    data = frame(person(**FL))
+# -- not measured is undetermined, never "no" (issue 13, item 1) ---------------------------------
+@pytest.mark.parametrize(
+    ("drop", "forced_labour", "trafficked"),
+    [([c for c in PEN], [None, False], [None, False]),  # no pen_ column at all
+     ([c for c in INV], [None, False], [None, False]),  # no inv_ column at all
+     (["moved"], [True, False], [None, False])],  # a spec without `moved`
+    ids=["no-penalty", "no-involuntariness", "no-moved"])
+def test_a_kind_not_measured_is_undetermined(drop: list, forced_labour: list,
+                                             trafficked: list) -> None:
+    """Person 1 has forced overtime and deceptive recruitment, person 2 nothing at all: with
+    the penalties, the involuntariness items or `moved` absent from the data, nobody is
+    classified "not" on what was never asked; the absent kind is named in a MISSING_ITEMS
+    warning and in the provenance."""
+    data = frame(person(**FL, inv_rec_deceived_terms=1.0), person()).drop(columns=drop)
+    with pytest.warns(FlestimateWarning, match=r"\[MISSING_ITEMS\] .*rule '"):
+        got = classify(data)
+    out = got.to_frame()
+    for name, expected in (("forced_labour", forced_labour), ("trafficked", trafficked)):
+        assert [None if pd.isna(v) else bool(v) for v in out[name]] == expected, name
+    assert got.provenance["not_measured"]
+
+
+def test_no_warning_when_everything_is_measured() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = classify(frame(*(f for f, _ in VIGNETTES)))
+    assert got.provenance["not_measured"] == {}
+
+
+def test_delphi_dimension_not_measured_is_undetermined() -> None:
+    """A questionnaire without abuse-of-vulnerability or exploitation items: the Delphi
+    dimensions they form cannot be shown to be negative (before: counted 0 in both bounds)."""
+    row = person(**FL, inv_rec_deceived_nature=1.0, inv_rec_deceived_terms=1.0,
+                 pen_violence__duress=1.0, pen_documents__duress=1.0)
+    row.pop("inv_dur_forced_overtime")  # no exploitative-conditions item left
+    data = frame({**row, "inv_lea_no_freedom_resign": 1.0})
+    with pytest.warns(FlestimateWarning, match=r"Delphi dimension exploitative_conditions"):
+        got = classify(data, trafficking="delphi2009").to_frame()
+    assert got["forced_labour"].iloc[0] and pd.isna(got["trafficked"].iloc[0])
+
+
+# -- penalties whose dimension is unknown (items 2-4) ---------------------------------------------
+PLAIN = {"inv_dur_forced_overtime": 1.0, "inv_rec_deceived_terms": 0.0,
+         "inv_rec_deceived_nature": 0.0, "inv_rec_marriage_promise": 0.0,
+         "inv_rec_abducted_sold": 0.0, "inv_rec_debt": 0.0, "pen_wages_withheld": 1.0,
+         "moved": 1.0, "age": 30.0}
+
+
+def test_plain_penalty_never_makes_coercive_recruitment_by_default() -> None:
+    """Free recruitment, one penalty of unknown dimension, moved: before, every_dimension made
+    it trafficked and the default errored. Now the default (unknown_dimension) leaves it
+    undetermined, every_dimension is an explicit assumption, and a spec that says the penalty
+    was applied at work or to stop leaving settles it."""
+    data = frame(PLAIN)
+    default = classify(data).to_frame().iloc[0]
+    assert default["forced_labour"] and pd.isna(default["trafficked"])
+    assert default["status"] == "undetermined"
+    assumed = classify(data, plain_penalties="every_dimension")
+    assert assumed.to_frame()["status"].iloc[0] == "trafficked_forced_labour"
+    assert assumed.provenance["dimension_unknown"] == ("pen_wages_withheld",)
+    declared = frame({**PLAIN, "pen_wages_withheld__duress_or_leaving":
+                      PLAIN["pen_wages_withheld"]}).drop(columns="pen_wages_withheld")
+    assert classify(declared).to_frame()["status"].iloc[0] == "forced_labour_not_trafficked"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("unknown_dimension", None), ("every_dimension", True), ("ignore", None)])
+def test_plain_penalties_under_the_dimension_rule(mode: str, expected: bool | None) -> None:
+    """htshtc2012_dimension with forced overtime (duress) and a plain penalty: a pair only if
+    the penalty was applied at duress. ignore drops it, so nothing measures penalties in
+    any dimension: undetermined too."""
+    row = {**PLAIN, "inv_lea_no_freedom_resign": 0.0}
+    got = classify(frame(row), forced_labour="htshtc2012_dimension", plain_penalties=mode)
+    value = got.to_frame()["forced_labour"].iloc[0]
+    assert (pd.isna(value) if expected is None else value == expected)
+
+
+def test_plain_penalties_error_names_the_columns_even_beside_suffixed_ones() -> None:
+    """plain_penalties='error' stops on a plain penalty, also when suffixed penalties of the
+    same dimension exist (before, the plain one was dropped without an error)."""
+    data = frame({**PLAIN, "pen_violence__duress": 0.0, "inv_lea_no_freedom_resign": 0.0})
     with pytest.raises(DataError, match=r"rule 'htshtc2012_dimension' needs penalties recorded "
-                                        r"by dimension \(pen_\*__duress\) but the data have only "
-                                        r"the plain form\(s\) pen_violence, pen_wages_withheld; "
-                                        r"pass plain_penalties='every_dimension'"):
-        classify(data, forced_labour="htshtc2012_dimension")
-    got = classify(data, forced_labour="htshtc2012_dimension", plain_penalties="every_dimension")
-    assert got.to_frame()["forced_labour"].iloc[0]
+                                        r"by dimension \(pen_\*__recruitment\) but "
+                                        r"pen_wages_withheld "
+                                        r"do\(es\) not say in which dimension"):
+        classify(data, forced_labour="htshtc2012_dimension", plain_penalties="error")
+
+
+def test_delphi_counts_plain_penalties_as_plain_penalties_says() -> None:
+    """Delphi coercion at destination from plain penalties (documents, violence; strong at
+    destination, violence M-S for adults): before, ignored (FALSE) whatever the option. Now
+    undetermined by default, positive when every_dimension is assumed."""
+    rules = {"name": "coercion", "kind": "trafficking", "patterns": load_delphi_patterns(),
+             "rule": {"graded": "coercion_at_destination"}}
+    row = {"pen_documents": 1.0, "pen_confinement": 1.0, "age": 30.0, **FL}
+    default = classify(pd.DataFrame([row]), trafficking=rules).to_frame()["trafficked"]
+    assert pd.isna(default.iloc[0])
+    assumed = classify(pd.DataFrame([row]), trafficking=rules,
+                       plain_penalties="every_dimension").to_frame()["trafficked"]
+    assert assumed.iloc[0]
 
 
 # -- three-valued logic ---------------------------------------------------------------------------
@@ -185,19 +281,112 @@ def test_delphi2009_adult_and_child() -> None:
     assert got["trafficked"].tolist() == [False, True]
 
 
+def _dimension(name: str) -> dict:
+    return {"name": name, "kind": "trafficking", "patterns": load_delphi_patterns(),
+            "rule": {"graded": name}}
+
+
+def test_delphi_list_follows_age() -> None:
+    """Issue 13, item 6: ILO/EC (2009) grade abduction or sale and debt bondage at recruitment
+    medium for adults, strong for children: 2 medium is not a positive coercive-recruitment
+    dimension, 2 strong is. Violence or threats at recruitment (pen_violence lumps violence,
+    strong, and threats, medium, for adults) with confiscated documents (medium): undetermined
+    for an adult, positive for a child (both strong for children)."""
+    rows = [{"inv_rec_abducted_sold": 1.0, "inv_rec_debt": 1.0},
+            {"pen_violence__recruitment": 1.0, "pen_documents__recruitment": 1.0}]
+    data = pd.DataFrame([{**r, "age": a} for r in rows for a in (30.0, 16.0)]).fillna(0.0)
+    got = classify(data, trafficking=_dimension("coercive_recruitment")).to_frame()
+    assert [None if pd.isna(v) else bool(v) for v in got["trafficked"]] == [
+        False, True, None, True]
+
+
+@pytest.mark.parametrize(("sector", "expected"),
+                         [("construction", False), ("commercial_sex", True),
+                          ("commercial_sex_and_other", True), (None, None)])
+def test_delphi_list_follows_sector(sector: str | None, expected: bool | None) -> None:
+    """The sexual-exploitation list for commercial sex, either list for commercial sex and
+    other work, both (lower bound) or either (upper) for an unknown sector; shown with an
+    adult_sexual list that grades abduction and debt bondage strong."""
+    override = {"version": "test", "delphi2009": {"adult_sexual": {"dimensions": {
+        "coercive_recruitment": {"inv_rec_abducted_sold": "S", "inv_rec_debt": "S"}}}}}
+    data = pd.DataFrame([{"inv_rec_abducted_sold": 1.0, "inv_rec_debt": 1.0, "age": 30.0,
+                          "sector": sector}])
+    got = classify(data, trafficking=_dimension("coercive_recruitment"), indicators=override)
+    value = got.to_frame()["trafficked"].iloc[0]
+    assert (pd.isna(value) if expected is None else value == expected)
+
+
+def test_indicator_table_has_four_delphi_lists_with_their_evidence() -> None:
+    from flestimate.classification import indicator_table
+
+    table = indicator_table()
+    assert sorted(table.delphi) == ["adult_labour", "adult_sexual", "child_labour",
+                                    "child_sexual"]
+    assert table.delphi["adult_labour"]["coercive_recruitment"]["pen_violence__recruitment"] \
+        == ("medium", "strong")
+    assert table.delphi["child_labour"]["deceptive_recruitment"]["dec_rec_education"] == (
+        "strong", "strong")
+    assert "exp_no_social_protection" not in table.delphi["child_labour"][
+        "exploitative_conditions_of_work"]
+    assert {k: v["evidence"] for k, v in table.delphi_evidence.items()} == {
+        "adult_labour": "S", "child_labour": "S", "adult_sexual": "R", "child_sexual": "R"}
+    # the old layout of a user's override (dimensions directly) changes every list
+    old = indicator_table({"delphi2009": {"coercive_recruitment": {"inv_rec_debt": "W"}}})
+    assert {old.delphi[s]["coercive_recruitment"]["inv_rec_debt"] for s in old.delphi} == {
+        ("weak", "weak")}
+
+
+# -- ICLS 2018: one fact serves one condition (item 9) -------------------------------------------
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [({"inv_dur_limited_movement": 1.0, "pen_confinement__duress": 1.0}, False),
+     ({"inv_lea_stay_for_wages": 1.0, "pen_wages_withheld__duress": 1.0}, False),
+     ({"inv_dur_forced_overtime": 1.0, "inv_lea_stay_for_wages": 1.0}, True),
+     ({"inv_dur_forced_overtime": 1.0, "inv_dur_induced_debt": 1.0}, True),
+     ({"inv_dur_forced_overtime": 1.0, "inv_dur_limited_movement": 1.0}, True)],
+    ids=["movement-twice", "wages-twice", "overtime-wages", "overtime-debt",
+         "overtime-movement"],
+)
+def test_icls2018_items_serve_one_condition(facts: dict, expected: bool) -> None:
+    """ICLS 2018 lists restrictions on movement, manipulation of debt and withholding of wages
+    as elements of coercion (para. 9), not circumstances of involuntary work (para. 8):
+    restricted movement with confinement is one fact, not forced labour; forced overtime with
+    restricted movement is."""
+    row = {c: 0.0 for c in ("inv_dur_forced_overtime", "inv_dur_limited_movement",
+                            "inv_lea_stay_for_wages", "inv_dur_induced_debt",
+                            "pen_confinement__duress", "pen_wages_withheld__duress")}
+    got = classify(pd.DataFrame([{**row, **facts, "age": 30.0}])).to_frame()
+    assert got["forced_labour"].iloc[0] == expected
+
+
+# -- evidence tags (item 11) ----------------------------------------------------------------------
+def test_builtin_rules_tag_definition_and_operational_rule_apart() -> None:
+    tags = {name: dict(load_rules(name).evidence) for name in builtin_rules()}
+    assert tags == {
+        "child2018": {"definition": "V", "operational": "R"},
+        "delphi2009": {"definition": "S", "operational": "S"},
+        "htshtc2012_dimension": {"definition": "R", "operational": "R"},
+        "htshtc2012_strong": {"definition": "R", "operational": "R"},
+        "icls2018": {"definition": "V", "operational": "R"},
+        "ilo2005": {"definition": "V", "operational": "R"},
+        "seed2007": {"definition": "V", "operational": "R"}}
+    for name in builtin_rules():  # no rule claims to check the reference period
+        assert "reference period" not in load_rules(name).description
+
+
 # -- children ---------------------------------------------------------------------------------------
 def test_child_rule_with_household_link() -> None:
     """A 16-year-old with a penalty and no involuntariness is in forced labour (child rule);
     a 15-year-old child of a head in forced labour is too; without the household columns the
     link is missing."""
     rows = [
-        person(pen_violence=1.0, age=16.0),  # penalty alone suffices for a child
+        person(pen_violence__duress=1.0, age=16.0),  # penalty alone suffices for a child
         person(**FL, age=45.0),  # head of household 7, in forced labour
         person(age=15.0),  # child of that head
         person(age=17.0),  # child in a household whose head is not in forced labour
     ]
     data = frame(*rows, household=[5, 7, 7, 9], relationship=["child", "head", "child",
-                                                              "child"])
+                                                              "child"], worked=1.0)
     got = classify(data).to_frame()
     assert got["forced_labour"].tolist() == [True, True, True, False]
     assert got["rule"].tolist() == ["child2018", "icls2018", "child2018", "child2018"]
@@ -206,8 +395,66 @@ def test_child_rule_with_household_link() -> None:
     assert pd.isna(unlinked["forced_labour"].iloc[2]) and pd.isna(unlinked["forced_labour"].iloc[3])
 
 
+def test_parent_link_needs_the_child_to_have_worked() -> None:
+    """Issue 13, item 7: a child of a head in forced labour is in forced labour only if the
+    child worked (and, where the data record it, worked with or for the parents). A
+    3-year-old with no answers is undetermined, not in forced labour; with every answer no and
+    no work, not in forced labour."""
+    head = person(**FL, age=40.0)
+    blank = {c: NA for c in INV + PEN} | {"moved": NA, "age": 3.0}
+    quiet = person(age=14.0, moved=0.0)
+    rows = [head, blank, quiet, quiet, quiet]
+    data = frame(*rows, household=1, relationship=["head", "child", "child", "child", "child"],
+                 worked=[1.0, NA, 0.0, 1.0, NA])
+    got = classify(data).to_frame()["forced_labour"]
+    assert [None if pd.isna(v) else bool(v) for v in got] == [True, None, False, True, None]
+    with_parents = data.assign(work_with_parents=[NA, NA, 1.0, 0.0, 1.0])
+    got = classify(with_parents).to_frame()["forced_labour"]
+    assert [None if pd.isna(v) else bool(v) for v in got] == [True, None, False, False, None]
+    with pytest.warns(FlestimateWarning, match=r"rule 'child2018': column worked"):
+        classify(data.drop(columns="worked"))
+
+
+def test_a_child_moved_into_forced_labour_is_trafficked_without_means() -> None:
+    """Issue 13, item 8 (Palermo Protocol art. 3 (c)-(d)): free recruitment, in forced labour,
+    moved: a 16-year-old is trafficked, a 30-year-old is not; not moved, neither is."""
+    child = person(pen_violence__duress=1.0, age=16.0)
+    rows = [child, {**child, "age": 30.0, **FL}, {**child, "moved": 0.0}]
+    got = classify(frame(*rows)).to_frame()["status"].tolist()
+    assert got == ["trafficked_forced_labour", "forced_labour_not_trafficked",
+                   "forced_labour_not_trafficked"]
+
+
+def test_delphi2009_requires_forced_labour() -> None:
+    """Issue 13, item 5: every Delphi dimension positive but no penalty at all (not in forced
+    labour): before, trafficked=True beside status not_forced_labour."""
+    row = {"inv_rec_deceived_nature": 1.0, "dec_rec_travel": 1.0,
+           "inv_dur_forced_overtime": 1.0, "exp_no_labour_law": 1.0,
+           "vul_dest_dependency": 1.0, "vul_dest_economic": 1.0, "vul_dest_family": 1.0,
+           "pen_wages_withheld__duress": 0.0, "moved": 1.0, "age": 30.0}
+    got = classify(pd.DataFrame([row]), trafficking="delphi2009").to_frame().iloc[0]
+    assert (got["forced_labour"], got["trafficked"], got["status"]) == (
+        False, False, "not_forced_labour")
+
+
+@pytest.mark.parametrize(
+    ("facts", "sector"),
+    [({}, "illicit_activities"), ({}, "armed_conflict"), ({}, "commercial_sex"),
+     ({"inv_rec_debt": 1.0}, "construction"),  # debt bondage, C182 art. 3 (a)
+     ({"inv_lea_debt_indefinite": 1.0}, "construction")],
+)
+def test_worst_forms_of_child_labour(facts: dict, sector: str) -> None:
+    """C182 art. 3 (a)-(c): slavery-like practices (debt bondage, armed conflict), commercial
+    sexual exploitation and illicit activities make a child's work forced labour without a
+    penalty; the same facts leave an adult not in forced labour."""
+    child = person(**{"age": 15.0, "inv_lea_debt_indefinite": 0.0, **facts})
+    adult = {**child, "age": 30.0}
+    got = classify(frame(child, adult, sector=sector)).to_frame()["forced_labour"]
+    assert got.tolist() == [True, False]
+
+
 def test_missing_age_decides_only_where_both_rules_agree() -> None:
-    data = frame(person(**FL, age=NA), person(pen_violence=1.0, age=NA), person(age=NA),
+    data = frame(person(**FL, age=NA), person(pen_violence__duress=1.0, age=NA), person(age=NA),
                  household=[1, 2, 3], relationship=["head"] * 3)
     got = classify(data).to_frame()
     assert got["forced_labour"].iloc[0] and not got["forced_labour"].iloc[2]
@@ -252,13 +499,15 @@ def test_explain_and_evidence() -> None:
     c = classify(data)
     text = c.explain(4)
     assert text.splitlines()[0] == "respondent 4: undetermined"
-    assert "any of penalty in recruitment: undetermined  [missing: pen_documents__recruitment]" \
-        in text
+    assert ("any of penalty in recruitment, inv_rec_abducted_sold, inv_rec_debt: undetermined  "
+            "[missing: inv_rec_abducted_sold, inv_rec_debt, pen_documents__recruitment]") in text
     assert "yes: inv_dur_forced_overtime (duress, strong)" in text
     assert "form: economic_exploitation" in text
     ev = c.evidence
-    assert set(ev.loc[ev["row"] == 3, "indicator"]) == {"inv_dur_forced_overtime", "pen_violence"}
-    assert ev.loc[(ev["row"] == 3) & (ev["indicator"] == "pen_violence"), "value"].isna().all()
+    assert set(ev.loc[ev["row"] == 3, "indicator"]) == {"inv_dur_forced_overtime",
+                                                        "pen_violence__duress"}
+    assert ev.loc[(ev["row"] == 3) & (ev["indicator"] == "pen_violence__duress"),
+                  "value"].isna().all()
     with pytest.raises(ArgumentError, match=r"`row_id` of `explain\(\)`: 99 is not in the index"):
         c.explain(99)
 
@@ -273,7 +522,7 @@ def test_indicator_table_weighted_shares() -> None:
     assert table.loc["inv_rec_deceived_terms", "share"] == pytest.approx(0.5, rel=1e-15)
     assert table.loc["inv_rec_deceived_terms", "share_unweighted"] == pytest.approx(2 / 3)
     assert table.loc["inv_rec_deceived_terms", ["n_yes", "n_no"]].tolist() == [2, 1]
-    assert table.loc["pen_wages_withheld", "kind"] == "penalty"
+    assert table.loc["pen_wages_withheld__duress", "kind"] == "penalty"
 
 
 def test_bad_indicator_values_are_an_error() -> None:
@@ -304,8 +553,8 @@ def test_custom_rule_set_from_a_file(tmp_path: Path) -> None:
     got = classify(data, forced_labour=path)
     assert got.to_frame()["forced_labour"].tolist() == [True, False]
     assert got.provenance["rules"]["forced_labour"] == {
-        "name": "national2020", "kind": "forced_labour", "version": "3", "evidence": "",
-        "source": "", "file": "national.yaml"}
+        "name": "national2020", "kind": "forced_labour", "version": "3",
+        "evidence": {"definition": "", "operational": ""}, "source": "", "file": "national.yaml"}
 
 
 @pytest.mark.parametrize(
@@ -347,7 +596,8 @@ def test_rule_of_the_wrong_kind_and_bad_options() -> None:
     with pytest.raises(SpecError, match=r"rule set 'icls2019' is neither a file nor a built-in"):
         classify(frame(person()), forced_labour="icls2019")
     with pytest.raises(ArgumentError, match=r"`plain_penalties` of `classify\(\)` must be one "
-                                            r"of 'error', 'every_dimension', 'ignore'; got 'x'"):
+                                            r"of 'unknown_dimension', 'error', 'every_dimension', "
+                                            r"'ignore'; got 'x'"):
         classify(frame(person()), plain_penalties="x")
 
 
@@ -389,14 +639,14 @@ def test_shipped_sample_reproduces_the_true_status(style: str) -> None:
 
 
 def test_explain_accepts_numpy_labels_and_reports_the_rule_per_age() -> None:
-    data = frame(person(**FL), person(pen_violence=1.0, age=16.0))
+    data = frame(person(**FL), person(pen_violence__duress=1.0, age=16.0))
     c = classify(data)
     text = c.explain(np.int64(1))
     assert text.splitlines()[:3] == [
-        "respondent 1: forced_labour_not_trafficked",
+        "respondent 1: trafficked_forced_labour",
         "forced labour: yes (a child, age 16)",
         "  rule child2018:"]
-    assert "any of penalty: yes  [yes: pen_violence (strong)]" in text
+    assert "any of penalty: yes  [yes: pen_violence__duress (duress, strong)]" in text
 
 
 # -- property: the three-valued result is what every completion of the missing answers gives ------
@@ -406,44 +656,153 @@ COLUMNS = ["inv_dur_forced_overtime", "inv_dur_different_job", "inv_rec_deceived
            "inv_rec_debt", "inv_lea_longer_than_agreed", "pen_wages_withheld__duress",
            "pen_dismissal__leaving", "pen_violence__recruitment", "pen_documents__duress",
            "exp_no_labour_law", "dec_rec_travel", "vul_dest_dependency"]
+# penalties whose dimension the data do not give (plain: any of the three; or one of two)
+UNSURE = ["inv_dur_forced_overtime", "inv_dur_different_job", "inv_rec_deceived_terms",
+          "inv_rec_debt", "inv_lea_longer_than_agreed", "pen_wages_withheld",
+          "pen_dismissal__duress_or_leaving", "pen_violence__recruitment", "pen_documents",
+          "pen_confinement__recruitment_or_duress", "exp_no_labour_law", "dec_rec_travel",
+          "vul_dest_dependency"]
+# What a kind comprises when it is added back: every canonical id of it, but the few that serve
+# two groups in some rule (inv_rec_debt and inv_rec_abducted_sold are involuntariness in
+# icls2018 and coercive recruitment in seed2007, the ICLS coercion items pair with penalties,
+# forced illicit work is coercion at destination in Delphi): those stay absent throughout.
+SHARED = {"inv_rec_debt", "inv_rec_abducted_sold", "inv_dur_illicit_or_household",
+          "inv_dur_limited_movement", "inv_dur_induced_debt", "inv_lea_debt_indefinite",
+          "inv_lea_stay_for_wages"}
+
+
+PREFIXES = {"involuntariness": ("inv_", "exp_", "dec_", "vul_"), "penalty": ("pen_",),
+            "moved": ("moved",)}
+
+
+def _groups() -> dict[str, list[str]]:
+    from flestimate.classification import indicator_table
+
+    table = indicator_table()
+    delphi = {i for lists in table.delphi.values() for m in lists.values() for i in m
+              if i.startswith(("dec_", "exp_", "vul_"))}
+    return {"involuntariness": sorted((set(table.involuntariness) | delphi) - SHARED),
+            "penalty": [f"{p}__{d}" for p in table.penalty
+                        for d in ("recruitment", "duress", "leaving")],
+            "moved": ["moved"]}
+
+
+def _bounds(data: pd.DataFrame, rules: tuple, plain: str = "unknown_dimension"
+            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlestimateWarning)
+        out = classify(data, forced_labour=rules[0], trafficking=rules[1],
+                       plain_penalties=plain).to_frame()
+    return {name: (out[f"{name}_lower"].to_numpy(), out[f"{name}_upper"].to_numpy())
+            for name in ("forced_labour", "trafficked")}
+
+
+def _assert_range(got: dict, completed: list[dict]) -> None:
+    """The bounds are the min of the completions' lower bounds and the max of their upper ones
+    (completions of everything the data leave open; a completion's own bounds are open only
+    where nothing in the frame measures what a rule needs, before and after completion)."""
+    for name, (lo, hi) in got.items():
+        np.testing.assert_array_equal(lo, np.vstack([c[name][0] for c in completed]).min(axis=0))
+        np.testing.assert_array_equal(hi, np.vstack([c[name][1] for c in completed]).max(axis=0))
+
+
+def _fills(rng: np.random.Generator, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The all-0 and all-1 completions (which attain the bounds, the rules being monotone) and
+    four random ones."""
+    return [np.zeros(shape), np.ones(shape),
+            *(rng.integers(0, 2, shape).astype(float) for _ in range(4))]
+
+
+def _frames(columns: list[str]):  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    cell = st.sampled_from([0.0, 1.0, NA])
+    return st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)),
+                    min_size=1, max_size=10)
 
 
 def test_three_valued_result_equals_the_range_over_completions() -> None:
     """classification.md: TRUE iff every completion of the missing answers gives TRUE, FALSE iff
-    every completion gives FALSE, missing otherwise; and the bounds are the min and max over
-    completions. Checked on random frames against 8 random completions plus the all-0 and
-    all-1 completions (which attain the bounds, the rules being monotone)."""
+    every completion gives FALSE, missing otherwise: the bounds are the min and max over
+    completions."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    cell = st.sampled_from([0.0, 1.0, NA])
-
-    @settings(max_examples=30, deadline=None)
-    @given(st.lists(st.lists(cell, min_size=len(COLUMNS), max_size=len(COLUMNS)),
-                    min_size=1, max_size=12),
-           st.sampled_from(RULES), st.integers(0, 2**32 - 1))
+    @settings(max_examples=25, deadline=None)
+    @given(_frames(COLUMNS), st.sampled_from(RULES), st.integers(0, 2**32 - 1))
     def check(rows: list, rules: tuple, seed: int) -> None:
         data = pd.DataFrame(rows, columns=COLUMNS).assign(moved=1.0, age=30.0)
-        got = classify(data, forced_labour=rules[0], trafficking=rules[1]).to_frame()
-        rng = np.random.default_rng(seed)
         values = data[COLUMNS].to_numpy()
-        missing = np.isnan(values)
-        outcomes = {"forced_labour": [], "trafficked": []}
-        fills = [np.zeros_like(values), np.ones_like(values),
-                 *(rng.integers(0, 2, values.shape).astype(float) for _ in range(8))]
-        for fill in fills:
+        completed = []
+        for fill in _fills(np.random.default_rng(seed), values.shape):
             done = data.copy()
-            done[COLUMNS] = np.where(missing, fill, values)
-            out = classify(done, forced_labour=rules[0], trafficking=rules[1]).to_frame()
-            for name in outcomes:
-                assert out[name].notna().all()
-                outcomes[name].append(out[name].to_numpy(dtype=bool))
-        for name, results in outcomes.items():
-            stacked = np.vstack(results)
-            np.testing.assert_array_equal(got[f"{name}_lower"].to_numpy(), stacked.min(axis=0))
-            np.testing.assert_array_equal(got[f"{name}_upper"].to_numpy(), stacked.max(axis=0))
-            decided = got[name].notna().to_numpy()
-            assert (stacked[:, decided] == got[name].to_numpy(dtype=bool, na_value=False)
-                    [decided]).all()
+            done[COLUMNS] = np.where(np.isnan(values), fill, values)
+            completed.append(_bounds(done, rules))
+        _assert_range(_bounds(data, rules), completed)
+
+    check()
+
+
+def test_a_kind_not_measured_equals_the_range_over_its_completions() -> None:
+    """Issue 13: a kind of indicator (or `moved`) absent from the data gives what every
+    completion that adds the kind back, at any values, gives: never "no" by default."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    columns = [c for c in COLUMNS if c not in SHARED]
+    groups = _groups()
+
+    @settings(max_examples=25, deadline=None)
+    @given(_frames([*columns, "moved"]), st.sampled_from(RULES), st.sampled_from(sorted(groups)),
+           st.integers(0, 2**32 - 1))
+    def check(rows: list, rules: tuple, group: str, seed: int) -> None:
+        data = pd.DataFrame(rows, columns=[*columns, "moved"]).assign(age=30.0)
+        kept = [c for c in (*columns, "moved") if not c.startswith(PREFIXES[group])]
+        values = data[kept].to_numpy()
+        rng = np.random.default_rng(seed)
+        completed = []
+        for fill in _fills(rng, (len(data), len(kept) + len(groups[group]))):
+            done = data[kept].assign(age=30.0)
+            done[kept] = np.where(np.isnan(values), fill[:, :len(kept)], values)
+            added = pd.DataFrame(fill[:, len(kept):], columns=groups[group], index=done.index)
+            completed.append(_bounds(pd.concat([done, added], axis=1), rules))
+        _assert_range(_bounds(data[kept].assign(age=30.0), rules), completed)
+
+    check()
+
+
+def test_unknown_dimensions_equal_the_range_over_their_completions() -> None:
+    """Issue 13: a penalty observed without its dimension (plain, or one of two) is, for a rule
+    that asks for one dimension, applied there or not: the bounds are those of every
+    completion that gives each possible dimension its own 0 or the observed value (classified
+    with plain_penalties='ignore', so that only the completed columns carry a dimension)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from flestimate.classification import indicator_table
+
+    table = indicator_table()
+    unsure = [c for c in UNSURE if len(table.penalty_dimensions(c) or ()) > 1]
+
+    @settings(max_examples=25, deadline=None)
+    @given(_frames(UNSURE), st.sampled_from(RULES), st.integers(0, 2**32 - 1))
+    def check(rows: list, rules: tuple, seed: int) -> None:
+        data = pd.DataFrame(rows, columns=UNSURE).assign(moved=1.0, age=30.0)
+        values = data[UNSURE].to_numpy()
+        rng = np.random.default_rng(seed)
+        completed = []
+        for k, fill in enumerate(_fills(rng, values.shape)):
+            done = data.copy()
+            done[UNSURE] = np.where(np.isnan(values), fill, values)
+            for col in unsure:
+                base = col.partition("__")[0]
+                for dim in sorted(table.penalty_dimensions(col) or ()):
+                    keep = (np.full(len(done), float(k == 1)) if k < 2
+                            else rng.integers(0, 2, len(done)).astype(float))
+                    done[f"{base}__{dim}"] = done[col].to_numpy() * keep
+            completed.append(_bounds(done, rules, plain="ignore"))
+        _assert_range(_bounds(data, rules), completed)
 
     check()

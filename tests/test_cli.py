@@ -66,7 +66,7 @@ def _write_module(tmp_path: Path) -> tuple[Path, Path]:
                          variable_value_labels={"q5_01": {1: "yes", 2: "no", 8: "dk"}})
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({
-        "name": "tiny", "codes": {"yes": 1, "no": 2, "dont_know": 8},
+        "name": "tiny", "reference_period": "last 10 years", "codes": {"yes": 1, "no": 2, "dont_know": 8},
         "universe": {"column": "age", "op": ">=", "value": 15},
         "indicators": {"inv_rec_deceived_terms": {"items": ["q5_01"]}},
     }))

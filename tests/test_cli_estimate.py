@@ -65,7 +65,7 @@ def test_json_xlsx_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert out["provenance"]["ci_method"] == "logit"
     assert out["provenance"]["reliability"]["name"] == "rse30"
     assert out["provenance"]["margins"] == ["sex", "region"]
-    assert out["classification_counts"][0]["total"] == 32
+    assert out["classification_counts"][0]["total"] == 35
     xlsx = tmp_path / "out.xlsx"
     assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--format", "xlsx",
                  "-o", str(xlsx)]) == 0

@@ -71,6 +71,7 @@ HOUSEHOLDS = pd.DataFrame({"hh": [1, 2, 3], "stratum": [1, 1, 2], "psu": [10, 11
                            "w": [100.0, 120.0, 80.0]})
 SPEC = {
     "name": "test-spec",
+    "reference_period": "last 10 years",
     "codes": {"yes": 1, "no": 2, "dont_know": 8, "refused": 9},
     "universe": {"column": "age", "op": ">=", "value": 15},
     "design": {"weights": "w", "strata": "stratum", "psu": "psu"},
@@ -173,18 +174,22 @@ def test_builtin_template_loads_and_fits_its_layout() -> None:
     assert spec.design["weights"] == "person_weight"
     ids = [i.id for i in spec.indicators]
     assert ids[:2] == ["inv_rec_deceived_terms", "inv_rec_debt"]
+    assert spec.reference_period == "last 10 years"
     persons = pd.DataFrame({
         "hh_id": [1, 1], "line_no": [1, 2], "age": [30, 40], "mig_status": [2, 1],
-        "q5_03": [1, 2], "q5_04": [2, 2], "q5_06": [2, 2], "q6_02": [2, 2], "q6_05": [1, 2],
-        "q6_07": [2, 2], "q6_08": [8, 2], "q6_09": [1, 2], "q6_10": [1, np.nan],
+        "q5_03": [1, 2], "q5_04": [2, 2], "q5_06": [2, 2], "q5_09": [2, 2], "q6_02": [2, 2],
+        "q6_05": [1, 2], "q6_07": [2, 2], "q6_08": [8, 2], "q6_09": [1, 2], "q6_10": [1, np.nan],
         "sex": [1, 2], "country_last_job": ["RU", "IT"], "sector_last_job": ["c", "a"],
-        "proxy": [0, 0], "stratum": [1, 1], "psu": [1, 1], "person_weight": [10.0, 10.0],
+        "proxy": [0, 0], "worked_abroad": [1, 1], "stratum": [1, 1], "psu": [1, 1],
+        "person_weight": [10.0, 10.0],
     })
     mapped = spec.apply(persons)
     assert mapped.universe["in_universe"] == 1
     row = mapped.frame.iloc[0]
-    assert row["inv_rec_deceived_terms"] == 1.0 and row["pen_documents"] == 1.0
-    assert np.isnan(row["pen_violence"])  # no and don't know -> missing under any()
+    assert row["inv_rec_deceived_terms"] == 1.0 and row["pen_documents__duress_or_leaving"] == 1
+    assert row["pen_documents__recruitment"] == 0.0
+    # no and don't know -> missing under any()
+    assert np.isnan(row["pen_violence__duress_or_leaving"])
     with pytest.raises(SpecError, match="neither a file nor a built-in spec"):
         load_spec("no-such-survey")
 
@@ -198,6 +203,7 @@ BLOCK = pd.DataFrame({
 })
 BLOCK_SPEC = {
     "name": "block",
+    "reference_period": "last 10 years",
     "codes": {"yes": [1], "no": [2], "dont_know": [8], "refused": [9], "not_applicable": [99]},
     "universe": {"and": [{"column": "age", "op": ">=", "value": 15},
                          {"column": "filter", "op": "!=", "value": 8}]},
@@ -292,7 +298,7 @@ def test_builtin_synthetic_specs_are_listed() -> None:
 def test_stata_extended_missing_codes_map_like_any_code() -> None:
     """read_microdata keeps Stata's .a-.z as the strings '.a'...; a spec lists them as codes."""
     data = pd.DataFrame({"q": pd.Series([1.0, 0.0, ".a", ".b", np.nan], dtype=object)})
-    spec = {"name": "stata", "codes": {"yes": [1], "no": [0], "dont_know": [".a"],
+    spec = {"name": "stata", "reference_period": "2017-2021", "codes": {"yes": [1], "no": [0], "dont_know": [".a"],
                                        "refused": [".b"]},
             "indicators": {"pen_violence": "q"}}
     mapped = ModuleSpec.from_dict(spec).apply(data)

@@ -129,7 +129,7 @@ def test_suppressed_cells_blank_with_reason(report: PrevalenceReport, doc: str) 
     by_sex = by_form[by_form.index("<h3>By sex</h3>"):]
     assert re.search(r"<td>female</td>\s*<td>Economic exploitation</td>\s*<td></td>\s*<td></td>",
                      by_sex)
-    assert "n_eff 14.0 &lt; 30" in by_sex and "n_eff 14.0 < 30" not in doc
+    assert "n_eff 15.0 &lt; 30" in by_sex and "n_eff 15.0 < 30" not in doc
 
 
 def test_data_text_is_escaped(report: PrevalenceReport, doc: str) -> None:
@@ -258,21 +258,28 @@ def test_forest_plot_ci_equals_table(report: PrevalenceReport) -> None:
     assert buffer.getvalue()[:8] == PNG_SIGNATURE
 
 
-def test_forest_plot_every_margin_with_suppressed(report: PrevalenceReport) -> None:
-    ax = forest_plot(report, indicator="mixed_undetermined", table="forced_labour_by_form")
+def test_forest_plot_every_margin_with_suppressed() -> None:
+    """The 30/30 rule keeps the national share of the trafficked in economic exploitation
+    (35 cases) and suppresses both sexes (15 and 20 cases): a marker with its interval for the
+    nation, a hollow marker and a note, no interval, for each sex."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlestimateWarning)
+        report = fl.estimate_prevalence(DATA, "moldova-2008-synthetic", by=["sex"],
+                                        reliability="rse30")
+    ax = forest_plot(report, indicator="economic_exploitation", table="trafficked_by_form")
     assert list(_ticks(ax)) == ["National", "By sex", "female", "male"]
     bold = [t.get_fontweight() for t in ax.get_yticklabels()]
     assert bold[1] == "bold" and bold[0] != "bold"
     status = {r.domain: r.reliability for r in report.to_frame().query(
-        "table == 'forced_labour_by_form' and measure == 'share' "
-        "and indicator == 'mixed_undetermined'").itertuples()}
-    assert status == {"all": "present", "female": "present", "male": "suppress"}
+        "table == 'trafficked_by_form' and measure == 'share' "
+        "and indicator == 'economic_exploitation'").itertuples()}
+    assert status == {"all": "present", "female": "suppress", "male": "suppress"}
     ci = _segments(ax, "CI")
-    assert sorted(ci) == [0.0, 2.0]  # national and female; no interval for the suppressed male
+    assert sorted(ci) == [0.0]  # national only; no interval for the suppressed sexes
     notes = [(t.get_text(), t.xy[1]) for t in ax.texts]
-    assert notes == [("suppressed", 3.0)]
+    assert notes == [("suppressed", 2.0), ("suppressed", 3.0)]
     hollow = next(line for line in ax.lines if line.get_label() == "suppressed")
-    assert hollow.get_markerfacecolor() == "none" and list(hollow.get_ydata()) == [3.0]
+    assert hollow.get_markerfacecolor() == "none" and list(hollow.get_ydata()) == [2.0, 3.0]
     assert not [c for c in ax.collections if c.get_label() == "bounds"]
 
 

@@ -187,27 +187,48 @@ def _answers(**true: bool) -> np.ndarray:
 
 
 def test_true_status_rules_hand_worked() -> None:
-    """classification.md: adults icls2018 (an inv_ and a pen_); trafficked seed2007 (forced
-    labour, moved, deceptive or coercive recruitment); children: any penalty, commercial sex,
-    or a parent in forced labour."""
+    """classification.md and issue 13: adults icls2018 (an involuntariness item and an element
+    of coercion: a penalty, restricted movement, induced or indefinite debt, staying for wages
+    due; one item never serves both); trafficked seed2007 (forced labour, moved, deceptive or
+    coercive recruitment for adults; no means for children); children: any penalty, commercial
+    sex, abduction or debt bondage, or a parent in forced labour."""
     rows = np.vstack([
         _answers(dur_overtime=True, pen_wages=True, rec_deceit_pay=True),  # 0 trafficked
         _answers(dur_overtime=True, pen_wages=True),  # 1 forced labour, free recruitment
         _answers(dur_overtime=True),  # 2 no penalty
         _answers(pen_violence=True),  # 3 adult: penalty alone is not forced labour
-        _answers(pen_violence=True),  # 4 child: a penalty is enough
+        _answers(pen_violence=True),  # 4 child: a penalty is enough, trafficked (moved)
         _answers(),  # 5 child of household 1 whose head (row 1) is in forced labour
         _answers(),  # 6 child in commercial sex
+        _answers(dur_overtime=True, lea_stay_wages=True),  # 7 coercion: wages withheld
+        _answers(dur_free_movement=True, pen_confine=True),  # 8 movement twice: one fact
+        _answers(lea_debt_work=True),  # 9 child in debt bondage
     ])
-    age = np.array([30, 40, 30, 30, 16, 16, 17])
-    sector = np.array([0, 0, 0, 0, 0, 0, S.SECTORS.index("commercial_sex")])
-    state = np.array([False, True, False, False, False, False, False])
-    relation = np.array([1, 1, 1, 1, 3, 3, 3])
-    household = np.array([0, 1, 2, 3, 4, 1, 5])
-    got = true_status(rows, age, sector, state, relation, household, 6)
-    assert got["forced_labour"].tolist() == [True, True, False, False, True, True, True]
-    assert got["trafficked"].tolist() == [True, False, False, False, False, False, False]
-    assert got["form"].tolist() == [2, 0, -1, -1, 2, 2, 1]
+    age = np.array([30, 40, 30, 30, 16, 16, 17, 30, 30, 16])
+    sector = np.array([0, 0, 0, 0, 0, 0, S.SECTORS.index("commercial_sex"), 0, 0, 0])
+    state = np.array([False, True, False, False, False, False, False, False, False, False])
+    relation = np.array([1, 1, 1, 1, 3, 3, 3, 1, 1, 3])
+    household = np.array([0, 1, 2, 3, 4, 1, 5, 6, 7, 8])
+    got = true_status(rows, age, sector, state, relation, household, 9)
+    assert got["forced_labour"].tolist() == [True, True, False, False, True, True, True, True,
+                                             False, True]
+    assert got["trafficked"].tolist() == [True, False, False, False, True, True, True, False,
+                                          False, True]
+    assert got["form"].tolist() == [2, 0, -1, -1, 2, 2, 1, 2, -1, 2]
+
+
+def test_true_status_shares_the_rule_files() -> None:
+    """The generator's copy of the rules names the same items as the rule files: the ICLS
+    coercion items excluded from involuntariness in icls2018, the slavery-like items of
+    child2018."""
+    from flestimate.classification import load_rules
+
+    icls = load_rules("icls2018").adult
+    involuntary = icls.parts[0].expr  # type: ignore[union-attr]
+    assert set(involuntary.terms[0].exclude) == set(S.ICLS_COERCION)
+    child = load_rules("child2018").adult
+    worst = child.parts[2].expr  # type: ignore[union-attr]
+    assert set(worst.parts[0].terms) == set(S.CHILD_SLAVERY_LIKE)
 
 
 def test_bad_arguments() -> None:

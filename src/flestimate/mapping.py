@@ -148,44 +148,30 @@ def describe_filter(spec: Any) -> str:
 
 
 # -- canonical indicator ids --------------------------------------------------------------------
-_RULES_DIR = Path(__file__).parent / "rules"
-
-
 @lru_cache(maxsize=1)
-def _indicator_table() -> Mapping[str, Any]:
-    import yaml
-
-    loaded: Mapping[str, Any] = yaml.safe_load((_RULES_DIR / "indicators.yaml")
-                                               .read_text(encoding="utf-8"))
-    return loaded
-
-
 def canonical_ids() -> frozenset[str]:
-    """Every canonical indicator id of ``indicators.md``: ``inv_*``, ``pen_*`` (plain and with a
-    ``__recruitment``, ``__duress`` or ``__leaving`` suffix) and the Delphi ``dec_``, ``vul_``
-    and ``exp_`` ids."""
-    table = _indicator_table()
-    ids = set(table["involuntariness"])
-    for pen in table["penalty"]:
-        ids.add(pen)
-        ids.update(f"{pen}__{d}" for d in table["penalty_dimensions"])
-    for members in table["delphi2009"].values():
-        ids.update(members)
-    return frozenset(ids)
+    """Every canonical indicator id of ``indicators.md``: ``inv_*``, ``pen_*`` (plain, with one
+    dimension suffix ``__recruitment``, ``__duress`` or ``__leaving``, or two joined by
+    ``_or_`` such as ``__duress_or_leaving``) and the Delphi ``dec_``, ``vul_`` and ``exp_``
+    ids."""
+    from flestimate.classification._rules import indicator_table
+
+    return indicator_table().canonical_ids()
 
 
 # -- module specs -------------------------------------------------------------------------------
 _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
 _SPEC_DIR = Path(__file__).parent / "specs"
-_TOP_KEYS = {"name", "version", "description", "codes", "universe", "design", "ids",
-             "indicators", "extra_indicators", "context", "merge"}
+_TOP_KEYS = {"name", "version", "description", "reference_period", "codes", "universe",
+             "design", "ids", "indicators", "extra_indicators", "context", "merge"}
 _DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
                 # replicate weights shipped in the file (ReplicateDesign's arguments)
                 "replicate_weights", "replicate_method", "replicate_scale",
                 "replicate_rscales", "replicate_mse", "replicate_rho", "replicate_combined"}
 _CONTEXT_NAMES = ("moved", "moved_international", "perpetrator", "sector", "sex", "age",
                   "age_group", "migrant_status", "destination", "proxy", "reference_period",
-                  "household", "relationship", "region", "urban")
+                  "household", "relationship", "region", "urban", "worked",
+                  "work_with_parents")
 
 
 @dataclass(frozen=True)
@@ -228,6 +214,7 @@ class ModuleSpec:
     indicators: tuple[IndicatorMap, ...]
     context: tuple[ContextMap, ...]
     merge: Mapping[str, Any] | None
+    reference_period: str = ""
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
@@ -240,6 +227,11 @@ class ModuleSpec:
         for key in ("name", "indicators"):
             if key not in raw:
                 raise SpecError(f"{source}: missing required key `{key}`")
+        period = raw.get("reference_period")
+        if not isinstance(period, str) or not period.strip():
+            raise SpecError(f"{source}: reference_period: the period the answers refer to is "
+                            f"required, as text (e.g. 'last 10 years' or '2017-2021'); got "
+                            f"{period!r}")
         default_codes = _codes(raw.get("codes", {}), f"{source}: codes")
         indicators = raw["indicators"]
         if not isinstance(indicators, Mapping) or not indicators:
@@ -280,7 +272,7 @@ class ModuleSpec:
         if universe is not None and not isinstance(universe, Mapping):
             raise SpecError(f"{source}: universe: must be a filter mapping")
         return cls(str(raw["name"]), source, dict(design), dict(ids), universe, maps,
-                   context, merge)
+                   context, merge, " ".join(period.split()))
 
     def apply(self, data: Any, households: Any = None) -> MappedSurvey:
         """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical

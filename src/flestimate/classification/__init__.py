@@ -23,7 +23,9 @@ import pandas as pd
 
 from flestimate.classification._rules import (
     FORMS,
+    MIXED_SECTOR,
     PLAIN_PENALTIES,
+    SEXUAL_SECTOR,
     Context,
     Expr,
     IndicatorTable,
@@ -36,7 +38,7 @@ from flestimate.classification._rules import (
     indicator_table,
     load_rules,
 )
-from flestimate.errors import ArgumentError, ArgumentTypeError, DataError
+from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateWarning
 from flestimate.results import format_count, format_percent, new_axes
 
 if TYPE_CHECKING:
@@ -232,7 +234,8 @@ class Classification:
                      f"{'' if age is None or pd.isna(age) else f', age {age:g}'})")
         for key in fl_rules:
             rs = self._rules[key]
-            expr = rs.child if key == "child" else rs.adult
+            ctx.branch = "child" if key == "child" else "adult"
+            expr = rs.adult
             assert expr is not None
             lines.append(f"  rule {rs.name}:")
             lines.extend(_trace(expr, ctx, 2))
@@ -240,10 +243,13 @@ class Classification:
                                         self._pairs["forced_labour"][1][[pos]])
         tr = self._rules["trafficking"]
         lines.append(f"trafficked: {_word(row['trafficked'])}")
-        expr = tr.child if c_lo else tr.adult
-        assert expr is not None
-        lines.append(f"  rule {tr.name}:")
-        lines.extend(_trace(expr, ctx, 2))
+        for branch in (["child"] if c_lo else ["adult"] if not c_hi else ["adult", "child"]):
+            ctx.branch = branch
+            expr = tr.child if branch == "child" else tr.adult
+            assert expr is not None
+            lines.append(f"  rule {tr.name}" + (f" ({branch})" if tr.child is not tr.adult
+                                                else "") + ":")
+            lines.extend(_trace(expr, ctx, 2))
         if not pd.isna(row["form"]):
             case = self._form_case[pos]
             lines.append(f"form: {row['form']} (rule {self._rules['form'].name}: "
@@ -400,15 +406,17 @@ def _trace(expr: Expr, ctx: Context, depth: int) -> list[str]:
     pad = "  " * depth
     line = f"{pad}{expr.text()}: {state}"
     if isinstance(expr, Select):
-        cols = ctx.columns(expr.kind, expr.dimension, expr.grade, expr.ids, expr.rule)
-        fired = [c for c in cols if ctx.lower[c][0]]
-        open_ = [c for c in cols if ctx.upper[c][0] and not ctx.lower[c][0]]
+        members = ctx.members(expr.terms, expr.rule)
+        fired = [m[0] for m in members if m[1][0]]
+        open_ = [m[0] for m in members if m[2][0] and not m[1][0]]
         detail = []
         if fired:
             detail.append("yes: " + ", ".join(_label(c, ctx.table) for c in fired))
         if open_ and not lo[0]:
-            detail.append("missing: " + ", ".join(open_))
-        if not cols:
+            unsure = [c for c in open_ if c in ctx.dimension_unknown]
+            detail.append("missing: " + ", ".join(
+                f"{c} (dimension unknown)" if c in unsure else c for c in open_))
+        if not members:
             detail.append("not measured")
         if detail:
             line += f"  [{'; '.join(detail)}]"
@@ -434,7 +442,18 @@ def _context(frame: pd.DataFrame, indicators: list[str], table: IndicatorTable,
         v = frame[c].to_numpy(dtype=float)
         lower[c] = v == 1
         upper[c] = ~(v == 0)
-    return Context(frame, lower, upper, table, plain)
+    return Context(frame, lower, upper, table, plain, sector=_sector_codes(frame))
+
+
+def _sector_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Which Delphi list a respondent's sector calls for: 0 labour exploitation, 1 sexual
+    exploitation (``commercial_sex``), 2 both (``commercial_sex_and_other``), 3 unknown."""
+    if "sector" not in frame.columns:
+        return np.full(len(frame), 3, dtype=np.int8)
+    sector = frame["sector"]
+    text = sector.astype("string").to_numpy(dtype=object, na_value=None)
+    return np.select([sector.isna().to_numpy(), text == SEXUAL_SECTOR, text == MIXED_SECTOR],
+                     [3, 1, 2], 0).astype(np.int8)
 
 
 def _indicator_columns(frame: pd.DataFrame, table: IndicatorTable) -> list[str]:
@@ -540,11 +559,12 @@ def classify(
     child: RuleArg = "child2018",
     form: RuleArg = "ilo2005",
     indicators: str | Path | Mapping[str, Any] | None = None,
-    plain_penalties: str = "error",
+    plain_penalties: str = "unknown_dimension",
     age: str | None = "age",
     household: str | None = "household",
     relationship: str | None = "relationship",
     child_age: float = 18,
+    reference_period: str | None = None,
 ) -> Classification:
     """Classify every respondent: forced labour, trafficking, status and form.
 
@@ -552,8 +572,9 @@ def classify(
     ----------
     frame : DataFrame or MappedSurvey
         Canonical indicator columns (1 / 0 / missing; ids of ``indicators.md``, penalties
-        plain or with a ``__recruitment``/``__duress``/``__leaving`` suffix) and the context
-        columns the rules use (``moved``, ``perpetrator``, ``sector``, ``age``, ...).
+        plain or with a dimension suffix: ``__recruitment``, ``__duress``, ``__leaving``, or
+        two joined by ``_or_`` such as ``__duress_or_leaving``) and the context columns the
+        rules use (``moved``, ``perpetrator``, ``sector``, ``age``, ``worked``, ...).
     forced_labour : str, path, mapping or RuleSet
         Rule set for adults: ``"icls2018"`` (default), ``"htshtc2012_dimension"``,
         ``"htshtc2012_strong"``, or your own file in the same format.
@@ -564,11 +585,15 @@ def classify(
     form : rule set
         Form of forced labour (``"ilo2005"``).
     indicators : path or mapping, optional
-        Overrides or extends the indicator table (grades, dimensions, Delphi members).
-    plain_penalties : {"error", "every_dimension", "ignore"}
-        When a rule needs penalties by dimension and the data hold only the plain form
-        (``pen_violence``): raise (default), count the plain form in every dimension, or use the
-        suffixed forms only.
+        Overrides or extends the indicator table (grades, dimensions, Delphi lists).
+    plain_penalties : {"unknown_dimension", "error", "every_dimension", "ignore"}
+        A penalty whose column does not say in which dimension it was applied (plain
+        ``pen_violence``, or ``pen_violence__duress_or_leaving`` where a rule asks for duress),
+        where a rule needs a penalty of one dimension: ``"unknown_dimension"`` (default)
+        counts it in no dimension for the lower bound and in every possible one for the upper
+        (the respondent is undetermined where it matters); ``"every_dimension"`` counts it in
+        every possible dimension (an assumption); ``"ignore"`` uses penalties of known
+        dimension only; ``"error"`` stops.
     age, household, relationship : str or None
         Context columns: age (children follow the child rule; a missing age gives a result only
         where both rules agree), and the household link to a parent in forced labour
@@ -576,21 +601,32 @@ def classify(
         missing.
     child_age : float
         Persons younger than this are children (18).
+    reference_period : str, optional
+        The period the answers refer to ("last 10 years", "2017-2021"); taken from the
+        module spec for a MappedSurvey. Recorded in the provenance; rules do not check it.
 
     Returns
     -------
     Classification
+
+    Warns
+    -----
+    FlestimateWarning
+        ``MISSING_ITEMS`` when a rule needs something the data do not measure at all (an
+        indicator kind, a Delphi dimension, a context column): the respondents it would decide
+        are undetermined, never counted as "no".
 
     Notes
     -----
     Three-valued logic: every rule is monotone in the indicators, so it is evaluated twice,
     with missing indicators read as 0 (``lower``) and as 1 (``upper``). TRUE when the lower
     evaluation holds, FALSE when the upper one fails, missing otherwise: a result is missing
-    only when the missing items could change it. ``status``: trafficked_forced_labour when
-    forced labour and trafficking are TRUE; forced_labour_not_trafficked when forced labour is
-    TRUE and trafficking FALSE; not_forced_labour when forced labour is FALSE; undetermined
-    otherwise. ``form`` is given for persons whose forced labour is TRUE or missing (so that
-    upper bounds by form exist) and is missing when it is FALSE.
+    only when the missing items could change it. What is not measured at all is missing in the
+    same way. ``status``: trafficked_forced_labour when forced labour and trafficking are TRUE;
+    forced_labour_not_trafficked when forced labour is TRUE and trafficking FALSE;
+    not_forced_labour when forced labour is FALSE; undetermined otherwise. ``form`` is given for
+    persons whose forced labour is TRUE or missing (so that upper bounds by form exist) and is
+    missing when it is FALSE.
     """
     data = frame.frame if hasattr(frame, "frame") and not isinstance(frame, pd.DataFrame) \
         else frame
@@ -600,6 +636,8 @@ def classify(
     if plain_penalties not in PLAIN_PENALTIES:
         raise ArgumentError(f"`plain_penalties` of `classify()` must be one of "
                             f"{', '.join(map(repr, PLAIN_PENALTIES))}; got {plain_penalties!r}")
+    if reference_period is None and hasattr(frame, "spec"):
+        reference_period = getattr(frame.spec, "reference_period", None)
     rules = {
         "forced_labour": load_rules(forced_labour, "forced_labour"),
         "child": load_rules(child, "child"),
@@ -610,34 +648,32 @@ def classify(
     ind = _indicator_columns(data, table)
     ctx = _context(data, ind, table, plain_penalties)
     is_child = _age_pairs(data, age, child_age)
-    fl_rules = rules["forced_labour"]
-    assert fl_rules.adult is not None
-    adult = fl_rules.adult.evaluate(ctx)
+    adult = _evaluate(rules["forced_labour"].adult, ctx, "adult")
     parent, link = _parent_link(data, adult, household, relationship)
     ctx.results["parent_forced_labour"] = parent
-    child_rule = rules["child"].adult
-    assert child_rule is not None
-    kid = child_rule.evaluate(ctx)
+    kid = _evaluate(rules["child"].adult, ctx, "child")
     fl = _switch(is_child, adult, kid)
     ctx.results["forced_labour"] = fl
     tr_rules = rules["trafficking"]
-    assert tr_rules.adult is not None and tr_rules.child is not None
-    tr_adult = tr_rules.adult.evaluate(ctx)
-    tr_child = tr_rules.child.evaluate(ctx) if tr_rules.child is not tr_rules.adult else tr_adult
-    tr = _switch(is_child, tr_adult, tr_child)
+    tr = _switch(is_child, _evaluate(tr_rules.adult, ctx, "adult"),
+                 _evaluate(tr_rules.child, ctx, "child"))
     form_values, form_case = _form(data, rules["form"], fl[1])
+    not_measured = _not_measured(ctx, rules, is_child, fl)
     canonical = _canonical_ids(table)
     provenance = {
         "rules": {k: {"name": r.name, "kind": r.kind, "version": r.version,
-                      "evidence": r.evidence, "source": r.source, "file": r.file}
+                      "evidence": dict(r.evidence), "source": r.source, "file": r.file}
                   for k, r in rules.items()},
         "indicator_table": table.version,
         "plain_penalties": plain_penalties,
+        "reference_period": reference_period,
         "child_age": child_age,
         "parent_link": link,
         "indicators_in_data": tuple(ind),
         "indicators_used": tuple(sorted(ctx.used)),
         "canonical_absent": tuple(sorted(canonical - set(ind))),
+        "not_measured": not_measured,
+        "dimension_unknown": tuple(sorted(ctx.dimension_unknown)),
         "n": len(data),
         "package_version": _version(),
     }
@@ -647,6 +683,32 @@ def classify(
                           provenance)
 
 
+def _evaluate(expr: Expr | None, ctx: Context, branch: str) -> Pair:
+    """A rule's expression for adults or children (the branch chooses the Delphi lists)."""
+    assert expr is not None
+    ctx.branch = branch
+    return expr.evaluate(ctx)
+
+
+def _not_measured(ctx: Context, rules: Mapping[str, RuleSet], is_child: Pair,
+                  fl: Pair) -> dict[str, list[str]]:
+    """What each rule needed and the data do not measure, for the rules that apply to someone
+    (the adult rule when a respondent may be an adult, the child rule when one may be a
+    child, the trafficking rule when one may be in forced labour); one MISSING_ITEMS warning
+    names them."""
+    applies = {"forced_labour": bool((~is_child[0]).any()), "child": bool(is_child[1].any()),
+               "trafficking": bool(fl[1].any()), "form": False}
+    out = {r.name: sorted(ctx.not_measured[r.name]) for key, r in rules.items()
+           if applies[key] and r.name in ctx.not_measured}
+    if out:
+        import warnings
+
+        warnings.warn(FlestimateWarning(
+            "not measured in the data, so the respondents these rules would decide are "
+            "undetermined (not 'no'): " + "; ".join(f"rule {k!r}: {', '.join(v)}"
+                                                    for k, v in out.items()),
+            "MISSING_ITEMS"), stacklevel=3)
+    return out
 def _switch(is_child: Pair, adult: Pair, child: Pair) -> Pair:
     """Children (known) take the child result, adults (known) the adult one; with the age
     missing, a result holds only when both do (lower) and may hold when either may (upper)."""
@@ -658,10 +720,7 @@ def _switch(is_child: Pair, adult: Pair, child: Pair) -> Pair:
 
 
 def _canonical_ids(table: IndicatorTable) -> set[str]:
-    ids = set(table.involuntariness)
-    for pen in table.penalty:
-        ids.add(pen)
-    return ids
+    return set(table.involuntariness) | set(table.penalty)
 
 
 def _version() -> str:

@@ -3,26 +3,41 @@
 A rule is an expression tree built from a YAML mapping (no ``eval``)::
 
     {all: [EXPR, ...]}            {any: [EXPR, ...]}
-    {any_of: SELECTOR}            {all_of: SELECTOR}
+    {any_of: SELECTION}           {all_of: SELECTION}
     {graded: DELPHI_DIMENSION}    {graded: {dimension: D, patterns: [...]}}
-    {column: C, op: OP, value: V} (a context comparison; OP as in module-spec filters)
+    {column: C, op: OP, value: V} (a context comparison; OP as in module-spec filters;
+                                   ``if_absent: true | false`` when C is not in the data)
     {result: forced_labour | parent_forced_labour}
     {ref: NAME}                   (a named expression of the file's ``define``)
 
-SELECTOR is a list of indicator ids or ``{kind: involuntariness|penalty, dimension: D,
-grade: G, ids: [...]}``. Every expression is monotone in the indicators, so its three-valued
-value follows from two evaluations: ``lower`` with every missing indicator read as 0 and
-``upper`` with every missing indicator read as 1. A rule is TRUE when ``lower`` holds (some
+SELECTION is a list whose entries are indicator ids or selectors ``{kind: involuntariness |
+penalty, dimension: D, grade: G, ids: [...], exclude: [...]}``, or one selector; the indicators
+it selects are the union of its entries. Every expression is monotone in the indicators, so its
+three-valued value follows from two evaluations: ``lower`` with every missing indicator read as 0
+and ``upper`` with every missing indicator read as 1. A rule is TRUE when ``lower`` holds (some
 qualifying combination is observed and true), FALSE when ``upper`` fails (no combination could be
 true whatever the missing values), and missing otherwise: exactly the three-valued logic of
 ``classification.md``.
+
+What the data do not measure is missing too, never "no": a selection none of whose indicators is
+in the data, a Delphi dimension none of whose members is, a comparison on an absent column and a
+result not computed all evaluate to (lower False, upper True), and are reported in the
+classification's provenance (``not_measured``).
+
+Penalties carry the dimension in which they were applied as a suffix: ``pen_violence__duress``;
+``pen_violence__duress_or_leaving`` when the questionnaire says it was one of these; plain
+``pen_violence`` when it does not say. Where a rule asks for a penalty of one dimension, a penalty
+whose dimension may be another one is handled by ``plain_penalties``: ``unknown_dimension`` (the
+default) counts it in no dimension for the lower bound and in every possible one for the upper;
+``every_dimension`` counts it in every possible dimension; ``ignore`` drops it; ``error`` stops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -36,35 +51,127 @@ KINDS = ("forced_labour", "child", "trafficking", "form")
 GRADES = ("strong", "medium", "weak")
 DIMENSIONS = ("recruitment", "duress", "leaving")
 _DELPHI_GRADES = {"S": "strong", "M": "medium", "W": "weak"}
-PLAIN_PENALTIES = ("error", "every_dimension", "ignore")
+_RANK = {"weak": 0, "medium": 1, "strong": 2}
+PLAIN_PENALTIES = ("unknown_dimension", "error", "every_dimension", "ignore")
+#: The four ILO/EC (2009) Delphi lists; the first two serve adults, the last two children.
+DELPHI_SETS = ("adult_labour", "adult_sexual", "child_labour", "child_sexual")
+DELPHI_DIMENSIONS = ("deceptive_recruitment", "coercive_recruitment",
+                     "abuse_of_vulnerability_at_recruitment", "exploitative_conditions_of_work",
+                     "coercion_at_destination", "abuse_of_vulnerability_at_destination")
+#: Canonical ``sector`` values that mark commercial sexual exploitation (only, or with other work).
+SEXUAL_SECTOR, MIXED_SECTOR = "commercial_sex", "commercial_sex_and_other"
+EVIDENCE_TAGS = ("V", "S", "R")
 
 Pair = tuple[np.ndarray, np.ndarray]
+Grade = tuple[str, str]  # (lower, upper): equal unless the id lumps indicators of two grades
+
+
+def penalty_suffixes() -> tuple[str, ...]:
+    """Dimension suffixes of penalty ids: one dimension, or two joined by ``_or_`` in the order
+    of :data:`DIMENSIONS` (all three is the plain form, without a suffix)."""
+    pairs = ["_or_".join(p) for p in combinations(DIMENSIONS, 2)]
+    return (*DIMENSIONS, *pairs)
+
+
+def suffix_dimensions(suffix: str) -> frozenset[str] | None:
+    """The dimensions a penalty suffix names (``""``: all three), or None if it is not one."""
+    if not suffix:
+        return frozenset(DIMENSIONS)
+    return frozenset(suffix.split("_or_")) if suffix in penalty_suffixes() else None
 
 
 # -- the indicator table ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IndicatorTable:
-    """Canonical indicators with their kind, dimension and grade (``indicators.md``), and the
-    Delphi dimensions with their graded members. ``version`` names the table."""
+    """Canonical indicators with their kind, dimension and grade (``indicators.md``), and the four
+    Delphi lists: ``delphi[list][dimension][id] = (lower grade, upper grade)``, with an evidence
+    tag and note per list in ``delphi_evidence``. ``version`` names the table."""
 
     version: str
     involuntariness: Mapping[str, Mapping[str, str]]
     penalty: Mapping[str, Mapping[str, str]]
-    delphi: Mapping[str, Mapping[str, str]]  # dimension -> id -> strong/medium/weak
+    delphi: Mapping[str, Mapping[str, Mapping[str, Grade]]]
+    delphi_evidence: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def describe(self, column: str) -> tuple[str, str | None, str | None]:
-        """(kind, dimension, grade) of an indicator column; dimension None for a plain
-        penalty."""
+        """(kind, dimension, grade) of an indicator column: kind ``involuntariness``,
+        ``penalty``, ``delphi`` or ``other``; a penalty's dimension is its suffix
+        (``duress``, ``duress_or_leaving``) and None for the plain form; a Delphi-only id's
+        dimension and grade are those of the first list holding it."""
         if column in self.involuntariness:
             info = self.involuntariness[column]
             return "involuntariness", info.get("dimension"), info.get("grade")
-        base, _, dim = column.partition("__")
-        if base in self.penalty:
-            return "penalty", dim or None, self.penalty[base].get("grade")
-        for d, members in self.delphi.items():
-            if column in members:
-                return "delphi", d, members[column]
+        base, _, suffix = column.partition("__")
+        if base in self.penalty and suffix_dimensions(suffix) is not None:
+            return "penalty", suffix or None, self.penalty[base].get("grade")
+        for lists in self.delphi.values():
+            for dim, members in lists.items():
+                if column in members:
+                    low, high = members[column]
+                    return "delphi", dim, low if low == high else f"{low}-{high}"
         return "other", None, None
+
+    def penalty_dimensions(self, column: str) -> frozenset[str] | None:
+        """The dimensions in which a penalty column may have been applied (all three for the
+        plain form); None for a column that is not a penalty."""
+        base, _, suffix = column.partition("__")
+        return suffix_dimensions(suffix) if base in self.penalty else None
+
+    def canonical_ids(self) -> frozenset[str]:
+        """Every id the table knows: ``inv_*``, ``pen_*`` plain and with every dimension
+        suffix, and the members of the Delphi lists."""
+        ids = set(self.involuntariness)
+        for pen in self.penalty:
+            ids.add(pen)
+            ids.update(f"{pen}__{s}" for s in penalty_suffixes())
+        for lists in self.delphi.values():
+            for members in lists.values():
+                ids.update(members)
+        return frozenset(ids)
+
+
+def _grade(raw: Any, where: str) -> Grade:
+    text = str(raw)
+    parts = text.split("-")
+    if len(parts) not in (1, 2) or not all(p in _DELPHI_GRADES for p in parts):
+        raise SpecError(f"{where}: grade must be S, M or W, or a range such as M-S; got {raw!r}")
+    low, high = _DELPHI_GRADES[parts[0]], _DELPHI_GRADES[parts[-1]]
+    if _RANK[low] > _RANK[high]:
+        raise SpecError(f"{where}: a grade range goes from the lower to the higher grade "
+                        f"(M-S); got {raw!r}")
+    return low, high
+
+
+def _delphi_lists(raw: Any, source: str) -> dict[str, dict[str, Any]]:
+    """The ``delphi2009`` section in its full layout ``{list: {evidence, note, dimensions}}``:
+    ``same_as`` resolved, and the old layout (dimensions directly under ``delphi2009``)
+    applied to every list."""
+    where = f"{source}: delphi2009"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{where}: must map the lists {', '.join(DELPHI_SETS)} to their "
+                        f"dimensions")
+    if raw and not set(raw) & set(DELPHI_SETS):  # the old layout: one list for all
+        return {s: {"dimensions": dict(raw)} for s in DELPHI_SETS}
+    unknown = sorted(set(raw) - set(DELPHI_SETS))
+    if unknown:
+        raise SpecError(f"{where}: unknown list(s) {unknown}; expected {', '.join(DELPHI_SETS)}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, body in raw.items():
+        if not isinstance(body, Mapping) or not set(body) <= {"evidence", "note", "dimensions",
+                                                              "same_as"}:
+            raise SpecError(f"{where}.{name}: must have `dimensions` (or `same_as`), and "
+                            f"optionally `evidence` and `note`")
+        out[str(name)] = dict(body)
+    for name, body in out.items():
+        if "same_as" in body:
+            other = body.pop("same_as")
+            if other not in out or "same_as" in raw.get(other, {}):
+                raise SpecError(f"{where}.{name}.same_as: must name a list of this table with "
+                                f"its own dimensions; got {other!r}")
+            body["dimensions"] = {d: dict(m) for d, m in out[other]["dimensions"].items()}
+    return out
 
 
 def _validate_table(raw: Any, source: str) -> IndicatorTable:
@@ -96,18 +203,27 @@ def _validate_table(raw: Any, source: str) -> IndicatorTable:
         if not isinstance(info, Mapping) or info.get("grade") not in GRADES:
             raise SpecError(f"{where}.grade: must be one of {', '.join(GRADES)}")
         pen[str(iid)] = {k: str(v) for k, v in info.items()}
-    delphi: dict[str, dict[str, str]] = {}
-    for dim, members in (raw.get("delphi2009") or {}).items():
-        where = f"{source}: delphi2009.{dim}"
-        if not isinstance(members, Mapping):
-            raise SpecError(f"{where}: must map indicator ids to grades S, M or W")
-        out = {}
-        for iid, g in members.items():
-            if g not in _DELPHI_GRADES:
-                raise SpecError(f"{where}.{iid}: grade must be S, M or W; got {g!r}")
-            out[str(iid)] = _DELPHI_GRADES[g]
-        delphi[str(dim)] = out
-    return IndicatorTable(str(raw.get("version", "custom")), inv, pen, delphi)
+    delphi: dict[str, dict[str, dict[str, Grade]]] = {}
+    evidence: dict[str, dict[str, str]] = {}
+    for name, body in _delphi_lists(raw.get("delphi2009"), source).items():
+        where = f"{source}: delphi2009.{name}"
+        dims = body.get("dimensions")
+        if not isinstance(dims, Mapping):
+            raise SpecError(f"{where}.dimensions: must map Delphi dimensions to members")
+        lists: dict[str, dict[str, Grade]] = {}
+        for dim, members in dims.items():
+            if dim not in DELPHI_DIMENSIONS:
+                raise SpecError(f"{where}.dimensions.{dim}: not a Delphi dimension; expected "
+                                f"one of {', '.join(DELPHI_DIMENSIONS)}")
+            if not isinstance(members, Mapping):
+                raise SpecError(f"{where}.dimensions.{dim}: must map indicator ids to grades "
+                                f"S, M or W")
+            lists[str(dim)] = {str(i): _grade(g, f"{where}.dimensions.{dim}.{i}")
+                               for i, g in members.items()}
+        delphi[name] = lists
+        evidence[name] = {"evidence": str(body.get("evidence", "")),
+                          "note": " ".join(str(body.get("note", "")).split())}
+    return IndicatorTable(str(raw.get("version", "custom")), inv, pen, delphi, evidence)
 
 
 @lru_cache(maxsize=1)
@@ -119,13 +235,31 @@ def _default_table_raw() -> Mapping[str, Any]:
     return loaded
 
 
+@lru_cache(maxsize=1)
+def _default_table() -> IndicatorTable:
+    return _validate_table(_default_table_raw(), "indicators.yaml")
+
+
+def _merge_delphi(base: Any, override: Any, source: str) -> dict[str, dict[str, Any]]:
+    lists = _delphi_lists(base, "indicators.yaml")
+    for name, body in _delphi_lists(override, source).items():
+        target = lists.setdefault(name, {"dimensions": {}})
+        target.update({k: v for k, v in body.items() if k in ("evidence", "note")})
+        dims = target.setdefault("dimensions", {})
+        for dim, members in (body.get("dimensions") or {}).items():
+            dims[dim] = {**dims.get(dim, {}), **(members if isinstance(members, Mapping)
+                                                 else {})}
+    return lists
+
+
 def indicator_table(override: str | Path | Mapping[str, Any] | None = None) -> IndicatorTable:
     """The versioned indicator table of ``indicators.md``, optionally overridden or extended
     by a user's file or mapping of the same layout (its entries replace or add to the default;
-    the version becomes ``"<default>+<override version or file name>"``)."""
+    the version becomes ``"<default>+<override version or file name>"``). A Delphi section
+    in the old layout (dimensions directly under ``delphi2009``) changes all four lists."""
     base = _default_table_raw()
     if override is None:
-        return _validate_table(base, "indicators.yaml")
+        return _default_table()
     if isinstance(override, str | Path):
         source = Path(override).name
         raw = _read_yaml(Path(override))
@@ -136,11 +270,11 @@ def indicator_table(override: str | Path | Mapping[str, Any] | None = None) -> I
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v)
                               for k, v in base.items()}
     for key, value in raw.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+        if key == "delphi2009":
+            merged[key] = _merge_delphi(base.get(key), value, source)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
             for sub, body in value.items():
-                if key == "delphi2009" and isinstance(body, Mapping):
-                    merged[key][sub] = {**merged[key].get(sub, {}), **body}
-                elif isinstance(body, Mapping) and isinstance(merged[key].get(sub), Mapping):
+                if isinstance(body, Mapping) and isinstance(merged[key].get(sub), Mapping):
                     merged[key][sub] = {**merged[key][sub], **body}
                 else:
                     merged[key][sub] = body
@@ -151,57 +285,152 @@ def indicator_table(override: str | Path | Mapping[str, Any] | None = None) -> I
 
 
 # -- expressions --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selector:
+    """Indicators of a kind, dimension and grade (each optional), restricted to ``ids`` and
+    without ``exclude``."""
+
+    kind: str | None = None
+    dimension: str | None = None
+    grade: str | None = None
+    ids: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        parts = [p for p in (self.grade, self.kind) if p]
+        what = " ".join(parts) if parts else "indicator"
+        if self.dimension:
+            what += f" in {self.dimension}"
+        if self.ids is not None:
+            what = ", ".join(self.ids) if len(self.ids) <= 4 else f"{len(self.ids)} indicators"
+        if self.exclude:
+            what += f" (but {', '.join(self.exclude)})"
+        return what
+
+
+Member = tuple[str, np.ndarray, np.ndarray]  # column, lower, upper
+
+
 @dataclass
 class Context:
     """What an expression is evaluated on: per-indicator lower/upper arrays, the frame (for
-    context comparisons), the results of earlier stages, and the indicator table."""
+    context comparisons), the results of earlier stages, the indicator table and the options.
+
+    ``branch`` (``adult``/``child``) chooses the Delphi lists; ``sector`` codes each
+    respondent's Delphi list by sector (0 labour, 1 sexual, 2 both, 3 unknown). ``used``,
+    ``not_measured`` and ``dimension_unknown`` collect what the evaluation met, for the
+    provenance."""
 
     frame: pd.DataFrame
     lower: dict[str, np.ndarray]
     upper: dict[str, np.ndarray]
     table: IndicatorTable
     plain_penalties: str
+    branch: str = "adult"
+    sector: np.ndarray | None = None
     results: dict[str, Pair] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    not_measured: dict[str, set[str]] = field(default_factory=dict)
+    dimension_unknown: set[str] = field(default_factory=set)
 
     @property
     def n(self) -> int:
         return len(self.frame)
 
-    def columns(self, kind: str | None, dimension: str | None, grade: str | None,
-                ids: tuple[str, ...] | None, rule: str) -> list[str]:
-        out = []
-        plain_found = []
-        suffixed = False
+    def unknown(self) -> Pair:
+        return np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool)
+
+    def note_unmeasured(self, rule: str, what: str) -> None:
+        self.not_measured.setdefault(rule, set()).add(what)
+
+    def _penalty(self, column: str, wanted: frozenset[str], ambiguous: list[str]
+                 ) -> Pair | None:
+        """A penalty column as a penalty applied in one of the ``wanted`` dimensions, or None
+        when it cannot be one; a column that may also belong to another dimension is treated
+        as ``plain_penalties`` says (and listed in ``ambiguous``)."""
+        dims = self.table.penalty_dimensions(column)
+        if dims is None or not dims & wanted:
+            return None
+        pair = self.lower[column], self.upper[column]
+        if dims <= wanted:
+            return pair
+        ambiguous.append(column)
+        mode = self.plain_penalties
+        if mode in ("ignore", "error"):
+            return None
+        self.dimension_unknown.add(column)
+        if mode == "every_dimension":
+            return pair
+        return np.zeros(self.n, dtype=bool), pair[1]  # unknown_dimension
+
+    def _raise_ambiguous(self, ambiguous: list[str], wanted: frozenset[str], rule: str) -> None:
+        if ambiguous and self.plain_penalties == "error":
+            cols = sorted(set(ambiguous))
+            dims = "|".join(d for d in DIMENSIONS if d in wanted)
+            raise DataError(
+                f"rule {rule!r} needs penalties recorded by dimension (pen_*__{dims}) but "
+                f"{', '.join(cols[:6])}{' ...' if len(cols) > 6 else ''} do(es) not say in which "
+                f"dimension the penalty was applied; map the item to pen_*__<dimension> (or "
+                f"pen_*__<d1>_or_<d2>) in the module spec, or pass plain_penalties="
+                f"'unknown_dimension' (undetermined where it matters), 'every_dimension' or "
+                f"'ignore'")
+
+    def _id_members(self, iid: str, rule: str) -> list[Member]:
+        """The data columns that measure indicator ``iid``: the column itself, and for a
+        penalty every column of the same penalty whose dimension can be one of ``iid``'s."""
+        base, _, suffix = iid.partition("__")
+        wanted = suffix_dimensions(suffix) if base in self.table.penalty else None
+        if wanted is None:
+            return [(iid, self.lower[iid], self.upper[iid])] if iid in self.lower else []
+        out: list[Member] = []
+        ambiguous: list[str] = []
+        for col in self.lower:
+            if col.partition("__")[0] == base:
+                pair = self._penalty(col, wanted, ambiguous)
+                if pair is not None:
+                    out.append((col, *pair))
+        self._raise_ambiguous(ambiguous, wanted, rule)
+        return out
+
+    def _selector_members(self, sel: Selector, rule: str) -> list[Member]:
+        out: list[Member] = []
+        ambiguous: list[str] = []
+        wanted = frozenset([sel.dimension]) if sel.dimension else frozenset(DIMENSIONS)
         for col in self.lower:
             k, d, g = self.table.describe(col)
-            if ids is not None and col not in ids:
+            if ((sel.kind is not None and k != sel.kind) or (sel.grade is not None and g != sel.grade)
+                    or (sel.ids is not None and col not in sel.ids) or col in sel.exclude):
                 continue
-            if kind is not None and k != kind:
-                continue
-            if grade is not None and g != grade:
-                continue
-            if dimension is not None:
-                if k == "penalty" and d is None:
-                    plain_found.append(col)
-                    if self.plain_penalties != "every_dimension":
-                        continue
-                elif d != dimension:
-                    continue
-                elif k == "penalty":
-                    suffixed = True
-            out.append(col)
-        if (kind == "penalty" and dimension is not None and not suffixed and plain_found
-                and self.plain_penalties == "error"):
-            raise DataError(
-                f"rule {rule!r} needs penalties recorded by dimension (pen_*__{dimension}) but "
-                f"the data have only the plain form(s) {', '.join(sorted(plain_found)[:6])}"
-                f"{' ...' if len(plain_found) > 6 else ''}; pass plain_penalties="
-                f"'every_dimension' to count a plain penalty in every dimension, or 'ignore' to "
-                f"use suffixed penalties only"
-            )
-        self.used.update(out)
+            if k == "penalty":
+                pair = self._penalty(col, wanted, ambiguous)
+                if pair is not None:
+                    out.append((col, *pair))
+            elif sel.dimension is None or d == sel.dimension:
+                out.append((col, self.lower[col], self.upper[col]))
+        self._raise_ambiguous(ambiguous, wanted, rule)
         return out
+
+    def members(self, terms: tuple[str | Selector, ...], rule: str) -> list[Member]:
+        """The indicators a selection measures: the union over its terms, each column once."""
+        seen: dict[str, Member] = {}
+        for term in terms:
+            found = (self._id_members(term, rule) if isinstance(term, str)
+                     else self._selector_members(term, rule))
+            for m in found:
+                seen.setdefault(m[0], m)
+        self.used.update(seen)
+        return list(seen.values())
+
+    def indicator(self, iid: str, rule: str) -> Pair | None:
+        """One indicator over every column that measures it (any of them), or None when no
+        column does."""
+        found = self._id_members(iid, rule)
+        if not found:
+            return None
+        self.used.update(m[0] for m in found)
+        lo = np.logical_or.reduce([m[1] for m in found])
+        hi = np.logical_or.reduce([m[2] for m in found])
+        return np.asarray(lo, dtype=bool), np.asarray(hi, dtype=bool)
 
 
 class Expr:
@@ -240,31 +469,45 @@ class Combine(Expr):
 @dataclass
 class Select(Expr):
     quantifier: str  # "any_of" or "all_of"
-    kind: str | None
-    dimension: str | None
-    grade: str | None
-    ids: tuple[str, ...] | None
+    terms: tuple[str | Selector, ...]
     rule: str
 
     def evaluate(self, ctx: Context) -> Pair:
-        cols = ctx.columns(self.kind, self.dimension, self.grade, self.ids, self.rule)
-        if not cols:  # nothing of this kind was measured: it cannot be shown to hold
-            false = np.zeros(ctx.n, dtype=bool)
-            return false, false.copy()
-        lo = np.column_stack([ctx.lower[c] for c in cols])
-        hi = np.column_stack([ctx.upper[c] for c in cols])
+        found = ctx.members(self.terms, self.rule)
+        if not found:  # nothing of this was measured: it could hold or not
+            ctx.note_unmeasured(self.rule, self.what())
+            return ctx.unknown()
+        lo = np.column_stack([m[1] for m in found])
+        hi = np.column_stack([m[2] for m in found])
         if self.quantifier == "any_of":
             return np.asarray(lo.any(axis=1)), np.asarray(hi.any(axis=1))
         return np.asarray(lo.all(axis=1)), np.asarray(hi.all(axis=1))
 
+    def what(self) -> str:
+        ids = [t for t in self.terms if isinstance(t, str)]
+        texts = [t.text() for t in self.terms if isinstance(t, Selector)]
+        texts += [", ".join(ids) if len(ids) <= 4 else f"{len(ids)} indicators"] if ids else []
+        return ", ".join(texts)
+
     def text(self) -> str:
-        parts = [p for p in (self.grade, self.kind) if p]
-        what = " ".join(parts) if parts else "indicator"
-        if self.dimension:
-            what += f" in {self.dimension}"
-        if self.ids is not None:
-            what = ", ".join(self.ids) if len(self.ids) <= 4 else f"{len(self.ids)} indicators"
-        return f"{'any' if self.quantifier == 'any_of' else 'all'} of {what}"
+        return f"{'any' if self.quantifier == 'any_of' else 'all'} of {self.what()}"
+
+
+@lru_cache(maxsize=64)
+def grade_monotone(patterns: tuple[tuple[tuple[frozenset[str], int], ...], ...]) -> bool:
+    """Whether raising one indicator's grade (weak to medium, medium to strong) can never make
+    a positive dimension negative under ``patterns`` (true of the Delphi patterns); grade ranges
+    need it for the two-bound evaluation to be exact."""
+    top = max(k for pattern in patterns for _, k in pattern) + 1
+
+    def holds(s: int, m: int, w: int) -> bool:
+        cnt = {"strong": s, "medium": m, "weak": w}
+        return any(all(sum(cnt[g] for g in grades) >= k for grades, k in p) for p in patterns)
+
+    cells = range(top + 1)
+    return all(not holds(s, m, w) or ((m == 0 or holds(s + 1, m - 1, w))
+                                      and (w == 0 or holds(s, m + 1, w - 1)))
+               for s in cells for m in cells for w in cells)
 
 
 @dataclass
@@ -273,19 +516,27 @@ class Graded(Expr):
     patterns: tuple[tuple[tuple[frozenset[str], int], ...], ...]
     rule: str
 
-    def evaluate(self, ctx: Context) -> Pair:
-        members = ctx.table.delphi.get(self.dimension, {})
-        cols = [c for c in ctx.lower if c in members]
-        ctx.used.update(cols)
+    def _one_list(self, ctx: Context, name: str) -> Pair:
+        members = ctx.table.delphi.get(name, {}).get(self.dimension, {})
         n = ctx.n
-
-        def counts(src: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            out = {}
-            for g in GRADES:
-                gc = [c for c in cols if members[c] == g]
-                out[g] = (np.column_stack([src[c] for c in gc]).sum(axis=1) if gc
-                          else np.zeros(n, dtype=np.int64))
-            return out
+        low = {g: np.zeros(n, dtype=np.int64) for g in GRADES}
+        high = {g: np.zeros(n, dtype=np.int64) for g in GRADES}
+        measured = ranged = False
+        for iid, (g_low, g_high) in members.items():
+            pair = ctx.indicator(iid, self.rule)
+            if pair is None:
+                continue
+            measured = True
+            ranged |= g_low != g_high
+            low[g_low] += pair[0]
+            high[g_high] += pair[1]
+        if not measured:
+            ctx.note_unmeasured(self.rule, f"Delphi dimension {self.dimension}")
+            return ctx.unknown()
+        if ranged and not grade_monotone(self.patterns):
+            raise SpecError(f"rule {self.rule!r}: the patterns of Delphi dimension "
+                            f"{self.dimension} can fail when an indicator's grade rises, so a "
+                            f"grade range (such as M-S) in list {name} has no exact bounds")
 
         def holds(cnt: dict[str, np.ndarray]) -> np.ndarray:
             result = np.zeros(n, dtype=bool)
@@ -296,7 +547,21 @@ class Graded(Expr):
                 result |= ok
             return result
 
-        return holds(counts(ctx.lower)), holds(counts(ctx.upper))
+        return holds(low), holds(high)
+
+    def evaluate(self, ctx: Context) -> Pair:
+        """The dimension under the Delphi list of the respondent's age (``ctx.branch``) and
+        sector: labour or sexual exploitation; both lists for mixed work (positive under
+        either); for an unknown sector, positive under both for the lower bound and under
+        either for the upper."""
+        labour = self._one_list(ctx, f"{ctx.branch}_labour")
+        sexual = self._one_list(ctx, f"{ctx.branch}_sexual")
+        sector = ctx.sector if ctx.sector is not None else np.full(ctx.n, 3, dtype=np.int8)
+        lo = np.select([sector == 0, sector == 1, sector == 2],
+                       [labour[0], sexual[0], labour[0] | sexual[0]], labour[0] & sexual[0])
+        hi = np.where(sector == 0, labour[1], np.where(sector == 1, sexual[1],
+                                                       labour[1] | sexual[1]))
+        return np.asarray(lo, dtype=bool), np.asarray(hi, dtype=bool)
 
     def text(self) -> str:
         return f"Delphi dimension {self.dimension} positive"
@@ -305,13 +570,19 @@ class Graded(Expr):
 @dataclass
 class Compare(Expr):
     spec: Mapping[str, Any]
+    rule: str = ""
+    if_absent: bool | None = None  # None: missing when the column is not in the data
 
     def evaluate(self, ctx: Context) -> Pair:
         from flestimate.mapping import evaluate_filter
 
         col = self.spec["column"]
-        if col not in ctx.frame.columns:  # not recorded: could be anything
-            return np.zeros(ctx.n, dtype=bool), np.ones(ctx.n, dtype=bool)
+        if col not in ctx.frame.columns:  # not recorded: could be anything, unless declared
+            if self.if_absent is None:
+                ctx.note_unmeasured(self.rule, f"column {col}")
+                return ctx.unknown()
+            value = np.full(ctx.n, self.if_absent, dtype=bool)
+            return value, value.copy()
         known = ctx.frame[col].notna().to_numpy()
         if self.spec["op"] in ("missing", "not_missing"):
             known = np.ones(ctx.n, dtype=bool)
@@ -330,7 +601,7 @@ class Result(Expr):
 
     def evaluate(self, ctx: Context) -> Pair:
         if self.name not in ctx.results:
-            return np.zeros(ctx.n, dtype=bool), np.ones(ctx.n, dtype=bool)
+            return ctx.unknown()
         return ctx.results[self.name]
 
     def text(self) -> str:
@@ -375,6 +646,46 @@ def parse_patterns(raw: Any, where: str) -> tuple[tuple[tuple[frozenset[str], in
     return tuple(out)
 
 
+def _id_list(raw: Any, where: str) -> tuple[str, ...]:
+    if not (isinstance(raw, list) and all(isinstance(i, str) for i in raw)):
+        raise SpecError(f"{where}: must be a list of indicator ids")
+    return tuple(raw)
+
+
+def _selector(sel: Mapping[str, Any], where: str) -> Selector:
+    extra = set(sel) - {"kind", "dimension", "grade", "ids", "exclude"}
+    if extra:
+        raise SpecError(f"{where}: unknown key(s) {sorted(extra)}")
+    kind, dim, grade = sel.get("kind"), sel.get("dimension"), sel.get("grade")
+    if kind is not None and kind not in ("involuntariness", "penalty"):
+        raise SpecError(f"{where}.kind: must be involuntariness or penalty; got {kind!r}")
+    if dim is not None and dim not in DIMENSIONS:
+        raise SpecError(f"{where}.dimension: must be one of {', '.join(DIMENSIONS)}; "
+                        f"got {dim!r}")
+    if grade is not None and grade not in GRADES:
+        raise SpecError(f"{where}.grade: must be one of {', '.join(GRADES)}; got {grade!r}")
+    ids = sel.get("ids")
+    return Selector(kind, dim, grade, None if ids is None else _id_list(ids, f"{where}.ids"),
+                    _id_list(sel.get("exclude", []), f"{where}.exclude"))
+
+
+def _selection(raw: Any, where: str) -> tuple[str | Selector, ...]:
+    if isinstance(raw, Mapping):
+        return (_selector(raw, where),)
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(f"{where}: must be a non-empty list of indicator ids (or selectors "
+                        f"with kind, dimension, grade, ids, exclude), or one selector")
+    terms: list[str | Selector] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            terms.append(item)
+        elif isinstance(item, Mapping):
+            terms.append(_selector(item, f"{where}[{i}]"))
+        else:
+            raise SpecError(f"{where}[{i}]: must be an indicator id or a selector mapping")
+    return tuple(terms)
+
+
 def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
                patterns: Any, stack: tuple[str, ...] = ()) -> Expr:
     if not isinstance(raw, Mapping):
@@ -394,31 +705,7 @@ def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
         if len(keys) != 1:
             raise SpecError(f"{where}: a selection takes no other keys; got {sorted(keys)}")
         q = next(iter(keys))
-        sel = raw[q]
-        if isinstance(sel, list):
-            if not sel or not all(isinstance(s, str) for s in sel):
-                raise SpecError(f"{where}.{q}: must be a non-empty list of indicator ids")
-            return Select(q, None, None, None, tuple(sel), rule)
-        if not isinstance(sel, Mapping):
-            raise SpecError(f"{where}.{q}: must be a list of ids or a mapping with kind, "
-                            f"dimension, grade, ids")
-        extra = set(sel) - {"kind", "dimension", "grade", "ids"}
-        if extra:
-            raise SpecError(f"{where}.{q}: unknown key(s) {sorted(extra)}")
-        kind, dim, grade = sel.get("kind"), sel.get("dimension"), sel.get("grade")
-        if kind is not None and kind not in ("involuntariness", "penalty"):
-            raise SpecError(f"{where}.{q}.kind: must be involuntariness or penalty; got {kind!r}")
-        if dim is not None and dim not in DIMENSIONS:
-            raise SpecError(f"{where}.{q}.dimension: must be one of {', '.join(DIMENSIONS)}; "
-                            f"got {dim!r}")
-        if grade is not None and grade not in GRADES:
-            raise SpecError(f"{where}.{q}.grade: must be one of {', '.join(GRADES)}; "
-                            f"got {grade!r}")
-        ids = sel.get("ids")
-        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str)
-                                                                  for i in ids)):
-            raise SpecError(f"{where}.{q}.ids: must be a list of indicator ids")
-        return Select(q, kind, dim, grade, None if ids is None else tuple(ids), rule)
+        return Select(q, _selection(raw[q], f"{where}.{q}"), rule)
     if "graded" in keys:
         if len(keys) != 1:
             raise SpecError(f"{where}: `graded` takes no other keys; got {sorted(keys)}")
@@ -433,9 +720,14 @@ def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
             raise SpecError(f"{where}.graded: no `patterns` here or at the top of the file")
         return Graded(str(dim), parse_patterns(pats, f"{where}.graded.patterns"), rule)
     if "column" in keys:
-        if not keys <= {"column", "op", "value"} or "op" not in keys:
-            raise SpecError(f"{where}: a comparison needs `column` and `op` (and `value`)")
-        return Compare(dict(raw))
+        if not keys <= {"column", "op", "value", "if_absent"} or "op" not in keys:
+            raise SpecError(f"{where}: a comparison needs `column` and `op` (and `value`, "
+                            f"`if_absent`)")
+        absent = raw.get("if_absent")
+        if absent is not None and not isinstance(absent, bool):
+            raise SpecError(f"{where}.if_absent: must be true or false (the value when the "
+                            f"column is not in the data); got {absent!r}")
+        return Compare({k: v for k, v in raw.items() if k != "if_absent"}, rule, absent)
     if "result" in keys:
         if keys != {"result"} or raw["result"] not in _RESULTS:
             raise SpecError(f"{where}.result: must be one of {', '.join(_RESULTS)}; got "
@@ -460,14 +752,16 @@ class RuleSet:
     """A validated rule set: ``kind`` forced_labour, child, trafficking or form.
 
     ``adult``/``child`` are the expressions (the same for kinds without an age split);
-    ``cases``/``otherwise`` the form rule.
+    ``cases``/``otherwise`` the form rule. ``evidence`` tags the definition and the operational
+    rule separately (``{"definition": "V", "operational": "R"}``; V read in the primary source,
+    S quoted by a secondary source, R recalled or our own choice).
     """
 
     name: str
     kind: str
     version: str
     source: str
-    evidence: str
+    evidence: Mapping[str, str]
     description: str
     adult: Expr | None
     child: Expr | None
@@ -495,6 +789,24 @@ def _read_yaml(path: Path) -> Any:
         raise SpecError(f"{path.name}: invalid YAML: {exc}") from exc
 
 
+def _evidence(raw: Any, source: str) -> dict[str, str]:
+    """``evidence: V`` (both parts) or ``evidence: {definition: V, operational: R}``."""
+    if raw is None:
+        return {"definition": "", "operational": ""}
+    body = raw if isinstance(raw, Mapping) else {"definition": raw, "operational": raw}
+    if not set(body) <= {"definition", "operational"}:
+        raise SpecError(f"{source}: evidence: takes `definition` and `operational`; got "
+                        f"{sorted(body)}")
+    out = {}
+    for part in ("definition", "operational"):
+        tag = str(body.get(part, "") or "")
+        if tag and tag[0] not in EVIDENCE_TAGS:
+            raise SpecError(f"{source}: evidence.{part}: must start with one of "
+                            f"{', '.join(EVIDENCE_TAGS)}; got {tag!r}")
+        out[part] = tag
+    return out
+
+
 def parse_rules(raw: Any, source: str) -> RuleSet:
     if not isinstance(raw, Mapping):
         raise SpecError(f"{source}: a rule set must be a mapping at the top level")
@@ -508,7 +820,9 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
     if kind not in KINDS:
         raise SpecError(f"{source}: kind: must be one of {', '.join(KINDS)}; got {kind!r}")
     name = str(raw["name"])
-    meta = {k: str(raw.get(k, "")) for k in ("version", "source", "evidence", "description")}
+    meta = {k: " ".join(str(raw.get(k, "")).split()) for k in ("version", "source",
+                                                              "description")}
+    evidence = _evidence(raw.get("evidence"), source)
     if kind == "form":
         cases_raw = raw.get("cases")
         if not isinstance(cases_raw, list) or not cases_raw:
@@ -528,7 +842,7 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
         otherwise = raw.get("otherwise", "mixed_undetermined")
         if otherwise not in FORMS:
             raise SpecError(f"{source}: otherwise: must be one of {', '.join(FORMS)}")
-        return RuleSet(name, kind, meta["version"], meta["source"], meta["evidence"],
+        return RuleSet(name, kind, meta["version"], meta["source"], evidence,
                        meta["description"], None, None, tuple(cases), str(otherwise), source)
     defines = raw.get("define", {}) or {}
     if not isinstance(defines, Mapping):
@@ -551,7 +865,7 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
         adult = child = expr(body, f"{source}: rule")
     for dname, dbody in defines.items():  # validate unused definitions too
         expr(dbody, f"{source}: define.{dname}")
-    return RuleSet(name, kind, meta["version"], meta["source"], meta["evidence"],
+    return RuleSet(name, kind, meta["version"], meta["source"], evidence,
                    meta["description"], adult, child, file=source)
 
 
@@ -568,6 +882,13 @@ def builtin_rules() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=32)
+def _builtin(name: str) -> RuleSet:
+    """A built-in rule set, parsed once (the files are package data)."""
+    path = RULES_DIR / f"{name}.yaml"
+    return parse_rules(_read_yaml(path), path.name)
+
+
 def load_rules(name_or_path: str | Path | Mapping[str, Any] | RuleSet,
                kind: str | None = None) -> RuleSet:
     """A rule set: a built-in name (``icls2018``, ``seed2007``, ...), a YAML file in the same
@@ -582,11 +903,12 @@ def load_rules(name_or_path: str | Path | Mapping[str, Any] | RuleSet,
         builtin = str(name_or_path)
         if not path.exists() and (RULES_DIR / f"{builtin}.yaml").exists() \
                 and builtin != "indicators":
-            path = RULES_DIR / f"{builtin}.yaml"
+            rules = _builtin(builtin)
         elif not path.exists():
             raise SpecError(f"rule set {str(name_or_path)!r} is neither a file nor a built-in "
                             f"rule set ({', '.join(builtin_rules())})")
-        rules = parse_rules(_read_yaml(path), path.name)
+        else:
+            rules = parse_rules(_read_yaml(path), path.name)
     if kind is not None and rules.kind != kind:
         raise SpecError(f"{rules.file or rules.name}: rule set {rules.name!r} is of kind "
                         f"{rules.kind!r}; expected {kind!r}")
@@ -598,6 +920,3 @@ def bounds_to_values(lo: np.ndarray, hi: np.ndarray) -> Any:
     out = pd.array(np.where(lo, True, False), dtype="boolean")
     out[lo != hi] = pd.NA
     return out
-
-
-WalkFn = Callable[[Expr, int], None]

@@ -304,9 +304,11 @@ def _truth(pop: Population, fw: Any, persons: pd.DataFrame, n_households: int, s
             f"Truth of the synthetic {pop.style}-style survey made by flestimate.synthetic. "
             "Invented data: not estimates of any country. Universe: persons aged 15+ who "
             "worked abroad in the reference period (returned or currently abroad). True "
-            "status from the true answers: forced labour icls2018 for adults (some inv_* "
-            "and some pen_*), the child rule under 18; trafficking seed2007; form of "
-            "forced labour by perpetrator and sector."),
+            "status from the true answers: forced labour icls2018 for adults (some "
+            "involuntariness item and some element of coercion: a pen_* item, restricted "
+            "movement, induced or indefinite debt, staying for wages due), the child rule "
+            "under 18; trafficking seed2007 (children without means); form of forced "
+            "labour by perpetrator and sector."),
         "generator": {"package": "flestimate", "version": __version__, "style": pop.style,
                       "n_households": n_households, "sample_seed": seed},
         "population": {

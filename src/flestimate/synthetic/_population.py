@@ -97,11 +97,14 @@ def generate_population(style: str = "moldova", *, seed: int = 2008,
     item is then true with probability ``p1`` (exploited) or ``p0`` (not). The true status
     applies the default rules of ``classification.md`` to the true answers:
 
-    - adults: forced labour = some ``inv_*`` AND some ``pen_*`` (``icls2018``);
-    - children (under 18): any penalty, commercial sex, abduction or sale (slavery-like), or a
-      parent (the household head or spouse) in forced labour;
-    - trafficked = forced labour AND moved (every migrant) AND deceptive or coercive
-      recruitment (``seed2007``);
+    - adults (``icls2018``): forced labour = some involuntariness item AND some element of
+      coercion, where restricted movement, induced or indefinite debt and staying for wages
+      due are elements of coercion (ICLS 2018 para. 9), not involuntariness;
+    - children (under 18, ``child2018``): any penalty, commercial sex, abduction, sale or debt
+      bondage (slavery-like), or a parent (the household head or spouse) in forced labour
+      (every migrant worked);
+    - trafficked (``seed2007``) = forced labour AND moved (every migrant) AND, for adults,
+      deceptive or coercive recruitment (children need no means: Palermo art. 3 (c));
     - form: state-imposed, commercial sexual exploitation, economic exploitation, or mixed
       (commercial sex and other work).
     """
@@ -213,8 +216,14 @@ def generate_population(style: str = "moldova", *, seed: int = 2008,
     return Population(style, seed, strata, eas, households_df, persons, answers)
 
 
-def _indicator_matrix(answers: np.ndarray, prefix: str | tuple[str, ...]) -> np.ndarray:
-    cols = [i for i, it in enumerate(S.ITEMS) if it.indicator.startswith(prefix)]
+def _indicator_matrix(answers: np.ndarray, prefix: str | tuple[str, ...] = "",
+                      ids: tuple[str, ...] | None = None,
+                      exclude: tuple[str, ...] = ()) -> np.ndarray:
+    """Any item true among those whose indicator starts with ``prefix`` (or is in ``ids``),
+    but not in ``exclude``."""
+    cols = [i for i, it in enumerate(S.ITEMS)
+            if (it.indicator in ids if ids is not None else it.indicator.startswith(prefix))
+            and it.indicator not in exclude]
     return np.asarray(answers[:, cols].any(axis=1))
 
 
@@ -222,21 +231,25 @@ def true_status(answers: np.ndarray, age: np.ndarray, sector: np.ndarray, state:
                 relation: np.ndarray, household: np.ndarray, n_households: int
                 ) -> dict[str, np.ndarray]:
     """The true status of migrants from their true answers (no missing values), with the
-    default rules (see :func:`generate_population`)."""
-    any_inv = _indicator_matrix(answers, "inv_")
-    any_pen = _indicator_matrix(answers, "pen_")
-    adult_fl = any_inv & any_pen
+    default rules (see :func:`generate_population`). Every migrant worked and moved abroad."""
+    involuntary = _indicator_matrix(answers, "inv_", exclude=S.ICLS_COERCION)
+    coercion = (_indicator_matrix(answers, "pen_")
+                | _indicator_matrix(answers, ids=S.ICLS_COERCION))
+    adult_fl = involuntary & coercion
     adult = age >= 18
     parent_fl = np.bincount(household, weights=adult_fl & adult & np.isin(relation, [1, 2]),
                             minlength=n_households) > 0
     sex_work = np.isin(sector, [S.SECTORS.index("commercial_sex"),
                                 S.SECTORS.index("commercial_sex_and_other")])
-    # C182 art. 3 (a)-(c): slavery-like practices (abducted or sold) and commercial sex count
-    abducted = answers[:, [it.key for it in S.ITEMS].index("rec_abducted")]
-    child_fl = any_pen | sex_work | abducted | ((relation == 3) & parent_fl[household])
+    # C182 art. 3 (a)-(c): slavery-like practices (abduction, sale, debt bondage) and
+    # commercial sex count; no synthetic sector is illicit or armed conflict
+    slavery_like = _indicator_matrix(answers, ids=S.CHILD_SLAVERY_LIKE)
+    child_fl = (_indicator_matrix(answers, "pen_") | sex_work | slavery_like
+                | ((relation == 3) & parent_fl[household]))
     fl = np.where(adult, adult_fl, child_fl)
     recruitment = np.array([it.recruitment for it in S.ITEMS])
-    trafficked = fl & answers[:, recruitment].any(axis=1)
+    # a child moved into forced labour is trafficked without deceptive or coercive means
+    trafficked = fl & (answers[:, recruitment].any(axis=1) | ~adult)
     form = np.select(
         [state, sector == S.SECTORS.index("commercial_sex"),
          sector == S.SECTORS.index("commercial_sex_and_other")],

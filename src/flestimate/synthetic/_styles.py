@@ -94,33 +94,43 @@ ITEMS: tuple[Item, ...] = (
     Item("lea_longer", "inv_lea_longer_than_agreed", "q7_04", "m4_lea_longer",
          "Worked longer than agreed", 0.030, 0.20),
     # menace of penalty (asked after the filter question)
-    Item("pen_denounce", "pen_denunciation", "q8_01", "m5_pen_denounce",
+    Item("pen_denounce", "pen_denunciation__duress_or_leaving", "q8_01", "m5_pen_denounce",
          "Threatened with denunciation to the police or immigration", 0.002, 0.20, block="q8"),
-    Item("pen_docs", "pen_documents", "q8_02", "m5_pen_docs",
+    Item("pen_docs", "pen_documents__duress_or_leaving", "q8_02", "m5_pen_docs",
          "Identity or travel documents taken", 0.002, 0.30, block="q8"),
-    Item("pen_confine", "pen_confinement", "q8_03", "m5_pen_confine",
+    Item("pen_confine", "pen_confinement__duress_or_leaving", "q8_03", "m5_pen_confine",
          "Locked in, isolated or under constant watch", 0.001, 0.15, block="q8"),
-    Item("pen_violence", "pen_violence", "q8_04", "m5_pen_violence",
+    Item("pen_violence", "pen_violence__duress_or_leaving", "q8_04", "m5_pen_violence",
          "Physical or sexual violence, or threats of it", 0.001, 0.15, block="q8",
          sensitive=True),
-    Item("pen_threat_family", "pen_threats_family", "q8_05", "m5_pen_threat_family",
+    Item("pen_threat_family", "pen_threats_family__duress_or_leaving", "q8_05", "m5_pen_threat_family",
          "Threats against your family", 0.0005, 0.06, block="q8", sensitive=True),
-    Item("pen_deprive", "pen_deprivation", "q8_06", "m5_pen_deprive",
+    Item("pen_deprive", "pen_deprivation__duress_or_leaving", "q8_06", "m5_pen_deprive",
          "Deprived of food, water or sleep", 0.0005, 0.06, block="q8"),
-    Item("pen_wages", "pen_wages_withheld", "q8_07", "m5_pen_wages",
+    Item("pen_wages", "pen_wages_withheld__duress_or_leaving", "q8_07", "m5_pen_wages",
          "Wages withheld", 0.004, 0.45, block="q8"),
-    Item("pen_assets", "pen_assets_withheld", "q8_08", "m5_pen_assets",
+    Item("pen_assets", "pen_assets_withheld__duress_or_leaving", "q8_08", "m5_pen_assets",
          "Money or property withheld", 0.001, 0.05, block="q8"),
-    Item("pen_dismiss", "pen_dismissal", "q8_09", "m5_pen_dismiss",
+    Item("pen_dismiss", "pen_dismissal__duress_or_leaving", "q8_09", "m5_pen_dismiss",
          "Threatened with dismissal", 0.004, 0.25, block="q8"),
-    Item("pen_fines", "pen_financial", "q8_10", "m5_pen_fines",
+    Item("pen_fines", "pen_financial__duress_or_leaving", "q8_10", "m5_pen_fines",
          "Fined", 0.002, 0.15, block="q8"),
-    Item("pen_exclude", "pen_exclusion", "q8_11", "m5_pen_exclude",
+    Item("pen_exclude", "pen_exclusion__duress_or_leaving", "q8_11", "m5_pen_exclude",
          "Threatened with exclusion or with informing family or community", 0.001, 0.04,
          block="q8"),
-    Item("pen_debt", "pen_debt_manipulation", "q8_12", "m5_pen_debt",
+    Item("pen_debt", "pen_debt_manipulation__duress_or_leaving", "q8_12", "m5_pen_debt",
          "Debt manipulated to keep you working", 0.001, 0.08, block="q8"),
 )
+
+#: Involuntariness items that the ICLS 2018 guidelines list as elements of coercion (para. 9:
+#: restrictions on movement, debt bondage or manipulation of debt, withholding of wages): under
+#: ``icls2018`` they serve the penalty condition, not the involuntariness one.
+ICLS_COERCION = ("inv_dur_limited_movement", "inv_dur_induced_debt", "inv_lea_debt_indefinite",
+                 "inv_lea_stay_for_wages")
+#: Items standing for C182 art. 3 (a) slavery-like practices in the child rule (abduction or
+#: sale, debt bondage).
+CHILD_SLAVERY_LIKE = ("inv_rec_abducted_sold", "inv_rec_born_bonded", "inv_rec_debt",
+                      "inv_lea_debt_indefinite")
 
 #: The filter question before the penalty block and the perpetrator question after it.
 PEN_FILTER = ("q8_00", "m5_pen_any",
