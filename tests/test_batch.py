@@ -163,8 +163,9 @@ def test_estimates_equal_a_direct_call(processes: BatchResult, survey: str,
 
 def test_estimates_layout(processes: BatchResult) -> None:
     est = processes.estimates
-    assert list(est.columns) == ["survey", "country", "year", "table", "by", "domain", "sex",
-                                 *TABLE_COLUMNS]
+    assert list(est.columns) == ["survey", "country", "year", "reference_period", "table", "by",
+                                 "domain", "sex", *TABLE_COLUMNS]
+    assert set(est["reference_period"]) == {"last 10 years"}  # of each survey's module spec
     assert est["survey"].drop_duplicates().tolist() == ["MDA-2008", "GEO-2009"]  # file order
     assert est["year"].dtype == np.int64
     assert est.loc[est["survey"] == "GEO-2009", "sex"].isna().all()

@@ -77,6 +77,27 @@ def test_json_xlsx_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert (boot.loc[boot["measure"] == "share", "df"] == 9).all()
 
 
+def test_plain_penalties_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped spec records the penalty block "to make you work or stay" as
+    pen_*__duress_or_leaving: the dimension rule cannot pair them with duress or leaving items
+    for certain. --plain-penalties every_dimension counts them in both (more in forced labour,
+    recorded in the provenance); error stops with exit 2, naming the columns."""
+    base = ["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--forced-labour",
+            "htshtc2012_dimension", "--format", "json"]
+    counts = {}
+    for mode in ("unknown_dimension", "every_dimension"):
+        assert main([*base, "--plain-penalties", mode]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["provenance"]["classification"]["plain_penalties"] == mode
+        counts[mode] = {r["status"]: r["total"] for r in out["classification_counts"]}
+    assert counts["every_dimension"]["undetermined"] < counts["unknown_dimension"]["undetermined"]
+    assert (counts["every_dimension"]["forced_labour_not_trafficked"]
+            > counts["unknown_dimension"]["forced_labour_not_trafficked"])
+    assert main([*base, "--plain-penalties", "error"]) == 2
+    err = capsys.readouterr().err
+    assert "pen_assets_withheld__duress_or_leaving" in err and len(err.splitlines()) == 1
+
+
 def test_usage_and_input_errors_exit_2(capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:
     cases = [

@@ -144,11 +144,28 @@ def test_missing_item_column() -> None:
         ({"indicators": {"x": {"items": []}}}, r"indicators.x.items: must be a non-empty list"),
         ({"indicators": {"x": {"items": ["a"], "combine": "most"}}},
          r"indicators.x.combine: must be 'any' or 'all'"),
+        # issue 13, item 10: the reference period is required, as text
+        ({"reference_period": None}, r"^spec.yaml: reference_period: the period the answers "
+                                     r"refer to is required, as text \(e.g. 'last 10 years' or "
+                                     r"'2017-2021'\); got None$"),
+        ({"reference_period": 2020}, r"reference_period: .* got 2020$"),
+        ({"reference_period": "  "}, r"reference_period: .* got '  '$"),
+        # a penalty's dimensions: one, or two joined by _or_ in the canonical order
+        ({"indicators": {"pen_violence__leaving_or_duress": "q5_01"}},
+         r"indicators.pen_violence__leaving_or_duress: not a canonical indicator id"),
     ],
 )
 def test_spec_validation_names_the_key(change: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         ModuleSpec.from_dict({**SPEC, **change}, "spec.yaml")
+
+
+def test_reference_period_and_penalty_dimensions_are_read() -> None:
+    spec = ModuleSpec.from_dict({**SPEC, "reference_period": " 2017-2021 ", "indicators": {
+        "pen_violence__duress_or_leaving": "q5_01", "pen_violence__recruitment": "q5_02"}})
+    assert spec.reference_period == "2017-2021"
+    assert [i.id for i in spec.indicators] == ["pen_violence__duress_or_leaving",
+                                               "pen_violence__recruitment"]
 
 
 def test_load_spec_from_yaml(tmp_path: Path) -> None:
@@ -280,6 +297,10 @@ def test_canonical_ids_and_extra_indicators() -> None:
     assert {"inv_rec_debt", "pen_violence", "pen_violence__recruitment",
             "pen_debt_manipulation__leaving", "vul_dest_personal", "exp_no_education"} <= ids
     assert len([i for i in ids if i.startswith("inv_")]) == 22
+    # 15 penalties: plain, 3 single-dimension and 3 two-dimension suffixes
+    assert len([i for i in ids if i.startswith("pen_")]) == 15 * 7
+    assert "pen_violence__recruitment_or_leaving" in ids
+    assert "pen_violence__recruitment_or_duress_or_leaving" not in ids  # that is the plain id
     custom = {**BLOCK_SPEC, "extra_indicators": ["my_indicator"],
               "indicators": {"my_indicator": "pen"}}
     assert ModuleSpec.from_dict(custom).indicators[0].id == "my_indicator"

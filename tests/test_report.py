@@ -282,6 +282,12 @@ def test_table_layout_and_immutability(moldova: PrevalenceReport) -> None:
     assert p["universe"]["in_universe"] == 2954
     assert p["reliability"]["name"] == "nchs2017"
     assert p["rules"]["forced_labour"] == "icls2018"
+    # issue 13, item 10: the spec's reference period in the provenance and the header
+    assert p["reference_period"] == "last 10 years"
+    assert repr(moldova).splitlines()[0].endswith("; reference period: last 10 years")
+    assert json.loads(moldova.to_json())["provenance"]["classification"] == {
+        "plain_penalties": "unknown_dimension", "indicator_table": "2", "not_measured": {},
+        "dimension_unknown": []}
     assert json.loads(moldova.to_json())["provenance"]["margins"] == ["sex", "region"]
     counts = moldova.classification_counts
     assert counts.loc["trafficked_forced_labour", "total"] == 35

@@ -132,6 +132,16 @@ def test_suppressed_cells_blank_with_reason(report: PrevalenceReport, doc: str) 
     assert "n_eff 15.0 &lt; 30" in by_sex and "n_eff 15.0 < 30" not in doc
 
 
+def test_header_states_the_reference_period_and_classification_options(doc: str) -> None:
+    """Issue 13, item 10: every report header names the spec's reference period; the option
+    for penalties of unknown dimension and what the rules could not find in the data are
+    stated beside the rules."""
+    assert "<h1>Forced labour and trafficking: moldova-2008-synthetic, last 10 years</h1>" in doc
+    assert "<tr><th>Reference period</th><td>last 10 years</td></tr>" in doc
+    assert "<tr><th>Penalties of unknown dimension</th><td>unknown_dimension</td></tr>" in doc
+    assert "<tr><th>Not measured (undetermined)</th><td>nothing</td></tr>" in doc
+
+
 def test_data_text_is_escaped(report: PrevalenceReport, doc: str) -> None:
     rule = str(report.quality.loc[report.quality["section"] == "universe", "item"].iloc[0])
     assert "<" in rule or ">" in rule

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flestimate import __version__
+from flestimate.classification._rules import PLAIN_PENALTIES
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError
 from flestimate.intervals import CI_METHODS
@@ -54,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="reliability rule set: nchs2017 (default), rse30, none, or a YAML file")
     est.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
     est.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
+    est.add_argument("--plain-penalties", default="unknown_dimension",
+                     choices=PLAIN_PENALTIES,
+                     help="a penalty recorded without the dimension in which it was applied, "
+                          "where a rule asks for one dimension: undetermined there "
+                          "(unknown_dimension, default), counted in every dimension, ignored, "
+                          "or an error")
     est.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"),
                      default="table")
     est.add_argument("-o", "--out", type=Path, help="output file (required for xlsx)")
@@ -151,7 +158,7 @@ def _estimate(args: argparse.Namespace) -> PrevalenceReport:
         args.file, args.spec, by=_split(args.by) or None, ci=args.ci, variance=args.variance,
         level=args.level, households=args.households, replicates=args.replicates,
         seed=args.seed, reliability=args.reliability, forced_labour=args.forced_labour,
-        trafficking=args.trafficking)
+        trafficking=args.trafficking, plain_penalties=args.plain_penalties)
 
 
 def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str | None:

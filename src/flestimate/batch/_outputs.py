@@ -31,13 +31,15 @@ def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
 
 
 # -- combined outputs ---------------------------------------------------------------------------
-_LEAD = ("survey", "country", "year", "table", "by", "domain")
+_LEAD = ("survey", "country", "year", "reference_period", "table", "by", "domain")
 _FAILURE_COLUMNS = ("survey", "country", "year", "error", "message")
 
 
-def _combine(batch: Batch, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _combine(batch: Batch, frames: Mapping[str, pd.DataFrame],
+             periods: Mapping[str, str | None] | None = None) -> pd.DataFrame:
     """The estimates of every survey that has them, stacked in file order: survey, country,
-    year, table, by, domain, the domain columns (in order of first appearance), the rest."""
+    year, reference period (of the survey's module spec), table, by, domain, the domain columns
+    (in order of first appearance), the rest."""
     parts = []
     text_years = any(isinstance(job.year, str) for job in batch.surveys)
     for job in batch.surveys:
@@ -45,8 +47,10 @@ def _combine(batch: Batch, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         if frame is None:
             continue
         year = str(job.year) if text_years else job.year
-        parts.append(pd.concat([pd.DataFrame({"survey": job.id, "country": job.country,
-                                              "year": year}, index=frame.index), frame], axis=1))
+        lead = pd.DataFrame({"survey": job.id, "country": job.country, "year": year,
+                             "reference_period": (periods or {}).get(job.id)},
+                            index=frame.index)
+        parts.append(pd.concat([lead, frame], axis=1))
     if not parts:
         empty: pd.DataFrame = pd.DataFrame({c: pd.Series(dtype=object)
                                             for c in (*_LEAD, *TABLE_COLUMNS)})

@@ -30,7 +30,8 @@ from flestimate.batch._outputs import (
     _write_atomic,
     _write_outputs,
 )
-from flestimate.errors import ArgumentError, ArgumentTypeError, DataError
+from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateError
+from flestimate.mapping import load_spec
 from flestimate.report import estimate_prevalence
 from flestimate.results import _thaw
 
@@ -246,6 +247,15 @@ def _arguments(scheduler: str | None, workers: int | None, jobs: int | None) -> 
                                 f"'tcp://host:8786'; got {type(scheduler).__name__}")
 
 
+def _reference_period(path: Path) -> str | None:
+    """The reference period of a survey's module spec, for the combined outputs (None when the
+    spec does not load: the survey then fails with the spec's own error)."""
+    try:
+        return load_spec(path).reference_period
+    except FlestimateError:
+        return None
+
+
 def run_batch(
     path_or_batch: str | os.PathLike[str] | Batch,
     *,
@@ -323,6 +333,7 @@ def run_batch(
             "status": None, "error": None, "message": None,
             "files": {k: {"path": str(p), "sha256": None} for k, p in job.files.items()},
             "spec": {"name": job.spec, "path": str(job.files["spec"]), "sha256": None},
+            "reference_period": _reference_period(job.files["spec"]),
             "tables": list(job.tables), "options": _thaw(job.options),
             "seed": job.options["seed"], "key": None, "rows": 0}
         entries[job.id] = entry
@@ -359,7 +370,7 @@ def run_batch(
         how = _execute(todo, scheduler, workers, jobs, finished) if todo else "nothing run"
     finally:
         bar.close()
-    estimates = _combine(batch, frames)
+    estimates = _combine(batch, frames, {k: e["reference_period"] for k, e in entries.items()})
     failed = [e for e in entries.values() if e["status"] == "failed"]
     failures = pd.DataFrame({c: [e["id" if c == "survey" else c] for e in failed]
                              for c in _FAILURE_COLUMNS}, dtype=object)

@@ -451,7 +451,7 @@ def _sector_codes(frame: pd.DataFrame) -> np.ndarray:
     if "sector" not in frame.columns:
         return np.full(len(frame), 3, dtype=np.int8)
     sector = frame["sector"]
-    text = sector.astype("string").to_numpy(dtype=object, na_value=None)
+    text = sector.astype("string").fillna("").to_numpy(dtype=object)
     return np.select([sector.isna().to_numpy(), text == SEXUAL_SECTOR, text == MIXED_SECTOR],
                      [3, 1, 2], 0).astype(np.int8)
 

@@ -30,6 +30,7 @@ from flestimate.report._pipeline import (
     _as_list,
     _frame,
     _Outcomes,
+    merge_classification_options,
     prepare,
 )
 from flestimate.report._prevalence import PrevalenceReport
@@ -64,6 +65,7 @@ class _Piece:
     households: np.ndarray  # household ids seen (unique)
     split: np.ndarray = field(default_factory=lambda: np.array([]))  # ids in several partitions
     n_partitions: int = 1
+    classification: Mapping[str, Any] = field(default_factory=dict)  # classification_options
 
 
 def _collapse(frames: list[pd.DataFrame], weights: str) -> pd.DataFrame:
@@ -156,7 +158,8 @@ def _partition(part: pd.DataFrame, households: pd.DataFrame | None, *, spec: Mod
                   pd.concat(sums, ignore_index=True),
                   prep.indicator_table[["indicator", "kind", "dimension", "grade"]]
                   .drop_duplicates("indicator"),
-                  prep.rules, float(np.sum(w * w)), np.sort(np.asarray(ids)))
+                  prep.rules, float(np.sum(w * w)), np.sort(np.asarray(ids)),
+                  classification=prep.classification_options)
 
 
 def _combine(pieces: Sequence[_Piece | None]) -> _Piece | None:
@@ -181,7 +184,9 @@ def _combine(pieces: Sequence[_Piece | None]) -> _Piece | None:
             n_yes=("n_yes", "sum"), n_no=("n_no", "sum"),
             n_missing=("n_missing", "sum")).reset_index(),
         first.describe, first.rules, sum(p.sum_w2 for p in ps), hh, split,
-        sum(p.n_partitions for p in ps))
+        sum(p.n_partitions for p in ps),
+        merge_classification_options([p.classification for p in ps]))
+
 
 
 def _quality_order(q: pd.DataFrame, spec: ModuleSpec) -> pd.DataFrame:
@@ -265,7 +270,7 @@ class DaskPrepared(Prepared):
 def prepare_dask(data: Any, spec: ModuleSpec, households: Any,
                  margins: list[tuple[str, ...]], design: Mapping[str, Any] | None, *,
                  forced_labour: Any, trafficking: Any, child: Any, form: Any, indicators: Any,
-                 plain_penalties: str) -> Prepared:
+                 plain_penalties: str = "unknown_dimension") -> Prepared:
     """Map, classify and prepare a dask DataFrame partition by partition, collapsed.
 
     Parameters
@@ -338,4 +343,5 @@ def prepare_dask(data: Any, spec: ModuleSpec, households: Any,
     return DaskPrepared(frame, outcomes, piece.design_options, spec, _SOURCE,
                         _quality(piece.quality, int(universe["in_universe"])), universe,
                         None, piece.counts, _indicator_table(piece), piece.rules,
-                        frequencies=_COUNT, n_partitions=data.npartitions, sum_w2=piece.sum_w2)
+                        frequencies=_COUNT, classification_options=piece.classification,
+                        n_partitions=data.npartitions, sum_w2=piece.sum_w2)

@@ -142,10 +142,19 @@ def _header(report: PrevalenceReport) -> list[str]:
               f"lonely PSUs: {d['lonely_psu']}")
     if d.get("lonely_strata"):
         design += f" (strata {', '.join(map(str, d['lonely_strata']))})"
+    options = p.get("classification") or {}
+    not_measured = "; ".join(f"{rule}: {', '.join(what)}" for rule, what in
+                             (options.get("not_measured") or {}).items())
     rows = {
         "Source": p["source"],
         "Module spec": f"{p['spec']['name']} ({p['spec']['source']})",
+        "Reference period": p.get("reference_period") or "not stated",
         "Rules": ", ".join(f"{k}: {v}" for k, v in p["rules"].items()),
+        "Penalties of unknown dimension": (
+            f"{options.get('plain_penalties', '')}"
+            + (f" ({', '.join(options['dimension_unknown'])})"
+               if options.get("dimension_unknown") else "")),
+        "Not measured (undetermined)": not_measured or "nothing",
         "Design": design,
         "Variance": p["variance"] + (f"; {p['replicates']} replicates, seed {p['seed']}"
                                      if p.get("replicates") else ""),
@@ -157,7 +166,8 @@ def _header(report: PrevalenceReport) -> list[str]:
                     f"({u.get('left_universe', u['rows'] - u['in_universe']):,} outside)",
         "flestimate": p["version"],
     }
-    title = f"Forced labour and trafficking: {p['spec']['name']}"
+    title = f"Forced labour and trafficking: {p['spec']['name']}" + (
+        f", {p['reference_period']}" if p.get("reference_period") else "")
     return [f"<h1>{_esc(title)}</h1>", _meta(rows),
             '<p class="note">Flagged estimates are marked *; suppressed estimates are blank, '
             "with the reason in the note column.</p>"]

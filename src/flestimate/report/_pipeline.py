@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -367,7 +367,7 @@ def estimate_prevalence(
     child: Any = "child2018",
     form: Any = "ilo2005",
     indicators: Any = None,
-    plain_penalties: str = "error",
+    plain_penalties: str = "unknown_dimension",
     calibrate: Any = None,
     calibration_method: str = "linear",
     calibration_bounds: tuple[float, float] | None = None,
@@ -500,6 +500,8 @@ class Prepared:
     #: A column of row multiplicities when each row stands for several persons (a collapsed
     #: frame); every unweighted count sums it.
     frequencies: str | None = None
+    #: The classification's options and findings (:func:`classification_options`).
+    classification_options: Mapping[str, Any] = field(default_factory=dict)
 
     def replicate_design(self) -> ReplicateDesign:
         """The replicate design of the replicate weights the spec declares (``replicate_*``)."""
@@ -563,7 +565,9 @@ class Prepared:
         provenance = {
             "source": self.source,
             "spec": {"name": self.spec.name, "source": self.spec.source},
+            "reference_period": self.spec.reference_period,
             "rules": self.rules,
+            "classification": dict(self.classification_options),
             "variance": prov["variance"],
             "ci_method": ci,
             "count_ci": "wald" if ci == "wald" else "log-scale, t on the design df",
@@ -645,4 +649,31 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
                                  ind_tr.assign(among="trafficked")], ignore_index=True)
     return Prepared(frame, outcomes, opts, spec, source, mapped.quality, mapped.universe, cls,
                     cls.counts(), indicator_table,
-                    {k: v["name"] for k, v in cls.provenance["rules"].items()})
+                    {k: v["name"] for k, v in cls.provenance["rules"].items()},
+                    classification_options=classification_options(cls.provenance))
+
+
+def classification_options(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """What a report records of a classification beyond the rule names: the assumptions that
+    change its numbers (``plain_penalties``, the indicator table's version) and what the rules
+    needed that the data do not measure (``not_measured``) or measure without the dimension
+    (``dimension_unknown``)."""
+    return {"plain_penalties": provenance["plain_penalties"],
+            "indicator_table": provenance["indicator_table"],
+            "not_measured": {k: list(v) for k, v in provenance["not_measured"].items()},
+            "dimension_unknown": list(provenance["dimension_unknown"])}
+
+
+def merge_classification_options(options: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The classification findings of several parts (partitions, pooled surveys): what any of
+    them did not measure, or measured without the dimension (a part without children does not
+    meet the child rule's needs); the options of the first."""
+    out = dict(options[0]) if options else {}
+    needs: dict[str, set[str]] = {}
+    for o in options:
+        for rule, what in o.get("not_measured", {}).items():
+            needs.setdefault(rule, set()).update(what)
+    out["not_measured"] = {k: sorted(v) for k, v in sorted(needs.items())}
+    out["dimension_unknown"] = sorted({c for o in options
+                                       for c in o.get("dimension_unknown", ())})
+    return out

@@ -23,6 +23,7 @@ from flestimate.report._pipeline import (
     _as_list,
     _margins,
     _Outcomes,
+    merge_classification_options,
 )
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
@@ -163,14 +164,19 @@ def pool_reports(
                         {"weights": _W, "strata": _STRATA, "psu": _PSU, "nest": False,
                          "lonely_psu": lonely_psu},
                         first.spec, f"pooled: {', '.join(ids)}", quality, universe, None,
-                        counts.astype(np.int64), indicators, first.rules, frequencies=_COUNT)
+                        counts.astype(np.int64), indicators, first.rules, frequencies=_COUNT,
+                        classification_options=merge_classification_options(
+                            [p.classification_options for p in preps]))
     rules = load_reliability(reliability)
     report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins)
     provenance = _thaw(report.provenance)
     provenance["spec"] = {"name": "pooled", "source": ", ".join(
         sorted({p.spec.name for p in preps}))}
+    provenance["reference_period"] = "; ".join(dict.fromkeys(
+        p.spec.reference_period for p in preps if p.spec.reference_period))
     provenance["pooled"] = [
         {unit: uid, "source": r.provenance["source"], "spec": r.provenance["spec"]["name"],
+         "reference_period": r.provenance.get("reference_period"),
          "rules": _thaw(r.provenance["rules"]), "variance": r.provenance["variance"]}
         for uid, r in items]
     return PrevalenceReport(report.to_frame(), provenance, quality=quality,

@@ -214,8 +214,10 @@ class PrevalenceReport:
     def _title(self) -> str:
         p = self.provenance
         u = p["universe"]
+        period = p.get("reference_period")
         return (f"Forced labour and trafficking: {p['spec']['name']} ({p['source']}); "
-                f"{u['in_universe']:,} persons in the universe of {u['rows']:,} rows")
+                f"{u['in_universe']:,} persons in the universe of {u['rows']:,} rows"
+                + (f"; reference period: {period}" if period else ""))
 
     def _methods(self) -> str:
         p = self.provenance
