@@ -128,7 +128,7 @@ QUICKSTART = [
     assert abs(row["estimate"] - hand_share) < 1e-12
     assert abs(row["bound_high"] - (w * upper).sum() / w.sum()) < 1e-12
     assert abs(number["estimate"].iloc[0] - (w * in_fl).sum()) < 1e-6 * w.sum()
-    assert in_fl.sum() == row["n_cases"] == 109
+    assert in_fl.sum() == row["n_cases"] == 119
     assert row["ci_low"] < row["estimate"] < row["ci_high"]
     """),
     md("""
@@ -137,7 +137,7 @@ QUICKSTART = [
     `report.quality` is the data-quality report of the mapping: how the universe filter was
     applied, then for every questionnaire item its yes / no / don't know / refused / missing
     counts among the persons of the universe. "Don't know" answers, mostly to the penalty
-    questions, are what leave 14% of the universe undetermined.
+    questions, are what leave 15% of the universe undetermined.
     """),
     code("""
     quality = report.quality
