@@ -182,13 +182,13 @@ def test_plain_penalties_under_the_dimension_rule(mode: str, expected: bool | No
 
 
 def test_plain_penalties_error_names_the_columns_even_beside_suffixed_ones() -> None:
-    """plain_penalties='error' stops on a plain penalty, also when suffixed penalties of the
-    same dimension exist (before, the plain one was dropped without an error)."""
-    data = frame({**PLAIN, "pen_violence__duress": 0.0, "inv_lea_no_freedom_resign": 0.0})
+    """plain_penalties='error' stops on a plain penalty also when suffixed penalties of every
+    dimension exist (before, the plain one was then dropped without an error)."""
+    data = frame({**PLAIN, "pen_violence__recruitment": 0.0, "pen_violence__duress": 0.0,
+                  "pen_violence__leaving": 0.0, "inv_lea_no_freedom_resign": 0.0})
     with pytest.raises(DataError, match=r"rule 'htshtc2012_dimension' needs penalties recorded "
                                         r"by dimension \(pen_\*__recruitment\) but "
-                                        r"pen_wages_withheld "
-                                        r"do\(es\) not say in which dimension"):
+                                        r"pen_wages_withheld do\(es\) not say in which dimension"):
         classify(data, forced_labour="htshtc2012_dimension", plain_penalties="error")
 
 

@@ -398,7 +398,8 @@ class Context:
         wanted = frozenset([sel.dimension]) if sel.dimension else frozenset(DIMENSIONS)
         for col in self.lower:
             k, d, g = self.table.describe(col)
-            if ((sel.kind is not None and k != sel.kind) or (sel.grade is not None and g != sel.grade)
+            if ((sel.kind is not None and k != sel.kind)
+                    or (sel.grade is not None and g != sel.grade)
                     or (sel.ids is not None and col not in sel.ids) or col in sel.exclude):
                 continue
             if k == "penalty":
