@@ -88,7 +88,8 @@ def one_sample(args: tuple[str, int, dict[str, Any]]) -> list[dict[str, Any]]:
         r = r.iloc[0]
         rows.append({"style": style, "seed": seed, "statistic": stat, "by": by,
                      "level": level, **{k: float(r[k]) for k in (
-                         "estimate", "ci_low", "ci_high", "bound_low", "bound_high")}})
+                         "estimate", "ci_low", "ci_high", "bound_low", "bound_high",
+                         "minimum")}})
     tr = shares[(shares["table"] == "trafficked_by_form") & (shares["by"] == "national")]
     for form in FORMS:
         r = tr[tr["indicator"] == form]
@@ -109,6 +110,8 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
                                "samples": len(g), "truth": true,
                                "mean_estimate": g["estimate"].mean(),
                                "relative_bias": g["estimate"].mean() / true - 1}
+        if "minimum" in g and g["minimum"].notna().any():
+            row["minimum_bias"] = g["minimum"].mean() / true - 1
         if "ci_low" in g and g["ci_low"].notna().any():
             row["ci_coverage"] = ((g["ci_low"] <= true) & (true <= g["ci_high"])).mean()
             row["bounds_coverage"] = ((g["bound_low"] <= true)
@@ -125,10 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026, help="first sample seed")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--ci", default="korn-graubard")
+    ap.add_argument("--missing", default="impute")
+    ap.add_argument("--imputations", type=int, default=20)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
-    options = {"ci": args.ci}
+    options = {"ci": args.ci, "missing": args.missing, "imputations": args.imputations}
     work = [(style, args.seed + i, options) for style in styles for i in range(args.samples)]
     clock = time.perf_counter()
     if args.jobs > 1:

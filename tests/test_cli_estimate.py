@@ -26,23 +26,32 @@ pytestmark = pytest.mark.filterwarnings("ignore::flestimate.FlestimateWarning")
 
 def test_default_command_prints_the_national_table_within_truth_bounds(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """README's main-job command. Reference: the generator's truth (moldova_synthetic_truth.json):
-    the printed forced-labour share and its bounds bracket what the file can tell, and the
-    population value (4.51%) lies within the printed bounds."""
+    """README's main-job command. Reference: the generator's truth (moldova_synthetic_truth.json
+    and _truth_persons.csv): the population value (5.32%) lies within the printed bounds, and
+    the imputed interval holds the sample's true share (4.36%, the weighted share of the
+    respondents' true status: this sample lies 2.5 SE below its population)."""
     assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic"]) == 0
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("In forced labour"))
     cells = line.split()
-    share = float(cells[3])
-    low, high = float(cells[7]), float(cells[9])  # "% bounds" low - high
+    share, ci_low, ci_high, minimum = (float(cells[i]) for i in (3, 4, 6, 7))
+    low, high = float(cells[8]), float(cells[10])  # "% bounds" low - high
+    assert low <= minimum <= share <= high
     truth = json.loads((DATA / "moldova_synthetic_truth.json").read_text())
     pop = next(v["prevalence"] for v in truth["population_values"]
                if v["statistic"] == "forced_labour" and v["by"] is None)
-    assert low <= 100 * pop <= high
     report = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic")
-    assert share == round(100 * report.national["estimate"].iloc[0], 1)
+    fl = report.national.iloc[0]
+    persons = pd.read_csv(DATA / "moldova_synthetic_truth_persons.csv").merge(
+        pd.read_spss(MOLDOVA, usecols=["hh_id", "ln", "w_pers"]), on=["hh_id", "ln"])
+    sample_truth = np.average(persons["forced_labour"], weights=persons["w_pers"])
+    assert sample_truth == pytest.approx(0.04357, abs=5e-6)
+    assert low <= 100 * pop <= high and fl["ci_low"] <= sample_truth <= fl["ci_high"]
+    assert (share, ci_low, ci_high) == tuple(round(100 * fl[k], 1) for k in (
+        "estimate", "ci_low", "ci_high"))
     assert "Trafficked for forced labour, by form" in out
     assert "reliability: nchs2017" in out
+    assert "missing answers: multiple imputation, M = 20, Rubin's rules" in out
 
 
 def test_csv_output_equals_the_python_call(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,9 +81,17 @@ def test_json_xlsx_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert pd.ExcelFile(xlsx).sheet_names[0] == "national"
     assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--variance",
                  "bootstrap", "--replicates", "10", "--seed", "1", "--format", "csv",
-                 "-o", str(tmp_path / "b.csv")]) == 0
+                 "--missing", "minimum", "-o", str(tmp_path / "b.csv")]) == 0
     boot = pd.read_csv(tmp_path / "b.csv")
     assert (boot.loc[boot["measure"] == "share", "df"] == 9).all()
+    assert (boot["imputations"] == 0).all() and (boot["minimum"] == boot["estimate"]).all()
+    # imputed: Barnard-Rubin df below the 9 of the 10 replicates where imputation mattered
+    assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--variance",
+                 "bootstrap", "--replicates", "10", "--seed", "1", "--format", "csv",
+                 "--imputations", "5", "-o", str(tmp_path / "mi.csv")]) == 0
+    mi = pd.read_csv(tmp_path / "mi.csv")
+    shares = mi[(mi["measure"] == "share") & (mi["imputations"] == 5)]
+    assert (shares["df"] <= 9).all() and (shares["fmi"] > 0).any()
 
 
 def test_plain_penalties_option(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,16 +20,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::flestimate.FlestimateWarning")
 COLS = ["estimate", "se", "ci_low", "ci_high", "df", "n", "n_cases"]
 
 
+# Exactness of the pooled design is shown on the minimum estimates (one design, no
+# imputation); test_pooled_imputed_reports shows the imputed path.
 @pytest.fixture(scope="module")
 def georgia() -> PrevalenceReport:
     return estimate_prevalence(DATA / "georgia_synthetic_persons.dta", "georgia-synthetic",
-                               households=DATA / "georgia_synthetic_households.dta", by="sex")
+                               households=DATA / "georgia_synthetic_households.dta", by="sex",
+                               missing="minimum")
 
 
 @pytest.fixture(scope="module")
 def moldova() -> PrevalenceReport:
     return estimate_prevalence(DATA / "moldova_synthetic.sav", "moldova-2008-synthetic",
-                               by="sex")
+                               by="sex", missing="minimum")
 
 
 def _rows(report: PrevalenceReport, table: str, by: str, domain: str) -> pd.DataFrame:
@@ -52,6 +55,28 @@ def test_one_survey_pooled_is_that_survey(georgia: PrevalenceReport) -> None:
     sex = _rows(pooled, "prevalence", "sex", "female")
     pd.testing.assert_frame_equal(sex[COLS], _rows(georgia, "prevalence", "sex", "female")[COLS],
                                   rtol=1e-10, atol=1e-12)
+
+
+def test_pooled_imputed_report_is_each_survey_in_its_domain() -> None:
+    """Multiple imputation pools completion by completion: a survey pooled alone gives its
+    own imputed estimates, Rubin SEs, fractions of missing information and minimums, nationally
+    and in its unit domain (the completions and the non-response adjustment travel with the
+    report)."""
+    geo = estimate_prevalence(DATA / "georgia_synthetic_persons.dta", "georgia-synthetic",
+                              households=DATA / "georgia_synthetic_households.dta",
+                              imputations=5)
+    pooled = pool_reports({"GEO": geo})
+    assert pooled.provenance["missing"]["imputations"] == 5
+    cols = ["estimate", "se", "fmi", "minimum", "bound_low", "bound_high"]
+    for table in ("prevalence", "trafficked_by_form"):
+        ref = _rows(geo, table, "national", "all")
+        for by, domain in (("national", "all"), ("country", "GEO")):
+            mine = _rows(pooled, table, by, domain)
+            pd.testing.assert_frame_equal(mine[cols], ref[cols], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ArgumentError, match=r"different numbers of imputations \(5, 20\)"):
+        pool_reports({"A": geo, "B": estimate_prevalence(
+            DATA / "georgia_synthetic_persons.dta", "georgia-synthetic",
+            households=DATA / "georgia_synthetic_households.dta")})
 
 
 def test_independent_surveys_add(georgia: PrevalenceReport) -> None:

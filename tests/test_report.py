@@ -31,9 +31,12 @@ def survey(request: pytest.FixtureRequest) -> tuple[str, PrevalenceReport]:
     return request.param, estimate_prevalence(path, spec, by="sex", households=hh)
 
 
+# The reference tests below check the design-based estimator on the classified statuses: the
+# minimum estimates (missing="minimum"). The imputed headline is tested at the end.
 @pytest.fixture(scope="module")
 def moldova() -> PrevalenceReport:
-    return estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", by=["sex", "region"])
+    return estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", by=["sex", "region"],
+                               missing="minimum")
 
 
 def _classified(style: str) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
@@ -130,7 +133,7 @@ def test_point_estimates_and_numbers_equal_hand_sums(style: str) -> None:
     the universe: p = sum(w 1[class]) / sum(w), number = sum(w 1[class]), cases = count; the
     bounds as classification.md defines them (undetermined counted out / in)."""
     path, spec, hh, wcol = SURVEYS[style]
-    report = estimate_prevalence(path, spec, households=hh)
+    report = estimate_prevalence(path, spec, households=hh, missing="minimum")
     t = report.to_frame()
     full, universe, cls = _classified(style)
     w = full[wcol].to_numpy(dtype=float)[universe]
@@ -179,7 +182,7 @@ def test_standard_errors_equal_the_hand_stratified_formula() -> None:
     universe member count, with z = 0); the number's V uses z_k = w_k u_k y_k. df = PSUs with a
     universe member minus their strata."""
     path, spec_name, hh, wcol = SURVEYS["georgia"]
-    report = estimate_prevalence(path, spec_name, households=hh)
+    report = estimate_prevalence(path, spec_name, households=hh, missing="minimum")
     t = report.to_frame()
     full, universe, cls = _classified("georgia")
     spec = fl.load_spec(spec_name).design
@@ -330,25 +333,30 @@ def test_excel_workbook_has_one_sheet_per_table(moldova: PrevalenceReport,
 
 def test_options_change_what_they_should() -> None:
     """A different CI changes intervals but not estimates, SEs or the (KG-based) flags; another
-    rule set changes only the flags; replicate variance is reproducible per seed."""
-    base = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic").to_frame()
-    logit = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", ci="logit").to_frame()
+    rule set changes only the flags; replicate variance is reproducible per seed (the minimum
+    estimates: their point estimates do not depend on a seed)."""
+    minimum = {"missing": "minimum"}
+    base = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", **minimum).to_frame()
+    logit = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", ci="logit",
+                                **minimum).to_frame()
     np.testing.assert_allclose(logit["estimate"], base["estimate"], rtol=1e-14)
     np.testing.assert_allclose(logit["se"], base["se"], rtol=1e-14)
     pd.testing.assert_series_equal(logit["reliability"], base["reliability"])
     shares = base["measure"] == "share"
     assert not np.allclose(logit.loc[shares, "ci_low"], base.loc[shares, "ci_low"])
-    rse = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", reliability="rse30").to_frame()
+    rse = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", reliability="rse30",
+                              **minimum).to_frame()
     np.testing.assert_allclose(rse["ci_low"], base["ci_low"], rtol=1e-14)
     assert (rse["reliability"] != base["reliability"]).any()
     b1 = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", variance="bootstrap",
-                             replicates=20, seed=5).to_frame()
+                             replicates=20, seed=5, **minimum).to_frame()
     b2 = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", variance="bootstrap",
-                             replicates=20, seed=5).to_frame()
+                             replicates=20, seed=5, **minimum).to_frame()
     pd.testing.assert_frame_equal(b1, b2)
     np.testing.assert_allclose(b1["estimate"], base["estimate"], rtol=1e-12)
     assert (b1.loc[shares, "df"] == 19).all()  # rank of 20 bootstrap replicates minus 1
-    jkn = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", variance="jkn").to_frame()
+    jkn = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", variance="jkn",
+                              **minimum).to_frame()
     row, ref = _share(jkn, "forced_labour"), _share(base, "forced_labour")
     assert row["se"] == pytest.approx(ref["se"], rel=0.1)  # jackknife ~ linearisation
 
@@ -394,7 +402,8 @@ def test_missing_domain_values_are_counted_not_dropped_silently(tmp_path: Path) 
     full, universe, _ = _classified("moldova")
     expected = int((np.arange(len(frame)) % 7 == 0)[universe].sum())
     with pytest.warns(fl.FlestimateWarning, match=f"{expected} row"):
-        report = estimate_prevalence(frame, "moldova-2008-synthetic", by="grp")
+        report = estimate_prevalence(frame, "moldova-2008-synthetic", by="grp",
+                                     missing="minimum")
     assert report.provenance["excluded_missing_by"] == {"grp": expected}
     t = report.to_frame()
     cells = t[(t["by"] == "grp") & (t["indicator"] == "forced_labour")
@@ -417,9 +426,9 @@ def test_calibration_by_labels_or_codes_equals_the_calibrated_design() -> None:
                             "q1_02": by_label["sex"].map(codes["sex"]),
                             "total": by_label["total"]})
     a = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", calibrate=by_label,
-                            calibration_method="raking")
+                            calibration_method="raking", missing="minimum")
     b = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", calibrate=by_code,
-                            calibration_method="raking")
+                            calibration_method="raking", missing="minimum")
     np.testing.assert_allclose(a.to_frame()["se"], b.to_frame()["se"], rtol=1e-12)
     assert a.provenance["calibration"] == {"method": "raking", "bounds": None,
                                            "margins": ("region", "sex")}
@@ -432,11 +441,11 @@ def test_calibration_by_labels_or_codes_equals_the_calibrated_design() -> None:
     row = _share(a.to_frame(), "trafficked")
     assert row["estimate"] == pytest.approx(ref["estimate"], rel=1e-12)
     assert row["se"] == pytest.approx(ref["se"], rel=1e-12)
-    uncal = _share(estimate_prevalence(MOLDOVA, "moldova-2008-synthetic").to_frame(),
-                   "trafficked")
+    uncal = _share(estimate_prevalence(MOLDOVA, "moldova-2008-synthetic",
+                                       missing="minimum").to_frame(), "trafficked")
     assert row["se"] != uncal["se"]
     rep = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", calibrate=by_code,
-                              variance="jkn")
+                              variance="jkn", missing="minimum")
     ref_rep = fl.SurveyDesign(full.assign(y=y, u=universe), weights="w_pers", strata="strat",
                               psu="psu", lonely_psu="adjust").to_replicate("jkn") \
         .calibrate(by_code).proportion("y", subpop="u").to_frame().iloc[0]
@@ -474,13 +483,18 @@ def test_replicate_weights_shipped_in_the_file() -> None:
     with_reps = pd.concat([frame, base.replicate_weights(prefix="bw")], axis=1)
     opts = {"replicate_weights": "bw[0-9]+", "replicate_method": "bootstrap",
             "replicate_scale": base.scale}
-    shipped = estimate_prevalence(with_reps, "moldova-2008-synthetic", variance="replicate",
-                                  design=opts).to_frame()
-    generated = estimate_prevalence(frame, "moldova-2008-synthetic", variance="bootstrap",
-                                    replicates=30, seed=4).to_frame()
-    np.testing.assert_allclose(shipped["se"], generated["se"], rtol=1e-12)
-    np.testing.assert_allclose(shipped["ci_low"], generated["ci_low"], rtol=1e-10)
-    assert (shipped.loc[shipped["measure"] == "share", "df"] == 29).all()
+    for missing in ("minimum", "impute"):  # the same seed, the same imputations
+        shipped = estimate_prevalence(with_reps, "moldova-2008-synthetic", variance="replicate",
+                                      design=opts, missing=missing, seed=4,
+                                      imputations=5).to_frame()
+        generated = estimate_prevalence(frame, "moldova-2008-synthetic", variance="bootstrap",
+                                        replicates=30, seed=4, missing=missing,
+                                        imputations=5).to_frame()
+        np.testing.assert_allclose(shipped["se"], generated["se"], rtol=1e-10)
+        np.testing.assert_allclose(shipped["ci_low"], generated["ci_low"], rtol=1e-10)
+    shares = shipped["measure"] == "share"
+    assert (shipped.loc[shares & (shipped["imputations"] == 0), "df"] == 29).all()
+    assert (shipped.loc[shares, "df"] <= 29).all()
     with pytest.raises(SpecError, match="replicate_method"):
         estimate_prevalence(with_reps, "moldova-2008-synthetic", variance="replicate",
                             design={"replicate_weights": "bw[0-9]+"})

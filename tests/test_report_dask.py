@@ -163,7 +163,8 @@ def moldova() -> tuple[pd.DataFrame, fe.PrevalenceReport]:
     frame = fe.read_microdata(MOLDOVA).frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = fe.estimate_prevalence(frame, "moldova-2008-synthetic", by=["sex", "region"])
+        ref = fe.estimate_prevalence(frame, "moldova-2008-synthetic", by=["sex", "region"],
+                                     missing="minimum")
     return frame, ref
 
 
@@ -175,7 +176,8 @@ def test_dask_equals_pandas_moldova(moldova: tuple[pd.DataFrame, fe.PrevalenceRe
     assert ddf.npartitions == k
     with dask.config.set(scheduler="sync"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = fe.estimate_prevalence(ddf, "moldova-2008-synthetic", by=["sex", "region"])
+        report = fe.estimate_prevalence(ddf, "moldova-2008-synthetic", by=["sex", "region"],
+                                        missing="minimum")
     _assert_same(report, ref)
     assert report.provenance["source"] == "<dask DataFrame>"
     assert report.provenance["partitions"] == k
@@ -190,9 +192,9 @@ def test_dask_empty_partitions(moldova: tuple[pd.DataFrame, fe.PrevalenceReport]
     with dask.config.set(scheduler="threads"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = fe.estimate_prevalence(frame[frame["hh_id"] < cut], "moldova-2008-synthetic",
-                                     by="sex*sector", ci="logit")
+                                     by="sex*sector", ci="logit", missing="minimum")
         report = fe.estimate_prevalence(ddf, "moldova-2008-synthetic", by="sex*sector",
-                                        ci="logit")
+                                        ci="logit", missing="minimum")
     _assert_same(report, ref)
     assert report.provenance["excluded_missing_by"]["sex*sector"] > 0
 
@@ -214,9 +216,9 @@ def test_dask_quality_context_rows(moldova: tuple[pd.DataFrame, fe.PrevalenceRep
     frame.loc[frame.index[migrants[:2]], "q3_07"] = 77.0  # sector, first partition
     with dask.config.set(scheduler="sync"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = fe.estimate_prevalence(frame, spec, by="destination")
+        ref = fe.estimate_prevalence(frame, spec, by="destination", missing="minimum")
         report = fe.estimate_prevalence(_by_households(frame, "hh_id", 3), spec,
-                                        by="destination")
+                                        by="destination", missing="minimum")
     context = ref.quality[ref.quality["section"] == "context"]
     assert context["indicator"].tolist() == ["destination", "sector"]
     assert context["n_unknown"].tolist() == [3, 2]
@@ -229,12 +231,12 @@ def test_dask_equals_pandas_georgia() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = fe.estimate_prevalence(persons, "georgia-synthetic", by=["sex", "urban"],
-                                     households=households)
+                                     households=households, missing="minimum")
         hh = fe.read_microdata(households).frame
         with dask.config.set(scheduler="sync"):
             report = fe.estimate_prevalence(_by_households(persons, "hhid", 5),
                                             "georgia-synthetic", by=["sex", "urban"],
-                                            households=hh)
+                                            households=hh, missing="minimum")
     _assert_same(report, ref)
 
 
@@ -245,7 +247,7 @@ def test_dask_split_household(moldova: tuple[pd.DataFrame, fe.PrevalenceReport])
     split = [hh[b] for b in ddf.divisions[1:-1] if hh[b] == hh[b - 1]]
     assert len(split) == 2
     with dask.config.set(scheduler="sync"), pytest.raises(DataError) as err:
-        fe.estimate_prevalence(ddf, "moldova-2008-synthetic")
+        fe.estimate_prevalence(ddf, "moldova-2008-synthetic", missing="minimum")
     message = str(err.value)
     assert "2 household(s) of column 'hh_id' span several partitions" in message
     assert all(str(h) in message for h in split)
@@ -259,4 +261,15 @@ def test_dask_variance_must_be_taylor(
             pytest.raises(ArgumentError, match="on a dask DataFrame must be 'taylor'"):
         warnings.simplefilter("ignore")
         fe.estimate_prevalence(_by_households(frame, "hh_id", 2), "moldova-2008-synthetic",
-                               variance="jkn")
+                               variance="jkn", missing="minimum")
+
+
+def test_dask_needs_the_minimum_estimate(moldova: tuple[pd.DataFrame, fe.PrevalenceReport]
+                                         ) -> None:
+    """Multiple imputation fits a model on the whole file: a dask DataFrame gets a clear error
+    naming `missing`, not a silently different estimate."""
+    frame, _ = moldova
+    ddf = dd.from_pandas(frame, npartitions=2)
+    with pytest.raises(ArgumentError, match=r"`missing` of `estimate_prevalence\(\)` on a dask "
+                                            r"DataFrame must be 'minimum'"):
+        fe.estimate_prevalence(ddf, "moldova-2008-synthetic")

@@ -113,7 +113,8 @@ def test_domain_table_by_sex(report: PrevalenceReport, doc: str) -> None:
         row = row[(row["sex"] == sex) & (row["measure"] == "number")
                   & (row["indicator"] == "forced_labour")].iloc[0]
         number = f"{row['estimate']:,.0f}"
-        assert re.search(rf"<td>{sex}</td>\s*<td>In forced labour</td>(?:\s*<td>[^<]*</td>){{3}}"
+        # share, its CI, the minimum, the bounds, then the number
+        assert re.search(rf"<td>{sex}</td>\s*<td>In forced labour</td>(?:\s*<td>[^<]*</td>){{4}}"
                          rf"\s*<td>{number}</td>", section), sex
 
 
@@ -127,9 +128,10 @@ def test_suppressed_cells_blank_with_reason(report: PrevalenceReport, doc: str) 
     # the trafficked by form, by sex: every share suppressed (n_eff < 30), so all blank
     by_form = _section(doc, "Trafficked for forced labour, by form")
     by_sex = by_form[by_form.index("<h3>By sex</h3>"):]
-    assert re.search(r"<td>female</td>\s*<td>Economic exploitation</td>\s*<td></td>\s*<td></td>",
+    assert re.search(r"<td>female</td>\s*<td>Economic exploitation</td>\s*<td></td>\s*<td></td>"
+                     r"\s*<td></td>",
                      by_sex)
-    assert "n_eff 15.0 &lt; 30" in by_sex and "n_eff 15.0 < 30" not in doc
+    assert "n_eff 16.5 &lt; 30" in by_sex and "n_eff 16.5 < 30" not in doc
 
 
 def test_header_states_the_reference_period_and_classification_options(doc: str) -> None:
@@ -293,7 +295,13 @@ def test_forest_plot_every_margin_with_suppressed() -> None:
     assert not [c for c in ax.collections if c.get_label() == "bounds"]
 
 
-def test_forest_plot_flagged_marked(report: PrevalenceReport) -> None:
+def test_forest_plot_flagged_marked() -> None:
+    """The minimum estimate of forced commercial sexual exploitation is 0 (no classified case):
+    flagged, drawn as a diamond with its star."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlestimateWarning)
+        report = fl.estimate_prevalence(DATA, "moldova-2008-synthetic", by=["sex"],
+                                        missing="minimum")
     ax = forest_plot(report, by="national", indicator="form_commercial_sexual_exploitation")
     assert report.national.query("measure == 'share' and "
                                  "indicator == 'form_commercial_sexual_exploitation'")[

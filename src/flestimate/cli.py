@@ -22,7 +22,12 @@ from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError
 from flestimate.intervals import CI_METHODS
 from flestimate.io import read_microdata
-from flestimate.report import PREVALENCE_CI_METHODS, VARIANCE_METHODS, PrevalenceReport
+from flestimate.report import (
+    MISSING_METHODS,
+    PREVALENCE_CI_METHODS,
+    VARIANCE_METHODS,
+    PrevalenceReport,
+)
 from flestimate.results import Estimates
 
 if TYPE_CHECKING:
@@ -55,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="reliability rule set: nchs2017 (default), rse30, none, or a YAML file")
     est.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
     est.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
+    est.add_argument("--missing", default="impute", choices=MISSING_METHODS,
+                     help="undetermined respondents: multiple imputation (impute, default) or "
+                          "counted as not (minimum, the ILO minimum-estimate convention)")
+    est.add_argument("--imputations", type=int, default=20,
+                     help="number of imputations M (20)")
     est.add_argument("--plain-penalties", default="unknown_dimension",
                      choices=PLAIN_PENALTIES,
                      help="a penalty recorded without the dimension in which it was applied, "
@@ -158,7 +168,8 @@ def _estimate(args: argparse.Namespace) -> PrevalenceReport:
         args.file, args.spec, by=_split(args.by) or None, ci=args.ci, variance=args.variance,
         level=args.level, households=args.households, replicates=args.replicates,
         seed=args.seed, reliability=args.reliability, forced_labour=args.forced_labour,
-        trafficking=args.trafficking, plain_penalties=args.plain_penalties)
+        trafficking=args.trafficking, plain_penalties=args.plain_penalties,
+        missing=args.missing, imputations=args.imputations)
 
 
 def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str | None:

@@ -163,7 +163,8 @@ def canonical_ids() -> frozenset[str]:
 _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
 _SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "reference_period", "codes", "universe",
-             "design", "ids", "indicators", "extra_indicators", "context", "merge"}
+             "design", "ids", "indicators", "extra_indicators", "context", "merge",
+             "nonresponse"}
 _DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
                 # replicate weights shipped in the file (ReplicateDesign's arguments)
                 "replicate_weights", "replicate_method", "replicate_scale",
@@ -215,6 +216,9 @@ class ModuleSpec:
     context: tuple[ContextMap, ...]
     merge: Mapping[str, Any] | None
     reference_period: str = ""
+    #: Weighting classes of the unit non-response adjustment (``nonresponse.classes``): context
+    #: names, file columns or ``strata``; empty for the default.
+    nonresponse_classes: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
@@ -271,8 +275,16 @@ class ModuleSpec:
         universe = raw.get("universe")
         if universe is not None and not isinstance(universe, Mapping):
             raise SpecError(f"{source}: universe: must be a filter mapping")
+        nonresponse = raw.get("nonresponse") or {}
+        if not isinstance(nonresponse, Mapping) or not set(nonresponse) <= {"classes"}:
+            raise SpecError(f"{source}: nonresponse: takes `classes` (a list of context names, "
+                            f"columns or `strata`)")
+        nr_classes = nonresponse.get("classes", [])
+        if not isinstance(nr_classes, list) or not all(isinstance(c, str) for c in nr_classes):
+            raise SpecError(f"{source}: nonresponse.classes: must be a list of context names, "
+                            f"columns or `strata`; got {nr_classes!r}")
         return cls(str(raw["name"]), source, dict(design), dict(ids), universe, maps,
-                   context, merge, " ".join(period.split()))
+                   context, merge, " ".join(period.split()), tuple(nr_classes))
 
     def apply(self, data: Any, households: Any = None) -> MappedSurvey:
         """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical
@@ -313,12 +325,18 @@ class MappedSurvey:
     universe : mapping
         ``rows``, ``in_universe``, ``left_universe``.
     spec : ModuleSpec
+    filters : DataFrame
+        The answers to the module's filter questions, one column per distinct ``asked_if``
+        filter (named by its text): 1 where the follow-up items were asked, 0 where ``no_if``
+        says they are known to be no, missing otherwise (don't know, refused). The imputation
+        model reads them as evidence.
     """
 
     frame: pd.DataFrame
     quality: pd.DataFrame
     universe: Mapping[str, int]
     spec: ModuleSpec
+    filters: pd.DataFrame | None = None
 
     def report(self) -> str:
         """The data-quality report as text: universe rules, then items, then context."""
@@ -510,12 +528,16 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
     inside, rows = _universe(spec, frame)
     sub = frame.loc[inside]
     columns: dict[str, Any] = {}
+    filters: dict[str, np.ndarray] = {}
     for ind in spec.indicators:
         where = f"{spec.source}: indicators.{ind.id}"
         asked = (evaluate_filter(sub, ind.asked_if, f"{where}.asked_if")
                  if ind.asked_if is not None else None)
         set_no = (evaluate_filter(sub, ind.no_if, f"{where}.no_if")
                   if ind.no_if is not None else None)
+        if asked is not None:
+            filters[describe_filter(ind.asked_if)] = np.where(
+                asked, 1.0, np.where(set_no if set_no is not None else False, 0.0, np.nan))
         values = []
         for item in ind.items:
             if item not in sub.columns:
@@ -573,7 +595,8 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
     quality = pd.DataFrame(rows, columns=_QUALITY_COLUMNS)
     counts = [c for c in _QUALITY_COLUMNS if c.startswith("n")]
     quality[counts] = quality[counts].astype("Int64")
-    return MappedSurvey(out, quality, MappingProxyType(universe), spec)
+    return MappedSurvey(out, quality, MappingProxyType(universe), spec,
+                        pd.DataFrame(filters, index=sub.index))
 
 
 def _recode(col: pd.Series, ctx: ContextMap, where: str) -> tuple[pd.Series, dict[str, Any] | None]:

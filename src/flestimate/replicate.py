@@ -406,6 +406,62 @@ class ReplicateDesign:
         ``progress=True`` shows a progress bar (``tqdm``, on stderr) of the replicates."""
         return self._recalibrated("rake", margins, None, max_iter, tol, "rake", bool(progress))
 
+    def nonresponse_adjusted(self, classes: np.ndarray, respondent: np.ndarray,
+                             label: str = "non-response adjustment") -> ReplicateDesign:
+        """A new replicate design whose weights, and every replicate's, move the weight of the
+        non-respondents of each class to its respondents.
+
+        Parameters
+        ----------
+        classes : array of int, shape (n,)
+            Weighting class of every row (-1: outside the adjustment, weight unchanged).
+        respondent : array of bool, shape (n,)
+            Rows that keep (and receive) weight; non-respondents get weight 0.
+        label : str
+            How the adjustment is named in the design's source.
+
+        Notes
+        -----
+        For class c and replicate r, respondents' weights are multiplied by ``sum_c w_r /
+        sum_(c, respondents) w_r``: the adjustment is redone inside every replicate, so the
+        replicate variance reflects it.
+        """
+        from scipy import sparse
+
+        code = np.asarray(classes, dtype=np.int64)
+        resp = np.asarray(respondent, dtype=bool)
+        if code.shape != (len(self._data),) or resp.shape != code.shape:
+            raise ArgumentError(f"`classes` and `respondent` of `nonresponse_adjusted()` must "
+                                f"have one value per row ({len(self._data)})")
+        k = int(code.max()) + 1 if code.size and code.max() >= 0 else 0
+        # patterns: (class, respondent) for rows inside, one more for the rows outside
+        pattern = np.where(code >= 0, 2 * code + resp, 2 * k)
+        n_pat = 2 * k + 1
+        d = np.asarray(self._weights, dtype=float)
+        by_pattern = np.asarray(sparse.csr_matrix((d, (pattern, self._group)),
+                                                  shape=(n_pat, self._A.shape[0])) @ self._A)
+        full = np.column_stack([np.bincount(pattern, weights=d, minlength=n_pat), by_pattern])
+        per_class = full[:2 * k].reshape(k, 2, -1)
+        total, resp_sum = per_class.sum(axis=1), per_class[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(resp_sum > 0, total / resp_sum, 0.0)
+        g = np.ones((n_pat, full.shape[1]))
+        g[0:2 * k:2] = 0.0  # non-respondents
+        g[1:2 * k:2] = ratio
+        key = self._group * n_pat + pattern
+        uniq, new_group = np.unique(key, return_inverse=True)
+        old, pat = uniq // n_pat, uniq % n_pat
+        g_full, g_rep = g[:, 0], g[:, 1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a_new = self._A[old] * g_rep[pat] / g_full[pat][:, None]
+        a_new = np.where(np.isfinite(a_new), a_new, 0.0)
+        out = ReplicateDesign.__new__(ReplicateDesign)
+        out._setup(self._data, d * g_full[pattern], self._weights_col, self._rep_cols,
+                   self._method, self._scale, self._rscales, self._mse, self._rho,
+                   self._combined, new_group.reshape(-1).astype(np.int64), a_new,
+                   f"{self._source}; {label}, redone in every replicate")
+        return out
+
     def replicate_weights(self, prefix: str = "rep") -> pd.DataFrame:
         """The replicate weights as full weights, one column per replicate (``rep1`` ...), in
         the data's index: for an NSO to publish them."""

@@ -18,6 +18,7 @@ from flestimate.design import LONELY_PSU_RULES
 from flestimate.errors import SpecError
 from flestimate.mapping import _SPEC_DIR, builtin_specs
 from flestimate.report import (
+    MISSING_METHODS,
     PREVALENCE_CI_METHODS,
     RELIABILITY_RULES,
     TABLES,
@@ -40,7 +41,8 @@ FORMATS: tuple[str, ...] = ("parquet", "csv", "xlsx")
 # Keyword arguments of estimate_prevalence() a survey (or [defaults]) may set, besides the
 # files, the spec and the tables; their defaults are the function's own.
 _OPTIONS = ("by", "ci", "variance", "level", "df", "design", "replicates", "seed", "reliability",
-            "forced_labour", "trafficking", "child", "form", "indicators", "plain_penalties")
+            "forced_labour", "trafficking", "child", "form", "indicators", "plain_penalties",
+            "missing", "imputations", "imputation_classes")
 _OPTION_DEFAULTS: Mapping[str, Any] = {
     name: p.default for name, p in inspect.signature(estimate_prevalence).parameters.items()
     if name in _OPTIONS}
@@ -265,6 +267,12 @@ class _Checker:
             return self.integer(value, where, 0)
         if key == "plain_penalties":
             return self.choice(value, PLAIN_PENALTIES, where)
+        if key == "missing":
+            return self.choice(value, MISSING_METHODS, where)
+        if key == "imputations":
+            return self.integer(value, where, 2)
+        if key == "imputation_classes":
+            return self.integer(value, where, 1)
         if key in _REFERENCES:
             return self.reference(key, value, where)
         return self.text(value, where)  # households

@@ -92,6 +92,7 @@ class IndicatorTable:
     penalty: Mapping[str, Mapping[str, str]]
     delphi: Mapping[str, Mapping[str, Mapping[str, Grade]]]
     delphi_evidence: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    sensitive: tuple[str, ...] = ()
 
     def describe(self, column: str) -> tuple[str, str | None, str | None]:
         """(kind, dimension, grade) of an indicator column: kind ``involuntariness``,
@@ -116,6 +117,11 @@ class IndicatorTable:
         plain form); None for a column that is not a penalty."""
         base, _, suffix = column.partition("__")
         return suffix_dimensions(suffix) if base in self.penalty else None
+
+    def is_sensitive(self, column: str) -> bool:
+        """Whether a column is a sensitive item (a penalty with any dimension suffix counts as
+        its plain id)."""
+        return column in self.sensitive or column.partition("__")[0] in self.sensitive
 
     def canonical_ids(self) -> frozenset[str]:
         """Every id the table knows: ``inv_*``, ``pen_*`` plain and with every dimension
@@ -177,7 +183,8 @@ def _delphi_lists(raw: Any, source: str) -> dict[str, dict[str, Any]]:
 def _validate_table(raw: Any, source: str) -> IndicatorTable:
     if not isinstance(raw, Mapping):
         raise SpecError(f"{source}: an indicator table must be a mapping")
-    allowed = {"version", "involuntariness", "penalty", "penalty_dimensions", "delphi2009"}
+    allowed = {"version", "involuntariness", "penalty", "penalty_dimensions", "delphi2009",
+               "sensitive"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise SpecError(f"{source}: unknown key(s) {unknown}; expected {sorted(allowed)}")
@@ -223,7 +230,15 @@ def _validate_table(raw: Any, source: str) -> IndicatorTable:
         delphi[name] = lists
         evidence[name] = {"evidence": str(body.get("evidence", "")),
                           "note": " ".join(str(body.get("note", "")).split())}
-    return IndicatorTable(str(raw.get("version", "custom")), inv, pen, delphi, evidence)
+    sensitive = raw.get("sensitive") or []
+    if not isinstance(sensitive, list) or not all(isinstance(i, str) for i in sensitive):
+        raise SpecError(f"{source}: sensitive: must be a list of indicator ids")
+    unknown_ids = [i for i in sensitive if i not in inv and i not in pen
+                   and not any(i in m for lists in delphi.values() for m in lists.values())]
+    if unknown_ids:
+        raise SpecError(f"{source}: sensitive: not indicator ids of the table: {unknown_ids}")
+    return IndicatorTable(str(raw.get("version", "custom")), inv, pen, delphi, evidence,
+                          tuple(sensitive))
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flestimate.report._pipeline import (
     INDICATORS,
+    MISSING_METHODS,
     PREVALENCE_CI_METHODS,
     VARIANCE_METHODS,
     estimate_prevalence,
@@ -25,6 +26,7 @@ from flestimate.report._reliability import (
 
 __all__ = [
     "INDICATORS",
+    "MISSING_METHODS",
     "PREVALENCE_CI_METHODS",
     "RELIABILITY_RULES",
     "TABLES",

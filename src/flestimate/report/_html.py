@@ -155,6 +155,7 @@ def _header(report: PrevalenceReport) -> list[str]:
             + (f" ({', '.join(options['dimension_unknown'])})"
                if options.get("dimension_unknown") else "")),
         "Not measured (undetermined)": not_measured or "nothing",
+        "Missing answers": report.missing_method().removeprefix("missing answers: "),
         "Design": design,
         "Variance": p["variance"] + (f"; {p['replicates']} replicates, seed {p['seed']}"
                                      if p.get("replicates") else ""),

@@ -8,6 +8,7 @@ PSUs of the universe that hold no case and no row is ever dropped.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +21,31 @@ from scipy import stats
 from flestimate.classification import STATUSES, Classification, classify
 from flestimate.classification._rules import FORMS
 from flestimate.design import SurveyDesign
-from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, SpecError
+from flestimate.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DataError,
+    FlestimateWarning,
+    SpecError,
+)
 from flestimate.estimate import proportion, total
+from flestimate.impute import check_imputations, rubin, seed_sequence
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
 from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, load_spec
 from flestimate.replicate import ReplicateDesign
+from flestimate.report._imputed import POINTS, Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
-__all__ = ["INDICATORS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS", "estimate_prevalence"]
+__all__ = ["INDICATORS", "MISSING_METHODS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS",
+           "estimate_prevalence"]
 
 #: ``ci=`` choices: the interval methods for proportions, and Wald.
 PREVALENCE_CI_METHODS = (*PROPORTION_CI_METHODS, "wald")
+
+#: ``missing=`` choices: multiple imputation of the undetermined, or the minimum estimate.
+MISSING_METHODS = ("impute", "minimum")
 
 #: ``variance=`` choices: Taylor linearisation or replicates made from the declared design.
 VARIANCE_METHODS = ("taylor", "replicate", "jk1", "jkn", "brr", "fay", "bootstrap",
@@ -371,6 +384,9 @@ def estimate_prevalence(
     calibrate: Any = None,
     calibration_method: str = "linear",
     calibration_bounds: tuple[float, float] | None = None,
+    missing: str = "impute",
+    imputations: int = 20,
+    imputation_classes: int = 2,
 ) -> PrevalenceReport:
     """National (and domain) estimates of forced labour and trafficking from a survey file.
 
@@ -420,6 +436,21 @@ def estimate_prevalence(
     calibration_method, calibration_bounds
         ``"linear"``, ``"raking"``, ``"logit"``, ``"poststratify"`` or ``"rake"``; bounds on
         the g-weights (required for logit).
+    missing : {"impute", "minimum"}
+        ``"impute"`` (default): the undetermined respondents' missing answers are multiply
+        imputed (a latent class model of the answers, :mod:`flestimate.impute`), every
+        completion is classified and estimated, and Rubin's rules combine them; respondents
+        who answered nothing are unit non-respondents whose weight goes to the respondents of
+        their weighting class (the spec's ``nonresponse.classes``; stratum x sex x migrant
+        status x proxy by default). ``"minimum"``: the undetermined counted as not in the
+        class, the ILO minimum-estimate convention. Either way ``minimum`` and the bounds are in
+        every table.
+    imputations : int
+        Number of imputations M (20).
+    imputation_classes : int
+        Latent classes of the imputation model (2).
+    seed
+        Also the seed of the imputations (0 when None: the same file gives the same headline).
 
     Returns
     -------
@@ -444,6 +475,16 @@ def estimate_prevalence(
     if ci not in PREVALENCE_CI_METHODS:
         raise ArgumentError(f"`ci` of `estimate_prevalence()` must be one of "
                             f"{', '.join(PREVALENCE_CI_METHODS)}; got {ci!r}")
+    if missing not in MISSING_METHODS:
+        raise ArgumentError(f"`missing` of `estimate_prevalence()` must be one of "
+                            f"{', '.join(map(repr, MISSING_METHODS))}; got {missing!r}")
+    if missing == "impute":
+        imputations = check_imputations(imputations, "estimate_prevalence")
+        seed_seq = seed_sequence(seed, "estimate_prevalence")
+        if isinstance(imputation_classes, bool) or not isinstance(
+                imputation_classes, int | np.integer) or imputation_classes < 1:
+            raise ArgumentError(f"`imputation_classes` of `estimate_prevalence()` must be a "
+                                f"positive integer; got {imputation_classes!r}")
     margins = _margins(by)
     spec_obj = _spec(spec)
     rules = load_reliability(reliability)
@@ -453,6 +494,9 @@ def estimate_prevalence(
         if variance != "taylor":
             raise ArgumentError("`variance` of `estimate_prevalence()` on a dask DataFrame must "
                                 "be 'taylor'")
+        if missing != "minimum":
+            raise ArgumentError("`missing` of `estimate_prevalence()` on a dask DataFrame must "
+                                "be 'minimum' (multiple imputation needs the data in memory)")
         if calibrate is not None:
             raise ArgumentError("`calibrate` of `estimate_prevalence()` needs the data in "
                                 "memory (one row per person); not available for a dask "
@@ -470,10 +514,15 @@ def estimate_prevalence(
     if not full.index.is_unique:
         full = full.reset_index(drop=True)
     mapped = spec_obj.apply(full)
-    cls = classify(mapped, forced_labour, trafficking, child=child, form=form,
-                   indicators=indicators, plain_penalties=plain_penalties)
+    options = {"forced_labour": forced_labour, "trafficking": trafficking, "child": child,
+               "form": form, "indicators": indicators, "plain_penalties": plain_penalties}
+    cls = classify(mapped, **options)
     prepared = prepare(full, mapped, cls, spec_obj, margins, design, source,
                        calibration_columns=_margin_columns(calibrate))
+    if missing == "impute":
+        prepared = with_imputations(prepared, full, mapped, cls, margins, options,
+                                    imputations=imputations, seed=seed, seed_seq=seed_seq,
+                                    classes=int(imputation_classes))
     calibration = (None if calibrate is None else
                    (calibrate, calibration_method, calibration_bounds))
     return prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
@@ -502,24 +551,30 @@ class Prepared:
     frequencies: str | None = None
     #: The classification's options and findings (:func:`classification_options`).
     classification_options: Mapping[str, Any] = field(default_factory=dict)
+    #: The completions of the undetermined respondents (``missing="impute"``), or None.
+    imputed: Imputed | None = None
 
-    def replicate_design(self) -> ReplicateDesign:
+    def replicate_design(self, frame: pd.DataFrame | None = None) -> ReplicateDesign:
         """The replicate design of the replicate weights the spec declares (``replicate_*``)."""
         o = self.design_options
         if not o.get("replicate_weights") or not o.get("replicate_method"):
             raise SpecError(f"{self.spec.source}: design.replicate_weights: variance='replicate' "
                             f"needs the replicate weight columns and `replicate_method` in the "
                             f"spec's design (or design={{...}})")
-        return ReplicateDesign(self.frame, o["weights"], o["replicate_weights"],
+        return ReplicateDesign(self.frame if frame is None else frame, o["weights"],
+                               o["replicate_weights"],
                                o["replicate_method"], scale=o.get("replicate_scale"),
                                rscales=o.get("replicate_rscales"),
                                mse=bool(o.get("replicate_mse", False)),
                                rho=o.get("replicate_rho"),
                                combined=bool(o.get("replicate_combined", True)))
 
-    def design(self) -> SurveyDesign:
+    def design(self, frame: pd.DataFrame | None = None, weights: str | None = None
+               ) -> SurveyDesign:
         o = self.design_options
-        return SurveyDesign(self.frame, weights=o["weights"], strata=o.get("strata"),
+        return SurveyDesign(self.frame if frame is None else frame,
+                            weights=o["weights"] if weights is None else weights,
+                            strata=o.get("strata"),
                             psu=o.get("psu"), fpc=o.get("fpc"), nest=bool(o.get("nest", False)),
                             lonely_psu=o.get("lonely_psu", "fail"),
                             frequencies=self.frequencies)
@@ -529,16 +584,8 @@ class Prepared:
                  replicates: int | None = None, seed: int | None = None,
                  design: Any = None,
                  calibration: tuple[Any, str, Any] | None = None) -> PrevalenceReport:
-        if design is None and variance == "replicate":
-            design = self.replicate_design()
-            if calibration is not None:
-                design = _calibrated(design, *calibration)
-        elif design is None:
-            design = self.design()
-            if variance != "taylor":
-                design = design.to_replicate(variance, replicates, seed)
-            if calibration is not None:
-                design = _calibrated(design, *calibration)
+        if design is None:
+            design = self._design(self.frame, variance, replicates, seed, calibration)
         parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in _AMONG}}
         excluded: dict[str, int] = {}
         for margin in [(), *margins]:
@@ -555,9 +602,15 @@ class Prepared:
         table = pd.concat([t for v in parts.values() for t in v], ignore_index=True)
         table = table.rename(columns={"flag": "ci_flag"})
         table["n_cases"] = table["n_cases"].fillna(0).astype(np.int64)
+        table = table.assign(minimum=table["estimate"], fmi=np.nan, imputations=0)
+        if self.imputed is not None:
+            table = self._imputed_table(table, margins, variance, replicates, seed, calibration,
+                                        ci, level, df)
         kg_low, kg_high = _kg(table, ci, level)
         flags = assess_reliability(table.assign(kg_low=kg_low, kg_high=kg_high), rules)
         table = pd.concat([table, flags], axis=1)
+        if self.imputed is not None:
+            table = _imputation_flags(table)
         by_cols = list(dict.fromkeys(c for m in margins for c in m))
         table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
         from flestimate import __version__
@@ -585,12 +638,300 @@ class Prepared:
             "margins": ["*".join(m) for m in margins],
             "excluded_missing_by": excluded,
             "universe": dict(self.universe),
+            "missing": (self.imputed.provenance() if self.imputed is not None else
+                        {"method": "minimum",
+                         "rule": "undetermined respondents counted as not in the class (the "
+                                 "ILO minimum-estimate convention)"}),
             "version": __version__,
         }
         return PrevalenceReport(table, provenance, quality=self.quality,
                                 classification_counts=self.counts,
                                 indicator_table=self.indicator_table,
                                 classification=self.classification, prepared=self)
+
+    def _design(self, frame: pd.DataFrame, variance: str, replicates: int | None,
+                seed: int | None, calibration: tuple[Any, str, Any] | None,
+                imputed: Imputed | None = None) -> Any:
+        """The design over ``frame``: Taylor, shipped or made replicates; with ``imputed``, the
+        unit non-response adjustment (inside every replicate); then the calibration."""
+        if variance == "replicate":
+            design: Any = self.replicate_design(frame)
+        else:
+            design = self.design(frame, _NR_WEIGHT if imputed is not None and variance ==
+                                 "taylor" else None)
+            if variance != "taylor":
+                design = design.to_replicate(variance, replicates, seed)
+        if imputed is not None and variance != "taylor":
+            design = design.nonresponse_adjusted(imputed.classes.code, imputed.respondent,
+                                                 "unit non-response adjustment")
+        if calibration is not None:
+            design = _calibrated(design, *calibration)
+        return design
+
+    def _imputed_table(self, table: pd.DataFrame, margins: list[tuple[str, ...]],
+                       variance: str, replicates: int | None, seed: int | None,
+                       calibration: tuple[Any, str, Any] | None, ci: str, level: float,
+                       df: float | None) -> pd.DataFrame:
+        """The table with every estimate replaced by its multiple-imputation estimate (Rubin's
+        rules over the completions); ``minimum`` keeps the classified estimate, the bounds
+        stay."""
+        imp = self.imputed
+        assert imp is not None
+        frame = _imputed_frame(self.frame, imp, self.design_options["weights"])
+        design = self._design(frame, variance, replicates, seed, calibration, imp)
+        parts = []
+        for margin in [(), *margins]:
+            label = "*".join(margin) if margin else _NATIONAL
+            for t in _margin_imputed(design, frame, imp, margin, ci, level, df):
+                parts.append(t.assign(by=label, domain=_labels(t, margin)))
+        mi = pd.concat(parts, ignore_index=True)
+        keys = ["table", "by", "domain", "measure", "indicator"]
+        mi = mi.rename(columns={c: f"{c}_mi" for c in mi.columns if c not in keys})
+        mi = mi.rename(columns={"flag_mi": "ci_flag_mi"})
+        merged = table.merge(mi[[c for c in mi.columns if c in keys or c.endswith("_mi")]],
+                             on=keys, how="left", validate="1:1")
+        has = merged["estimate_mi"].notna() | merged["indicator"].isin(imp.not_estimable)
+        has &= merged["indicator"] != "undetermined"
+        for col in ("estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_eff", "df",
+                    "fmi", "imputations", "n_cases"):
+            merged[col] = np.where(has, merged[f"{col}_mi"], merged[col])
+        merged["ci_flag"] = np.where(has, merged["ci_flag_mi"], merged["ci_flag"])
+        merged["imputations"] = merged["imputations"].fillna(0).astype(np.int64)
+        merged["n"] = merged["n"].astype(np.int64)
+        merged["n_cases"] = merged["n_cases"].fillna(0).astype(np.int64)
+        merged["_every_case_imputed"] = np.where(has, merged["every_case_imputed_mi"], False)
+        merged["_not_estimable"] = merged["indicator"].isin(imp.not_estimable) | (
+            merged["table"].eq("trafficked_by_form") & ("trafficked" in imp.not_estimable))
+        out: pd.DataFrame = merged[[c for c in merged.columns if not c.endswith("_mi")]]
+        return out
+
+
+_NR_WEIGHT = f"{_PREFIX}weight_nr"
+
+
+def _mi_name(name: str, m: int) -> str:
+    return f"{_PREFIX}mi_{name}@{m}"
+
+
+def _imputed_frame(frame: pd.DataFrame, imp: Imputed, weights: str) -> pd.DataFrame:
+    """The estimation frame with every completion's class columns, the form of the persons in
+    each class per completion (a category, missing outside the class), and the weights after
+    the unit non-response adjustment."""
+    cols: dict[str, Any] = {}
+    for name in POINTS:
+        arr = imp.points[name]
+        for m in range(imp.imputations):
+            cols[_mi_name(name, m)] = arr[m]
+    for among, codes in imp.forms.items():
+        for m in range(imp.imputations):
+            cols[_mi_name(f"form_{among}", m)] = pd.Categorical.from_codes(
+                codes[m].astype(np.int64), categories=pd.Index(FORMS))
+    w = frame[weights].to_numpy(dtype=float)
+    cols[_NR_WEIGHT] = imp.weights(w)
+    out: pd.DataFrame = pd.concat([frame, pd.DataFrame(cols, index=frame.index)], axis=1)
+    return out
+
+
+def _combine(t: pd.DataFrame, keys: list[str], m: int) -> pd.DataFrame:
+    """Rubin's rules over the completions of every (domain, indicator) of a tidy table whose
+    ``imputation`` column numbers the completions."""
+    t = t.sort_values([*keys, "imputation"], kind="stable")
+    shape = (-1, m)
+    est = t["estimate"].to_numpy(float).reshape(shape).T
+    se = t["se"].to_numpy(float).reshape(shape).T
+    dfc = t["df"].to_numpy(float).reshape(shape).T
+    comb = rubin(np.nan_to_num(est), np.nan_to_num(se) ** 2, dfc.min(axis=0))
+    first = t.iloc[::m][keys].reset_index(drop=True)
+    vsrs = np.nanmean(np.where(t["deff"].to_numpy(float).reshape(shape).T > 0,
+                               se ** 2 / t["deff"].to_numpy(float).reshape(shape).T, np.nan),
+                      axis=0) if "deff" in t else np.full(first.shape[0], np.nan)
+    empty = np.isnan(est).all(axis=0)
+    out = first.assign(
+        estimate=np.where(empty, np.nan, comb.estimate),
+        se=np.where(empty, np.nan, comb.se), df=comb.df, fmi=comb.fmi,
+        imputations=m, n=np.rint(t["n"].to_numpy(float).reshape(shape).T.mean(axis=0)),
+        deff=comb.variance / vsrs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cv"] = out["se"] / out["estimate"].abs()
+    combined: pd.DataFrame = out
+    return combined
+
+
+def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...],
+                    ci: str, level: float, df: float | None) -> list[pd.DataFrame]:
+    """The multiple-imputation estimates of one margin: the shares and numbers of every class
+    and the shares by form, each completion estimated with the design (all completions in one
+    call per estimator) and combined by Rubin's rules."""
+    m = imp.imputations
+    b = list(by) or None
+    keys = [*by, "indicator"]
+    names = [_mi_name(c, j) for c in POINTS for j in range(m)]
+
+    def split(t: pd.DataFrame) -> pd.DataFrame:
+        var = t["variable"].astype(str).str.slice(len(_PREFIX) + 3)
+        parts = var.str.rsplit("@", n=1, expand=True)
+        out: pd.DataFrame = t.assign(indicator=parts[0], imputation=parts[1].astype(int))
+        return out
+
+    with warnings.catch_warnings():
+        # a completion's form column is missing outside its class: that is its domain
+        warnings.simplefilter("ignore", FlestimateWarning)
+        share = split(proportion(design, names, by=b, subpop=_UNIVERSE, ci=ci, level=level,
+                                 df=df).to_frame())
+        number = split(total(design, names, by=b, subpop=_UNIVERSE, level=level,
+                             df=df).to_frame())
+        forms = {among: proportion(design, [_mi_name(f"form_{among}", j) for j in range(m)],
+                                   by=b, subpop=_UNIVERSE, ci=ci, level=level,
+                                   df=df).to_frame() for among in imp.forms}
+    in_universe = frame[_UNIVERSE].to_numpy(dtype=bool) & imp.respondent
+    sh = _combine(share, keys, m)
+    low, high, flag = confidence_interval(ci, sh["estimate"].to_numpy(float),
+                                          sh["se"].to_numpy(float), sh["df"].to_numpy(float),
+                                          sh["n"].to_numpy(float), level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = sh["estimate"].to_numpy(float)
+        n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / sh["se"].to_numpy(float) ** 2,
+                         sh["n"].to_numpy(float))
+    sh = sh.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
+                   table="prevalence")
+    nb = _combine(number, keys, m)
+    if ci == "wald":
+        t = _t(level, nb["df"].to_numpy(float))
+        low = nb["estimate"] - t * nb["se"]
+        high = nb["estimate"] + t * nb["se"]
+        nflag = np.full(len(nb), None, dtype=object)
+    else:
+        low, high = _log_interval(nb["estimate"].to_numpy(float), nb["se"].to_numpy(float),
+                                  nb["df"].to_numpy(float), level)
+        nflag = np.where(np.isnan(low) & (nb["estimate"] == 0), "zero count: no interval",
+                         None)
+    nb = nb.assign(ci_low=low, ci_high=high, flag=nflag, measure="number", table="prevalence")
+    nb = nb.drop(columns=["n"]).merge(sh[[*keys, "n", "n_eff"]], on=keys, how="left")
+    cases = _mean_cases(frame, imp, by, in_universe)
+    tables = [t.merge(cases, on=keys, how="left") for t in (sh, nb)]
+    for name, (among, _) in _AMONG.items():
+        ft = forms[among]
+        ft = ft.assign(indicator=ft["category"].astype(str),
+                       imputation=ft["variable"].astype(str).str.rsplit("@", n=1).str[1]
+                       .astype(int))
+        comb = _combine(ft, keys, m)
+        low, high, flag = confidence_interval(ci, comb["estimate"].to_numpy(float),
+                                              comb["se"].to_numpy(float),
+                                              comb["df"].to_numpy(float),
+                                              comb["n"].to_numpy(float), level)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = comb["estimate"].to_numpy(float)
+            n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / comb["se"].to_numpy(float) ** 2,
+                             comb["n"].to_numpy(float))
+        comb = comb.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
+                           table=name)
+        tables.append(comb.merge(_mean_form_cases(frame, imp, among, by, in_universe),
+                                 on=keys, how="left"))
+    observed = _observed_domains(frame, imp, by)
+    return [t.merge(observed, on=list(by), how="left") if by else
+            t.assign(every_case_imputed=bool(observed)) for t in tables]
+
+
+def _domain_codes(frame: pd.DataFrame, by: tuple[str, ...], rows: np.ndarray
+                  ) -> tuple[np.ndarray, pd.DataFrame]:
+    """The domain cell of each of ``rows`` (-1 where a domain value is missing) and the
+    cells' labels."""
+    if not by:
+        return np.zeros(rows.size, dtype=np.int64), pd.DataFrame(index=[0])
+    sub = frame.loc[frame.index[rows], list(by)]
+    ok = sub.notna().all(axis=1).to_numpy()
+    cells = sub[ok].drop_duplicates()
+    codes = np.full(rows.size, -1, dtype=np.int64)
+    idx = pd.MultiIndex.from_frame(cells) if len(by) > 1 else pd.Index(cells[by[0]])
+    key = (pd.MultiIndex.from_frame(sub[ok]) if len(by) > 1 else pd.Index(sub.loc[ok, by[0]]))
+    codes[ok] = idx.get_indexer(key)
+    return codes, cells.reset_index(drop=True)
+
+
+def _mean_cases(frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...],
+                in_universe: np.ndarray) -> pd.DataFrame:
+    """Unweighted cases of each class, averaged over the completions and rounded."""
+    rows = np.flatnonzero(in_universe)
+    codes, cells = _domain_codes(frame, by, rows)
+    ok = codes >= 0
+    out = []
+    for name in POINTS:
+        vals = imp.points[name][:, rows][:, ok].astype(np.float64)  # (M, rows)
+        counts = np.stack([np.bincount(codes[ok], weights=v, minlength=len(cells))
+                           for v in vals]).mean(axis=0) if ok.any() else np.zeros(len(cells))
+        out.append(cells.assign(indicator=name, n_cases=np.rint(counts).astype(np.int64)))
+    table: pd.DataFrame = pd.concat(out, ignore_index=True)
+    return table
+
+
+def _mean_form_cases(frame: pd.DataFrame, imp: Imputed, among: str, by: tuple[str, ...],
+                     in_universe: np.ndarray) -> pd.DataFrame:
+    rows = np.flatnonzero(in_universe)
+    codes, cells = _domain_codes(frame, by, rows)
+    ok = codes >= 0
+    form = imp.forms[among][:, rows][:, ok]  # (M, rows)
+    n_cells = len(cells)
+    out = []
+    for i, f in enumerate(FORMS):
+        hits = (form == i).astype(np.float64)
+        counts = (np.stack([np.bincount(codes[ok], weights=h, minlength=n_cells) for h in hits])
+                  .mean(axis=0) if ok.any() else np.zeros(n_cells))
+        out.append(cells.assign(indicator=f, n_cases=np.rint(counts).astype(np.int64)))
+    table: pd.DataFrame = pd.concat(out, ignore_index=True)
+    return table
+
+
+def _observed_domains(frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...]) -> Any:
+    """Whether every case of a domain was imputed: no respondent of it has a determined
+    status (such a domain's estimate would come from the other domains)."""
+    universe = frame[_UNIVERSE].to_numpy(dtype=bool)
+    rows = np.flatnonzero(universe)
+    if not by:
+        return not bool(imp.determined[rows].any())
+    codes, cells = _domain_codes(frame, by, rows)
+    ok = codes >= 0
+    known = np.bincount(codes[ok], weights=imp.determined[rows][ok].astype(float),
+                        minlength=len(cells))
+    return cells.assign(every_case_imputed=known == 0)
+
+
+def _imputation_flags(table: pd.DataFrame) -> pd.DataFrame:
+    """Suppress what multiple imputation cannot give: a class whose rules need what the data do
+    not measure, and a domain every case of which was imputed."""
+    out: pd.DataFrame = table.copy()
+    not_est = out.pop("_not_estimable").to_numpy(dtype=bool)
+    every = out.pop("_every_case_imputed").fillna(False).to_numpy(dtype=bool)
+    for mask, reason in ((every, "every case in the domain imputed"),
+                         (not_est, "not estimable: the rules need what the data do not "
+                                   "measure")):
+        out.loc[mask, "reliability"] = "suppress"
+        out.loc[mask, "reliability_reason"] = np.where(
+            out.loc[mask, "reliability_reason"].astype(str) == "", reason,
+            reason + "; " + out.loc[mask, "reliability_reason"].astype(str))
+    out.loc[not_est, ["estimate", "se", "ci_low", "ci_high", "cv"]] = np.nan
+    return out
+
+
+def with_imputations(prepared: Prepared, full: pd.DataFrame, mapped: MappedSurvey,
+                     cls: Classification, margins: list[tuple[str, ...]],
+                     options: Mapping[str, Any], *, imputations: int, seed: Any,
+                     seed_seq: np.random.SeedSequence, classes: int = 2,
+                     delta: float = 0.0) -> Prepared:
+    """``prepared`` with the completions of its undetermined respondents (``missing="impute"``).
+    """
+    import dataclasses
+
+    frame = prepared.frame
+    positions = full.index.get_indexer(mapped.frame.index)
+    opts = prepared.design_options
+    nr = prepared.spec.nonresponse_classes or None
+    imputed = impute_survey(
+        full, mapped, cls, prepared.spec, positions, frame,
+        frame[_UNIVERSE].to_numpy(dtype=bool), frame[opts["weights"]].to_numpy(dtype=float),
+        _as_list(opts.get("strata"))[:1], list(dict.fromkeys(c for m in margins for c in m)),
+        options, imputations=imputations, seed=seed, seed_seq=seed_seq, classes=classes,
+        delta=delta, nonresponse_classes=nr)
+    return dataclasses.replace(prepared, imputed=imputed)
 
 
 def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec: ModuleSpec,

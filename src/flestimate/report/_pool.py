@@ -25,6 +25,7 @@ from flestimate.report._pipeline import (
     _Outcomes,
     merge_classification_options,
 )
+from flestimate.report._imputed import pool_imputed
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
 from flestimate.results import _thaw
@@ -165,6 +166,7 @@ def pool_reports(
                          "lonely_psu": lonely_psu},
                         first.spec, f"pooled: {', '.join(ids)}", quality, universe, None,
                         counts.astype(np.int64), indicators, first.rules, frequencies=_COUNT,
+                        imputed=pool_imputed([p.imputed for p in preps], ids),
                         classification_options=merge_classification_options(
                             [p.classification_options for p in preps]))
     rules = load_reliability(reliability)

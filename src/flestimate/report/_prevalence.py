@@ -21,8 +21,8 @@ __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
 #: domain columns.
 TABLE_COLUMNS: tuple[str, ...] = (
     "measure", "indicator", "estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_cases",
-    "n_eff", "df", "bound_low", "bound_high", "bound_ci_low", "bound_ci_high", "reliability",
-    "reliability_reason", "ci_flag",
+    "n_eff", "df", "bound_low", "bound_high", "bound_ci_low", "bound_ci_high", "minimum",
+    "fmi", "imputations", "reliability", "reliability_reason", "ci_flag",
 )
 
 TABLES = ("prevalence", "trafficked_by_form", "forced_labour_by_form")
@@ -183,6 +183,9 @@ class PrevalenceReport:
             rec["indicator"] = _LABELS.get(r.indicator, r.indicator)
             notes: list[str] = []
             rec.update(self._cells(r, "%", _pct, notes))
+            if self.imputed:
+                rec["% minimum"] = ("" if r.reliability == "suppress" or r.imputations == 0
+                                    else _pct(r.minimum))
             if table == "prevalence":
                 if np.isfinite(r.bound_low) and np.isfinite(r.bound_high):
                     rec["% bounds"] = f"{_pct(r.bound_low)} - {_pct(r.bound_high)}"
@@ -207,8 +210,9 @@ class PrevalenceReport:
         mark = " *" if status == "flag" else ""
         if status == "flag":
             notes.append(f"{'share' if name == '%' else name} flagged: {reason}")
-        if isinstance(r.ci_flag, str) and r.ci_flag:
-            notes.append(r.ci_flag)
+        flag = getattr(r, "ci_flag", None)  # select() drops a column without any flag
+        if isinstance(flag, str) and flag:
+            notes.append(flag)
         return {name: fmt(r.estimate) + mark, f"{name} CI": _interval(r.ci_low, r.ci_high, fmt)}
 
     def _title(self) -> str:
@@ -219,11 +223,27 @@ class PrevalenceReport:
                 f"{u['in_universe']:,} persons in the universe of {u['rows']:,} rows"
                 + (f"; reference period: {period}" if period else ""))
 
+    @property
+    def imputed(self) -> bool:
+        """Whether the estimates are multiple-imputation estimates (``missing="impute"``)."""
+        return (self.provenance.get("missing") or {}).get("method") == "multiple imputation"
+
+    def missing_method(self) -> str:
+        """How missing answers were treated, as printed under every table."""
+        m = self.provenance.get("missing") or {}
+        if m.get("method") == "multiple imputation":
+            model = m.get("model") or {}
+            return (f"missing answers: multiple imputation, M = {m['imputations']}, Rubin's "
+                    f"rules (latent class model, {model.get('classes')} classes; % minimum: "
+                    f"undetermined counted as not)")
+        return "missing answers: minimum estimate (undetermined counted as not)"
+
     def _methods(self) -> str:
         p = self.provenance
         return (f"{p['ci_method']} {100 * p['level']:g}% CI for shares, {p['count_ci']} for "
                 f"numbers; variance: {p['variance']}; df: {p['df_rule']}; reliability: "
-                f"{p['reliability']['name']} (* flagged, blank suppressed)")
+                f"{p['reliability']['name']} (* flagged, blank suppressed); "
+                f"{self.missing_method()}")
 
     def __repr__(self) -> str:
         with pd.option_context("display.max_rows", 60, "display.width", 160,

@@ -1,0 +1,294 @@
+"""Multiple imputation of the answers that leave respondents undetermined.
+
+The imputation model is a latent class model of the module's answers (Vermunt, Van Ginkel,
+Van der Ark and Sijtsma 2008): ``K`` classes (2 by default: roughly, exploited or not), each
+with its own probability of yes for every item and its own distribution of the categorical
+context (sector, perpetrator, ...), and class shares that depend on the covariates (proxy
+status, strata, the analysis domains) through a multinomial logit. A respondent's missing
+answers are drawn from their class, the class itself from its posterior given everything the
+respondent did answer (and the answers to the filter questions), so the imputations condition
+on all the observed evidence at once, whatever the pattern of missing items. ``M`` imputations
+use ``M`` parameter sets refitted on Bayesian-bootstrap reweightings of the respondents (proper
+multiple imputation, Rubin 1987, ch. 4), all at once.
+
+:func:`rubin` combines completed-data estimates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from flestimate.errors import ArgumentError, ArgumentTypeError, EstimationError
+from flestimate.impute import _model
+from flestimate.impute._nonresponse import (
+    WeightingClasses,
+    adjustment_factors,
+    weighting_classes,
+)
+from flestimate.impute._rubin import RubinCombination, rubin
+
+__all__ = ["Completions", "ImputationModel", "RubinCombination", "WeightingClasses",
+           "adjustment_factors", "check_imputations", "fit_model", "rubin", "seed_sequence",
+           "weighting_classes"]
+
+#: Rows per chunk when drawing: (imputations x rows x items) arrays stay bounded.
+_CHUNK = 20_000
+
+
+def check_imputations(imputations: Any, func: str) -> int:
+    if isinstance(imputations, bool) or not isinstance(imputations, int | np.integer):
+        raise ArgumentError(f"`imputations` of `{func}()` must be an integer >= 2; got "
+                            f"{imputations!r}")
+    if imputations < 2:
+        raise ArgumentError(f"`imputations` of `{func}()` must be an integer >= 2; got "
+                            f"{imputations}")
+    return int(imputations)
+
+
+def seed_sequence(seed: Any, func: str) -> np.random.SeedSequence:
+    """The imputation's random stream: ``seed`` an integer, a ``numpy.random.Generator`` or
+    None (then 0: a published figure must be reproducible)."""
+    if seed is None:
+        return np.random.SeedSequence(0)
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(0, 2**63)))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ArgumentError(f"`seed` of `{func}()` must be a non-negative integer or a "
+                            f"numpy.random.Generator; got {seed!r}")
+    return np.random.SeedSequence(int(seed))
+
+
+@dataclass(frozen=True)
+class Completions:
+    """``M`` completed versions of some rows.
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        Positions of the completed rows in the model's frame.
+    binary : ndarray of float, shape (M, rows, J)
+        The binary items, observed or imputed (0/1; NaN where an item has no observed value at
+        all and is not imputed).
+    categorical : dict of str -> ndarray of object, shape (M, rows)
+        The categorical items, observed or imputed (their values).
+    """
+
+    rows: np.ndarray
+    binary: np.ndarray
+    categorical: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ImputationModel:
+    """A fitted latent class imputation model (see :func:`fit_model`).
+
+    Attributes
+    ----------
+    items : tuple of str
+        Binary items, imputed where missing (the model's first binary columns).
+    evidence : tuple of str
+        Binary columns read as evidence only (the filter questions), after the items.
+    categorical : tuple of (name, levels)
+        Categorical items, imputed where missing.
+    covariates : tuple of str
+        Covariates of the class shares.
+    not_imputed : tuple of str
+        Items without any observed answer among the respondents: left missing.
+    sensitive : ndarray of bool
+        Which binary items the MNAR sensitivity analysis shifts.
+    """
+
+    items: tuple[str, ...]
+    evidence: tuple[str, ...]
+    categorical: tuple[tuple[str, tuple[Any, ...]], ...]
+    covariates: tuple[str, ...]
+    not_imputed: tuple[str, ...]
+    sensitive: np.ndarray
+    patterns: _model.Patterns
+    fit: _model.LatentClassFit
+    respondents: np.ndarray  # positions in the model's frame of the rows it was fitted on
+    missing_items: np.ndarray  # (n_respondents, J) the binary cells to impute
+    missing_categories: np.ndarray  # (n_respondents, C)
+
+    @property
+    def classes(self) -> int:
+        return self.fit.classes
+
+    def summary_dict(self) -> dict[str, Any]:
+        """What the provenance records of the model."""
+        return {"model": "latent class", "classes": self.classes,
+                "items": len(self.items), "evidence": list(self.evidence),
+                "categorical": [name for name, _ in self.categorical],
+                "covariates": list(self.covariates),
+                "not_imputed": list(self.not_imputed),
+                "respondents": int(self.respondents.size),
+                "patterns": int(self.patterns.count.size),
+                "iterations": self.fit.iterations, "converged": self.fit.converged,
+                "loglik": float(self.fit.loglik[0])}
+
+    def complete(self, rows: np.ndarray, imputations: int, seed: np.random.SeedSequence,
+                 delta: float = 0.0, max_iter: int = 200) -> Completions:
+        """Draw ``imputations`` completions of the respondents at positions ``rows``.
+
+        Parameters
+        ----------
+        rows : array of int
+            Positions (in the model's frame) of respondents to complete.
+        imputations : int
+        seed : SeedSequence
+            The same seed gives the same completions, whatever ``delta``.
+        delta : float
+            Shift of the log-odds of yes for the sensitive items' imputations (MNAR
+            sensitivity); 0 is missing at random.
+        """
+        fit_rng, draw_rng = (np.random.default_rng(s) for s in seed.spawn(2))
+        pat = self.patterns
+        weights = _model.bootstrap_weights(pat.count, imputations, fit_rng)
+        refit = _model.fit(pat, self.classes, weight=weights, start=self.fit, max_iter=max_iter)
+        where = np.searchsorted(self.respondents, rows)
+        if rows.size and ((where >= self.respondents.size).any()
+                          or not np.array_equal(self.respondents[np.minimum(
+                              where, self.respondents.size - 1)], rows)):
+            raise ArgumentError("`rows` of `complete()` must be respondents of the model")
+        u_pat = pat.inverse[where]
+        log_share = _model.log_shares(pat, refit)  # (M, G, K)
+        j = pat.yes.shape[1]  # the imputed items, then the evidence
+        out = np.empty((imputations, rows.size, j), dtype=np.float64)
+        cats = {name: np.empty((imputations, rows.size), dtype=object)
+                for name, _ in self.categorical}
+        shift = np.where(self.sensitive, float(delta), 0.0)
+        # uniforms drawn in one stream per chunk of rows: the same rows get the same numbers
+        for start in range(0, rows.size, _CHUNK):  # chunks of rows bound the memory
+            stop = min(start + _CHUNK, rows.size)
+            rng = draw_rng
+            up = u_pat[start:stop]
+            ll = _model.item_loglik(pat.yes[up], pat.no[up], [lv[up] for lv in pat.levels],
+                                    refit)
+            z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
+                                    rng.random((imputations, stop - start)))
+            theta = np.take_along_axis(refit.theta[:, None, :, :],
+                                       z[:, :, None, None], axis=3)[..., 0]  # (M, rows, J)
+            with np.errstate(divide="ignore"):
+                p = special.expit(special.logit(theta) + shift)
+            draw = (rng.random(theta.shape) < p).astype(np.float64)
+            observed = np.where(pat.yes[up] == 1, 1.0, np.where(pat.no[up] == 1, 0.0, np.nan))
+            fill = self.missing_items[where[start:stop]]
+            out[:, start:stop] = np.where(fill[None], draw, observed[None])
+            for c, (name, levels) in enumerate(self.categorical):
+                lev = pat.levels[c][up]
+                probs = np.take_along_axis(refit.phi[c][:, None, :, :],
+                                           z[:, :, None, None], axis=3)[..., 0]  # (M, rows, L)
+                cdf = np.cumsum(probs, axis=2)
+                pick = (rng.random((imputations, stop - start))[..., None] > cdf).sum(axis=2)
+                pick = np.minimum(pick, len(levels) - 1)
+                code = np.where(self.missing_categories[where[start:stop], c][None], pick,
+                                lev[None])
+                values = np.asarray(levels, dtype=object)
+                cats[name][:, start:stop] = np.where(code >= 0, values[np.maximum(code, 0)],
+                                                     None)
+        return Completions(np.asarray(rows), out[:, :, :len(self.items)], cats)
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
+    codes, uniq = pd.factorize(values, sort=True)
+    return np.asarray(codes, dtype=np.int64), tuple(uniq.tolist())
+
+
+def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequence[str] = (),
+              evidence: pd.DataFrame | None = None,
+              covariates: pd.DataFrame | None = None, respondents: np.ndarray | None = None,
+              sensitive: Sequence[str] = (), classes: int = 2,
+              max_iter: int = 1000) -> ImputationModel:
+    """Fit the latent class imputation model on the respondents of ``frame``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Canonical indicator columns (1 / 0 / missing) and the categorical columns.
+    items : sequence of str
+        Binary columns to impute.
+    categorical : sequence of str
+        Categorical columns to impute (e.g. ``sector``, ``perpetrator``).
+    evidence : DataFrame, optional
+        Binary columns (same rows) read as evidence only: the filter questions' answers.
+    covariates : DataFrame, optional
+        Columns (same rows) on which the class shares depend; missing values are a level.
+    respondents : array of bool, optional
+        Rows to fit on and to complete (all by default); unit non-respondents are left out.
+    sensitive : sequence of str
+        Items whose imputed log-odds the sensitivity analysis shifts.
+    classes : int
+        Number of latent classes (2 by default).
+    max_iter : int
+
+    Returns
+    -------
+    ImputationModel
+    """
+    if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes < 1:
+        raise ArgumentError(f"`classes` of `fit_model()` must be a positive integer; got "
+                            f"{classes!r}")
+    if not isinstance(frame, pd.DataFrame):
+        raise ArgumentTypeError(f"`frame` of `fit_model()` must be a DataFrame; got "
+                                f"{type(frame).__name__}")
+    n = len(frame)
+    keep = np.ones(n, dtype=bool) if respondents is None else np.asarray(respondents, bool)
+    pos = np.flatnonzero(keep)
+    if pos.size == 0:
+        raise EstimationError("the imputation model has no respondent to learn from")
+    binary = frame[list(items)].to_numpy(dtype=np.float64)[pos] if items else np.zeros((pos.size,
+                                                                                         0))
+    observed = np.asarray(~np.isnan(binary), dtype=bool)
+    usable = [bool(v) for v in np.asarray(observed.any(axis=0)).tolist()]
+    not_imputed = tuple(c for c, ok in zip(items, usable, strict=True) if not ok)
+    used = [c for c, ok in zip(items, usable, strict=True) if ok]
+    binary = binary[:, np.asarray(usable, dtype=bool)]
+    ev_cols: list[str] = []
+    if evidence is not None and evidence.shape[1]:
+        ev = evidence.to_numpy(dtype=np.float64)[pos]
+        keep_ev = ~np.isnan(ev).all(axis=0)
+        ev_cols = [str(c) for c, ok in zip(evidence.columns, keep_ev, strict=True) if ok]
+        binary_all = np.concatenate([binary, ev[:, keep_ev]], axis=1)
+    else:
+        binary_all = binary
+    cat_codes, cat_levels = [], []
+    for name in categorical:
+        codes, levels = _codes(frame[name].iloc[pos])
+        cat_codes.append(codes)
+        cat_levels.append((name, levels))
+    if covariates is not None and covariates.shape[1]:
+        cov_codes = []
+        cov_levels = []
+        for c in covariates.columns:
+            codes, uniq = pd.factorize(covariates[c].iloc[pos].astype(object),
+                                       use_na_sentinel=False, sort=False)
+            cov_codes.append(np.asarray(codes, dtype=np.int64))
+            cov_levels.append(len(uniq))
+        cov = np.column_stack(cov_codes)
+        cov_names = tuple(str(c) for c in covariates.columns)
+    else:
+        cov = np.zeros((pos.size, 0), dtype=np.int64)
+        cov_levels, cov_names = [], ()
+    pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
+                          tuple(cov_levels))
+    fit = _model.fit(pat, int(classes), max_iter=max_iter)
+    from flestimate.classification import indicator_table
+
+    table = indicator_table()
+    chosen = set(sensitive) if sensitive else None
+    sens_mask = np.array([(c in chosen) if chosen is not None else table.is_sensitive(c)
+                          for c in used] + [False] * len(ev_cols), dtype=bool)
+    # The model's binary items are the imputed ones then the evidence; evidence is never drawn.
+    missing_items = np.concatenate([np.isnan(binary),
+                                    np.zeros((pos.size, len(ev_cols)), dtype=bool)], axis=1)
+    missing_cats = (np.column_stack([c < 0 for c in cat_codes]) if cat_codes
+                    else np.zeros((pos.size, 0), dtype=bool))
+    return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
+                           cov_names, not_imputed, sens_mask, pat, fit, pos, missing_items,
+                           missing_cats)

@@ -1,0 +1,335 @@
+"""The imputation model: a latent class model of the module's answers, with class shares that
+depend on covariates, fitted by EM on the distinct answer patterns and redrawn per imputation by
+the Bayesian bootstrap.
+
+Every array here carries a leading axis ``b`` over parameter sets (one for the fit, ``M`` for
+the imputations), so the ``M`` bootstrap refits and all draws run as batched array operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from flestimate.errors import EstimationError
+
+__all__ = ["LatentClassFit", "Patterns", "collapse", "draw_classes", "fit"]
+
+#: Prior count (pseudo-respondents) of every class's item probabilities, spread as the item's
+#: answers among all respondents: a class with few answers to an item (a perpetrator asked only
+#: after a penalty) borrows the overall distribution, not a uniform one, and no probability is
+#: 0 or 1.
+ITEM_PRIOR = 1.0
+#: Ridge penalty (a N(0, 1 / RIDGE) prior) on the class-share log-odds effects of the
+#: covariates, so that a covariate level without a case of a class has a finite effect.
+RIDGE = 1.0
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """The distinct rows of the model's data with their counts.
+
+    Attributes
+    ----------
+    yes, no : ndarray of float, shape (U, J)
+        1 where the binary item is observed yes / no (both 0 where it is missing).
+    levels : list of ndarray of int, each shape (U,)
+        The level of each categorical item, -1 where missing.
+    n_levels : tuple of int
+    group : ndarray of int, shape (U,)
+        The covariate group of each pattern.
+    active : ndarray of int, shape (G, q + 1)
+        The columns of the covariate design matrix that are 1 in each group (treatment coding:
+        the intercept, column 0, and one column per non-reference level of each covariate; a
+        reference level points at the intercept with weight 0 in ``active_on``).
+    active_on : ndarray of float, shape (G, q + 1)
+        1 where the active column is real, 0 where it stands in for a reference level.
+    n_columns : int
+        Columns of the design matrix, p.
+    count : ndarray, shape (U,)
+        Respondents with the pattern.
+    prior_yes : ndarray, shape (J,)
+        Prior mean of every binary item (its share of yes among the respondents, smoothed).
+    prior_levels : list of ndarray
+        Prior distribution of every categorical item (its distribution among the respondents,
+        smoothed).
+    inverse : ndarray of int, shape (n,)
+        The pattern of every respondent.
+    """
+
+    yes: np.ndarray
+    no: np.ndarray
+    levels: list[np.ndarray]
+    n_levels: tuple[int, ...]
+    group: np.ndarray
+    active: np.ndarray
+    active_on: np.ndarray
+    n_columns: int
+    count: np.ndarray
+    inverse: np.ndarray
+    prior_yes: np.ndarray
+    prior_levels: list[np.ndarray]
+
+
+def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[int, ...],
+             covariates: np.ndarray, n_covariate_levels: tuple[int, ...]) -> Patterns:
+    """Distinct (answers, covariate group) rows of ``n`` respondents.
+
+    ``binary`` (n, J) holds 1 / 0 / NaN; ``categorical`` level codes (-1 missing);
+    ``covariates`` (n, q) level codes 0..L-1 (missing coded as a level of its own).
+    """
+    n, j = binary.shape
+    code = np.where(np.isnan(binary), 2, binary).astype(np.int8)
+    parts = [code, *(c.reshape(-1, 1) for c in categorical), covariates]
+    key = np.concatenate([np.asarray(p, dtype=np.int64).reshape(n, -1) for p in parts], axis=1)
+    if n == 0:
+        raise EstimationError("the imputation model has no respondent to learn from")
+    uniq, first, inverse, count = np.unique(key, axis=0, return_index=True, return_inverse=True,
+                                            return_counts=True)
+    inverse = inverse.reshape(-1)
+    cov = covariates[first].reshape(len(first), -1)
+    groups, group = np.unique(cov, axis=0, return_inverse=True)
+    active, active_on, n_columns = _design(groups, n_covariate_levels)
+    u = uniq[:, :j]
+    yes, no = (u == 1).astype(np.float64), (u == 0).astype(np.float64)
+    levels = [uniq[:, j + i].astype(np.int64) for i in range(len(categorical))]
+    c = count.astype(np.float64)
+    prior_yes = (c @ yes + 0.5) / (c @ (yes + no) + 1.0)
+    prior_levels = []
+    for lev, n_lev in zip(levels, n_levels, strict=True):
+        freq = np.bincount(lev[lev >= 0], weights=c[lev >= 0], minlength=n_lev) + 0.5
+        prior_levels.append(freq / freq.sum())
+    return Patterns(
+        yes=yes, no=no, levels=levels, n_levels=tuple(n_levels),
+        group=group.reshape(-1).astype(np.int64), active=active, active_on=active_on,
+        n_columns=n_columns, count=c, inverse=inverse.astype(np.int64), prior_yes=prior_yes,
+        prior_levels=prior_levels)
+
+
+def _design(groups: np.ndarray, n_levels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray,
+                                                                    int]:
+    """The treatment-coded design matrix (intercept, then the non-reference levels of each
+    covariate), kept sparse: the active columns of every group row."""
+    offsets = np.concatenate([[1], 1 + np.cumsum([n - 1 for n in n_levels])])
+    cols = [np.zeros(len(groups), dtype=np.int64)]
+    on = [np.ones(len(groups))]
+    for i in range(len(n_levels)):
+        level = groups[:, i].astype(np.int64)
+        cols.append(np.where(level > 0, offsets[i] + level - 1, 0))
+        on.append((level > 0).astype(np.float64))
+    return np.column_stack(cols), np.column_stack(on), int(offsets[-1])
+
+
+@dataclass(frozen=True)
+class LatentClassFit:
+    """Parameters of ``b`` latent class models (``b = 1`` for the fit itself).
+
+    Attributes
+    ----------
+    beta : ndarray, shape (b, p, K)
+        Class-share log-odds of every covariate column (class 0 the reference, all zero).
+    theta : ndarray, shape (b, J, K)
+        Probability that each binary item is yes in each class.
+    phi : list of ndarray, each shape (b, L, K)
+        Level probabilities of each categorical item in each class.
+    loglik : ndarray, shape (b,)
+    iterations : int
+    converged : bool
+    """
+
+    beta: np.ndarray
+    theta: np.ndarray
+    phi: list[np.ndarray]
+    loglik: np.ndarray
+    iterations: int
+    converged: bool
+
+    @property
+    def classes(self) -> int:
+        return int(self.theta.shape[2])
+
+
+def _item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray],
+                 theta: np.ndarray, phi: list[np.ndarray]) -> np.ndarray:
+    """log P(observed answers | class), shape (b, rows, K)."""
+    out = yes @ np.log(theta) + no @ np.log1p(-theta)  # (b, rows, K) by broadcasting
+    for lev, p in zip(levels, phi, strict=True):
+        observed = lev >= 0
+        take = np.log(p)[:, np.where(observed, lev, 0), :]  # (b, rows, K)
+        out = out + np.where(observed[None, :, None], take, 0.0)
+    return np.asarray(out)
+
+
+def _log_shares(pat: Patterns, beta: np.ndarray) -> np.ndarray:
+    """log class shares of every covariate group, shape (b, G, K)."""
+    eta = (beta[:, pat.active, :] * pat.active_on[None, :, :, None]).sum(axis=2)
+    return np.asarray(eta - special.logsumexp(eta, axis=2, keepdims=True))
+
+
+def _posterior(pat: Patterns, fit_beta: np.ndarray, theta: np.ndarray,
+               phi: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Class posteriors of every pattern (b, U, K) and the log-likelihood of each pattern."""
+    joint = _log_shares(pat, fit_beta)[:, pat.group, :] + _item_loglik(
+        pat.yes, pat.no, pat.levels, theta, phi)
+    norm = special.logsumexp(joint, axis=2, keepdims=True)
+    return np.exp(joint - norm), norm[..., 0]
+
+
+def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Item probabilities from the expected counts (with the prior counts)."""
+    wr = weight[:, :, None] * post  # (b, U, K)
+    yes = pat.yes.T @ wr  # (J, U) @ (b, U, K) -> (b, J, K)
+    no = pat.no.T @ wr
+    theta = (yes + ITEM_PRIOR * pat.prior_yes[:, None]) / (yes + no + ITEM_PRIOR)
+    phi = []
+    for lev, n_lev, prior in zip(pat.levels, pat.n_levels, pat.prior_levels, strict=True):
+        onehot = (lev[:, None] == np.arange(n_lev)[None, :]).astype(np.float64)  # (U, L)
+        counts = onehot.T @ wr + ITEM_PRIOR * prior[:, None]
+        phi.append(counts / counts.sum(axis=1, keepdims=True))
+    return theta, phi
+
+
+def _m_step_shares(pat: Patterns, weight: np.ndarray, post: np.ndarray,
+                   beta: np.ndarray) -> np.ndarray:
+    """One Newton step of the ridge-penalised multinomial logit of the class posteriors on the
+    covariates (group-level sufficient statistics), for every parameter set at once."""
+    b, p, k = beta.shape
+    n_groups, width = pat.active.shape
+    free = k - 1
+    resp = np.zeros((b, n_groups, k))
+    np.add.at(resp, (slice(None), pat.group), weight[:, :, None] * post)  # type: ignore[arg-type]
+    total = resp.sum(axis=2)  # (b, G)
+    pi = np.exp(_log_shares(pat, beta))  # (b, G, K)
+    on = pat.active_on  # (G, width)
+    # gradient X'(R - n pi) over the free classes: sums over the active columns of each group
+    resid = (resp - total[:, :, None] * pi)[:, :, 1:]  # (b, G, free)
+    bb = np.arange(b)[:, None, None, None]
+    kk = np.arange(free)[None, None, None, :]
+    flat = (bb * p + pat.active[None, :, :, None]) * free + kk  # (b, G, width, free)
+    vals = resid[:, :, None, :] * on[None, :, :, None]
+    grad = np.bincount(np.broadcast_to(flat, vals.shape).ravel(), vals.ravel(),
+                       minlength=b * p * free).reshape(b, p, free)
+    penalty = np.full(p, RIDGE)
+    penalty[0] = 1e-8  # the intercept is (nearly) free
+    grad = grad - penalty[None, :, None] * beta[:, :, 1:]
+    # Hessian sum_g n_g x_g x_g' (diag(pi) - pi pi') over the free classes (the negative
+    # Hessian), summed over the pairs of active columns of each group
+    pf = pi[:, :, 1:]
+    cov = (pf[:, :, :, None] * np.eye(free)[None, None]
+           - pf[:, :, :, None] * pf[:, :, None, :]) * total[:, :, None, None]  # (b, G, f, f)
+    row = pat.active[None, :, :, None, None, None]
+    col = pat.active[None, :, None, :, None, None]
+    k1 = np.arange(free)[None, None, None, None, :, None]
+    k2 = np.arange(free)[None, None, None, None, None, :]
+    b6 = np.arange(b)[:, None, None, None, None, None]
+    size = p * free
+    flat = ((b6 * size + row * free + k1) * size) + col * free + k2  # (b, G, w, w, f, f)
+    vals = (on[:, :, None] * on[:, None, :])[None, :, :, :, None, None] * cov[:, :, None, None]
+    hess = np.bincount(np.broadcast_to(flat, vals.shape).ravel(), vals.ravel(),
+                       minlength=b * size * size).reshape(b, size, size)
+    hess = hess + np.diag(np.repeat(penalty, free))[None]
+    step = np.linalg.solve(hess, grad.reshape(b, p * free, 1)).reshape(b, p, free)
+    out = np.array(beta, copy=True)
+    out[:, :, 1:] += step
+    return out
+
+
+def _initial(pat: Patterns, classes: int, b: int) -> np.ndarray:
+    """Deterministic starting posteriors: respondents ranked by their share of yes answers,
+    the most affirmative in the last class."""
+    observed = pat.yes.sum(axis=1) + pat.no.sum(axis=1)
+    yes = pat.yes.sum(axis=1)
+    score = np.where(observed > 0, yes / np.maximum(observed, 1), 0.0) + 0.01 * yes
+    order = np.argsort(np.argsort(score, kind="stable"), kind="stable")
+    cum = np.cumsum(pat.count[np.argsort(score, kind="stable")])[order] / pat.count.sum()
+    # the top 10% (split evenly among the upper classes) against the rest
+    cut = np.linspace(0.9, 1.0, classes)[:-1] if classes > 1 else np.array([])
+    cls = np.searchsorted(cut, cum, side="right")
+    post = np.full((len(score), classes), 0.2 / max(classes - 1, 1))
+    post[np.arange(len(score)), cls] = 0.8
+    return np.array(np.broadcast_to(post, (b, *post.shape)))
+
+
+def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
+        start: LatentClassFit | None = None, max_iter: int = 1000,
+        tol: float = 1e-8) -> LatentClassFit:
+    """EM for ``b`` latent class models at once.
+
+    Parameters
+    ----------
+    pat : Patterns
+    classes : int
+        Number of latent classes K.
+    weight : array, shape (b, U), optional
+        Pattern weights per parameter set (the pattern counts by default: ``b = 1``).
+    start : LatentClassFit, optional
+        Starting values (its first parameter set for every ``b``): the fit warm-starts the
+        bootstrap refits.
+    max_iter, tol
+        Stop when every parameter set's log-likelihood gains less than ``tol`` relative.
+
+    Notes
+    -----
+    E-step: ``r_uk = pi_k(x_u) P(y_u | k) / sum_l pi_l(x_u) P(y_u | l)`` over the observed
+    items only (missing at random given the covariates). M-step: ``theta_jk = (sum_u w_u r_uk
+    y_uj + a pbar_j) / (sum_u w_u r_uk o_uj + a)`` with ``pbar_j`` the item's overall share of
+    yes and ``a = ITEM_PRIOR`` (the same for categorical items), and one Newton step for the
+    class-share logit.
+    """
+    w = pat.count[None, :] if weight is None else np.asarray(weight, dtype=np.float64)
+    b = w.shape[0]
+    p = pat.n_columns
+    if start is None:
+        post = _initial(pat, classes, b)
+        beta = np.zeros((b, p, classes))
+        theta, phi = _m_step_items(pat, w, post)
+        for _ in range(5):
+            beta = _m_step_shares(pat, w, post, beta)
+    else:
+        beta = np.repeat(start.beta[:1], b, axis=0)
+        theta = np.repeat(start.theta[:1], b, axis=0)
+        phi = [np.repeat(f[:1], b, axis=0) for f in start.phi]
+    last = np.full(b, -np.inf)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - EM iterations, each batched over all
+        post, ll = _posterior(pat, beta, theta, phi)
+        loglik = (w * ll).sum(axis=1)
+        theta, phi = _m_step_items(pat, w, post)
+        beta = _m_step_shares(pat, w, post, beta)
+        gain = np.abs(loglik - last) / np.maximum(np.abs(loglik), 1.0)
+        last = loglik
+        if np.all(gain < tol):
+            converged = True
+            break
+    return LatentClassFit(beta, theta, phi, last, it, converged)
+
+
+def bootstrap_weights(count: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Bayesian bootstrap weights of the patterns: a pattern of ``c`` respondents gets the sum
+    of ``c`` independent Exp(1) weights, a Gamma(c, 1) draw (Rubin 1981), scaled to the total
+    count."""
+    g = rng.gamma(np.broadcast_to(count, (draws, len(count))), 1.0)
+    return np.asarray(g / g.sum(axis=1, keepdims=True) * count.sum())
+
+
+def draw_classes(logprior: np.ndarray, loglik: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A class per (parameter set, row) from the posterior, by inversion of ``u`` (b, rows)."""
+    post = logprior + loglik
+    post = np.exp(post - special.logsumexp(post, axis=2, keepdims=True))
+    cdf = np.cumsum(post, axis=2)
+    return np.asarray((u[..., None] > cdf).sum(axis=2).clip(max=post.shape[2] - 1))
+
+
+def item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray], fit: LatentClassFit
+                ) -> np.ndarray:
+    """log P(observed answers | class) of rows (b, rows, K) under every parameter set."""
+    return _item_loglik(yes, no, levels, fit.theta, fit.phi)
+
+
+def log_shares(pat: Patterns, fit: LatentClassFit) -> np.ndarray:
+    """log class shares of every covariate group of ``pat`` (b, G, K)."""
+    return _log_shares(pat, fit.beta)

@@ -1,0 +1,104 @@
+"""Module non-response as unit non-response: weighting-class adjustment of the respondents.
+
+A person in the module's universe who answered none of its items is a unit non-respondent: the
+imputation would have nothing of theirs to condition on. Their weight goes to the respondents
+of their weighting class (stratum x sex x migrant status x proxy by default), so the universe
+keeps its weighted size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["WeightingClasses", "adjustment_factors", "weighting_classes"]
+
+
+@dataclass(frozen=True)
+class WeightingClasses:
+    """The weighting class of every row and how the classes were formed.
+
+    Attributes
+    ----------
+    code : ndarray of int, shape (n,)
+        The class of each row (-1 outside the universe).
+    names : tuple of str
+        The variables crossed, finest first.
+    level : ndarray of int, shape (n,)
+        How many variables (from the right) were dropped to give the row's class a respondent:
+        0 for the full crossing.
+    n_classes : int
+    collapsed : int
+        Classes of the full crossing that had no respondent and were merged into a coarser one.
+    """
+
+    code: np.ndarray
+    names: tuple[str, ...]
+    level: np.ndarray
+    n_classes: int
+    collapsed: int
+
+
+def weighting_classes(columns: Sequence[pd.Series | np.ndarray], names: Sequence[str],
+                      universe: np.ndarray, respondent: np.ndarray,
+                      weights: np.ndarray) -> WeightingClasses:
+    """Cross ``columns`` into weighting classes over the universe rows; a class with no
+    respondent (weighted) is merged by dropping the last variable, then the one before, down to
+    the whole universe (the collapsing order is the order of ``names``).
+
+    Missing values form a level of their own.
+    """
+    n = len(universe)
+    codes = []
+    for col in columns:
+        c, _ = pd.factorize(pd.Series(np.asarray(col, dtype=object)), use_na_sentinel=False)
+        codes.append(np.asarray(c, dtype=np.int64))
+    resp_w = np.where(universe & respondent, weights, 0.0)
+    code = np.full(n, -1, dtype=np.int64)
+    level = np.full(n, -1, dtype=np.int64)
+    todo = universe.copy()
+    collapsed = 0
+    for drop in range(len(codes) + 1):  # at most one pass per variable: coarser each time
+        keep = codes[:len(codes) - drop]
+        key = np.zeros(n, dtype=np.int64)
+        for c in keep:
+            key = key * (int(c.max()) + 1 if c.size else 1) + c
+        _, key = np.unique(key, return_inverse=True)
+        key = key.reshape(-1)
+        has = np.bincount(key, weights=resp_w, minlength=int(key.max()) + 1 if n else 0) > 0
+        ok = todo & has[key]
+        if drop == 0:
+            collapsed = int(len(np.unique(key[todo & ~has[key]])))
+        code[ok] = key[ok] + drop * n  # distinct codes per level
+        level[ok] = drop
+        todo &= ~ok
+        if not todo.any():
+            break
+    _, dense = np.unique(np.where(code >= 0, code, -1), return_inverse=True)
+    dense = dense.reshape(-1) - (1 if (code < 0).any() else 0)
+    out = np.where(code >= 0, dense, -1)
+    return WeightingClasses(out, tuple(names), level, int(out.max()) + 1 if n else 0, collapsed)
+
+
+def adjustment_factors(classes: WeightingClasses, weights: np.ndarray,
+                       respondent: np.ndarray) -> np.ndarray:
+    """Factor of every row: ``sum_c w / sum_(c, respondents) w`` for respondents of class c,
+    0 for non-respondents, 1 outside the universe. ``weights`` may be (n,) or (n, R) (every
+    replicate adjusted with its own sums)."""
+    w = np.asarray(weights, dtype=np.float64)
+    two_d = w.ndim == 2
+    w2 = w if two_d else w[:, None]
+    inside = classes.code >= 0
+    k = max(classes.n_classes, 1)
+    idx = np.where(inside, classes.code, 0)
+    from flestimate.variance import segment_sum
+
+    total = segment_sum(idx, np.where(inside[:, None], w2, 0.0), k)
+    resp = segment_sum(idx, np.where((inside & respondent)[:, None], w2, 0.0), k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(resp > 0, total / resp, 0.0)
+    f = np.where(inside[:, None], np.where(respondent[:, None], ratio[idx], 0.0), 1.0)
+    return f if two_d else f[:, 0]

@@ -1,0 +1,298 @@
+"""The headline estimate under multiple imputation: complete the undetermined respondents M
+times, classify every completion with the same rules, estimate each with the design and combine
+by Rubin's rules.
+
+Module non-respondents (nothing answered) are not imputed: their weight goes to the
+respondents of their weighting class (:mod:`flestimate.impute._nonresponse`), in every
+replicate too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.classification import STATUSES, Classification, classify
+from flestimate.classification._rules import FORMS
+from flestimate.errors import FlestimateWarning
+from flestimate.impute import (
+    ImputationModel,
+    WeightingClasses,
+    adjustment_factors,
+    fit_model,
+    weighting_classes,
+)
+from flestimate.mapping import MappedSurvey, ModuleSpec
+
+__all__ = ["IMPUTED_CONTEXT", "NONRESPONSE_CLASSES", "Imputed", "impute_survey"]
+
+#: Context variables the rules read that the imputation completes where they are missing:
+#: binary ones as items, the others as categorical items.
+IMPUTED_CONTEXT = ("moved", "worked", "work_with_parents", "sector", "perpetrator")
+_BINARY_CONTEXT = ("moved", "worked", "work_with_parents")
+#: Default weighting classes of the unit non-response adjustment (``strata``: the design's).
+NONRESPONSE_CLASSES = ("strata", "sex", "migrant_status", "proxy")
+#: The point classes every completion gives (the ``prevalence`` table's indicators).
+POINTS = ("forced_labour", "trafficked", "forced_labour_not_trafficked", "undetermined",
+          "not_forced_labour", *(f"form_{f}" for f in FORMS))
+
+
+@dataclass(frozen=True)
+class Imputed:
+    """``M`` completions of one survey's classification, over every row of the file.
+
+    Attributes
+    ----------
+    points : dict of str -> ndarray of bool, shape (M, n)
+        Each class's value in every completion (the classified value where nothing was
+        imputed).
+    forms : dict of str -> ndarray of int8, shape (M, n)
+        For ``trafficked`` and ``forced_labour``: the form's code (index in ``FORMS``) of the
+        persons in the class in each completion, -1 elsewhere.
+    respondent : ndarray of bool, shape (n,)
+        Universe rows that answered something (the rest are unit non-respondents).
+    classes : WeightingClasses
+        The non-response weighting classes over the rows.
+    model : ImputationModel
+    completed_rows : ndarray of int
+        Rows of the file that were completed (the others keep their classification).
+    not_estimable : tuple of str
+        Classes that stay undetermined in some completion (their rules need what the data do
+        not measure): no imputed estimate.
+    """
+
+    imputations: int
+    seed: int | None
+    delta: float
+    points: Mapping[str, np.ndarray]
+    forms: Mapping[str, np.ndarray]
+    respondent: np.ndarray
+    classes: WeightingClasses
+    model: ImputationModel
+    completed_rows: np.ndarray
+    not_estimable: tuple[str, ...]
+    nonresponse: Mapping[str, Any] = field(default_factory=dict)
+    determined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def provenance(self) -> dict[str, Any]:
+        return {"method": "multiple imputation", "imputations": self.imputations,
+                "seed": self.seed, "delta": self.delta,
+                "combining": "Rubin's rules; Barnard-Rubin df with the design df as the "
+                             "complete-data df",
+                "model": self.model.summary_dict(),
+                "completed_rows": int(self.completed_rows.size),
+                "not_estimable": list(self.not_estimable),
+                "nonresponse": dict(self.nonresponse)}
+
+    def weights(self, weights: np.ndarray) -> np.ndarray:
+        """``weights`` (n,) or (n, R) after the unit non-response adjustment."""
+        return np.asarray(np.asarray(weights)
+                          * adjustment_factors(self.classes, weights, self.respondent))
+
+
+def _classes(names: Sequence[str], frame: pd.DataFrame, strata: Sequence[str],
+             universe: np.ndarray, respondent: np.ndarray, weights: np.ndarray
+             ) -> WeightingClasses:
+    cols, used = [], []
+    for name in names:
+        if name == "strata":
+            if not strata:
+                continue
+            code = pd.Series(list(zip(*(frame[s].to_numpy() for s in strata), strict=True))
+                             if len(strata) > 1 else frame[strata[0]].to_numpy())
+            cols.append(code.to_numpy(dtype=object))
+        elif name in frame.columns:
+            cols.append(frame[name].to_numpy(dtype=object))
+        else:
+            continue
+        used.append(name)
+    return weighting_classes(cols, used, universe, respondent, weights)
+
+
+def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
+                  spec: ModuleSpec, positions: np.ndarray, frame: pd.DataFrame,
+                  universe: np.ndarray, weights: np.ndarray, strata: Sequence[str],
+                  margins: Sequence[str], classify_options: Mapping[str, Any], *,
+                  imputations: int, seed: Any, seed_seq: np.random.SeedSequence,
+                  classes: int = 2, delta: float = 0.0,
+                  nonresponse_classes: Sequence[str] | None = None) -> Imputed:
+    """Fit the imputation model, complete the undetermined respondents ``imputations`` times
+    and classify every completion.
+
+    ``frame`` is the estimation frame over every row (design and domain columns), ``universe``
+    its universe mask, ``positions`` the rows of ``mapped.frame`` in it.
+    """
+    mf = mapped.frame
+    n = len(full)
+    indicators = list(cls.provenance["indicators_in_data"])
+    observed_any = (mf[indicators].notna().any(axis=1).to_numpy() if indicators
+                    else np.zeros(len(mf), dtype=bool))
+    respondent = np.zeros(n, dtype=bool)
+    respondent[positions] = observed_any
+    # weighting classes: context variables of the spec (mapped) or columns of the file
+    class_frame = pd.DataFrame(index=full.index)
+    names = list(nonresponse_classes or NONRESPONSE_CLASSES)
+    for name in names:
+        if name in mf.columns:
+            col = pd.Series(pd.NA, index=full.index, dtype=object)
+            col.iloc[positions] = mf[name].to_numpy(dtype=object)
+            class_frame[name] = col
+        elif name in full.columns and name != "strata":
+            class_frame[name] = full[name]
+    for s in strata:
+        class_frame[s] = frame[s].to_numpy()
+    wc = _classes(names, class_frame, strata, universe, respondent, weights)
+    # the model: indicators, binary and categorical context, filter answers as evidence
+    ctx_binary = [c for c in _BINARY_CONTEXT if c in mf.columns and mf[c].isna().any()]
+    ctx_cat = [c for c in IMPUTED_CONTEXT if c not in _BINARY_CONTEXT and c in mf.columns]
+    cov = pd.DataFrame(index=mf.index)
+    if "proxy" in mf.columns:
+        cov["proxy"] = mf["proxy"].to_numpy(dtype=object)
+    for s in strata:
+        cov[s] = frame[s].to_numpy()[positions]
+    for m in margins:
+        if m not in cov.columns:
+            cov[m] = frame[m].to_numpy(dtype=object)[positions]
+    model = fit_model(mf, items=[*indicators, *ctx_binary], categorical=ctx_cat,
+                      evidence=mapped.filters, covariates=cov, respondents=observed_any,
+                      classes=classes)
+    # the rows whose class a completion can change, and the members of their households (the
+    # child rule links children to their parents' classes)
+    c = cls.to_frame()
+    fl_open = (c["forced_labour_lower"] != c["forced_labour_upper"]).to_numpy()
+    tr_open = (c["trafficked_lower"] != c["trafficked_upper"]).to_numpy()
+    form_open = np.zeros(len(c), dtype=bool)
+    for name in ctx_cat:
+        form_open |= c["forced_labour_upper"].to_numpy() & mf[name].isna().to_numpy()
+    todo = (fl_open | tr_open | form_open) & observed_any
+    household = cls.provenance.get("parent_link", "")
+    hh_col = classify_options.get("household", "household")
+    if todo.any() and hh_col and hh_col in mf.columns and household.startswith("household"):
+        hh = mf[hh_col].to_numpy(dtype=object)
+        todo |= pd.Series(hh).isin(pd.unique(hh[todo])).to_numpy() & observed_any
+    rows = np.flatnonzero(todo)
+    comp = model.complete(rows, imputations, seed_seq, delta=delta)
+    stacked = _stacked(mf, rows, comp, model, imputations, hh_col)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlestimateWarning)
+        done = classify(stacked, **classify_options).to_frame() if len(stacked) else None
+    points, forms, not_estimable = _completed_outcomes(cls.to_frame(), done, positions, rows, n,
+                                                       imputations)
+    determined = np.zeros(n, dtype=bool)
+    determined[positions] = ~fl_open & observed_any
+    nr = {"unit_nonrespondents": int((universe & ~respondent).sum()),
+          "classes": list(wc.names), "n_classes": wc.n_classes,
+          "collapsed_classes": wc.collapsed,
+          "rule": "weights of the universe's unit non-respondents moved to the respondents of "
+                  "their class (redone in every replicate); no class without a respondent: "
+                  "merged by dropping the last variable first"}
+    return Imputed(imputations, seed, float(delta), points, forms, respondent, wc, model,
+                   positions[rows], not_estimable, nr, determined)
+
+
+def _stacked(mf: pd.DataFrame, rows: np.ndarray, comp: Any, model: ImputationModel,
+             imputations: int, hh_col: str | None) -> pd.DataFrame:
+    """The completed rows, completion after completion, as one frame for :func:`classify`;
+    household ids made distinct per completion."""
+    k = rows.size
+    base = mf.iloc[np.tile(rows, imputations)].reset_index(drop=True)
+    values = comp.binary.reshape(imputations * k, -1)
+    for j, name in enumerate(model.items):
+        base[name] = values[:, j]
+    for name, arr in comp.categorical.items():
+        base[name] = pd.Series(arr.reshape(-1), dtype=object).where(
+            pd.notna(arr.reshape(-1)), None)
+    if hh_col and hh_col in base.columns:
+        codes, _ = pd.factorize(base[hh_col])
+        base[hh_col] = np.where(codes >= 0, codes.astype(np.int64) * imputations
+                                + np.repeat(np.arange(imputations), k), -1)
+    out: pd.DataFrame = base
+    return out
+
+
+def _completed_outcomes(c: pd.DataFrame, done: pd.DataFrame | None, positions: np.ndarray,
+                        rows: np.ndarray, n: int, imputations: int
+                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[str, ...]]:
+    """Each class's value per completion over every row, from the classification (rows not
+    completed) and the completions' classification."""
+    def points_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        fl = frame["forced_labour_lower"].to_numpy(dtype=bool)
+        fl_hi = frame["forced_labour_upper"].to_numpy(dtype=bool)
+        tr = frame["trafficked_lower"].to_numpy(dtype=bool)
+        status = frame["status"].to_numpy(dtype=object)
+        form = frame["form"].to_numpy(dtype=object)
+        out = {"forced_labour": fl, "trafficked": tr,
+               "forced_labour_not_trafficked": status == STATUSES[1],
+               "undetermined": status == STATUSES[2], "not_forced_labour": ~fl_hi}
+        for f in FORMS:
+            out[f"form_{f}"] = fl & (form == f)
+        code = np.full(len(frame), -1, dtype=np.int8)
+        for i, f in enumerate(FORMS):
+            code[form == f] = i
+        out["_form"] = code
+        return out
+
+    base = points_of(c)
+    target = positions[rows]
+    comp = points_of(done) if done is not None else None
+    points: dict[str, np.ndarray] = {}
+    for name in (*POINTS, "_form"):
+        full = np.zeros(n, dtype=base[name].dtype) if name != "_form" else np.full(n, -1, np.int8)
+        full[positions] = base[name]
+        arr = np.repeat(full[None, :], imputations, axis=0)
+        if comp is not None and rows.size:
+            arr[:, target] = comp[name].reshape(imputations, rows.size)
+        points[name] = arr
+    code = points.pop("_form")
+    forms = {"trafficked": np.where(points["trafficked"], code, -1).astype(np.int8),
+             "forced_labour": np.where(points["forced_labour"], code, -1).astype(np.int8)}
+    open_fl = bool(done is not None and (done["forced_labour_lower"]
+                                         != done["forced_labour_upper"]).any())
+    open_tr = bool(done is not None and (done["trafficked_lower"]
+                                         != done["trafficked_upper"]).any())
+    not_estimable: list[str] = []
+    if open_fl:
+        not_estimable += [p for p in POINTS if p != "undetermined"]
+    elif open_tr:
+        not_estimable += ["trafficked", "forced_labour_not_trafficked"]
+    return points, forms, tuple(not_estimable)
+
+
+def pool_imputed(parts: Sequence[Imputed | None], units: Sequence[str]) -> Imputed | None:
+    """The completions of several surveys stacked as one (rows in order): the surveys' own
+    completions and non-response classes side by side. None when a survey was not imputed."""
+    if not parts or any(p is None for p in parts):
+        return None
+    ps = [p for p in parts if p is not None]
+    m = {p.imputations for p in ps}
+    if len(m) > 1:
+        from flestimate.errors import ArgumentError
+
+        raise ArgumentError(f"`reports` of `pool_reports()` were imputed with different numbers "
+                            f"of imputations ({', '.join(map(str, sorted(m)))}); estimate them "
+                            f"with the same `imputations`")
+    sizes = [p.respondent.size for p in ps]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    code_offsets = np.concatenate([[0], np.cumsum([p.classes.n_classes for p in ps])[:-1]])
+    codes = np.concatenate([np.where(p.classes.code >= 0, p.classes.code + o, -1)
+                            for p, o in zip(ps, code_offsets, strict=True)])
+    classes = WeightingClasses(codes, ps[0].classes.names,
+                               np.concatenate([p.classes.level for p in ps]),
+                               int(sum(p.classes.n_classes for p in ps)),
+                               int(sum(p.classes.collapsed for p in ps)))
+    not_est = tuple(dict.fromkeys(x for p in ps for x in p.not_estimable))
+    nr = {"unit_nonrespondents": int(sum(p.nonresponse.get("unit_nonrespondents", 0)
+                                         for p in ps)),
+          "surveys": {u: dict(p.nonresponse) for u, p in zip(units, ps, strict=True)}}
+    return Imputed(
+        ps[0].imputations, ps[0].seed, ps[0].delta,
+        {k: np.concatenate([p.points[k] for p in ps], axis=1) for k in ps[0].points},
+        {k: np.concatenate([p.forms[k] for p in ps], axis=1) for k in ps[0].forms},
+        np.concatenate([p.respondent for p in ps]), classes, ps[0].model,
+        np.concatenate([p.completed_rows + o for p, o in zip(ps, offsets, strict=True)]),
+        not_est, nr, np.concatenate([p.determined for p in ps]))
