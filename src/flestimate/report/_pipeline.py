@@ -803,8 +803,8 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
     else:
         low, high = _log_interval(nb["estimate"].to_numpy(float), nb["se"].to_numpy(float),
                                   nb["df"].to_numpy(float), level)
-        nflag = np.where(np.isnan(low) & (nb["estimate"] == 0), "zero count: no interval",
-                         None)
+        nflag = np.full(len(nb), None, dtype=object)
+        nflag[np.isnan(low) & (nb["estimate"] == 0).to_numpy()] = "zero count: no interval"
     nb = nb.assign(ci_low=low, ci_high=high, flag=nflag, measure="number", table="prevalence")
     nb = nb.drop(columns=["n"]).merge(sh[[*keys, "n", "n_eff"]], on=keys, how="left")
     cases = _mean_cases(frame, imp, by, in_universe)
