@@ -78,6 +78,22 @@ class Imputed:
     not_estimable: tuple[str, ...]
     nonresponse: Mapping[str, Any] = field(default_factory=dict)
     determined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    redraw: _Redraw | None = None
+
+    def with_delta(self, delta: float) -> Imputed:
+        """The same completions drawn again (same model, rows and seed) with the log-odds of
+        yes of the sensitive items shifted by ``delta``."""
+        import dataclasses
+
+        if self.redraw is None:
+            from flestimate.errors import ArgumentError
+
+            raise ArgumentError("these completions cannot be redrawn (pooled reports): run the "
+                                "sensitivity analysis on each survey's report")
+        points, forms, not_estimable = self.redraw.outcomes(self.model, self.imputations,
+                                                            float(delta))
+        return dataclasses.replace(self, delta=float(delta), points=points, forms=forms,
+                                   not_estimable=not_estimable)
 
     def provenance(self) -> dict[str, Any]:
         return {"method": "multiple imputation", "imputations": self.imputations,
@@ -176,13 +192,9 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
         hh = mf[hh_col].to_numpy(dtype=object)
         todo |= pd.Series(hh).isin(pd.unique(hh[todo])).to_numpy() & observed_any
     rows = np.flatnonzero(todo)
-    comp = model.complete(rows, imputations, seed_seq, delta=delta)
-    stacked = _stacked(mf, rows, comp, model, imputations, hh_col)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FlestimateWarning)
-        done = classify(stacked, **classify_options).to_frame() if len(stacked) else None
-    points, forms, not_estimable = _completed_outcomes(cls.to_frame(), done, positions, rows, n,
-                                                       imputations)
+    redraw = _Redraw(mf, cls.to_frame(), positions, rows, dict(classify_options), hh_col,
+                     seed_seq, n)
+    points, forms, not_estimable = redraw.outcomes(model, imputations, delta)
     determined = np.zeros(n, dtype=bool)
     determined[positions] = ~fl_open & observed_any
     nr = {"unit_nonrespondents": int((universe & ~respondent).sum()),
@@ -192,7 +204,32 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
                   "their class (redone in every replicate); no class without a respondent: "
                   "merged by dropping the last variable first"}
     return Imputed(imputations, seed, float(delta), points, forms, respondent, wc, model,
-                   positions[rows], not_estimable, nr, determined)
+                   positions[rows], not_estimable, nr, determined, redraw)
+
+
+@dataclass(frozen=True)
+class _Redraw:
+    """What completing the same rows again needs (the MNAR sensitivity analysis redraws them
+    with shifted log-odds, from the same seed)."""
+
+    mapped: pd.DataFrame
+    classes: pd.DataFrame
+    positions: np.ndarray
+    rows: np.ndarray
+    options: Mapping[str, Any]
+    household: str | None
+    seed: np.random.SeedSequence
+    n: int
+
+    def outcomes(self, model: ImputationModel, imputations: int, delta: float
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[str, ...]]:
+        comp = model.complete(self.rows, imputations, self.seed, delta=delta)
+        stacked = _stacked(self.mapped, self.rows, comp, model, imputations, self.household)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FlestimateWarning)
+            done = classify(stacked, **self.options).to_frame() if len(stacked) else None
+        return _completed_outcomes(self.classes, done, self.positions, self.rows, self.n,
+                                   imputations)
 
 
 def _stacked(mf: pd.DataFrame, rows: np.ndarray, comp: Any, model: ImputationModel,

@@ -647,7 +647,11 @@ class Prepared:
         return PrevalenceReport(table, provenance, quality=self.quality,
                                 classification_counts=self.counts,
                                 indicator_table=self.indicator_table,
-                                classification=self.classification, prepared=self)
+                                classification=self.classification, prepared=self,
+                                options={"ci": ci, "level": level, "df": df, "rules": rules,
+                                         "margins": margins, "variance": variance,
+                                         "replicates": replicates, "seed": seed,
+                                         "design": design, "calibration": calibration})
 
     def _design(self, frame: pd.DataFrame, variance: str, replicates: int | None,
                 seed: int | None, calibration: tuple[Any, str, Any] | None,

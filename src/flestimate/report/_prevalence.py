@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError
+from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
 from flestimate.results import _freeze, _thaw
 
 __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
@@ -84,8 +85,8 @@ class PrevalenceReport:
         The classification itself (``explain(row_id)``), when it was made in memory.
     """
 
-    __slots__ = ("_frozen", "_prepared", "_table", "classification", "classification_counts",
-                 "indicator_table", "provenance", "quality")
+    __slots__ = ("_frozen", "_options", "_prepared", "_table", "classification",
+                 "classification_counts", "indicator_table", "provenance", "quality")
     _table: pd.DataFrame
     provenance: Mapping[str, Any]
     quality: pd.DataFrame
@@ -93,11 +94,12 @@ class PrevalenceReport:
     indicator_table: pd.DataFrame
     classification: Any
     _prepared: Any
+    _options: Mapping[str, Any]
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], *,
                  quality: pd.DataFrame, classification_counts: pd.DataFrame,
                  indicator_table: pd.DataFrame, classification: Any = None,
-                 prepared: Any = None) -> None:
+                 prepared: Any = None, options: Mapping[str, Any] | None = None) -> None:
         for name, value in (("_table", table), ("quality", quality),
                             ("classification_counts", classification_counts),
                             ("indicator_table", indicator_table)):
@@ -107,6 +109,9 @@ class PrevalenceReport:
         # The estimation frame (design and class columns), kept so that several surveys can be
         # pooled into one design (flestimate.report.pool_reports).
         object.__setattr__(self, "_prepared", prepared)
+        # The estimation arguments, so that an analysis can estimate the survey again (the
+        # sensitivity analysis with shifted imputations).
+        object.__setattr__(self, "_options", dict(options or {}))
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -222,6 +227,63 @@ class PrevalenceReport:
         return (f"Forced labour and trafficking: {p['spec']['name']} ({p['source']}); "
                 f"{u['in_universe']:,} persons in the universe of {u['rows']:,} rows"
                 + (f"; reference period: {period}" if period else ""))
+
+    def sensitivity(self, delta: Sequence[float] = DEFAULT_DELTAS, *,
+                    indicators: Sequence[str] = ("forced_labour", "trafficked")
+                    ) -> Sensitivity:
+        """MNAR sensitivity analysis of the imputed headline: the shares of ``indicators``,
+        nationally and in every domain of the report, when the imputation model's log-odds of
+        yes for the sensitive items (``sensitive`` in ``rules/indicators.yaml``: violence,
+        threats, confinement, ...) are shifted by each ``delta`` (0 is the report itself).
+
+        Parameters
+        ----------
+        delta : sequence of float
+            Shifts of the log-odds (default -2 to 2 by 0.5): ``log 2`` doubles the odds that a
+            missing sensitive answer is yes.
+        indicators : sequence of str
+            Classes of the ``prevalence`` table.
+
+        Returns
+        -------
+        Sensitivity
+            ``to_frame()``, ``tipping_points(value)``, ``plot()``.
+
+        Notes
+        -----
+        The same seed draws the completions for every delta, so differences between deltas
+        are the shift's, not noise. The minimum and the bounds do not depend on delta.
+        """
+        import dataclasses
+
+        from flestimate.report._sensitivity import sensitivity_table
+
+        prep = self._prepared
+        if prep is None or getattr(prep, "imputed", None) is None:
+            raise ArgumentError("`sensitivity()` needs a report made with missing='impute' "
+                                "(in memory)")
+        deltas = [float(d) for d in delta]
+        if not deltas or not all(np.isfinite(deltas)):
+            raise ArgumentError(f"`delta` of `sensitivity()` must be finite numbers; got "
+                                f"{list(delta)!r}")
+        known = set(self._table.loc[self._table["table"] == "prevalence", "indicator"])
+        bad = [i for i in indicators if i not in known]
+        if bad:
+            raise ArgumentError(f"`indicators` of `sensitivity()` must be classes of the "
+                                f"prevalence table ({', '.join(sorted(known))}); got {bad}")
+        runs = []
+        for d in sorted(set(deltas)):  # one estimation per delta examined (a few)
+            if d == prep.imputed.delta:
+                runs.append((d, self))
+                continue
+            again = dataclasses.replace(prep, imputed=prep.imputed.with_delta(d))
+            runs.append((d, again.estimate(**self._options)))
+        model = prep.imputed.model
+        sens = [c for c, s in zip(model.items, model.sensitive, strict=False) if s]
+        provenance = {"source": self.provenance["source"], "deltas": sorted(set(deltas)),
+                      "sensitive": sens, "method": self.missing_method(),
+                      "version": self.provenance.get("version")}
+        return Sensitivity(sensitivity_table(runs, list(indicators)), provenance)
 
     @property
     def imputed(self) -> bool:

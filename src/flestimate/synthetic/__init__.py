@@ -165,7 +165,8 @@ def _check_style(style: str) -> None:
 
 
 def draw_sample(population: Population, n_households: int | None = None, *,
-                seed: int = 1) -> SyntheticSurvey:
+                seed: int = 1, missing: str = "mar", mnar_strength: float = 1.0
+                ) -> SyntheticSurvey:
     """Draw a survey from ``population`` and code it as the population's style does.
 
     Parameters
@@ -175,6 +176,15 @@ def draw_sample(population: Population, n_households: int | None = None, *,
         Households to select (the style's default: 10,000 Moldova, 6,000 Georgia).
     seed : int
         The sample draw's seed (selection, non-response, answers).
+    missing : {"mar", "mnar"}
+        ``"mar"`` (default): item non-response depends on proxy status and on the question's
+        sensitivity, not on the answer (missing at random given what the data show).
+        ``"mnar"``: a sensitive question (violence, threats, abduction, ...) goes unanswered
+        ``exp(mnar_strength)`` times as often when the true answer is yes, and so does the
+        penalty filter question when a sensitive penalty happened: missing not at random, for
+        testing the sensitivity analysis.
+    mnar_strength : float
+        The log of that factor (1: e times as often).
 
     Notes
     -----
@@ -195,7 +205,13 @@ def draw_sample(population: Population, n_households: int | None = None, *,
     """
     st = S.STYLES[population.style]
     n = st.default_households if n_households is None else n_households
-    fw = draw_fieldwork(population, n, seed)
+    if missing not in ("mar", "mnar"):
+        raise ArgumentError(f"`missing` of `draw_sample()` must be 'mar' or 'mnar'; got "
+                            f"{missing!r}")
+    if not isinstance(mnar_strength, int | float) or not np.isfinite(mnar_strength):
+        raise ArgumentError(f"`mnar_strength` of `draw_sample()` must be a number; got "
+                            f"{mnar_strength!r}")
+    fw = draw_fieldwork(population, n, seed, missing, float(mnar_strength))
     persons, households, labels, values, missing = encode(population.style, fw)
     truth, truth_persons = _truth(population, fw, persons, n, seed)
     return SyntheticSurvey(population.style, seed, persons, households, labels, values,

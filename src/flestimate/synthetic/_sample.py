@@ -64,7 +64,12 @@ def _within_rank(groups: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
     return order, rank
 
 
-def draw_fieldwork(pop: Population, n_households: int, seed: int) -> Fieldwork:
+def draw_fieldwork(pop: Population, n_households: int, seed: int, missing: str = "mar",
+                   strength: float = 1.0) -> Fieldwork:
+    """Select the households, interview them and record the module's answers (see
+    :func:`flestimate.synthetic.draw_sample`); ``missing="mnar"`` makes a sensitive question
+    (and the penalty filter, when a sensitive penalty happened) ``exp(strength)`` times as likely
+    to go unanswered when the true answer is yes."""
     st = S.STYLES[pop.style]
     if not isinstance(n_households, int | np.integer) or n_households < 100:
         raise ArgumentError(f"`n_households` of `draw_sample()` must be an integer >= 100; "
@@ -184,8 +189,12 @@ def draw_fieldwork(pop: Population, n_households: int, seed: int) -> Fieldwork:
     proxy = (u_status == 2) | (uu[:, 0] < S.PROXY_RETURNED)
     interviewed = uu[:, 1] >= np.where(proxy, S.MODULE_NONRESPONSE[1], S.MODULE_NONRESPONSE[0])
 
-    def respond(true: np.ndarray, dk: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    def respond(true: np.ndarray, dk: np.ndarray, ref: np.ndarray,
+                mnar: np.ndarray | bool = False) -> np.ndarray:
         u = rng_ans.random(true.shape)
+        if missing == "mnar":  # not at random: the yes answers of the sensitive items go missing
+            scale = np.where(mnar & true, np.exp(strength), 1.0)
+            dk, ref = dk * scale, ref * scale
         cat = true.astype(np.int8)
         cat = np.where(u < dk, DONT_KNOW, np.where(u < dk + ref, REFUSED, cat))
         return np.asarray(cat, dtype=np.int8)
@@ -196,14 +205,15 @@ def draw_fieldwork(pop: Population, n_households: int, seed: int) -> Fieldwork:
     dk = np.where(proxy, S.DK_PROXY, S.DK_SELF)[:, None] * np.ones(len(S.ITEMS))
     ref = (np.where(proxy, S.REF_PROXY, S.REF_SELF)[:, None]
            * np.where(sensitive, S.SENSITIVE_REFUSAL, 1.0))
-    answers = respond(truth, dk, ref)
+    answers = respond(truth, dk, ref, sensitive[None, :])
     no_recruitment = proxy & (uu[:, 2] < S.PROXY_NO_RECRUITMENT)
     no_conditions = proxy & (uu[:, 3] < S.PROXY_NO_CONDITIONS)
     answers[no_recruitment[:, None] & recruit[None, :]] = DONT_KNOW
     answers[no_conditions[:, None] & ~recruit[None, :] & ~block[None, :]] = DONT_KNOW
     pen_true = truth[:, block].any(axis=1)
     pen_filter = respond(pen_true, np.where(proxy, S.DK_PROXY, S.DK_SELF),
-                         np.where(proxy, S.REF_PROXY, S.REF_SELF))
+                         np.where(proxy, S.REF_PROXY, S.REF_SELF),
+                         truth[:, block & sensitive].any(axis=1))
     pen_filter[no_conditions] = DONT_KNOW
     answers[:, block] = np.where((pen_filter == YES)[:, None], answers[:, block], SKIPPED)
     answers[~interviewed] = NOT_INTERVIEWED

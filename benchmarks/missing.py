@@ -1,0 +1,250 @@
+"""Does the published headline hit the truth? Bias and coverage of the main job over many fresh
+samples from the synthetic populations, with multiple imputation (the default) and with the
+minimum estimate, beside the bounds (issue 14).
+
+For each style (Moldova, Georgia) the population behind the shipped files is rebuilt
+(``flestimate.synthetic``), ``R`` new samples are drawn from it with the package's own sampler,
+and each goes through ``flestimate.estimate_prevalence`` by sex and by migrant status, once with
+``missing="impute"`` and once with ``missing="minimum"``. Against the population truth it
+reports, for the shares in forced labour and trafficked (national and by domain) and for the
+share of the trafficked in each form:
+
+- the relative bias of the mean estimate, ``mean(estimate) / truth - 1``, with its Monte Carlo
+  standard error;
+- the coverage of the 95% interval (Korn-Graubard) and its mean width;
+- the mean number of effective cases ``n_eff * p`` of the domain;
+- for the minimum estimate: its bias and coverage; how often the bounds cover the truth and
+  their mean width.
+
+With ``--data mnar`` the samples are drawn missing not at random (sensitive answers go missing
+``exp(strength)`` times as often when they are yes) and every sample also runs the sensitivity
+analysis (``report.sensitivity``): the study says how often the range of the imputed intervals
+over the deltas covers the truth.
+
+Run::
+
+    python benchmarks/missing.py --samples 400 --jobs 2 --out benchmarks/results/missing_400.json \
+        --docs docs/missing.md
+    python benchmarks/missing.py --samples 100 --jobs 2 --data mnar --strength 2 \
+        --out benchmarks/results/missing_mnar_100.json
+    python benchmarks/missing.py --samples 20 --styles moldova      # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import flestimate as fe
+from flestimate import synthetic
+
+SPECS = {"moldova": "moldova-2008-synthetic", "georgia": "georgia-synthetic"}
+FORMS = ("state_imposed", "commercial_sexual_exploitation", "economic_exploitation",
+         "mixed_undetermined")
+MARGINS = ("sex", "migrant_status")
+DELTAS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+_POP: dict[str, synthetic.Population] = {}
+
+
+def population(style: str) -> synthetic.Population:
+    """The population behind the shipped files of ``style`` (built once per process)."""
+    if style not in _POP:
+        seed = synthetic.SHIPPED_SEEDS[style]
+        pop_seed = int(np.random.SeedSequence(seed).spawn(2)[0].generate_state(1)[0])
+        _POP[style] = synthetic.generate_population(style, seed=pop_seed)
+    return _POP[style]
+
+
+def truth(style: str) -> dict[tuple[str, str, str], float]:
+    """True population values: (statistic, margin, level) -> share."""
+    out = {}
+    for v in synthetic.population_values(population(style)):
+        by = v["by"] or "national"
+        level = str(v["level"]) if v["level"] is not None else "all"
+        out[(v["statistic"], by, level)] = float(v["prevalence"])
+    return out
+
+
+def _records(report: fe.PrevalenceReport, method: str) -> list[dict[str, Any]]:
+    t = report.to_frame()
+    shares = t[t["measure"] == "share"]
+    rows = []
+    prev = shares[(shares["table"] == "prevalence")
+                  & shares["indicator"].isin(["forced_labour", "trafficked"])]
+    for r in prev.itertuples(index=False):
+        rows.append({"method": method, "statistic": r.indicator, "by": r.by,
+                     "level": str(r.domain), "estimate": r.estimate, "ci_low": r.ci_low,
+                     "ci_high": r.ci_high, "bound_low": r.bound_low, "bound_high": r.bound_high,
+                     "cases": r.n_eff * r.estimate})
+    forms = shares[(shares["table"] == "trafficked_by_form") & (shares["by"] == "national")]
+    for r in forms.itertuples(index=False):
+        rows.append({"method": method, "statistic": f"share_of_trafficked_{r.indicator}",
+                     "by": "national", "level": "all", "estimate": r.estimate,
+                     "ci_low": r.ci_low, "ci_high": r.ci_high, "cases": r.n_eff * r.estimate})
+    return rows
+
+
+def one_sample(args: tuple[str, int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Draw sample ``seed`` of ``style``, estimate it both ways (and, under MNAR, run the
+    sensitivity analysis); one record per method and target."""
+    style, seed, options = args
+    survey = synthetic.draw_sample(population(style), seed=seed, missing=options["data"],
+                                   mnar_strength=options["strength"])
+    households = survey.microdata("households") if survey.households is not None else None
+    common = {"by": list(MARGINS), "households": households}
+    rows: list[dict[str, Any]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mi = fe.estimate_prevalence(survey.microdata(), SPECS[style], missing="impute",
+                                    imputations=options["imputations"], seed=seed, **common)
+        rows += _records(mi, "impute")
+        minimum = fe.estimate_prevalence(survey.microdata(), SPECS[style], missing="minimum",
+                                         **common)
+        rows += _records(minimum, "minimum")
+        if options["data"] == "mnar":
+            sens = mi.sensitivity(delta=DELTAS).to_frame()
+            nat = sens[sens["by"] == "national"]
+            for ind, g in nat.groupby("indicator"):
+                rows.append({"method": "sensitivity", "statistic": ind, "by": "national",
+                             "level": "all", "estimate": g["estimate"].mean(),
+                             "ci_low": g["ci_low"].min(), "ci_high": g["ci_high"].max(),
+                             "range_low": g["estimate"].min(),
+                             "range_high": g["estimate"].max()})
+    for r in rows:
+        r.update(style=style, seed=seed)
+    return rows
+
+
+def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str], float]]
+              ) -> pd.DataFrame:
+    out = []
+    keys = ["style", "method", "statistic", "by", "level"]
+    for key, g in samples.groupby(keys, sort=False):
+        style, method, stat, by, level = key
+        true = truths[style].get((stat, by, level))
+        if true is None or true == 0:
+            continue
+        est = g["estimate"].to_numpy(float)
+        n = int(np.isfinite(est).sum())
+        row: dict[str, Any] = dict(zip(keys, key, strict=True))
+        row.update(samples=n, truth=true, mean_estimate=np.nanmean(est),
+                   relative_bias=np.nanmean(est) / true - 1,
+                   bias_mc_se=np.nanstd(est, ddof=1) / np.sqrt(n) / true if n > 1 else np.nan)
+        lo, hi = g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float)
+        row["ci_coverage"] = float(np.mean((lo <= true) & (true <= hi)))
+        row["ci_width_pts"] = 100 * float(np.nanmean(hi - lo))
+        if "cases" in g and g["cases"].notna().any():
+            row["effective_cases"] = float(np.nanmean(g["cases"]))
+        if method == "minimum" and g["bound_low"].notna().any():
+            bl, bh = g["bound_low"].to_numpy(float), g["bound_high"].to_numpy(float)
+            row["bounds_coverage"] = float(np.mean((bl <= true) & (true <= bh)))
+            row["bounds_width_pts"] = 100 * float(np.nanmean(bh - bl))
+        if method == "sensitivity":
+            row["range_covers_truth"] = float(np.mean(
+                (g["range_low"] <= true) & (true <= g["range_high"])))
+            row["mean_range"] = (float(g["range_low"].mean()), float(g["range_high"].mean()))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
+    """The study's tables as markdown (for docs/missing.md)."""
+    def pct(x: float) -> str:
+        return "" if not np.isfinite(x) else f"{100 * x:.1f}%"
+
+    lines = [f"{meta['samples']} samples per style ({meta['data'].upper()} item non-response"
+             + (f", strength {meta['strength']}" if meta["data"] == "mnar" else "")
+             + f"), M = {meta['imputations']} imputations, flestimate {meta['version']}, "
+             f"{meta['seconds']:.0f} s on {meta['machine']}.", "",
+             "| style | statistic | domain | truth | imputed: bias (MC se) | coverage | "
+             "minimum: bias | coverage | bounds cover; width |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    mi = summary[summary["method"] == "impute"].set_index(["style", "statistic", "by", "level"])
+    mn = summary[summary["method"] == "minimum"].set_index(["style", "statistic", "by", "level"])
+    for idx, r in mi.iterrows():
+        m = mn.loc[idx] if idx in mn.index else None
+        dom = "national" if idx[2] == "national" else f"{idx[2]} = {idx[3]}"
+        bounds = ("" if m is None or not np.isfinite(m.get("bounds_coverage", np.nan)) else
+                  f"{pct(m['bounds_coverage'])}; {m['bounds_width_pts']:.1f} pts")
+        lines.append(
+            f"| {idx[0]} | {idx[1].replace('share_of_trafficked_', 'trafficked: ')} | {dom} | "
+            f"{pct(r['truth'])} | {100 * r['relative_bias']:+.1f}% "
+            f"({100 * r['bias_mc_se']:.1f}) | {pct(r['ci_coverage'])} | "
+            + ("" if m is None else f"{100 * m['relative_bias']:+.1f}% | "
+               f"{pct(m['ci_coverage'])} | ") + f"{bounds} |")
+    sens = summary[summary["method"] == "sensitivity"]
+    if len(sens):
+        lines += ["", "| style | statistic | truth | mean imputed estimate over delta | "
+                      "sample ranges covering the truth |", "|---|---|---|---|---|"]
+        for r in sens.itertuples(index=False):
+            low, high = r.mean_range
+            lines.append(f"| {r.style} | {r.statistic} | {pct(r.truth)} | {pct(low)} to "
+                         f"{pct(high)} | {pct(r.range_covers_truth)} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(samples: int, styles: list[str], seed: int, jobs: int, imputations: int, data: str,
+        strength: float) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    options = {"imputations": imputations, "data": data, "strength": strength}
+    work = [(style, seed + i, options) for style in styles for i in range(samples)]
+    clock = time.perf_counter()
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            records = [r for rows in pool.map(one_sample, work, chunksize=2) for r in rows]
+    else:
+        records = [r for job in work for r in one_sample(job)]
+    frame = pd.DataFrame(records)
+    return frame, summarise(frame, {s: truth(s) for s in styles}), time.perf_counter() - clock
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--styles", default="moldova,georgia")
+    ap.add_argument("--seed", type=int, default=2026, help="first sample seed")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--imputations", type=int, default=20)
+    ap.add_argument("--data", choices=("mar", "mnar"), default="mar")
+    ap.add_argument("--strength", type=float, default=2.0)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--docs", type=Path, help="write the tables into this page, between "
+                    "<!-- study:begin --> and <!-- study:end -->")
+    args = ap.parse_args(argv)
+    styles = [s.strip() for s in args.styles.split(",") if s.strip()]
+    _, summary, seconds = run(args.samples, styles, args.seed, args.jobs, args.imputations,
+                              args.data, args.strength)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    meta = {"samples": args.samples, "first_seed": args.seed, "data": args.data,
+            "strength": args.strength, "imputations": args.imputations,
+            "seconds": round(seconds, 1), "version": fe.__version__,
+            "machine": f"{platform.machine()}, Python {platform.python_version()}, "
+                       f"{args.jobs} process(es)"}
+    print(f"{args.samples} samples per style in {seconds:.0f} s")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {**meta, "summary": json.loads(summary.to_json(orient="records"))}
+        args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    if args.docs is not None:
+        page = args.docs.read_text(encoding="utf-8")
+        tag = f"study:{args.data}"
+        begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+        if begin in page and end in page:
+            head, rest = page.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            page = f"{head}{begin}\n{markdown(summary, meta)}{end}{tail}"
+            args.docs.write_text(page, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
