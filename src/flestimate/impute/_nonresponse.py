@@ -45,9 +45,10 @@ class WeightingClasses:
 def weighting_classes(columns: Sequence[pd.Series | np.ndarray], names: Sequence[str],
                       universe: np.ndarray, respondent: np.ndarray,
                       weights: np.ndarray) -> WeightingClasses:
-    """Cross ``columns`` into weighting classes over the universe rows; a class with no
-    respondent (weighted) is merged by dropping the last variable, then the one before, down to
-    the whole universe (the collapsing order is the order of ``names``).
+    """Cross ``columns`` into weighting classes over the universe rows. A class with no
+    respondent (with weight) is merged with its siblings: every class sharing its values of
+    all but the last variable becomes one class, and so on up to the whole universe (the
+    collapsing order is the order of ``names``, the last dropped first).
 
     Missing values form a level of their own.
     """
@@ -56,31 +57,35 @@ def weighting_classes(columns: Sequence[pd.Series | np.ndarray], names: Sequence
     for col in columns:
         c, _ = pd.factorize(pd.Series(np.asarray(col, dtype=object)), use_na_sentinel=False)
         codes.append(np.asarray(c, dtype=np.int64))
-    resp_w = np.where(universe & respondent, weights, 0.0)
-    code = np.full(n, -1, dtype=np.int64)
-    level = np.full(n, -1, dtype=np.int64)
-    todo = universe.copy()
-    collapsed = 0
-    for drop in range(len(codes) + 1):  # at most one pass per variable: coarser each time
-        keep = codes[:len(codes) - drop]
+    keys = []  # keys[d]: the cell of every row with the last d variables dropped
+    for drop in range(len(codes) + 1):
         key = np.zeros(n, dtype=np.int64)
-        for c in keep:
+        for c in codes[:len(codes) - drop]:
             key = key * (int(c.max()) + 1 if c.size else 1) + c
-        _, key = np.unique(key, return_inverse=True)
-        key = key.reshape(-1)
-        has = np.bincount(key, weights=resp_w, minlength=int(key.max()) + 1 if n else 0) > 0
-        ok = todo & has[key]
-        if drop == 0:
-            collapsed = int(len(np.unique(key[todo & ~has[key]])))
-        code[ok] = key[ok] + drop * n  # distinct codes per level
-        level[ok] = drop
-        todo &= ~ok
-        if not todo.any():
+        keys.append(np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64))
+    resp_w = np.where(universe & respondent, weights, 0.0)
+    level = np.zeros(n, dtype=np.int64)
+    collapsed = 0
+    for d in range(len(codes)):  # one pass per variable dropped
+        here = universe & (level == d)
+        size = int(keys[d].max()) + 1 if n else 0
+        rows = np.bincount(keys[d], weights=here.astype(float), minlength=size)
+        has = np.bincount(keys[d], weights=np.where(here, resp_w, 0.0), minlength=size) > 0
+        empty = here & ~has[keys[d]]
+        if d == 0:
+            collapsed = int(((rows > 0) & ~has).sum())
+        if not empty.any():
             break
-    _, dense = np.unique(np.where(code >= 0, code, -1), return_inverse=True)
+        parents = np.unique(keys[d + 1][empty])
+        move = universe & np.isin(keys[d + 1], parents) & (level == d)
+        level[move] = d + 1
+    key_at = np.choose(np.minimum(level, len(keys) - 1), keys) if n else level
+    code = np.where(universe, key_at * (len(keys) + 1) + level, -1)
+    _, dense = np.unique(code, return_inverse=True)
     dense = dense.reshape(-1) - (1 if (code < 0).any() else 0)
-    out = np.where(code >= 0, dense, -1)
-    return WeightingClasses(out, tuple(names), level, int(out.max()) + 1 if n else 0, collapsed)
+    out = np.where(universe, dense, -1).astype(np.int64)
+    return WeightingClasses(out, tuple(names), np.where(universe, level, -1), int(out.max()) + 1
+                            if universe.any() else 0, collapsed)
 
 
 def adjustment_factors(classes: WeightingClasses, weights: np.ndarray,
