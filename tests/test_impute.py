@@ -18,6 +18,7 @@ import pytest
 
 from flestimate.errors import ArgumentError
 from flestimate.impute import (
+    _model,
     adjustment_factors,
     check_imputations,
     fit_model,
@@ -25,7 +26,6 @@ from flestimate.impute import (
     seed_sequence,
     weighting_classes,
 )
-from flestimate.impute import _model
 
 REF = Path(__file__).resolve().parent / "reference" / "data" / "mitools_micombine.json"
 
@@ -246,6 +246,23 @@ def test_weighting_classes_collapse_in_order_and_keep_the_totals() -> None:
     for r in range(reps.shape[1]):
         np.testing.assert_allclose(fr[:, r], adjustment_factors(wc, reps[:, r], resp),
                                    rtol=1e-15)
+
+
+def test_collapsing_twice_takes_the_siblings_along() -> None:
+    """In stratum 3 no woman responded (proxy or not): (3, f) is empty after the first merge,
+    so the whole stratum becomes one class, the responding man's class included; the weight
+    of every non-respondent reaches a respondent."""
+    h = np.array([3, 3, 3, 3, 4])
+    sex = np.array(["m", "f", "f", "m", "m"], dtype=object)
+    proxy = np.array([0, 0, 1, 0, 0])
+    universe = np.ones(5, dtype=bool)
+    resp = np.array([True, False, False, False, True])
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    wc = weighting_classes([h, sex, proxy], ["strata", "sex", "proxy"], universe, resp, w)
+    assert wc.level.tolist() == [2, 2, 2, 2, 0]
+    f = adjustment_factors(wc, w, resp)
+    np.testing.assert_allclose(f, [10.0, 0.0, 0.0, 0.0, 1.0], rtol=1e-15)
+    assert (w * f).sum() == pytest.approx(w.sum(), rel=1e-15)
 
 
 def test_replicate_design_adjusts_every_replicate() -> None:

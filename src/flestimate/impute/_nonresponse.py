@@ -77,7 +77,7 @@ def weighting_classes(columns: Sequence[pd.Series | np.ndarray], names: Sequence
         if not empty.any():
             break
         parents = np.unique(keys[d + 1][empty])
-        move = universe & np.isin(keys[d + 1], parents) & (level == d)
+        move = universe & np.isin(keys[d + 1], parents) & (level <= d)
         level[move] = d + 1
     key_at = np.choose(np.minimum(level, len(keys) - 1), keys) if n else level
     code = np.where(universe, key_at * (len(keys) + 1) + level, -1)

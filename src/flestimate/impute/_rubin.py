@@ -105,6 +105,9 @@ def rubin(estimates: np.ndarray, variances: np.ndarray,
         nu = 1 / (1 / nu_old + 1 / nu_obs)
         fmi = (r + 2 / (nu + 3)) / (r + 1)
     none = b == 0
+    # identical completions: the complete-data result itself, not a mean with rounding
+    qbar = np.where(none, q[0], qbar)
+    t = np.where(none & (np.abs(u - u[0]).max(axis=0) == 0), u[0], t)
     nu = np.where(none, nu_com, nu)
     fmi = np.where(none, 0.0, fmi)
     return RubinCombination(qbar, t, ubar, b, np.asarray(nu), np.asarray(fmi), m)

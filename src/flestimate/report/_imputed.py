@@ -238,7 +238,7 @@ def _stacked(mf: pd.DataFrame, rows: np.ndarray, comp: Any, model: ImputationMod
     household ids made distinct per completion."""
     k = rows.size
     base = mf.iloc[np.tile(rows, imputations)].reset_index(drop=True)
-    values = comp.binary.reshape(imputations * k, -1)
+    values = comp.binary.reshape(imputations * k, len(model.items))
     for j, name in enumerate(model.items):
         base[name] = values[:, j]
     for name, arr in comp.categorical.items():

@@ -746,9 +746,10 @@ def _combine(t: pd.DataFrame, keys: list[str], m: int) -> pd.DataFrame:
     dfc = t["df"].to_numpy(float).reshape(shape).T
     comb = rubin(np.nan_to_num(est), np.nan_to_num(se) ** 2, dfc.min(axis=0))
     first = t.iloc[::m][keys].reset_index(drop=True)
-    vsrs = np.nanmean(np.where(t["deff"].to_numpy(float).reshape(shape).T > 0,
-                               se ** 2 / t["deff"].to_numpy(float).reshape(shape).T, np.nan),
-                      axis=0) if "deff" in t else np.full(first.shape[0], np.nan)
+    deff = t["deff"].to_numpy(float).reshape(shape).T
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row without any design effect
+        vsrs = np.nanmean(np.where(deff > 0, se ** 2 / deff, np.nan), axis=0)
     empty = np.isnan(est).all(axis=0)
     out = first.assign(
         estimate=np.where(empty, np.nan, comb.estimate),

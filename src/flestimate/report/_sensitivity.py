@@ -100,7 +100,8 @@ class Sensitivity:
             rows.append({"by": by, "domain": domain, "indicator": ind, "value": float(value),
                          **{f"delta_{k}": _crossing(x, g[k].to_numpy(float), float(value))
                             for k in ("estimate", "ci_low", "ci_high")}})
-        return pd.DataFrame(rows)
+        out: pd.DataFrame = pd.DataFrame(rows)
+        return out
 
     def summary(self) -> str:
         p = self.provenance

@@ -212,10 +212,13 @@ def draw_sample(population: Population, n_households: int | None = None, *,
         raise ArgumentError(f"`mnar_strength` of `draw_sample()` must be a number; got "
                             f"{mnar_strength!r}")
     fw = draw_fieldwork(population, n, seed, missing, float(mnar_strength))
-    persons, households, labels, values, missing = encode(population.style, fw)
+    persons, households, labels, values, missing_codes = encode(population.style, fw)
     truth, truth_persons = _truth(population, fw, persons, n, seed)
+    if missing == "mnar":  # (the shipped files are "mar": their truth files stay as they are)
+        truth["generator"] = {**truth["generator"], "missing": "mnar",
+                              "mnar_strength": float(mnar_strength)}
     return SyntheticSurvey(population.style, seed, persons, households, labels, values,
-                           missing, truth, truth_persons)
+                           missing_codes, truth, truth_persons)
 
 
 def generate(style: str = "moldova", n_households: int | None = None, seed: int | None = None,
