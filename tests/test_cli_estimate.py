@@ -115,6 +115,30 @@ def test_plain_penalties_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert "pen_assets_withheld__duress_or_leaving" in err and len(err.splitlines()) == 1
 
 
+def test_sensitivity_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`flestimate sensitivity`: the shares by delta as the Python call gives them, tipping
+    points with --value, CSV to a file, a bad --delta exits 2 with one line."""
+    argv = ["sensitivity", MOLDOVA, "--spec", "moldova-2008-synthetic", "--delta=-1,0,1",
+            "--imputations", "3"]
+    assert main([*argv, "--value", "0.045"]) == 0
+    captured = capsys.readouterr()
+    assert "imputed shares (%) when the log-odds of yes" in captured.out
+    assert "tipping points (delta at which the share reaches 0.045)" in captured.out
+    assert captured.err.count("LONELY_PSU") == 1  # each warning once
+    out = tmp_path / "sens.csv"
+    assert main([*argv, "--format", "csv", "-o", str(out)]) == 0
+    got = pd.read_csv(out)
+    ref = estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", imputations=3).sensitivity(
+        delta=[-1, 0, 1]).to_frame()
+    np.testing.assert_allclose(got["estimate"], ref["estimate"], rtol=1e-12)
+    assert sorted(set(got["delta"])) == [-1.0, 0.0, 1.0]
+    capsys.readouterr()
+    assert main(["sensitivity", MOLDOVA, "--spec", "moldova-2008-synthetic",
+                 "--delta", "a,b"]) == 2
+    err = capsys.readouterr().err
+    assert "--delta must be numbers" in err and len(err.splitlines()) == 1
+
+
 def test_usage_and_input_errors_exit_2(capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:
     cases = [

@@ -28,6 +28,7 @@ from flestimate.report import (
     VARIANCE_METHODS,
     PrevalenceReport,
 )
+from flestimate.report._sensitivity import DEFAULT_DELTAS
 from flestimate.results import Estimates
 
 if TYPE_CHECKING:
@@ -74,6 +75,24 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"),
                      default="table")
     est.add_argument("-o", "--out", type=Path, help="output file (required for xlsx)")
+    sens = sub.add_parser("sensitivity", help="how the imputed shares move when missing "
+                                              "sensitive answers are not missing at random")
+    sens.add_argument("file", type=Path)
+    sens.add_argument("--spec", required=True, help="module spec: a built-in name or a YAML file")
+    sens.add_argument("--households", type=Path, help="household file to merge, if separate")
+    sens.add_argument("--by", help="domain margins, comma-separated")
+    sens.add_argument("--delta", default=",".join(f"{d:g}" for d in DEFAULT_DELTAS),
+                      help="shifts of the log-odds of yes of the missing sensitive answers, "
+                           "comma-separated (default -2 to 2 by 0.5)")
+    sens.add_argument("--value", type=float,
+                      help="a share (e.g. 0.05): the deltas at which the estimate and its "
+                           "interval reach it (tipping points)")
+    sens.add_argument("--indicators", default="forced_labour,trafficked",
+                      help="classes, comma-separated (default forced_labour,trafficked)")
+    sens.add_argument("--imputations", type=int, default=20)
+    sens.add_argument("--seed", type=int, help="seed of the imputations (0 by default)")
+    sens.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sens.add_argument("-o", "--out", type=Path, help="output file")
     run = sub.add_parser("run", help="many surveys from a batch file (TOML), in parallel, with "
                                      "combined outputs and a manifest")
     run.add_argument("batch", type=Path, help="batch file (docs/batch.md)")
@@ -172,6 +191,45 @@ def _estimate(args: argparse.Namespace) -> PrevalenceReport:
         missing=args.missing, imputations=args.imputations)
 
 
+def _sensitivity(args: argparse.Namespace) -> str:
+    """The output of `flestimate sensitivity` (written to ``args.out`` when given)."""
+    import json
+
+    import pandas as pd
+
+    from flestimate.report import estimate_prevalence
+
+    try:
+        deltas = [float(d) for d in _split(args.delta)]
+    except ValueError as exc:
+        raise ArgumentError(f"--delta must be numbers separated by commas; got "
+                            f"{args.delta!r}") from exc
+    report = estimate_prevalence(args.file, args.spec, by=_split(args.by) or None,
+                                 households=args.households, imputations=args.imputations,
+                                 seed=args.seed, missing="impute")
+    sens = report.sensitivity(delta=deltas, indicators=_split(args.indicators))
+    tips = sens.tipping_points(args.value) if args.value is not None else None
+    if args.format == "csv":
+        text = sens.to_frame().to_csv(index=False)
+    elif args.format == "json":
+        payload = sens.to_dict()
+        if tips is not None:
+            payload["tipping_points"] = json.loads(tips.to_json(orient="records"))
+        text = json.dumps(payload, indent=1, default=str) + "\n"
+    else:
+        text = sens.summary() + "\n"
+        if tips is not None:
+            with pd.option_context("display.width", 160):
+                text += (f"\ntipping points (delta at which the share reaches {args.value:g}):"
+                         f"\n{tips.to_string(index=False)}\n")
+    if args.out is not None:
+        tmp = args.out.with_name(f".{args.out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(args.out)  # atomic: a reader never sees half a file
+        return f"wrote {args.out}\n"
+    return text
+
+
 def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str | None:
     """Write the report in ``fmt`` to ``out`` (or return the text for stdout)."""
     if fmt == "xlsx":
@@ -232,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "estimate":
                 prevalence = _estimate(args)
                 text = _write_report(prevalence, args.format, args.out)
+            elif args.command == "sensitivity":
+                text = _sensitivity(args)
             elif args.command == "run":
                 batch = _run(args)
             elif args.command == "inspect":
@@ -249,10 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # an output file that cannot be written
         print(f"flestimate: {exc}", file=sys.stderr)
         return 2
-    for w in caught:
-        print(f"flestimate: warning: {w.message}", file=sys.stderr)
+    for message in dict.fromkeys(str(w.message) for w in caught):  # each warning once
+        print(f"flestimate: warning: {message}", file=sys.stderr)
     try:
-        if args.command == "estimate":
+        if args.command in ("estimate", "sensitivity"):
             if text is not None:
                 sys.stdout.write(text)
         elif args.command == "run":
