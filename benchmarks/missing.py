@@ -148,10 +148,12 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
             bl, bh = g["bound_low"].to_numpy(float), g["bound_high"].to_numpy(float)
             row["bounds_coverage"] = float(np.mean((bl <= true) & (true <= bh)))
             row["bounds_width_pts"] = 100 * float(np.nanmean(bh - bl))
-        if method == "sensitivity":
+        if method == "sensitivity" and "range_low" in g:
             row["range_covers_truth"] = float(np.mean(
                 (g["range_low"] <= true) & (true <= g["range_high"])))
             row["mean_range"] = (float(g["range_low"].mean()), float(g["range_high"].mean()))
+            # the sensitivity interval: from the lowest lower end to the highest upper end
+            row["interval_range_covers_truth"] = row.pop("ci_coverage")
         out.append(row)
     return pd.DataFrame(out)
 
@@ -183,12 +185,18 @@ def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
                f"{pct(m['ci_coverage'])} | ") + f"{bounds} |")
     sens = summary[summary["method"] == "sensitivity"]
     if len(sens):
-        lines += ["", "| style | statistic | truth | mean imputed estimate over delta | "
-                      "sample ranges covering the truth |", "|---|---|---|---|---|"]
+        mi_nat = summary[(summary["method"] == "impute") & (summary["by"] == "national")]
+        lines += ["", "| style | statistic | truth | imputed (delta = 0): bias, coverage | "
+                      "mean estimate over delta | estimates' range covers | intervals' range "
+                      "covers |", "|---|---|---|---|---|---|---|"]
         for r in sens.itertuples(index=False):
             low, high = r.mean_range
-            lines.append(f"| {r.style} | {r.statistic} | {pct(r.truth)} | {pct(low)} to "
-                         f"{pct(high)} | {pct(r.range_covers_truth)} |")
+            m = mi_nat[(mi_nat["style"] == r.style) & (mi_nat["statistic"] == r.statistic)]
+            base = ("" if m.empty else f"{100 * m['relative_bias'].iloc[0]:+.1f}%, "
+                    f"{pct(m['ci_coverage'].iloc[0])}")
+            lines.append(f"| {r.style} | {r.statistic} | {pct(r.truth)} | {base} | {pct(low)} "
+                         f"to {pct(high)} | {pct(r.range_covers_truth)} | "
+                         f"{pct(r.interval_range_covers_truth)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -217,8 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strength", type=float, default=2.0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--docs", type=Path, help="write the tables into this page, between "
-                    "<!-- study:begin --> and <!-- study:end -->")
+                    "<!-- study:<data>:begin --> and <!-- study:<data>:end -->")
+    ap.add_argument("--report", type=Path, help="rewrite --docs from a saved run (--out file) "
+                    "instead of running")
     args = ap.parse_args(argv)
+    if args.report is not None:
+        saved = json.loads(args.report.read_text(encoding="utf-8"))
+        summary = pd.DataFrame(saved.pop("summary"))
+        if args.docs is not None:
+            _write_docs(args.docs, summary, saved)
+        return 0
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     _, summary, seconds = run(args.samples, styles, args.seed, args.jobs, args.imputations,
                               args.data, args.strength)
@@ -235,15 +251,19 @@ def main(argv: list[str] | None = None) -> int:
         payload = {**meta, "summary": json.loads(summary.to_json(orient="records"))}
         args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     if args.docs is not None:
-        page = args.docs.read_text(encoding="utf-8")
-        tag = f"study:{args.data}"
-        begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
-        if begin in page and end in page:
-            head, rest = page.split(begin, 1)
-            _, tail = rest.split(end, 1)
-            page = f"{head}{begin}\n{markdown(summary, meta)}{end}{tail}"
-            args.docs.write_text(page, encoding="utf-8")
+        _write_docs(args.docs, summary, meta)
     return 0
+
+
+def _write_docs(path: Path, summary: pd.DataFrame, meta: dict[str, Any]) -> None:
+    page = path.read_text(encoding="utf-8")
+    tag = f"study:{meta['data']}"
+    begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+    if begin in page and end in page:
+        head, rest = page.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        page = f"{head}{begin}\n{markdown(summary, meta)}{end}{tail}"
+        path.write_text(page, encoding="utf-8")
 
 
 if __name__ == "__main__":
