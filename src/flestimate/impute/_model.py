@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from flestimate.errors import EstimationError
 
@@ -151,6 +150,12 @@ class LatentClassFit:
         return int(self.theta.shape[2])
 
 
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    """log(sum(exp(x))) along ``axis`` (kept), stable; scipy's is slower for a few classes."""
+    top = x.max(axis=axis, keepdims=True)
+    return np.asarray(top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True)))
+
+
 def _item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray],
                  theta: np.ndarray, phi: list[np.ndarray]) -> np.ndarray:
     """log P(observed answers | class), shape (b, rows, K)."""
@@ -165,7 +170,7 @@ def _item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray],
 def _log_shares(pat: Patterns, beta: np.ndarray) -> np.ndarray:
     """log class shares of every covariate group, shape (b, G, K)."""
     eta = (beta[:, pat.active, :] * pat.active_on[None, :, :, None]).sum(axis=2)
-    return np.asarray(eta - special.logsumexp(eta, axis=2, keepdims=True))
+    return np.asarray(eta - _logsumexp(eta, axis=2))
 
 
 def _posterior(pat: Patterns, fit_beta: np.ndarray, theta: np.ndarray,
@@ -173,7 +178,7 @@ def _posterior(pat: Patterns, fit_beta: np.ndarray, theta: np.ndarray,
     """Class posteriors of every pattern (b, U, K) and the log-likelihood of each pattern."""
     joint = _log_shares(pat, fit_beta)[:, pat.group, :] + _item_loglik(
         pat.yes, pat.no, pat.levels, theta, phi)
-    norm = special.logsumexp(joint, axis=2, keepdims=True)
+    norm = _logsumexp(joint, axis=2)
     return np.exp(joint - norm), norm[..., 0]
 
 
@@ -319,7 +324,7 @@ def bootstrap_weights(count: np.ndarray, draws: int, rng: np.random.Generator) -
 def draw_classes(logprior: np.ndarray, loglik: np.ndarray, u: np.ndarray) -> np.ndarray:
     """A class per (parameter set, row) from the posterior, by inversion of ``u`` (b, rows)."""
     post = logprior + loglik
-    post = np.exp(post - special.logsumexp(post, axis=2, keepdims=True))
+    post = np.exp(post - _logsumexp(post, axis=2))
     cdf = np.cumsum(post, axis=2)
     return np.asarray((u[..., None] > cdf).sum(axis=2).clip(max=post.shape[2] - 1))
 
