@@ -167,9 +167,9 @@ def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
              + (f", strength {meta['strength']}" if meta["data"] == "mnar" else "")
              + f"), M = {meta['imputations']} imputations, flestimate {meta['version']}, "
              f"{meta['seconds']:.0f} s on {meta['machine']}.", "",
-             "| style | statistic | domain | truth | imputed: bias (MC se) | coverage | "
-             "minimum: bias | coverage | bounds cover; width |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| style | statistic | domain | truth | effective cases | imputed: bias (MC se) | "
+             "coverage | minimum: bias | coverage | bounds cover; width |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     mi = summary[summary["method"] == "impute"].set_index(["style", "statistic", "by", "level"])
     mn = summary[summary["method"] == "minimum"].set_index(["style", "statistic", "by", "level"])
     for idx, r in mi.iterrows():
@@ -179,7 +179,8 @@ def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
                   f"{pct(m['bounds_coverage'])}; {m['bounds_width_pts']:.1f} pts")
         lines.append(
             f"| {idx[0]} | {idx[1].replace('share_of_trafficked_', 'trafficked: ')} | {dom} | "
-            f"{pct(r['truth'])} | {100 * r['relative_bias']:+.1f}% "
+            f"{pct(r['truth'])} | {r.get('effective_cases', np.nan):.0f} | "
+            f"{100 * r['relative_bias']:+.1f}% "
             f"({100 * r['bias_mc_se']:.1f}) | {pct(r['ci_coverage'])} | "
             + ("" if m is None else f"{100 * m['relative_bias']:+.1f}% | "
                f"{pct(m['ci_coverage'])} | ") + f"{bounds} |")
