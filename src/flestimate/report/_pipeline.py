@@ -853,18 +853,23 @@ def _domain_codes(frame: pd.DataFrame, by: tuple[str, ...], rows: np.ndarray
     return codes, cells.reset_index(drop=True)
 
 
+def _completion_counts(values: np.ndarray, codes: np.ndarray, n_cells: int) -> np.ndarray:
+    """Cases per domain cell, averaged over the completions: ``values`` (M, rows) 0/1."""
+    m = values.shape[0]
+    ok = codes >= 0
+    key = (np.arange(m)[:, None] * n_cells + codes[None, :])[:, ok].ravel()
+    counts = np.bincount(key, weights=values[:, ok].astype(np.float64).ravel(),
+                         minlength=m * n_cells)
+    return np.asarray(counts.reshape(m, n_cells).mean(axis=0))
+
+
 def _mean_cases(frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...],
                 in_universe: np.ndarray) -> pd.DataFrame:
     """Unweighted cases of each class, averaged over the completions and rounded."""
     rows = np.flatnonzero(in_universe)
     codes, cells = _domain_codes(frame, by, rows)
-    ok = codes >= 0
-    out = []
-    for name in POINTS:
-        vals = imp.points[name][:, rows][:, ok].astype(np.float64)  # (M, rows)
-        counts = np.stack([np.bincount(codes[ok], weights=v, minlength=len(cells))
-                           for v in vals]).mean(axis=0) if ok.any() else np.zeros(len(cells))
-        out.append(cells.assign(indicator=name, n_cases=np.rint(counts).astype(np.int64)))
+    out = [cells.assign(indicator=name, n_cases=np.rint(_completion_counts(
+        imp.points[name][:, rows], codes, len(cells))).astype(np.int64)) for name in POINTS]
     table: pd.DataFrame = pd.concat(out, ignore_index=True)
     return table
 
@@ -873,15 +878,9 @@ def _mean_form_cases(frame: pd.DataFrame, imp: Imputed, among: str, by: tuple[st
                      in_universe: np.ndarray) -> pd.DataFrame:
     rows = np.flatnonzero(in_universe)
     codes, cells = _domain_codes(frame, by, rows)
-    ok = codes >= 0
-    form = imp.forms[among][:, rows][:, ok]  # (M, rows)
-    n_cells = len(cells)
-    out = []
-    for i, f in enumerate(FORMS):
-        hits = (form == i).astype(np.float64)
-        counts = (np.stack([np.bincount(codes[ok], weights=h, minlength=n_cells) for h in hits])
-                  .mean(axis=0) if ok.any() else np.zeros(n_cells))
-        out.append(cells.assign(indicator=f, n_cases=np.rint(counts).astype(np.int64)))
+    form = imp.forms[among][:, rows]  # (M, rows)
+    out = [cells.assign(indicator=f, n_cases=np.rint(_completion_counts(
+        form == i, codes, len(cells))).astype(np.int64)) for i, f in enumerate(FORMS)]
     table: pd.DataFrame = pd.concat(out, ignore_index=True)
     return table
 
