@@ -93,6 +93,40 @@ def _records(report: fe.PrevalenceReport, method: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _complete_records(survey: synthetic.SyntheticSurvey, spec: Any) -> list[dict[str, Any]]:
+    """The complete-data estimates of the sample: every universe person's true status (the
+    generator knows it, unit non-respondents included) with the file's weights. Paired with the
+    estimates from the answers, they take the sampling error out of the bias due to the missing
+    answers (the difference varies far less from sample to sample than either estimate)."""
+    households = survey.microdata("households") if survey.households is not None else None
+    frame = spec.merge_households(survey.microdata(), households)
+    mapped = spec.apply(frame).frame
+    tp = survey.truth_persons
+    ids = list(tp.columns[:2])
+    own = frame.loc[mapped.index, ids].assign(
+        _w=frame.loc[mapped.index, spec.design["weights"]].to_numpy(float),
+        **{m: mapped[m].astype(str).to_numpy() for m in MARGINS})
+    t = own.merge(tp, on=ids, how="left", validate="1:1")
+    if t["trafficked"].isna().any():
+        raise RuntimeError("a universe person without a true status")
+    w = t["_w"].to_numpy(float)
+    fl = t["forced_labour"].to_numpy(float)
+    tr = t["trafficked"].to_numpy(float)
+    rows: list[dict[str, Any]] = []
+    groups = [("national", "all", np.ones(len(t), dtype=bool))]
+    groups += [(m, lv, (t[m] == lv).to_numpy()) for m in MARGINS for lv in t[m].unique()]
+    for by, level, g in groups:
+        for stat, y in (("forced_labour", fl), ("trafficked", tr)):
+            rows.append({"method": "complete", "statistic": stat, "by": by, "level": str(level),
+                         "estimate": float((w * y)[g].sum() / w[g].sum())})
+    form = t["form"].astype(str).to_numpy()
+    for f in FORMS:
+        rows.append({"method": "complete", "statistic": f"share_of_trafficked_{f}",
+                     "by": "national", "level": "all",
+                     "estimate": float((w * tr * (form == f)).sum() / (w * tr).sum())})
+    return rows
+
+
 def one_sample(args: tuple[str, int, dict[str, Any]]) -> list[dict[str, Any]]:
     """Draw sample ``seed`` of ``style``, estimate it both ways (and, under MNAR, run the
     sensitivity analysis); one record per method and target."""
@@ -104,6 +138,7 @@ def one_sample(args: tuple[str, int, dict[str, Any]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        rows += _complete_records(survey, fe.load_spec(SPECS[style]))
         mi = fe.estimate_prevalence(survey.microdata(), SPECS[style], missing="impute",
                                     imputations=options["imputations"], seed=seed, **common)
         rows += _records(mi, "impute")
@@ -128,6 +163,11 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
               ) -> pd.DataFrame:
     out = []
     keys = ["style", "method", "statistic", "by", "level"]
+    pair = ["style", "seed", "statistic", "by", "level"]
+    if (samples["method"] == "complete").any():
+        cd = samples.loc[samples["method"] == "complete", [*pair, "estimate"]]
+        samples = samples.merge(cd.rename(columns={"estimate": "complete"}), on=pair,
+                                how="left")
     for key, g in samples.groupby(keys, sort=False):
         style, method, stat, by, level = key
         true = truths[style].get((stat, by, level))
@@ -139,6 +179,15 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
         row.update(samples=n, truth=true, mean_estimate=np.nanmean(est),
                    relative_bias=np.nanmean(est) / true - 1,
                    bias_mc_se=np.nanstd(est, ddof=1) / np.sqrt(n) / true if n > 1 else np.nan)
+        if method != "complete" and "complete" in g and g["complete"].notna().any():
+            # the bias due to the missing answers, paired with the sample's complete data
+            diff = est - g["complete"].to_numpy(float)
+            k = int(np.isfinite(diff).sum())
+            row["paired_bias"] = np.nanmean(diff) / true
+            row["paired_mc_se"] = np.nanstd(diff, ddof=1) / np.sqrt(k) / true
+        if method == "complete":
+            out.append(row)
+            continue
         lo, hi = g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float)
         row["ci_coverage"] = float(np.mean((lo <= true) & (true <= hi)))
         row["ci_width_pts"] = 100 * float(np.nanmean(hi - lo))
@@ -158,6 +207,13 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
     return pd.DataFrame(out)
 
 
+def _paired(r: Any, se: bool = True) -> str:
+    b = r.get("paired_bias", np.nan)
+    if not np.isfinite(b):
+        return ""
+    return f"{100 * b:+.1f}%" + (f" ({100 * r['paired_mc_se']:.1f})" if se else "")
+
+
 def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
     """The study's tables as markdown (for docs/missing.md)."""
     def pct(x: float) -> str:
@@ -168,8 +224,9 @@ def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
              + f"), M = {meta['imputations']} imputations, flestimate {meta['version']}, "
              f"{meta['seconds']:.0f} s on {meta['machine']}.", "",
              "| style | statistic | domain | truth | effective cases | imputed: bias (MC se) | "
-             "coverage | minimum: bias | coverage | bounds cover; width |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "due to missing answers (MC se) | coverage | minimum: bias | due to missing "
+             "answers | coverage | bounds cover; width |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     mi = summary[summary["method"] == "impute"].set_index(["style", "statistic", "by", "level"])
     mn = summary[summary["method"] == "minimum"].set_index(["style", "statistic", "by", "level"])
     for idx, r in mi.iterrows():
@@ -180,10 +237,10 @@ def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
         lines.append(
             f"| {idx[0]} | {idx[1].replace('share_of_trafficked_', 'trafficked: ')} | {dom} | "
             f"{pct(r['truth'])} | {r.get('effective_cases', np.nan):.0f} | "
-            f"{100 * r['relative_bias']:+.1f}% "
-            f"({100 * r['bias_mc_se']:.1f}) | {pct(r['ci_coverage'])} | "
-            + ("" if m is None else f"{100 * m['relative_bias']:+.1f}% | "
-               f"{pct(m['ci_coverage'])} | ") + f"{bounds} |")
+            f"{100 * r['relative_bias']:+.1f}% ({100 * r['bias_mc_se']:.1f}) | "
+            f"{_paired(r)} | {pct(r['ci_coverage'])} | "
+            + ("| | " if m is None else f"{100 * m['relative_bias']:+.1f}% | "
+               f"{_paired(m, se=False)} | {pct(m['ci_coverage'])} | ") + f"{bounds} |")
     sens = summary[summary["method"] == "sensitivity"]
     if len(sens):
         mi_nat = summary[(summary["method"] == "impute") & (summary["by"] == "national")]
@@ -225,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", choices=("mar", "mnar"), default="mar")
     ap.add_argument("--strength", type=float, default=2.0)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--records", type=Path, help="also write every sample's estimates (CSV)")
     ap.add_argument("--docs", type=Path, help="write the tables into this page, between "
                     "<!-- study:<data>:begin --> and <!-- study:<data>:end -->")
     ap.add_argument("--report", type=Path, help="rewrite --docs from a saved run (--out file) "
@@ -237,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             _write_docs(args.docs, summary, saved)
         return 0
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
-    _, summary, seconds = run(args.samples, styles, args.seed, args.jobs, args.imputations,
+    records, summary, seconds = run(args.samples, styles, args.seed, args.jobs, args.imputations,
                               args.data, args.strength)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
@@ -251,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         payload = {**meta, "summary": json.loads(summary.to_json(orient="records"))}
         args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    if args.records is not None:
+        records.to_csv(args.records, index=False)
     if args.docs is not None:
         _write_docs(args.docs, summary, meta)
     return 0

@@ -50,7 +50,13 @@ def test_a_few_samples(study) -> None:  # type: ignore[no-untyped-def]
     nat = summary[(summary["by"] == "national") & (summary["statistic"] == "forced_labour")]
     truth = study.truth("moldova")[("forced_labour", "national", "all")]
     assert (nat["truth"] == truth).all() and 0.04 < truth < 0.07
-    assert {"impute", "minimum"} == set(nat["method"])
+    assert {"impute", "minimum", "complete"} == set(nat["method"])
+    # the paired bias: the estimate minus the same sample's complete-data estimate
+    row = nat[nat["method"] == "impute"].iloc[0]
+    samples = frame[(frame["statistic"] == "forced_labour") & (frame["by"] == "national")]
+    diff = (samples[samples["method"] == "impute"].set_index("seed")["estimate"]
+            - samples[samples["method"] == "complete"].set_index("seed")["estimate"])
+    assert row["paired_bias"] == pytest.approx(diff.mean() / truth, rel=1e-12)
 
 
 @pytest.mark.slow

@@ -211,3 +211,34 @@ def test_sensitivity_needs_an_imputed_report() -> None:
     minimum = estimate_prevalence(MOLDOVA, SPEC, missing="minimum")
     with pytest.raises(ArgumentError, match=r"needs a report made with missing='impute'"):
         minimum.sensitivity()
+
+
+FILTER_SPEC = {
+    "name": "filter-evidence",
+    "reference_period": "last 10 years",
+    "codes": {"yes": [1], "no": [2], "dont_know": [8], "refused": [9], "not_applicable": [99]},
+    "indicators": {
+        name: {"items": [item], "asked_if": {"column": "filter", "op": "==", "value": 1},
+               "no_if": {"column": "filter", "op": "==", "value": 2}}
+        for name, item in (("pen_violence", "a"), ("pen_threats_family", "b"))},
+}
+
+
+def test_filter_answers_are_evidence_only_where_the_items_do_not_repeat_them() -> None:
+    """Hand-worked: a filter "yes" with a yes in its block, and a filter "no" (block set to no),
+    say nothing the items do not; a "yes" whose block has no observed yes says at least one
+    penalty happened: kept. Read twice, the filter would split the latent classes on itself."""
+    from flestimate.mapping import ModuleSpec
+    from flestimate.report._imputed import _filter_evidence
+
+    data = pd.DataFrame({"filter": [1, 2, 1, 1, 8, 1],
+                         "a": [1, 99, 2, 8, 99, 8],
+                         "b": [2, 99, 2, 2, 99, 8]})
+    mapped = ModuleSpec.from_dict(FILTER_SPEC).apply(data)
+    assert mapped.filters is not None
+    key = mapped.filters.columns[0]
+    assert mapped.filters[key].tolist()[:4] == [1.0, 0.0, 1.0, 1.0]
+    got = _filter_evidence(mapped)
+    assert got is not None
+    expected = [np.nan, np.nan, 1.0, 1.0, np.nan, 1.0]
+    np.testing.assert_array_equal(got[key].to_numpy(), expected)

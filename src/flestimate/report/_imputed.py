@@ -27,7 +27,7 @@ from flestimate.impute import (
     fit_model,
     weighting_classes,
 )
-from flestimate.mapping import MappedSurvey, ModuleSpec
+from flestimate.mapping import MappedSurvey, ModuleSpec, describe_filter
 
 __all__ = ["IMPUTED_CONTEXT", "NONRESPONSE_CLASSES", "Imputed", "impute_survey"]
 
@@ -175,7 +175,7 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
         if m not in cov.columns:
             cov[m] = frame[m].to_numpy(dtype=object)[positions]
     model = fit_model(mf, items=[*indicators, *ctx_binary], categorical=ctx_cat,
-                      evidence=mapped.filters, covariates=cov, respondents=observed_any,
+                      evidence=_filter_evidence(mapped), covariates=cov, respondents=observed_any,
                       classes=classes)
     # the rows whose class a completion can change, and the members of their households (the
     # child rule links children to their parents' classes)
@@ -205,6 +205,32 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
                   "merged by dropping the last variable first"}
     return Imputed(imputations, seed, float(delta), points, forms, respondent, wc, model,
                    positions[rows], not_estimable, nr, determined, redraw)
+
+
+def _filter_evidence(mapped: MappedSurvey) -> pd.DataFrame | None:
+    """The filter answers that say more than their block's items: a filter question is "did
+    any of these happen?", so where an item of its block is observed yes (filter yes) or every
+    item is known no (filter no) the answer repeats the items. Read again as a separate item it
+    would break the model's independence given the class: the classes would split on the filter
+    (penalty reported or not) instead of on exploitation, and what is never asked after a "no"
+    (the perpetrator) would be imputed from the prior. Kept: the filter where its block is not
+    observed (yes, then every item missing or no)."""
+    filters = mapped.filters
+    if filters is None or not filters.shape[1]:
+        return filters
+    mf = mapped.frame
+    out: pd.DataFrame = filters.copy()
+    for key in filters.columns:
+        block = [ind.id for ind in mapped.spec.indicators
+                 if ind.asked_if is not None and describe_filter(ind.asked_if) == key
+                 and ind.id in mf.columns]
+        if not block:
+            continue
+        items = mf[block].to_numpy(dtype=np.float64)
+        f = filters[key].to_numpy(dtype=np.float64)
+        implied = (((f == 0) & (items == 0).all(axis=1)) | ((f == 1) & (items == 1).any(axis=1)))
+        out[key] = np.where(implied, np.nan, f)
+    return out
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from flestimate.errors import (
     FlestimateWarning,
     SpecError,
 )
-from flestimate.estimate import proportion, total
+from flestimate.estimate import Completed, estimate_completed, proportion, total
 from flestimate.impute import check_imputations, rubin, seed_sequence
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
@@ -713,27 +713,36 @@ class Prepared:
 _NR_WEIGHT = f"{_PREFIX}weight_nr"
 
 
-def _mi_name(name: str, m: int) -> str:
-    return f"{_PREFIX}mi_{name}@{m}"
+def _mi_name(name: str) -> str:
+    return f"{_PREFIX}mi_{name}"
 
 
 def _imputed_frame(frame: pd.DataFrame, imp: Imputed, weights: str) -> pd.DataFrame:
-    """The estimation frame with every completion's class columns, the form of the persons in
-    each class per completion (a category, missing outside the class), and the weights after
-    the unit non-response adjustment."""
+    """The estimation frame with one column per class (its value outside the completed rows),
+    the form of the persons in each class (a category, missing outside the class), and the
+    weights after the unit non-response adjustment."""
     cols: dict[str, Any] = {}
     for name in POINTS:
-        arr = imp.points[name]
-        for m in range(imp.imputations):
-            cols[_mi_name(name, m)] = arr[m]
+        cols[_mi_name(name)] = imp.points[name][0]
     for among, codes in imp.forms.items():
-        for m in range(imp.imputations):
-            cols[_mi_name(f"form_{among}", m)] = pd.Categorical.from_codes(
-                codes[m].astype(np.int64), categories=pd.Index(FORMS))
+        cols[_mi_name(f"form_{among}")] = pd.Categorical.from_codes(
+            codes[0].astype(np.int64), categories=pd.Index(FORMS))
     w = frame[weights].to_numpy(dtype=float)
     cols[_NR_WEIGHT] = imp.weights(w)
     out: pd.DataFrame = pd.concat([frame, pd.DataFrame(cols, index=frame.index)], axis=1)
     return out
+
+
+def _completions(imp: Imputed) -> tuple[list[Completed], dict[str, Completed]]:
+    """Every class's and form's completions: their values on the completed rows."""
+    rows = np.asarray(imp.completed_rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    at = rows[order]
+    points = [Completed(_mi_name(name), at, imp.points[name][:, at].astype(np.float64))
+              for name in POINTS]
+    forms = {among: Completed(_mi_name(f"form_{among}"), at, codes[:, at].astype(np.int64))
+             for among, codes in imp.forms.items()}
+    return points, forms
 
 
 def _combine(t: pd.DataFrame, keys: list[str], m: int) -> pd.DataFrame:
@@ -770,7 +779,7 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
     m = imp.imputations
     b = list(by) or None
     keys = [*by, "indicator"]
-    names = [_mi_name(c, j) for c in POINTS for j in range(m)]
+    points, form_points = _completions(imp)
 
     def split(t: pd.DataFrame) -> pd.DataFrame:
         var = t["variable"].astype(str).str.slice(len(_PREFIX) + 3)
@@ -781,14 +790,14 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
     with warnings.catch_warnings():
         # a completion's form column is missing outside its class: that is its domain
         warnings.simplefilter("ignore", FlestimateWarning)
-        share = split(proportion(design, names, by=b, subpop=_UNIVERSE, ci=ci, level=level,
-                                 df=df).to_frame())
-        number = split(total(design, names, by=b, subpop=_UNIVERSE, level=level,
-                             df=df).to_frame())
-        forms = {among: proportion(design, [_mi_name(f"form_{among}", j) for j in range(m)],
-                                   by=b, subpop=_UNIVERSE, ci=ci, level=level,
-                                   df=df).to_frame() for among in imp.forms}
-    in_universe = frame[_UNIVERSE].to_numpy(dtype=bool) & imp.respondent
+        share = split(estimate_completed(design, "proportion", points, by=b, subpop=_UNIVERSE,
+                                         ci=ci, level=level, df=df).to_frame())
+        number = split(estimate_completed(design, "total", points, by=b, subpop=_UNIVERSE,
+                                          level=level, df=df).to_frame())
+        forms = {among: estimate_completed(design, "proportion", [comp], by=b,
+                                           subpop=_UNIVERSE, ci=ci, level=level,
+                                           df=df).to_frame()
+                 for among, comp in form_points.items()}
     sh = _combine(share, keys, m)
     low, high, flag = confidence_interval(ci, sh["estimate"].to_numpy(float),
                                           sh["se"].to_numpy(float), sh["df"].to_numpy(float),
@@ -812,7 +821,9 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
         nflag[np.isnan(low) & (nb["estimate"] == 0).to_numpy()] = "zero count: no interval"
     nb = nb.assign(ci_low=low, ci_high=high, flag=nflag, measure="number", table="prevalence")
     nb = nb.drop(columns=["n"]).merge(sh[[*keys, "n", "n_eff"]], on=keys, how="left")
-    cases = _mean_cases(frame, imp, by, in_universe)
+    rows = np.flatnonzero(frame[_UNIVERSE].to_numpy(dtype=bool))
+    codes, cells = _domain_codes(frame, by, rows)
+    cases, form_cases = _mean_cases(imp, codes, cells, rows, imp.respondent[rows])
     tables = [t.merge(cases, on=keys, how="left") for t in (sh, nb)]
     for name, (among, _) in _AMONG.items():
         ft = forms[among]
@@ -830,9 +841,9 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
                              comb["n"].to_numpy(float))
         comb = comb.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
                            table=name)
-        tables.append(comb.merge(_mean_form_cases(frame, imp, among, by, in_universe),
+        tables.append(comb.merge(form_cases[among],
                                  on=keys, how="left"))
-    observed = _observed_domains(frame, imp, by)
+    observed = _observed_domains(imp, by, codes, cells, rows)
     return [t.merge(observed, on=list(by), how="left") if by else
             t.assign(every_case_imputed=bool(observed)) for t in tables]
 
@@ -853,46 +864,41 @@ def _domain_codes(frame: pd.DataFrame, by: tuple[str, ...], rows: np.ndarray
     return codes, cells.reset_index(drop=True)
 
 
-def _completion_counts(values: np.ndarray, codes: np.ndarray, n_cells: int) -> np.ndarray:
-    """Cases per domain cell, averaged over the completions: ``values`` (M, rows) 0/1."""
-    m = values.shape[0]
-    ok = codes >= 0
-    key = (np.arange(m)[:, None] * n_cells + codes[None, :])[:, ok].ravel()
-    counts = np.bincount(key, weights=values[:, ok].astype(np.float64).ravel(),
-                         minlength=m * n_cells)
-    return np.asarray(counts.reshape(m, n_cells).mean(axis=0))
+def _mean_over_completions(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The mean over the completions ``values`` (M, n), which differ only on the rows ``at``."""
+    out: np.ndarray = values[0].astype(np.float64)
+    if at.size:
+        out[at] = values[:, at].mean(axis=0)
+    return out
 
 
-def _mean_cases(frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...],
-                in_universe: np.ndarray) -> pd.DataFrame:
-    """Unweighted cases of each class, averaged over the completions and rounded."""
-    rows = np.flatnonzero(in_universe)
-    codes, cells = _domain_codes(frame, by, rows)
-    out = [cells.assign(indicator=name, n_cases=np.rint(_completion_counts(
-        imp.points[name][:, rows], codes, len(cells))).astype(np.int64)) for name in POINTS]
-    table: pd.DataFrame = pd.concat(out, ignore_index=True)
-    return table
+def _mean_cases(imp: Imputed, codes: np.ndarray, cells: pd.DataFrame, rows: np.ndarray,
+                counted: np.ndarray) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Unweighted cases of each class, and of each form among the persons of a class,
+    averaged over the completions and rounded: one table of classes, one per ``among``."""
+    at = imp.completed_rows
+    ok = (codes >= 0) & counted
+    n_cells = len(cells)
+
+    def counts(values: np.ndarray) -> np.ndarray:
+        mean = _mean_over_completions(values, at)[rows]
+        return np.rint(np.bincount(codes[ok], weights=mean[ok], minlength=n_cells)
+                       ).astype(np.int64)
+
+    points = pd.concat([cells.assign(indicator=name, n_cases=counts(imp.points[name]))
+                        for name in POINTS], ignore_index=True)
+    forms = {among: pd.concat([cells.assign(indicator=f, n_cases=counts(code == i))
+                               for i, f in enumerate(FORMS)], ignore_index=True)
+             for among, code in imp.forms.items()}
+    return points, forms
 
 
-def _mean_form_cases(frame: pd.DataFrame, imp: Imputed, among: str, by: tuple[str, ...],
-                     in_universe: np.ndarray) -> pd.DataFrame:
-    rows = np.flatnonzero(in_universe)
-    codes, cells = _domain_codes(frame, by, rows)
-    form = imp.forms[among][:, rows]  # (M, rows)
-    out = [cells.assign(indicator=f, n_cases=np.rint(_completion_counts(
-        form == i, codes, len(cells))).astype(np.int64)) for i, f in enumerate(FORMS)]
-    table: pd.DataFrame = pd.concat(out, ignore_index=True)
-    return table
-
-
-def _observed_domains(frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...]) -> Any:
+def _observed_domains(imp: Imputed, by: tuple[str, ...], codes: np.ndarray,
+                      cells: pd.DataFrame, rows: np.ndarray) -> Any:
     """Whether every case of a domain was imputed: no respondent of it has a determined
     status (such a domain's estimate would come from the other domains)."""
-    universe = frame[_UNIVERSE].to_numpy(dtype=bool)
-    rows = np.flatnonzero(universe)
     if not by:
         return not bool(imp.determined[rows].any())
-    codes, cells = _domain_codes(frame, by, rows)
     ok = codes >= 0
     known = np.bincount(codes[ok], weights=imp.determined[rows][ok].astype(float),
                         minlength=len(cells))
