@@ -82,13 +82,14 @@ def _records(report: fe.PrevalenceReport, method: str) -> list[dict[str, Any]]:
                   & shares["indicator"].isin(["forced_labour", "trafficked"])]
     for r in prev.itertuples(index=False):
         rows.append({"method": method, "statistic": r.indicator, "by": r.by,
-                     "level": str(r.domain), "estimate": r.estimate, "ci_low": r.ci_low,
+                     "level": str(r.domain), "estimate": r.estimate, "se": r.se,
+                     "ci_low": r.ci_low,
                      "ci_high": r.ci_high, "bound_low": r.bound_low, "bound_high": r.bound_high,
                      "cases": r.n_eff * r.estimate})
     forms = shares[(shares["table"] == "trafficked_by_form") & (shares["by"] == "national")]
     for r in forms.itertuples(index=False):
         rows.append({"method": method, "statistic": f"share_of_trafficked_{r.indicator}",
-                     "by": "national", "level": "all", "estimate": r.estimate,
+                     "by": "national", "level": "all", "estimate": r.estimate, "se": r.se,
                      "ci_low": r.ci_low, "ci_high": r.ci_high, "cases": r.n_eff * r.estimate})
     return rows
 
@@ -188,6 +189,9 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
         if method == "complete":
             out.append(row)
             continue
+        if "se" in g and g["se"].notna().any():
+            # the mean standard error against the estimates' spread over the samples
+            row["se_ratio"] = float(np.nanmean(g["se"]) / np.nanstd(est, ddof=1))
         lo, hi = g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float)
         row["ci_coverage"] = float(np.mean((lo <= true) & (true <= hi)))
         row["ci_width_pts"] = 100 * float(np.nanmean(hi - lo))

@@ -115,6 +115,7 @@ class ImputationModel:
     respondents: np.ndarray  # positions in the model's frame of the rows it was fitted on
     missing_items: np.ndarray  # (n_respondents, J) the binary cells to impute
     missing_categories: np.ndarray  # (n_respondents, C)
+    profile: str | None = None
 
     @property
     def classes(self) -> int:
@@ -126,6 +127,7 @@ class ImputationModel:
                 "items": len(self.items), "evidence": list(self.evidence),
                 "categorical": [name for name, _ in self.categorical],
                 "covariates": list(self.covariates),
+                "profile": self.profile, "profiles": self.patterns.n_profiles,
                 "not_imputed": list(self.not_imputed),
                 "respondents": int(self.respondents.size),
                 "patterns": int(self.patterns.count.size),
@@ -168,12 +170,13 @@ class ImputationModel:
             stop = min(start + _CHUNK, rows.size)
             rng = draw_rng
             up = u_pat[start:stop]
+            prof = pat.profile[up]
             ll = _model.item_loglik(pat.yes[up], pat.no[up], [lv[up] for lv in pat.levels],
-                                    refit)
+                                    refit, prof)
             z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
                                     rng.random((imputations, stop - start)))
-            theta = np.take_along_axis(refit.theta[:, None, :, :],
-                                       z[:, :, None, None], axis=3)[..., 0]  # (M, rows, J)
+            # each row's profile and drawn class: (M, rows, J)
+            theta = refit.theta_profile[np.arange(imputations)[:, None], prof[None, :], :, z]
             with np.errstate(divide="ignore"):
                 p = special.expit(special.logit(theta) + shift)
             draw = (rng.random(theta.shape) < p).astype(np.float64)
@@ -204,7 +207,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
               evidence: pd.DataFrame | None = None,
               covariates: pd.DataFrame | None = None, respondents: np.ndarray | None = None,
               sensitive: Sequence[str] = (), classes: int = 2,
-              max_iter: int = 1000) -> ImputationModel:
+              profile: str | None = None, max_iter: int = 1000) -> ImputationModel:
     """Fit the latent class imputation model on the respondents of ``frame``.
 
     Parameters
@@ -225,6 +228,11 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
         Items whose imputed log-odds the sensitivity analysis shifts.
     classes : int
         Number of latent classes (2 by default).
+    profile : str, optional
+        A categorical column of ``frame`` (the sector) within whose levels the binary items get
+        their own probabilities in each class, shrunk towards the class's (item profiles:
+        exploitation in commercial sex is not exploitation on a building site); a missing value
+        is a level of its own.
     max_iter : int
 
     Returns
@@ -275,8 +283,13 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     else:
         cov = np.zeros((pos.size, 0), dtype=np.int64)
         cov_levels, cov_names = [], ()
+    prof = None
+    if profile is not None:
+        prof_codes, _ = pd.factorize(frame[profile].iloc[pos].astype(object),
+                                     use_na_sentinel=False, sort=False)
+        prof = np.asarray(prof_codes, dtype=np.int64)
     pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
-                          tuple(cov_levels))
+                          tuple(cov_levels), prof)
     fit = _model.fit(pat, int(classes), max_iter=max_iter)
     from flestimate.classification import indicator_table
 
@@ -291,4 +304,4 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
                     else np.zeros((pos.size, 0), dtype=bool))
     return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
                            cov_names, not_imputed, sens_mask, pat, fit, pos, missing_items,
-                           missing_cats)
+                           missing_cats, profile)

@@ -9,6 +9,7 @@ the imputations), so the ``M`` bootstrap refits and all draws run as batched arr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,9 @@ __all__ = ["LatentClassFit", "Patterns", "collapse", "draw_classes", "fit"]
 #: after a penalty) borrows the overall distribution, not a uniform one, and no probability is
 #: 0 or 1.
 ITEM_PRIOR = 1.0
+#: Prior count of a profile's item probabilities, centred on its class's: a profile (a sector)
+#: with few answers keeps its class's probabilities, a large one has its own.
+PROFILE_PRIOR = 2.0
 #: Ridge penalty (a N(0, 1 / RIDGE) prior) on the class-share log-odds effects of the
 #: covariates, so that a covariate level without a case of a class has a finite effect.
 RIDGE = 1.0
@@ -56,6 +60,10 @@ class Patterns:
         smoothed).
     inverse : ndarray of int, shape (n,)
         The pattern of every respondent.
+    profile : ndarray of int, shape (U,)
+        The item profile of each pattern (its level of the profile variable, a sector; all 0
+        without one).
+    n_profiles : int
     """
 
     yes: np.ndarray
@@ -70,41 +78,86 @@ class Patterns:
     inverse: np.ndarray
     prior_yes: np.ndarray
     prior_levels: list[np.ndarray]
+    profile: np.ndarray
+    n_profiles: int
+    yes_by_profile: Any = None  # sparse (H J, U): yes of item j in rows h J + j of profile h
+    no_by_profile: Any = None
 
 
 def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[int, ...],
-             covariates: np.ndarray, n_covariate_levels: tuple[int, ...]) -> Patterns:
-    """Distinct (answers, covariate group) rows of ``n`` respondents.
+             covariates: np.ndarray, n_covariate_levels: tuple[int, ...],
+             profile: np.ndarray | None = None) -> Patterns:
+    """Distinct (answers, covariate group, profile) rows of ``n`` respondents.
 
     ``binary`` (n, J) holds 1 / 0 / NaN; ``categorical`` level codes (-1 missing);
-    ``covariates`` (n, q) level codes 0..L-1 (missing coded as a level of its own).
+    ``covariates`` (n, q) level codes 0..L-1 (missing coded as a level of its own);
+    ``profile`` (n,) codes 0..H-1 of the item profiles (missing a level of its own).
     """
     n, j = binary.shape
+    prof = np.zeros(n, dtype=np.int64) if profile is None else np.asarray(profile, np.int64)
     code = np.where(np.isnan(binary), 2, binary).astype(np.int8)
-    parts = [code, *(c.reshape(-1, 1) for c in categorical), covariates]
+    parts = [code, *(c.reshape(-1, 1) for c in categorical), prof.reshape(-1, 1), covariates]
     key = np.concatenate([np.asarray(p, dtype=np.int64).reshape(n, -1) for p in parts], axis=1)
     if n == 0:
         raise EstimationError("the imputation model has no respondent to learn from")
-    uniq, first, inverse, count = np.unique(key, axis=0, return_index=True, return_inverse=True,
-                                            return_counts=True)
-    inverse = inverse.reshape(-1)
+    first, inverse, count = _unique_rows(key)
+    uniq = key[first]
     cov = covariates[first].reshape(len(first), -1)
     groups, group = np.unique(cov, axis=0, return_inverse=True)
     active, active_on, n_columns = _design(groups, n_covariate_levels)
     u = uniq[:, :j]
     yes, no = (u == 1).astype(np.float64), (u == 0).astype(np.float64)
     levels = [uniq[:, j + i].astype(np.int64) for i in range(len(categorical))]
+    pattern_profile = uniq[:, j + len(categorical)].astype(np.int64)
     c = count.astype(np.float64)
     prior_yes = (c @ yes + 0.5) / (c @ (yes + no) + 1.0)
     prior_levels = []
     for lev, n_lev in zip(levels, n_levels, strict=True):
         freq = np.bincount(lev[lev >= 0], weights=c[lev >= 0], minlength=n_lev) + 0.5
         prior_levels.append(freq / freq.sum())
+    n_profiles = int(prof.max()) + 1 if n else 1
+    by_profile = [None, None]
+    if n_profiles > 1:
+        from scipy import sparse
+
+        for i, values in enumerate((yes, no)):
+            uu, jj = np.nonzero(values)
+            by_profile[i] = sparse.csr_matrix(
+                (values[uu, jj], (pattern_profile[uu] * j + jj, uu)),
+                shape=(n_profiles * j, len(uniq)))
     return Patterns(
         yes=yes, no=no, levels=levels, n_levels=tuple(n_levels),
         group=group.reshape(-1).astype(np.int64), active=active, active_on=active_on,
         n_columns=n_columns, count=c, inverse=inverse.astype(np.int64), prior_yes=prior_yes,
-        prior_levels=prior_levels)
+        prior_levels=prior_levels, profile=pattern_profile, n_profiles=n_profiles,
+        yes_by_profile=by_profile[0], no_by_profile=by_profile[1])
+
+
+def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=0)``'s first occurrences, inverse and counts (rows in the same,
+    lexicographic, order), by ranking a few columns at a time as one integer: 1-D sorts of
+    ``n`` integers instead of a sort of ``n`` rows compared column by column."""
+    n, q = key.shape
+    if n == 0 or q == 0:
+        return (np.zeros(min(n, 1), dtype=np.int64), np.zeros(n, dtype=np.int64),
+                np.full(min(n, 1), n, dtype=np.int64))
+    shifted = key - key.min(axis=0)
+    span = [int(v) + 1 for v in shifted.max(axis=0)]
+    rank = np.zeros(n, dtype=np.int64)
+    size, j = 1, 0
+    while j < q:
+        combined = rank
+        # the prefix's rank times the next columns' ranges keeps the lexicographic order; one
+        # column always fits (size <= n, a span <= n)
+        while j < q and size * span[j] < 1 << 62:
+            combined = combined * span[j] + shifted[:, j]
+            size *= span[j]
+            j += 1
+        _, first, inverse, count = np.unique(combined, return_index=True, return_inverse=True,
+                                             return_counts=True)
+        rank = inverse.reshape(-1).astype(np.int64)
+        size = int(count.size)
+    return first.astype(np.int64), rank, count.astype(np.int64)
 
 
 def _design(groups: np.ndarray, n_levels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray,
@@ -131,6 +184,9 @@ class LatentClassFit:
         Class-share log-odds of every covariate column (class 0 the reference, all zero).
     theta : ndarray, shape (b, J, K)
         Probability that each binary item is yes in each class.
+    theta_profile : ndarray, shape (b, H, J, K)
+        The same in each item profile (shrunk towards ``theta`` by ``PROFILE_PRIOR``); with a
+        single profile, ``theta`` itself.
     phi : list of ndarray, each shape (b, L, K)
         Level probabilities of each categorical item in each class.
     loglik : ndarray, shape (b,)
@@ -140,6 +196,7 @@ class LatentClassFit:
 
     beta: np.ndarray
     theta: np.ndarray
+    theta_profile: np.ndarray
     phi: list[np.ndarray]
     loglik: np.ndarray
     iterations: int
@@ -157,9 +214,19 @@ def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray],
-                 theta: np.ndarray, phi: list[np.ndarray]) -> np.ndarray:
-    """log P(observed answers | class), shape (b, rows, K)."""
-    out = yes @ np.log(theta) + no @ np.log1p(-theta)  # (b, rows, K) by broadcasting
+                 theta_profile: np.ndarray, phi: list[np.ndarray], profile: np.ndarray
+                 ) -> np.ndarray:
+    """log P(observed answers | class), shape (b, rows, K), each row with its profile's item
+    probabilities."""
+    if theta_profile.shape[1] == 1:
+        theta = theta_profile[:, 0]
+        out = yes @ np.log(theta) + no @ np.log1p(-theta)  # (b, rows, K) by broadcasting
+    else:
+        out = np.zeros((theta_profile.shape[0], yes.shape[0], theta_profile.shape[3]))
+        for h in np.unique(profile).tolist():  # a few profiles (sectors), each a product
+            rows = profile == h
+            theta = theta_profile[:, h]
+            out[:, rows] = yes[rows] @ np.log(theta) + no[rows] @ np.log1p(-theta)
     for lev, p in zip(levels, phi, strict=True):
         observed = lev >= 0
         take = np.log(p)[:, np.where(observed, lev, 0), :]  # (b, rows, K)
@@ -173,28 +240,40 @@ def _log_shares(pat: Patterns, beta: np.ndarray) -> np.ndarray:
     return np.asarray(eta - _logsumexp(eta, axis=2))
 
 
-def _posterior(pat: Patterns, fit_beta: np.ndarray, theta: np.ndarray,
+def _posterior(pat: Patterns, fit_beta: np.ndarray, theta_profile: np.ndarray,
                phi: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Class posteriors of every pattern (b, U, K) and the log-likelihood of each pattern."""
     joint = _log_shares(pat, fit_beta)[:, pat.group, :] + _item_loglik(
-        pat.yes, pat.no, pat.levels, theta, phi)
+        pat.yes, pat.no, pat.levels, theta_profile, phi, pat.profile)
     norm = _logsumexp(joint, axis=2)
     return np.exp(joint - norm), norm[..., 0]
 
 
 def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray
-                  ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Item probabilities from the expected counts (with the prior counts)."""
+                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Item probabilities from the expected counts (with the prior counts): each class's, then
+    each profile's shrunk towards its class's."""
     wr = weight[:, :, None] * post  # (b, U, K)
     yes = pat.yes.T @ wr  # (J, U) @ (b, U, K) -> (b, J, K)
     no = pat.no.T @ wr
     theta = (yes + ITEM_PRIOR * pat.prior_yes[:, None]) / (yes + no + ITEM_PRIOR)
+    if pat.n_profiles == 1:
+        theta_profile = theta[:, None]
+    else:
+        b, u, k = wr.shape
+        flat = wr.transpose(1, 0, 2).reshape(u, b * k)
+        shape = (pat.n_profiles, pat.yes.shape[1], b, k)
+        # every profile's expected counts in one sparse product: (H J, U) @ (U, b K)
+        yes_h = np.asarray(pat.yes_by_profile @ flat).reshape(shape).transpose(2, 0, 1, 3)
+        no_h = np.asarray(pat.no_by_profile @ flat).reshape(shape).transpose(2, 0, 1, 3)
+        theta_profile = ((yes_h + PROFILE_PRIOR * theta[:, None])
+                         / (yes_h + no_h + PROFILE_PRIOR))
     phi = []
     for lev, n_lev, prior in zip(pat.levels, pat.n_levels, pat.prior_levels, strict=True):
         onehot = (lev[:, None] == np.arange(n_lev)[None, :]).astype(np.float64)  # (U, L)
         counts = onehot.T @ wr + ITEM_PRIOR * prior[:, None]
         phi.append(counts / counts.sum(axis=1, keepdims=True))
-    return theta, phi
+    return theta, theta_profile, phi
 
 
 def _m_step_shares(pat: Patterns, weight: np.ndarray, post: np.ndarray,
@@ -278,11 +357,12 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
 
     Notes
     -----
-    E-step: ``r_uk = pi_k(x_u) P(y_u | k) / sum_l pi_l(x_u) P(y_u | l)`` over the observed
-    items only (missing at random given the covariates). M-step: ``theta_jk = (sum_u w_u r_uk
-    y_uj + a pbar_j) / (sum_u w_u r_uk o_uj + a)`` with ``pbar_j`` the item's overall share of
-    yes and ``a = ITEM_PRIOR`` (the same for categorical items), and one Newton step for the
-    class-share logit.
+    E-step: ``r_uk = pi_k(x_u) P(y_u | k, h_u) / sum_l pi_l(x_u) P(y_u | l, h_u)`` over the
+    observed items only (missing at random given the covariates and the profile). M-step:
+    ``theta_jk = (sum_u w_u r_uk y_uj + a pbar_j) / (sum_u w_u r_uk o_uj + a)`` with ``pbar_j``
+    the item's overall share of yes and ``a = ITEM_PRIOR`` (the same for categorical items);
+    ``theta_jkh`` the same over the patterns of profile ``h`` with prior ``c theta_jk``,
+    ``c = PROFILE_PRIOR``; and one Newton step for the class-share logit.
     """
     w = pat.count[None, :] if weight is None else np.asarray(weight, dtype=np.float64)
     b = w.shape[0]
@@ -290,27 +370,28 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
     if start is None:
         post = _initial(pat, classes, b)
         beta = np.zeros((b, p, classes))
-        theta, phi = _m_step_items(pat, w, post)
+        theta, theta_profile, phi = _m_step_items(pat, w, post)
         for _ in range(5):
             beta = _m_step_shares(pat, w, post, beta)
     else:
         beta = np.repeat(start.beta[:1], b, axis=0)
         theta = np.repeat(start.theta[:1], b, axis=0)
+        theta_profile = np.repeat(start.theta_profile[:1], b, axis=0)
         phi = [np.repeat(f[:1], b, axis=0) for f in start.phi]
     last = np.full(b, -np.inf)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - EM iterations, each batched over all
-        post, ll = _posterior(pat, beta, theta, phi)
+        post, ll = _posterior(pat, beta, theta_profile, phi)
         loglik = (w * ll).sum(axis=1)
-        theta, phi = _m_step_items(pat, w, post)
+        theta, theta_profile, phi = _m_step_items(pat, w, post)
         beta = _m_step_shares(pat, w, post, beta)
         gain = np.abs(loglik - last) / np.maximum(np.abs(loglik), 1.0)
         last = loglik
         if np.all(gain < tol):
             converged = True
             break
-    return LatentClassFit(beta, theta, phi, last, it, converged)
+    return LatentClassFit(beta, theta, theta_profile, phi, last, it, converged)
 
 
 def bootstrap_weights(count: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -329,10 +410,10 @@ def draw_classes(logprior: np.ndarray, loglik: np.ndarray, u: np.ndarray) -> np.
     return np.asarray((u[..., None] > cdf).sum(axis=2).clip(max=post.shape[2] - 1))
 
 
-def item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray], fit: LatentClassFit
-                ) -> np.ndarray:
+def item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray], fit: LatentClassFit,
+                profile: np.ndarray) -> np.ndarray:
     """log P(observed answers | class) of rows (b, rows, K) under every parameter set."""
-    return _item_loglik(yes, no, levels, fit.theta, fit.phi)
+    return _item_loglik(yes, no, levels, fit.theta_profile, fit.phi, profile)
 
 
 def log_shares(pat: Patterns, fit: LatentClassFit) -> np.ndarray:

@@ -53,22 +53,25 @@ def weighting_classes(columns: Sequence[pd.Series | np.ndarray], names: Sequence
     Missing values form a level of their own.
     """
     n = len(universe)
+    inside = np.flatnonzero(universe)
+    m = inside.size
     codes = []
-    for col in columns:
-        c, _ = pd.factorize(pd.Series(np.asarray(col, dtype=object)), use_na_sentinel=False)
+    for col in columns:  # only the universe's rows matter; hashed, in the columns' own types
+        series = col if isinstance(col, pd.Series) else pd.Series(np.asarray(col))
+        c, _ = pd.factorize(series.iloc[inside], use_na_sentinel=False)
         codes.append(np.asarray(c, dtype=np.int64))
-    keys = []  # keys[d]: the cell of every row with the last d variables dropped
+    keys = []  # keys[d]: the cell of every universe row with the last d variables dropped
     for drop in range(len(codes) + 1):
-        key = np.zeros(n, dtype=np.int64)
+        key = np.zeros(m, dtype=np.int64)
         for c in codes[:len(codes) - drop]:
             key = key * (int(c.max()) + 1 if c.size else 1) + c
-        keys.append(np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64))
-    resp_w = np.where(universe & respondent, weights, 0.0)
-    level = np.zeros(n, dtype=np.int64)
+        keys.append(np.asarray(pd.factorize(key, sort=True)[0], dtype=np.int64))
+    resp_w = np.where(respondent[inside], np.asarray(weights, dtype=np.float64)[inside], 0.0)
+    level = np.zeros(m, dtype=np.int64)
     collapsed = 0
     for d in range(len(codes)):  # one pass per variable dropped
-        here = universe & (level == d)
-        size = int(keys[d].max()) + 1 if n else 0
+        here = level == d
+        size = int(keys[d].max()) + 1 if m else 0
         rows = np.bincount(keys[d], weights=here.astype(float), minlength=size)
         has = np.bincount(keys[d], weights=np.where(here, resp_w, 0.0), minlength=size) > 0
         empty = here & ~has[keys[d]]
@@ -77,15 +80,16 @@ def weighting_classes(columns: Sequence[pd.Series | np.ndarray], names: Sequence
         if not empty.any():
             break
         parents = np.unique(keys[d + 1][empty])
-        move = universe & np.isin(keys[d + 1], parents) & (level <= d)
+        move = np.isin(keys[d + 1], parents) & (level <= d)
         level[move] = d + 1
-    key_at = np.choose(np.minimum(level, len(keys) - 1), keys) if n else level
-    code = np.where(universe, key_at * (len(keys) + 1) + level, -1)
-    _, dense = np.unique(code, return_inverse=True)
-    dense = dense.reshape(-1) - (1 if (code < 0).any() else 0)
-    out = np.where(universe, dense, -1).astype(np.int64)
-    return WeightingClasses(out, tuple(names), np.where(universe, level, -1), int(out.max()) + 1
-                            if universe.any() else 0, collapsed)
+    key_at = np.choose(np.minimum(level, len(keys) - 1), keys) if m else level
+    dense = np.asarray(pd.factorize(key_at * (len(keys) + 1) + level, sort=True)[0],
+                       dtype=np.int64)
+    out = np.full(n, -1, dtype=np.int64)
+    out[inside] = dense
+    lev = np.full(n, -1, dtype=np.int64)
+    lev[inside] = level
+    return WeightingClasses(out, tuple(names), lev, int(dense.max()) + 1 if m else 0, collapsed)
 
 
 def adjustment_factors(classes: WeightingClasses, weights: np.ndarray,

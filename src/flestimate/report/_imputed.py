@@ -35,6 +35,9 @@ __all__ = ["IMPUTED_CONTEXT", "NONRESPONSE_CLASSES", "Imputed", "impute_survey"]
 #: binary ones as items, the others as categorical items.
 IMPUTED_CONTEXT = ("moved", "worked", "work_with_parents", "sector", "perpetrator")
 _BINARY_CONTEXT = ("moved", "worked", "work_with_parents")
+#: The item profiles of the imputation model: the answers' probabilities differ by sector
+#: within a class (the form of exploitation is read from the sector).
+PROFILE = "sector"
 #: Default weighting classes of the unit non-response adjustment (``strata``: the design's).
 NONRESPONSE_CLASSES = ("strata", "sex", "migrant_status", "proxy")
 #: The point classes every completion gives (the ``prevalence`` table's indicators).
@@ -114,16 +117,16 @@ class Imputed:
 def _classes(names: Sequence[str], frame: pd.DataFrame, strata: Sequence[str],
              universe: np.ndarray, respondent: np.ndarray, weights: np.ndarray
              ) -> WeightingClasses:
-    cols, used = [], []
+    cols: list[pd.Series] = []
+    used = []
     for name in names:
         if name == "strata":
             if not strata:
                 continue
-            code = pd.Series(list(zip(*(frame[s].to_numpy() for s in strata), strict=True))
-                             if len(strata) > 1 else frame[strata[0]].to_numpy())
-            cols.append(code.to_numpy(dtype=object))
+            cols.append(frame.groupby(list(strata), sort=False, dropna=False).ngroup()
+                        if len(strata) > 1 else frame[strata[0]])
         elif name in frame.columns:
-            cols.append(frame[name].to_numpy(dtype=object))
+            cols.append(frame[name])
         else:
             continue
         used.append(name)
@@ -155,9 +158,9 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
     names = list(nonresponse_classes or NONRESPONSE_CLASSES)
     for name in names:
         if name in mf.columns:
-            col = pd.Series(pd.NA, index=full.index, dtype=object)
-            col.iloc[positions] = mf[name].to_numpy(dtype=object)
-            class_frame[name] = col
+            values = np.full(n, None, dtype=object)
+            values[positions] = mf[name].to_numpy(dtype=object)
+            class_frame[name] = values
         elif name in full.columns and name != "strata":
             class_frame[name] = full[name]
     for s in strata:
@@ -176,7 +179,7 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
             cov[m] = frame[m].to_numpy(dtype=object)[positions]
     model = fit_model(mf, items=[*indicators, *ctx_binary], categorical=ctx_cat,
                       evidence=_filter_evidence(mapped), covariates=cov, respondents=observed_any,
-                      classes=classes)
+                      classes=classes, profile=PROFILE if PROFILE in mf.columns else None)
     # the rows whose class a completion can change, and the members of their households (the
     # child rule links children to their parents' classes)
     c = cls.to_frame()
