@@ -1,4 +1,4 @@
-"""``estimate_completed``: the completions of imputed variables estimated at once, summing the
+"""``estimate_completed`` (and ``shares_and_totals_completed``, both from one pass): the completions of imputed variables estimated at once, summing the
 rows no completion changes only once.
 
 Reference: the same estimators on the ``M`` completed columns written out in full
@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from flestimate import estimate as est_mod
 from flestimate.design import SurveyDesign
 from flestimate.errors import ArgumentError
-from flestimate.estimate import Completed, estimate_completed, proportion, total
+from flestimate.estimate import (
+    Completed,
+    estimate_completed,
+    proportion,
+    shares_and_totals_completed,
+    total,
+)
 
 COLS = ["estimate", "se", "n", "n_eff", "deff", "df", "ci_low", "ci_high"]
 
@@ -53,8 +59,11 @@ def _frame(seed: int, n: int = 600, m: int = 4, k_rows: int = 40
 
 
 def _compare(design: SurveyDesign, comp: list[Completed], m: int, **kw: object) -> None:
+    both = shares_and_totals_completed(design, comp, **kw)  # type: ignore[arg-type]
     for kind, func in (("proportion", proportion), ("total", total)):
         fast = estimate_completed(design, kind, comp, **kw).to_frame()  # type: ignore[arg-type]
+        one_pass = both[0 if kind == "proportion" else 1].to_frame()
+        pd.testing.assert_frame_equal(one_pass, fast)
         names = [f"y@{j}" for j in range(m)] + [f"form@{j}" for j in range(m)]
         slow = func(design, names, **kw).to_frame()  # type: ignore[operator]
         keys = [c for c in ("dom", "variable", "category") if c in slow.columns]

@@ -273,8 +273,13 @@ class _Column:
     values: np.ndarray | None = None
 
     def take(self, rows: slice | np.ndarray) -> np.ndarray:
-        values: np.ndarray = self.source[rows]
-        if self.at is not None and self.values is not None and self.at.size:
+        if (self.at is not None and self.values is not None and isinstance(rows, np.ndarray)
+                and rows.shape == self.at.shape and np.array_equal(rows, self.at)):
+            values = self.values  # the completed rows themselves
+        else:
+            values = self.source[rows]
+        if (values is not self.values and self.at is not None and self.values is not None
+                and self.at.size):
             pos = (np.arange(len(self.source))[rows] if isinstance(rows, slice)
                    else np.asarray(rows))
             idx = np.searchsorted(self.at, pos).clip(max=self.at.size - 1)
@@ -440,18 +445,32 @@ def _accumulate(
             base_cols.append(c.base)
             base_names.append(variables.variable[j])
     base_vars = _Variables(base_cols, None, base_names, None)
-    at = np.unique(np.concatenate([c.at for c in completed if c.at is not None]))
-    at = at[cell[at] >= 0]
+    # the completed rows inside some domain (completions usually share one array of rows)
+    inside: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for c in completed:
+        if c.at is not None and id(c.at) not in inside:
+            keep = cell[c.at] >= 0
+            inside[id(c.at)] = (c.at[keep], keep)
+    at = (next(iter(inside.values()))[0] if len(inside) == 1
+          else np.unique(np.concatenate([a for a, _ in inside.values()])))
+    plus_vars = _Variables(
+        [c if c.at is None or c.values is None
+         else _Column(c.source, c.level, inside[id(c.at)][0], c.values[inside[id(c.at)][1]])
+         for c in variables.y], None, variables.variable, variables.category)
     whole = _sum_rows(design, base_vars, cell, dom_rows, n_dom, chunk, pairs, n_cells, func,
                       keys_of, full=True)
-    minus = _sum_rows(design, base_vars, cell, at, at.size, chunk, pairs, n_cells, func,
-                      keys_of, full=False)
-    plus = _sum_rows(design, variables, cell, at, at.size, chunk, pairs, n_cells, func,
-                     keys_of, full=False)
-    raw = {name: ([w[:, where] - m[:, where] + p for w, m, p in zip(whole[name], minus[name],
-                                                                    plus[name], strict=True)]
-                  if isinstance(whole[name], list)
-                  else whole[name][:, where] - minus[name][:, where] + plus[name])
+    minus = _sum_rows(design, base_vars, cell, at, at.size, max(at.size, 1), pairs, n_cells,
+                      func, keys_of, full=False)
+    plus = _sum_rows(design, plus_vars, cell, at, at.size, max(at.size, 1), pairs, n_cells,
+                     func, keys_of, full=False)
+    def combine(w: np.ndarray, m: np.ndarray, p: np.ndarray) -> np.ndarray:
+        p += np.take(w - m, where, axis=1)  # the (pairs x distinct sources) difference first
+        return p
+
+    raw = {name: ([combine(w, m, p) for w, m, p in zip(whole[name], minus[name], plus[name],
+                                                         strict=True)]
+                  if isinstance(whole[name], list) else combine(whole[name], minus[name],
+                                                                plus[name]))
            for name in plus}
     return _finish(raw, pairs, variables)
 
@@ -615,11 +634,13 @@ def _estimate(
     ci: str,
     level: float,
     df_user: float | None,
+    sums: _Sums | None = None,
 ) -> Estimates:
     func = kind
     n_cells = len(domains.labels)
     k = len(variables.y)
-    sums = _accumulate(design, variables, domains, n_cells, func)
+    if sums is None:
+        sums = _accumulate(design, variables, domains, n_cells, func)
     x = variables.x
 
     stage_totals = list(zip(sums.pairs, sums.ty, sums.tx, sums.tc, strict=True))
@@ -936,9 +957,42 @@ def estimate_completed(
     if kind not in ("proportion", "total"):
         raise ArgumentError(f"`kind` of `estimate_completed()` must be 'proportion' or "
                             f"'total'; got {kind!r}")
-    cols = _columns(design, [c.name for c in completed], "completed", kind)
     options = _options(kind, ("korn-graubard" if kind == "proportion" else "wald")
                        if ci is None else ci, level, df)
+    variables = _completed_variables(design, completed, kind)
+    domains = _domains(design, by, subpop, kind)
+    return _estimate(design, kind, variables, domains, *options)
+
+
+def shares_and_totals_completed(
+    design: SurveyDesign,
+    completed: Sequence[Completed],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+    df: float | None = None,
+) -> tuple[Estimates, Estimates]:
+    """:func:`estimate_completed` as proportions (interval ``ci``) and as totals (Wald) from
+    one pass over the rows: both estimators read the same sums."""
+    share_opts = _options("proportion", ci, level, df)
+    total_opts = _options("total", "wald", level, df)
+    variables = _completed_variables(design, completed, "proportion")
+    domains = _domains(design, by, subpop, "proportion")
+    sums = _accumulate(design, variables, domains, len(domains.labels), "proportion")
+    shares = _estimate(design, "proportion", variables, domains, *share_opts, sums=sums)
+    as_total = (variables if variables.category is not None
+                and any(c is not None for c in variables.category)
+                else _Variables(variables.y, None, variables.variable, None))
+    totals = _estimate(design, "total", as_total, domains, *total_opts, sums=sums)
+    return shares, totals
+
+
+def _completed_variables(design: SurveyDesign, completed: Sequence[Completed], kind: str
+                         ) -> _Variables:
+    """One column per completion (and category) sharing its variable's source."""
+    cols = _columns(design, [c.name for c in completed], "completed", kind)
     data = design._data
     columns: list[_Column] = []
     variable: list[str] = []
@@ -967,10 +1021,8 @@ def estimate_completed(
                 variable.append(f"{name}@{m}")
                 category.append(None)
     has_categories = any(c is not None for c in category)
-    variables = _Variables(columns, None, variable,
-                           category if has_categories or kind == "proportion" else None)
-    domains = _domains(design, by, subpop, kind)
-    return _estimate(design, kind, variables, domains, *options)
+    return _Variables(columns, None, variable,
+                      category if has_categories or kind == "proportion" else None)
 
 
 def ratio(

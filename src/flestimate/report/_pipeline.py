@@ -28,7 +28,13 @@ from flestimate.errors import (
     FlestimateWarning,
     SpecError,
 )
-from flestimate.estimate import Completed, estimate_completed, proportion, total
+from flestimate.estimate import (
+    Completed,
+    estimate_completed,
+    proportion,
+    shares_and_totals_completed,
+    total,
+)
 from flestimate.impute import check_imputations, rubin, seed_sequence
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
@@ -738,8 +744,9 @@ def _completions(imp: Imputed) -> tuple[list[Completed], dict[str, Completed]]:
     rows = np.asarray(imp.completed_rows, dtype=np.int64)
     order = np.argsort(rows, kind="stable")
     at = rows[order]
+    # "undetermined" keeps the classified share (what the completions had to decide)
     points = [Completed(_mi_name(name), at, imp.points[name][:, at].astype(np.float64))
-              for name in POINTS]
+              for name in POINTS if name != "undetermined"]
     forms = {among: Completed(_mi_name(f"form_{among}"), at, codes[:, at].astype(np.int64))
              for among, codes in imp.forms.items()}
     return points, forms
@@ -790,10 +797,9 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
     with warnings.catch_warnings():
         # a completion's form column is missing outside its class: that is its domain
         warnings.simplefilter("ignore", FlestimateWarning)
-        share = split(estimate_completed(design, "proportion", points, by=b, subpop=_UNIVERSE,
-                                         ci=ci, level=level, df=df).to_frame())
-        number = split(estimate_completed(design, "total", points, by=b, subpop=_UNIVERSE,
-                                          level=level, df=df).to_frame())
+        shares, totals = shares_and_totals_completed(design, points, by=b, subpop=_UNIVERSE,
+                                                     ci=ci, level=level, df=df)
+        share, number = split(shares.to_frame()), split(totals.to_frame())
         forms = {among: estimate_completed(design, "proportion", [comp], by=b,
                                            subpop=_UNIVERSE, ci=ci, level=level,
                                            df=df).to_frame()
