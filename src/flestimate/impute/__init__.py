@@ -165,6 +165,7 @@ class ImputationModel:
         cats = {name: np.empty((imputations, rows.size), dtype=object)
                 for name, _ in self.categorical}
         shift = np.where(self.sensitive, float(delta), 0.0)
+        delta = float(delta)
         # uniforms drawn in one stream per chunk of rows: the same rows get the same numbers
         for start in range(0, rows.size, _CHUNK):  # chunks of rows bound the memory
             stop = min(start + _CHUNK, rows.size)
@@ -175,26 +176,24 @@ class ImputationModel:
                                     refit, prof)
             z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
                                     rng.random((imputations, stop - start)))
-            # each row's profile and drawn class: (M, rows, J)
-            theta = refit.theta_profile[np.arange(imputations)[:, None], prof[None, :], :, z]
-            with np.errstate(divide="ignore"):
-                p = special.expit(special.logit(theta) + shift)
-            draw = (rng.random(theta.shape) < p).astype(np.float64)
             observed = np.where(pat.yes[up] == 1, 1.0, np.where(pat.no[up] == 1, 0.0, np.nan))
-            fill = self.missing_items[where[start:stop]]
-            out[:, start:stop] = np.where(fill[None], draw, observed[None])
+            out[:, start:stop] = observed[None]
+            # draws for the missing cells only: each cell's profile, item and drawn class
+            r_idx, j_idx = np.nonzero(self.missing_items[where[start:stop]])
+            m_idx = np.arange(imputations)[:, None]
+            p = refit.theta_profile[m_idx, prof[r_idx][None, :], j_idx[None, :], z[:, r_idx]]
+            if delta != 0.0:
+                with np.errstate(divide="ignore"):
+                    p = special.expit(special.logit(p) + shift[j_idx][None, :])
+            out[:, start + r_idx, j_idx] = (rng.random(p.shape) < p).astype(np.float64)
             for c, (name, levels) in enumerate(self.categorical):
-                lev = pat.levels[c][up]
-                probs = np.take_along_axis(refit.phi[c][:, None, :, :],
-                                           z[:, :, None, None], axis=3)[..., 0]  # (M, rows, L)
-                cdf = np.cumsum(probs, axis=2)
-                pick = (rng.random((imputations, stop - start))[..., None] > cdf).sum(axis=2)
-                pick = np.minimum(pick, len(levels) - 1)
-                code = np.where(self.missing_categories[where[start:stop], c][None], pick,
-                                lev[None])
-                values = np.asarray(levels, dtype=object)
-                cats[name][:, start:stop] = np.where(code >= 0, values[np.maximum(code, 0)],
-                                                     None)
+                code = np.broadcast_to(pat.levels[c][up], (imputations, stop - start)).copy()
+                rows_c = np.flatnonzero(self.missing_categories[where[start:stop], c])
+                cdf = np.cumsum(refit.phi[c][m_idx, :, z[:, rows_c]], axis=2)  # (M, rows, L)
+                pick = (rng.random((imputations, rows_c.size))[..., None] > cdf).sum(axis=2)
+                code[:, rows_c] = np.minimum(pick, len(levels) - 1)
+                values = np.asarray([*levels, None], dtype=object)  # code -1: None
+                cats[name][:, start:stop] = values[code]
         return Completions(np.asarray(rows), out[:, :, :len(self.items)], cats)
 
 
