@@ -242,3 +242,44 @@ def test_filter_answers_are_evidence_only_where_the_items_do_not_repeat_them() -
     assert got is not None
     expected = [np.nan, np.nan, 1.0, 1.0, np.nan, 1.0]
     np.testing.assert_array_equal(got[key].to_numpy(), expected)
+
+
+def test_repeated_household_completions_are_classified_once(report: fl.PrevalenceReport,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """Reference: classifying every stacked completion. Classifying only the first of the
+    household completions that repeat one another gives the same classes in every completion,
+    with several times fewer rows."""
+    from flestimate.report import _imputed
+
+    imp = report._prepared.imputed
+    redraw = imp.redraw
+    comp = imp.model.complete(redraw.rows, imp.imputations, redraw.seed)
+    hh = redraw.mapped[redraw.household].to_numpy()[redraw.rows]
+    sel, rep = _imputed._distinct_households(comp, hh, imp.imputations)
+    stacked = imp.imputations * redraw.rows.size
+    assert rep.size == stacked and sel.size < stacked / 3
+    fast = redraw.outcomes(imp.model, imp.imputations, 0.0)
+
+    def every(comp: object, household: object, imputations: int) -> tuple:
+        return np.arange(stacked), np.arange(stacked)
+
+    monkeypatch.setattr(_imputed, "_distinct_households", every)
+    slow = redraw.outcomes(imp.model, imp.imputations, 0.0)
+    for name in fast[0]:
+        np.testing.assert_array_equal(fast[0][name], slow[0][name])
+    for name in fast[1]:
+        np.testing.assert_array_equal(fast[1][name], slow[1][name])
+    assert fast[2] == slow[2]
+
+
+def test_redrawing_at_delta_zero_gives_the_same_completions(report: fl.PrevalenceReport
+                                                            ) -> None:
+    """The sensitivity analysis redraws from the same seed: at delta = 0 it must give the
+    headline's completions exactly (a seed spawned twice would not)."""
+    imp = report._prepared.imputed
+    again = imp.with_delta(0.0)
+    for name in imp.points:
+        np.testing.assert_array_equal(again.points[name], imp.points[name])
+    for name in imp.forms:
+        np.testing.assert_array_equal(again.forms[name], imp.forms[name])

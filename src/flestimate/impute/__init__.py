@@ -149,7 +149,11 @@ class ImputationModel:
             Shift of the log-odds of yes for the sensitive items' imputations (MNAR
             sensitivity); 0 is missing at random.
         """
-        fit_rng, draw_rng = (np.random.default_rng(s) for s in seed.spawn(2))
+        # children by key, not seed.spawn(): spawning counts its calls, and a second call (the
+        # sensitivity analysis redrawing) would get other streams
+        fit_rng, draw_rng = (np.random.default_rng(np.random.SeedSequence(
+            seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size))
+            for i in range(2))
         pat = self.patterns
         weights = _model.bootstrap_weights(pat.count, imputations, fit_rng)
         refit = _model.fit(pat, self.classes, weight=weights, start=self.fit, max_iter=max_iter)

@@ -27,6 +27,7 @@ from flestimate.impute import (
     fit_model,
     weighting_classes,
 )
+from flestimate.impute._model import _unique_rows
 from flestimate.mapping import MappedSurvey, ModuleSpec, describe_filter
 
 __all__ = ["IMPUTED_CONTEXT", "NONRESPONSE_CLASSES", "Imputed", "impute_survey"]
@@ -253,30 +254,80 @@ class _Redraw:
     def outcomes(self, model: ImputationModel, imputations: int, delta: float
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[str, ...]]:
         comp = model.complete(self.rows, imputations, self.seed, delta=delta)
-        stacked = _stacked(self.mapped, self.rows, comp, model, imputations, self.household)
+        hh = (self.mapped[self.household].to_numpy()[self.rows]
+              if self.household and self.household in self.mapped.columns else None)
+        sel, rep = _distinct_households(comp, hh, imputations)
+        stacked = _stacked(self.mapped, self.rows, comp, model, imputations, self.household,
+                           sel)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FlestimateWarning)
-            done = classify(stacked, **self.options).to_frame() if len(stacked) else None
+            done = (classify(stacked, **self.options).to_frame().iloc[rep]
+                    .reset_index(drop=True) if len(stacked) else None)
         return _completed_outcomes(self.classes, done, self.positions, self.rows, self.n,
                                    imputations)
 
 
+def _distinct_households(comp: Any, household: np.ndarray | None, imputations: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the stacked completed rows (completion after completion) need classifying, and
+    for every stacked row the position among those of the row classified in its place.
+
+    Most completions of a household repeat one another (a few missing answers, most drawn no):
+    a household's completion is classified only if no earlier completion gave every member the
+    same answers (the household is the unit: the child rule reads the parents' classes)."""
+    m, k, j = comp.binary.shape
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    code = np.where(np.isnan(comp.binary), 2, comp.binary).astype(np.int64).reshape(m * k, j)
+    parts = [np.tile(np.arange(k), m)[:, None], code]
+    for arr in comp.categorical.values():
+        cat, _ = pd.factorize(pd.Series(arr.reshape(-1), dtype=object), use_na_sentinel=False)
+        parts.append(np.asarray(cat, dtype=np.int64)[:, None])
+    _, value, _ = _unique_rows(np.concatenate(parts, axis=1))  # a row and its answers
+    if household is None:
+        hh = np.arange(k)
+    else:
+        codes, _ = pd.factorize(pd.Series(household, dtype=object))
+        codes = np.asarray(codes, dtype=np.int64)
+        hh = np.where(codes >= 0, codes, codes.max(initial=-1) + 1 + np.arange(k))
+    hh = np.asarray(pd.factorize(hh)[0], dtype=np.int64)
+    n_hh = int(hh.max()) + 1
+    # each member's place in its household, and the household's answers per completion
+    order = np.argsort(hh, kind="stable")
+    start = np.searchsorted(hh[order], np.arange(n_hh))
+    place = np.empty(k, dtype=np.int64)
+    place[order] = np.arange(k) - start[hh[order]]
+    width = int(place.max()) + 1
+    table = np.full((m * n_hh, width), -1, dtype=np.int64)
+    group = (np.repeat(np.arange(m), k) * n_hh + np.tile(hh, m))
+    table[group, np.tile(place, m)] = value
+    first, inverse, _ = _unique_rows(np.concatenate(
+        [np.tile(np.arange(n_hh), m)[:, None], table], axis=1))
+    rep_group = first[inverse]  # the first (completion, household) with the same answers
+    is_rep = rep_group == np.arange(m * n_hh)
+    sel = np.flatnonzero(is_rep[group])
+    rep_row = (rep_group[group] // n_hh) * k + np.tile(np.arange(k), m)
+    return sel, np.searchsorted(sel, rep_row)
+
+
 def _stacked(mf: pd.DataFrame, rows: np.ndarray, comp: Any, model: ImputationModel,
-             imputations: int, hh_col: str | None) -> pd.DataFrame:
-    """The completed rows, completion after completion, as one frame for :func:`classify`;
-    household ids made distinct per completion."""
+             imputations: int, hh_col: str | None, sel: np.ndarray | None = None
+             ) -> pd.DataFrame:
+    """The completed rows, completion after completion (those at ``sel`` of that order), as
+    one frame for :func:`classify`; household ids made distinct per completion."""
     k = rows.size
-    base = mf.iloc[np.tile(rows, imputations)].reset_index(drop=True)
-    values = comp.binary.reshape(imputations * k, len(model.items))
+    pick = np.arange(imputations * k) if sel is None else sel
+    base = mf.iloc[np.tile(rows, imputations)[pick]].reset_index(drop=True)
+    values = comp.binary.reshape(imputations * k, len(model.items))[pick]
     for j, name in enumerate(model.items):
         base[name] = values[:, j]
     for name, arr in comp.categorical.items():
-        base[name] = pd.Series(arr.reshape(-1), dtype=object).where(
-            pd.notna(arr.reshape(-1)), None)
+        flat = arr.reshape(-1)[pick]
+        base[name] = pd.Series(flat, dtype=object).where(pd.notna(flat), None)
     if hh_col and hh_col in base.columns:
         codes, _ = pd.factorize(base[hh_col])
         base[hh_col] = np.where(codes >= 0, codes.astype(np.int64) * imputations
-                                + np.repeat(np.arange(imputations), k), -1)
+                                + pick // max(k, 1), -1)
     out: pd.DataFrame = base
     return out
 
