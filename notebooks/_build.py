@@ -104,12 +104,18 @@ QUICKSTART = [
     report.provenance["variance"], report.provenance["ci_method"], report.provenance["df_rule"]
     """),
     md("""
-    ## 2. The share is a weighted mean
+    ## 2. The headline, its bounds and the minimum
 
     `report.classification` holds the class of every person of the universe (persons 15+ who
-    worked abroad), indexed by their row in the file. The forced-labour share is the weighted
-    share of the persons *classified* in forced labour; its upper bound counts the undetermined
-    persons in. Both are checked here against a hand computation with the file's person weights.
+    worked abroad), indexed by their row in the file. Some persons are *undetermined*: their
+    status hangs on a missing or "don't know" answer. The headline estimate multiply imputes
+    those answers (20 completions by default, combined with Rubin's rules, see the "Missing
+    answers" page of the documentation) and reweights the unit non-respondents of the module
+    within classes, so its `n` counts the respondents. The bounds beside it are plain weighted
+    shares of the file: the lower bound counts the undetermined persons out, the upper bound
+    counts them in. Both are checked here against a hand computation with the file's person
+    weights, and so is `missing="minimum"`, the estimate that counts every undetermined person
+    as not in forced labour (the lower bound with its own interval).
     """),
     code("""
     frame = fl.read_microdata(MOLDOVA).frame
@@ -119,17 +125,28 @@ QUICKSTART = [
     upper = classes["forced_labour_upper"].astype(bool)              # undetermined -> counted
 
     row = national.set_index("indicator").loc["forced_labour"]
-    number = tidy.query("table == 'prevalence' and measure == 'number' and indicator == 'forced_labour'")
     hand_share = (w * in_fl).sum() / w.sum()
-    print(f"forced labour: table {row['estimate']:.6f}, by hand {hand_share:.6f}; "
-          f"upper bound {row['bound_high']:.4f}; n = {row['n']}, cases = {row['n_cases']}")
+    print(f"forced labour: headline {row['estimate']:.4f} ({row['ci_low']:.4f} to {row['ci_high']:.4f}); "
+          f"bounds {row['bound_low']:.4f} (by hand {hand_share:.4f}) to {row['bound_high']:.4f}")
+    print(f"respondents {row['n']} of {len(classes)} persons in the universe; "
+          f"{report.provenance['missing']['completed_rows']} persons with imputed answers")
 
-    assert len(classes) == row["n"] == 2954
-    assert abs(row["estimate"] - hand_share) < 1e-12
+    assert len(classes) == 2954 and row["n"] == 2954 - report.provenance["missing"]["nonresponse"]["unit_nonrespondents"]
+    assert abs(row["bound_low"] - hand_share) < 1e-12
     assert abs(row["bound_high"] - (w * upper).sum() / w.sum()) < 1e-12
-    assert abs(number["estimate"].iloc[0] - (w * in_fl).sum()) < 1e-6 * w.sum()
-    assert in_fl.sum() == row["n_cases"] == 119
+    assert row["bound_low"] <= row["estimate"] <= row["bound_high"]
     assert row["ci_low"] < row["estimate"] < row["ci_high"]
+    """),
+    code("""
+    minimum = fl.estimate_prevalence(MOLDOVA, SPEC, missing="minimum").to_frame()
+    low = minimum.query("table == 'prevalence' and measure == 'share' and indicator == 'forced_labour'").iloc[0]
+    number = minimum.query("table == 'prevalence' and measure == 'number' and indicator == 'forced_labour'")
+    print(f"minimum: {low['estimate']:.6f} ({low['ci_low']:.4f} to {low['ci_high']:.4f}), "
+          f"n = {low['n']}, cases = {low['n_cases']}")
+    assert low["n"] == len(classes)
+    assert abs(low["estimate"] - hand_share) < 1e-12
+    assert abs(number["estimate"].iloc[0] - (w * in_fl).sum()) < 1e-6 * w.sum()
+    assert in_fl.sum() == low["n_cases"] == 119
     """),
     md("""
     ## 3. Data quality and classification counts
@@ -155,8 +172,9 @@ QUICKSTART = [
     code("""
     counts = report.classification_counts
     print(counts.to_string())
-    assert counts["total"].sum() == row["n"]
-    assert counts.loc["trafficked_forced_labour", "total"] == national.set_index("indicator").loc["trafficked", "n_cases"]
+    assert counts["total"].sum() == len(classes)
+    trafficked_low = minimum.query("table == 'prevalence' and measure == 'share' and indicator == 'trafficked'")
+    assert counts.loc["trafficked_forced_labour", "total"] == trafficked_low["n_cases"].iloc[0]
     """),
     md("""
     ## 4. Why is this respondent in forced labour?
@@ -309,7 +327,7 @@ DOMAINS = [
     * **numbers**: suppress below 10 sample cases or above a 160% relative interval width.
 
     The numbers of suppressed cells stay in `to_frame()` for analysis; only the published views
-    hide them. Small regions (Balti, Gagauzia, Taraclia with 12 persons in the universe) lose
+    hide them. Small regions (Balti, Gagauzia, Taraclia with 12 persons in the universe, 10 of them respondents) lose
     most of their cells:
     """),
     code("""
@@ -325,7 +343,7 @@ DOMAINS = [
     assert starred == (shares["reliability"] == "flag").sum()
     # a suppressed share is blank in the table but still in to_frame()
     taraclia = shares[(shares["domain"] == "Taraclia") & (shares["indicator"] == "forced_labour")].iloc[0]
-    assert taraclia["reliability"] == "suppress" and taraclia["reliability_reason"] == "n_eff 12.0 < 30"
+    assert taraclia["reliability"] == "suppress" and taraclia["reliability_reason"] == "n_eff 10.0 < 30"
     """),
     md("""
     The crossed table, with the domain columns first:
@@ -349,7 +367,9 @@ DOMAINS = [
     to the file as a 0/1 column, the spec's design is declared with `SurveyDesign`, and
     `proportion` estimates the forced-labour share by sex and region (crossed) in the universe
     given as `subpop=` (a domain of the full design, no rows dropped). The estimates, SEs and
-    Korn-Graubard intervals equal those of the report.
+    Korn-Graubard intervals equal those of the report with `missing="minimum"`, which counts the
+    undetermined persons out as the 0/1 column does (the headline imputes their missing
+    answers instead).
     """),
     code("""
     frame = fl.read_microdata(MOLDOVA).frame
@@ -366,7 +386,7 @@ DOMAINS = [
     direct[["sex", "region", "estimate", "se", "ci_low", "ci_high", "n", "df", "flag"]]
     """),
     code("""
-    t = crossed.to_frame()
+    t = fl.estimate_prevalence(MOLDOVA, SPEC, by="sex*region", missing="minimum").to_frame()
     cells = t[(t["table"] == "prevalence") & (t["measure"] == "share")
               & (t["indicator"] == "forced_labour") & (t["by"] == "sex*region")]
     both = direct.merge(cells, on=["sex", "region"], suffixes=("_direct", "_report"))
@@ -431,7 +451,9 @@ REPLICATE = [
        through `estimate_prevalence(..., calibrate=...)`;
     4. runs `estimate_prevalence` with `variance="jkn"` and `variance="bootstrap"`.
 
-    The data are the synthetic Moldova-style file shipped in `data/synthetic/` (invented data).
+    Every `estimate_prevalence` call here has `missing="minimum"` (undetermined persons counted
+    out), so that its numbers can be checked against the design's own estimators on a 0/1
+    column; the headline's multiple imputation uses the same designs and variances. The data are the synthetic Moldova-style file shipped in `data/synthetic/` (invented data).
     """),
     code(setup(("json",))),
     md("""
@@ -443,7 +465,7 @@ REPLICATE = [
     classification), with the spec's labels for sex and region.
     """),
     code("""
-    report = fl.estimate_prevalence(MOLDOVA, SPEC)
+    report = fl.estimate_prevalence(MOLDOVA, SPEC, missing="minimum")
     frame = fl.read_microdata(MOLDOVA).frame
     classes = report.classification.to_frame()
     context = {c.name: c for c in fl.load_spec(SPEC).context}
@@ -584,7 +606,8 @@ REPLICATE = [
     equal the ones from the calibrated design.
     """),
     code("""
-    report_cal = fl.estimate_prevalence(MOLDOVA, SPEC, design={"weights": "w_hh"}, calibrate=controls)
+    report_cal = fl.estimate_prevalence(MOLDOVA, SPEC, design={"weights": "w_hh"}, calibrate=controls,
+                                    missing="minimum")
     row = report_cal.national.query("measure == 'share' and indicator == 'forced_labour'").iloc[0]
     direct = calibrated.proportion("forced_labour", subpop="universe").to_frame().iloc[0]
     print(f"calibrated w_hh: estimate {row['estimate']:.6f} (se {row['se']:.6f}); "
@@ -604,8 +627,9 @@ REPLICATE = [
     code("""
     runs = {
         "taylor": report,
-        "jkn": fl.estimate_prevalence(MOLDOVA, SPEC, variance="jkn"),
-        "bootstrap": fl.estimate_prevalence(MOLDOVA, SPEC, variance="bootstrap", replicates=200, seed=1),
+        "jkn": fl.estimate_prevalence(MOLDOVA, SPEC, variance="jkn", missing="minimum"),
+        "bootstrap": fl.estimate_prevalence(MOLDOVA, SPEC, variance="bootstrap", replicates=200, seed=1,
+                                            missing="minimum"),
     }
     rows = []
     for name, rep in runs.items():
@@ -798,6 +822,9 @@ folder = Path(tmp.name)
     not span partitions (the child rule links parents and children). In the Moldova file the
     households are contiguous, so indexing by the household id lets `from_pandas` cut the
     partitions at household boundaries (`ddf.shuffle("hh_id")` does it for any file).
+    Multiple imputation needs the whole file in memory, so a `dask.dataframe` gives the
+    estimate with `missing="minimum"` (undetermined persons counted out, with the bounds
+    beside); impute in memory, or in the batch, for the headline.
     """),
     code("""
     import dask.dataframe as dd
@@ -808,9 +835,9 @@ folder = Path(tmp.name)
     print(ddf.npartitions, "partitions, cut at households", ddf.divisions)
 
     start = time.perf_counter()
-    from_dask = fl.estimate_prevalence(ddf, SPEC, by=["sex"])
+    from_dask = fl.estimate_prevalence(ddf, SPEC, by=["sex"], missing="minimum")
     print(f"dask: {time.perf_counter() - start:.2f} s")
-    in_memory = fl.estimate_prevalence(frame, SPEC, by=["sex"])
+    in_memory = fl.estimate_prevalence(frame, SPEC, by=["sex"], missing="minimum")
     pd.testing.assert_frame_equal(from_dask.to_frame(), in_memory.to_frame(), rtol=1e-10)
     from_dask
     """),
