@@ -135,7 +135,8 @@ class ImputationModel:
                 "loglik": float(self.fit.loglik[0])}
 
     def complete(self, rows: np.ndarray, imputations: int, seed: np.random.SeedSequence,
-                 delta: float = 0.0, max_iter: int = 200) -> Completions:
+                 delta: float = 0.0, max_iter: int = 200, tol: float = 1e-6
+                 ) -> Completions:
         """Draw ``imputations`` completions of the respondents at positions ``rows``.
 
         Parameters
@@ -148,6 +149,11 @@ class ImputationModel:
         delta : float
             Shift of the log-odds of yes for the sensitive items' imputations (MNAR
             sensitivity); 0 is missing at random.
+        max_iter, tol
+            EM stopping rule of the bootstrap refits. Their draws differ from the fit by the
+            bootstrap's sampling noise, far above a relative log-likelihood change of 1e-6;
+            a tighter ``tol`` doubles the iterations (all ``M`` refits must converge) and
+            changes nothing that shows in an estimate.
         """
         # children by key, not seed.spawn(): spawning counts its calls, and a second call (the
         # sensitivity analysis redrawing) would get other streams
@@ -156,7 +162,8 @@ class ImputationModel:
             for i in range(2))
         pat = self.patterns
         weights = _model.bootstrap_weights(pat.count, imputations, fit_rng)
-        refit = _model.fit(pat, self.classes, weight=weights, start=self.fit, max_iter=max_iter)
+        refit = _model.fit(pat, self.classes, weight=weights, start=self.fit, max_iter=max_iter,
+                           tol=tol)
         where = np.searchsorted(self.respondents, rows)
         if rows.size and ((where >= self.respondents.size).any()
                           or not np.array_equal(self.respondents[np.minimum(
