@@ -199,6 +199,51 @@ def test_item_profiles_recover_probabilities_that_differ_by_sector() -> None:
     np.testing.assert_array_equal(plain.fit.theta_profile[:, 0], plain.fit.theta)
 
 
+def test_a_missing_sector_is_drawn_with_the_class_from_the_answers() -> None:
+    """Simulated as above (items 0-3 yes with probability 0.95 in sector c of the second class,
+    0.6 elsewhere in it, 0.05 in the first), the sector missing for 10% of the rows at random.
+    Among those rows in the second class with items 0-3 all yes, Bayes' rule gives sector c
+    with probability 0.1 * 0.95^4 / (0.1 * 0.95^4 + 0.9 * 0.6^4) = 0.40 (hand computation),
+    four times its share of 0.10; the completions' share of c among them is within 0.06 of
+    it. Among those with items 0-3 all no (drawn into the first class, where the sector says
+    nothing about the answers) it stays near the share, 0.10. An item that does not depend on
+    the sector (item 7, 0.6 in the second class) keeps its probability in the rows drawn into
+    sector c; the observed sectors are never changed."""
+    rng = np.random.default_rng(11)
+    n = 40_000
+    sector = rng.choice(3, n, p=[0.45, 0.45, 0.10])
+    z = rng.random(n) < 0.3
+    theta = np.where(z[:, None], 0.6, 0.05) * np.ones((n, 8))
+    theta[z & (sector == 2), :4] = 0.95
+    y = (rng.random((n, 8)) < theta).astype(float)
+    frame = pd.DataFrame(y, columns=[f"inv_x{i}" for i in range(8)])
+    frame["sector"] = np.array(["a", "b", "c"], dtype=object)[sector]
+    lost = rng.random(n) < 0.10
+    frame.loc[lost, "sector"] = None
+    miss_item = rng.random(n) < 0.5  # item 7 missing in half the rows
+    frame.loc[miss_item, "inv_x7"] = np.nan
+    items = [c for c in frame.columns if c.startswith("inv_")]
+    model = fit_model(frame, items=items, categorical=["sector"], profile="sector")
+    assert model.profile_level is not None and sorted(model.profile_level.tolist()) == [-1, 0, 1, 2]
+    rows = np.arange(n)
+    comp = model.complete(rows, 20, seed_sequence(3, "joint"))
+    drawn = comp.categorical["sector"]  # (M, n)
+    all_yes = lost & (y[:, :4] == 1).all(axis=1) & (y[:, 4:7] == 1).sum(axis=1).astype(bool)
+    share_c = (drawn[:, all_yes & z] == "c").mean()
+    assert abs(share_c - 0.40) < 0.06, share_c
+    all_no = lost & (y[:, :4] == 0).all(axis=1)
+    assert abs((drawn[:, all_no] == "c").mean() - 0.10) < 0.03
+    # the item missing in a row drawn into sector c of the second class follows c's profile
+    target = lost & miss_item & z
+    in_c = (drawn[:, target] == "c")
+    assert in_c.sum() > 200
+    # item 7 is 0.6 in every sector of the second class: its draws do not depend on the sector
+    assert abs(comp.binary[:, target, 7][in_c].mean() - 0.6) < 0.08
+    # the observed sector is never changed
+    known = ~lost
+    assert (drawn[:, known] == frame["sector"].to_numpy(dtype=object)[known]).all()
+
+
 def test_completions_keep_the_answers_and_follow_the_seed() -> None:
     """Observed answers are never changed; the same seed gives the same completions; another
     seed other ones; the imputed share of yes is near the model's (MCAR data: the observed

@@ -116,6 +116,9 @@ class ImputationModel:
     missing_items: np.ndarray  # (n_respondents, J) the binary cells to impute
     missing_categories: np.ndarray  # (n_respondents, C)
     profile: str | None = None
+    #: The categorical level (code) of every item profile, -1 for the profile of a missing
+    #: value; None when the profile variable is not a categorical item.
+    profile_level: np.ndarray | None = None
 
     @property
     def classes(self) -> int:
@@ -133,6 +136,39 @@ class ImputationModel:
                 "patterns": int(self.patterns.count.size),
                 "iterations": self.fit.iterations, "converged": self.fit.converged,
                 "loglik": float(self.fit.loglik[0])}
+
+    def _joint_profiles(self, up: np.ndarray, resp: np.ndarray, refit: _model.LatentClassFit,
+                        log_share: np.ndarray, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Class and profile drawn together for the rows (patterns ``up``, respondent positions
+        ``resp``) whose profile variable is missing.
+
+        Drawn apart, such a row would get its sector from its class's distribution and its
+        missing answers from the class's average profile: the association between the sector
+        and the answers (deception and confinement with sex work) would be lost for it. Here
+        ``P(k, h | answers) ~ pi_k phi_k(h) P(answers | k, h)`` over the classes ``k`` and the
+        profiles ``h`` of an observed sector; returns (rows, classes (M, r), profiles (M, r)).
+        """
+        if self.profile_level is None:
+            return None
+        c_prof = [name for name, _ in self.categorical].index(str(self.profile))
+        rows_p = np.flatnonzero(self.missing_categories[resp, c_prof])
+        real = np.flatnonzero(self.profile_level >= 0)
+        if rows_p.size == 0 or real.size == 0:
+            return None
+        pat = self.patterns
+        u = up[rows_p]
+        levels = [lv[u] for lv in pat.levels]
+        ll = np.stack([_model.item_loglik(pat.yes[u], pat.no[u], levels, refit,
+                                          np.full(u.size, h)) for h in real],
+                      axis=-1)  # (M, r, K, H) - a loop over the few sectors
+        with np.errstate(divide="ignore"):
+            log_phi = np.log(refit.phi[c_prof][:, self.profile_level[real], :])  # (M, H, K)
+        ll += log_share[:, pat.group[u], :, None] + log_phi.transpose(0, 2, 1)[:, None]
+        m, r, k, h = ll.shape
+        pick = _model.draw_classes(ll.reshape(m, r, k * h), np.zeros((m, r, k * h)),
+                                   rng.random((m, r)))
+        return rows_p, pick // h, real[pick % h]
 
     def complete(self, rows: np.ndarray, imputations: int, seed: np.random.SeedSequence,
                  delta: float = 0.0, max_iter: int = 200, tol: float = 1e-6
@@ -187,12 +223,19 @@ class ImputationModel:
                                     refit, prof)
             z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
                                     rng.random((imputations, stop - start)))
+            prof_m = np.broadcast_to(prof, (imputations, stop - start))
+            own = self._joint_profiles(up, where[start:stop], refit, log_share, rng)
+            if own is not None:  # the rows whose profile variable is missing
+                rows_p, z_p, h_p = own
+                z[:, rows_p] = z_p
+                prof_m = prof_m.copy()
+                prof_m[:, rows_p] = h_p
             observed = np.where(pat.yes[up] == 1, 1.0, np.where(pat.no[up] == 1, 0.0, np.nan))
             out[:, start:stop] = observed[None]
             # draws for the missing cells only: each cell's profile, item and drawn class
             r_idx, j_idx = np.nonzero(self.missing_items[where[start:stop]])
             m_idx = np.arange(imputations)[:, None]
-            p = refit.theta_profile[m_idx, prof[r_idx][None, :], j_idx[None, :], z[:, r_idx]]
+            p = refit.theta_profile[m_idx, prof_m[:, r_idx], j_idx[None, :], z[:, r_idx]]
             if delta != 0.0:
                 with np.errstate(divide="ignore"):
                     p = special.expit(special.logit(p) + shift[j_idx][None, :])
@@ -203,6 +246,9 @@ class ImputationModel:
                 cdf = np.cumsum(refit.phi[c][m_idx, :, z[:, rows_c]], axis=2)  # (M, rows, L)
                 pick = (rng.random((imputations, rows_c.size))[..., None] > cdf).sum(axis=2)
                 code[:, rows_c] = np.minimum(pick, len(levels) - 1)
+                if own is not None and name == self.profile:
+                    assert self.profile_level is not None
+                    code[:, own[0]] = self.profile_level[own[2]]
                 values = np.asarray([*levels, None], dtype=object)  # code -1: None
                 cats[name][:, start:stop] = values[code]
         return Completions(np.asarray(rows), out[:, :, :len(self.items)], cats)
@@ -294,10 +340,16 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
         cov = np.zeros((pos.size, 0), dtype=np.int64)
         cov_levels, cov_names = [], ()
     prof = None
+    profile_level = None
     if profile is not None:
-        prof_codes, _ = pd.factorize(frame[profile].iloc[pos].astype(object),
-                                     use_na_sentinel=False, sort=False)
+        prof_codes, prof_values = pd.factorize(frame[profile].iloc[pos].astype(object),
+                                               use_na_sentinel=False, sort=False)
         prof = np.asarray(prof_codes, dtype=np.int64)
+        names = [name for name, _ in cat_levels]
+        if profile in names:
+            cat = cat_levels[names.index(profile)][1]
+            profile_level = np.array([-1 if pd.isna(v) else cat.index(v)
+                                      for v in prof_values], dtype=np.int64)
     pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
                           tuple(cov_levels), prof)
     fit = _model.fit(pat, int(classes), max_iter=max_iter)
@@ -314,4 +366,4 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
                     else np.zeros((pos.size, 0), dtype=bool))
     return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
                            cov_names, not_imputed, sens_mask, pat, fit, pos, missing_items,
-                           missing_cats, profile)
+                           missing_cats, profile, profile_level)
