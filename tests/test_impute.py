@@ -166,6 +166,19 @@ def test_model_recovers_the_class_probabilities() -> None:
     assert model.patterns.count.sum() == len(frame)
 
 
+def _sector_items(rng: np.random.Generator, n: int, share: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eight items of two latent classes (``share`` in the second): yes with probability 0.05 in
+    the first class, 0.6 in the second, but 0.95 for items 0-3 in sector c (10% of the rows;
+    sectors a and b 45% each). Returns the answers (n, 8), the sector codes and the class."""
+    sector = rng.choice(3, n, p=[0.45, 0.45, 0.10])
+    z = rng.random(n) < share
+    theta = np.where(z[:, None], 0.6, 0.05) * np.ones((n, 8))
+    theta[z & (sector == 2), :4] = 0.95
+    y = (rng.random((n, 8)) < theta).astype(float)
+    return y, sector, z
+
+
 def test_item_profiles_recover_probabilities_that_differ_by_sector() -> None:
     """Simulated: in the second class, items 0-3 are yes with probability 0.6 in sectors a and
     b but 0.95 in sector c (and 0.05 in the first class everywhere); n = 40,000. With the
@@ -173,12 +186,7 @@ def test_item_profiles_recover_probabilities_that_differ_by_sector() -> None:
     the small profile's other items: 600 cases, binomial se 0.02); without
     one there is a single profile equal to the class's (``theta``)."""
     rng = np.random.default_rng(5)
-    n = 40_000
-    sector = rng.choice(3, n, p=[0.45, 0.45, 0.10])
-    z = rng.random(n) < 0.15
-    theta = np.where(z[:, None], 0.6, 0.05) * np.ones((n, 8))
-    theta[z & (sector == 2), :4] = 0.95
-    y = (rng.random((n, 8)) < theta).astype(float)
+    y, sector, _ = _sector_items(rng, 40_000, 0.15)
     y[rng.random(y.shape) < 0.1] = np.nan
     frame = pd.DataFrame(y, columns=[f"inv_x{i}" for i in range(8)])
     frame["sector"] = np.array(["a", "b", "c"], dtype=object)[sector]
@@ -211,11 +219,7 @@ def test_a_missing_sector_is_drawn_with_the_class_from_the_answers() -> None:
     sector c; the observed sectors are never changed."""
     rng = np.random.default_rng(11)
     n = 40_000
-    sector = rng.choice(3, n, p=[0.45, 0.45, 0.10])
-    z = rng.random(n) < 0.3
-    theta = np.where(z[:, None], 0.6, 0.05) * np.ones((n, 8))
-    theta[z & (sector == 2), :4] = 0.95
-    y = (rng.random((n, 8)) < theta).astype(float)
+    y, sector, z = _sector_items(rng, n, 0.3)
     frame = pd.DataFrame(y, columns=[f"inv_x{i}" for i in range(8)])
     frame["sector"] = np.array(["a", "b", "c"], dtype=object)[sector]
     lost = rng.random(n) < 0.10
