@@ -23,6 +23,7 @@ __all__ = [
     "FlestimateError",
     "FlestimateWarning",
     "LonelyPSUError",
+    "OutputError",
     "SpecError",
     "format_values",
 ]
@@ -58,6 +59,12 @@ class ArgumentTypeError(FlestimateError, TypeError):
 
 class EstimationError(FlestimateError, ValueError):
     """An estimate cannot be computed from valid inputs (e.g. an empty denominator)."""
+
+
+class OutputError(FlestimateError, OSError):
+    """An output file or folder cannot be written (or is in use by another run); also an
+    ``OSError``. Nothing is left half-written: files are written to a temporary name and
+    renamed."""
 
 
 class FlestimateWarning(UserWarning):

@@ -47,7 +47,10 @@ _OPTION_DEFAULTS: Mapping[str, Any] = {
     name: p.default for name, p in inspect.signature(estimate_prevalence).parameters.items()
     if name in _OPTIONS}
 _IDENTITY = ("id", "country", "year", "file")
-_SURVEY_KEYS = (*_IDENTITY, "spec", "households", "tables", *_OPTIONS)
+_SURVEY_KEYS = (*_IDENTITY, "spec", "households", "tables", "timeout", *_OPTIONS)
+#: Seconds a survey may take (hashing and reading its files, estimating, its report) before it
+#: is stopped and recorded as failed (``timeout`` in ``[defaults]`` or a ``[[survey]]``).
+DEFAULT_TIMEOUT = 3600.0
 _REQUIRED = ("country", "year", "file", "spec")
 _TOP_KEYS = ("output", "defaults", "survey")
 _OUTPUT_KEYS = ("folder", "formats", "reports")
@@ -88,6 +91,8 @@ class SurveyJob:
     files : Mapping[str, Path]
         Every file the survey reads, by key: ``file``, ``households``, ``spec`` and the rule
         sets (built-in ones included), as absolute paths; their hashes make the cache key.
+    timeout : float
+        Seconds the survey may take in its worker (``timeout``; :data:`DEFAULT_TIMEOUT`).
     """
 
     id: str
@@ -100,6 +105,7 @@ class SurveyJob:
     tables: tuple[str, ...]
     options: Mapping[str, Any]
     files: Mapping[str, Path]
+    timeout: float = DEFAULT_TIMEOUT
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~flestimate.estimate_prevalence` (plain data), with
@@ -273,6 +279,12 @@ class _Checker:
             return self.integer(value, where, 2)
         if key == "imputation_classes":
             return self.integer(value, where, 1)
+        if key == "timeout":
+            seconds = self.number(value, where, 0.0, None)
+            if seconds == float("inf"):
+                raise self.fail(where, f"must be a finite number of seconds > 0; got "
+                                       f"{_shown(value)}")
+            return seconds
         if key in _REFERENCES:
             return self.reference(key, value, where)
         return self.text(value, where)  # households
@@ -426,7 +438,7 @@ def _survey(check: _Checker, i: int, entry: Any, defaults: Mapping[str, Any]) ->
                           else _builtin_file(key, value))
     return SurveyJob(sid, country, year, i, person_file, files.get("households"),
                      str(values["spec"]), tuple(values.get("tables", TABLES)), _freeze(options),
-                     _freeze(files))
+                     _freeze(files), values.get("timeout", DEFAULT_TIMEOUT))
 
 
 def _absolute(base: Path, value: str) -> Path:
