@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,13 @@ class Metadata:
     encoding : str | None
     file : str | None
     file_format : str
+    rows_recorded : int | None
+        The number of rows the file records (SPSS ``.sav``, Stata, SAS ``.sas7bdat`` headers,
+        Parquet metadata), which the rows read were checked against; None when the format
+        records none (CSV, ``.por``, ``.xpt``).
+    row_check : str
+        How the number of rows read was checked, for the data-quality report (e.g. that a CSV
+        file's count cannot be checked).
     """
 
     variable_labels: Mapping[str, str | None] = field(default_factory=dict)
@@ -70,6 +78,8 @@ class Metadata:
     encoding: str | None = None
     file: str | None = None
     file_format: str = "dataframe"
+    rows_recorded: int | None = None
+    row_check: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,8 @@ def _tag_code(tag: Any) -> Any:
     return f".{tag}" if isinstance(tag, str) and tag in _TAGS and len(tag) == 1 else tag
 
 
-def _freeze(meta: Any, file: str, fmt: str, tags: Mapping[str, set[str]]) -> Metadata:
+def _freeze(meta: Any, file: str, fmt: str, tags: Mapping[str, set[str]], rows_read: int,
+            recorded: int | None) -> Metadata:
     labels = dict(zip(meta.column_names, meta.column_labels, strict=False))
     tagged = fmt in _TAGGED_FORMATS
     value_labels = {
@@ -119,7 +130,38 @@ def _freeze(meta: Any, file: str, fmt: str, tags: Mapping[str, set[str]]) -> Met
         encoding=getattr(meta, "file_encoding", None),
         file=file,
         file_format=fmt,
+        rows_recorded=recorded,
+        row_check=_row_check_text(fmt, recorded, rows_read),
     )
+
+
+def _rows_recorded(meta: Any, fmt: str) -> int | None:
+    """The row count in the file's header; ``.por`` and ``.xpt`` record none (pyreadstat then
+    reports the rows it read)."""
+    if fmt in ("spss-portable", "sas-transport"):
+        return None
+    n = getattr(meta, "number_rows", None)
+    return int(n) if isinstance(n, int | np.integer) and n >= 0 else None
+
+
+def _row_check_text(fmt: str, recorded: int | None, rows_read: int) -> str:
+    if recorded is not None:
+        return f"{rows_read} row(s) read, as the file records"
+    if fmt == "sas-transport":
+        return (f"{rows_read} row(s) read; this SAS transport (version 5) file records no row "
+                f"count: checked that it ends on a whole row and record")
+    return f"{rows_read} row(s) read; a {fmt} file records no row count: not checked"
+
+
+def _check_rows(path: Path, recorded: int | None, rows_read: int) -> None:
+    """A file that records its number of rows must give them all (a truncated file must not
+    read as a shorter valid one)."""
+    if recorded is not None and rows_read != recorded:
+        raise DataError(
+            f"file {str(path)!r} records {recorded} row(s) but {rows_read} were read "
+            f"({recorded - rows_read} lost): the file "
+            f"is truncated or corrupt"
+        )
 
 
 def _format_of(path: Path) -> str:
@@ -144,6 +186,9 @@ def read_microdata(
     chunksize: int | None = None,
     encoding: str | None = None,
     extended_missing: str = "codes",
+    sep: str | None = None,
+    decimal: str | None = None,
+    lowercase_names: bool = False,
 ) -> Microdata:
     """Read survey microdata with its metadata.
 
@@ -167,6 +212,16 @@ def read_microdata(
         Stata (.a to .z) and SAS (.A to .Z, ._) extended missing values: ``"codes"`` keeps them
         in the data as the strings ``".a"``, ``".A"``, ``"._"``, ...; ``"nan"`` reads them as
         NaN, like system missing.
+    sep : str, optional
+        CSV only: the delimiter. By default ``","``; a file whose header holds no comma but
+        ``;``, tab or ``|`` is a ``DataError`` naming the delimiter guessed (pass it here).
+    decimal : str, optional
+        CSV only: the decimal mark, ``"."`` or ``","``. By default ``"."``, and a file read with
+        a ``sep`` other than ``","`` whose text column holds only numbers written with a decimal
+        comma (``"1,5"``) is a ``DataError`` (pass ``decimal=","``, or ``decimal="."`` to keep
+        such a column as text).
+    lowercase_names : bool, default False
+        Lower-case every column name (SPSS portable ``.por`` files store names in upper case).
 
     Returns
     -------
@@ -175,8 +230,12 @@ def read_microdata(
     Raises
     ------
     DataError
-        The file does not exist, has an unknown extension, is corrupt or truncated, cannot be
-        decoded in ``encoding``, or lacks a column of ``usecols``.
+        The file does not exist, has an unknown extension, is corrupt or truncated (fewer rows
+        than the file records; a SAS transport file that ends inside a row or record; a CSV file
+        whose last line, without a line end, has fewer fields than the header), cannot be
+        decoded in ``encoding``, lacks a column of ``usecols``, repeats a column name (CSV), or
+        looks delimited by ``;``, tab or ``|`` or written with a decimal comma (CSV) when
+        ``sep``/``decimal`` do not say so.
     ArgumentError
         ``extended_missing`` or ``chunksize`` has an invalid value.
 
@@ -194,6 +253,11 @@ def read_microdata(
     than ``read_xport``/``read_por``, which do not offer ``user_missing``.
 
     Value labels are kept as metadata; :meth:`Microdata.labelled` applies them.
+
+    Row counts: the rows read are checked against the count the file records (SPSS ``.sav``,
+    Stata ``.dta``, SAS ``.sas7bdat``, Parquet) and a shortfall is a ``DataError``; formats
+    that record none (CSV, ``.por``, ``.xpt``) are checked as far as their layout allows, and
+    ``metadata.row_check`` says what was checked.
     """
     if extended_missing not in _EXTENDED_MISSING:
         raise ArgumentError(
@@ -219,15 +283,15 @@ def read_microdata(
     if not path.exists():
         raise DataError(f"file {str(path)!r} does not exist")
     fmt = _format_of(path)
+    for name, value, allowed in (("sep", sep, None), ("decimal", decimal, (".", ","))):
+        if value is not None and (not isinstance(value, str) or not value
+                                  or (allowed is not None and value not in allowed)):
+            raise ArgumentError(f"`{name}` of `read_microdata()` must be "
+                                f"{'one of . ,' if allowed else 'a non-empty string'}; "
+                                f"got {value!r}")
     cols = None if usecols is None else list(usecols)
     try:
-        if fmt == "csv":
-            frame = pd.read_csv(path, usecols=cols, encoding=encoding)
-            return Microdata(frame, Metadata(file=str(path), file_format=fmt, encoding=encoding))
-        if fmt == "parquet":
-            frame = pd.read_parquet(path, columns=cols)
-            return Microdata(frame, Metadata(file=str(path), file_format=fmt))
-        return _read_stat(path, fmt, cols, chunksize, encoding, extended_missing)
+        data = _read_any(path, fmt, cols, chunksize, encoding, extended_missing, sep, decimal)
     except DataError:
         raise
     except UnicodeDecodeError as exc:
@@ -243,7 +307,147 @@ def read_microdata(
         how = f" with encoding {encoding!r}" if encoding is not None else ""
         raise DataError(
             f"cannot read {str(path)!r} as {fmt}{how}: {type(exc).__name__}: {exc}"
+            + _recorded_hint(path, fmt, encoding)
         ) from exc
+    if lowercase_names:
+        data.frame.columns = [str(c).lower() for c in data.frame.columns]
+    return data
+
+
+def _read_any(
+    path: Path, fmt: str, cols: list[str] | None, chunksize: int | None, encoding: str | None,
+    extended_missing: str, sep: str | None, decimal: str | None,
+) -> Microdata:
+    if fmt == "csv":
+        return _read_csv(path, cols, encoding, sep, decimal)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        frame = pd.read_parquet(path, columns=cols)
+        recorded = int(pq.read_metadata(path).num_rows)
+        _check_rows(path, recorded, len(frame))
+        return Microdata(frame, Metadata(file=str(path), file_format=fmt,
+                                         rows_recorded=recorded,
+                                         row_check=_row_check_text(fmt, recorded, len(frame))))
+    return _read_stat(path, fmt, cols, chunksize, encoding, extended_missing)
+
+
+def _recorded_hint(path: Path, fmt: str, encoding: str | None) -> str:
+    """After a failed read: the number of rows the header records, if it can be read."""
+    if fmt not in ("spss", "stata", "sas"):
+        return ""
+    try:
+        reader, kwargs = _reader(fmt, encoding, "nan")
+        _, head = reader(str(path), metadataonly=True,
+                         **{k: v for k, v in kwargs.items() if k == "encoding"})
+    except Exception:  # the header itself is unreadable
+        return ""
+    n = _rows_recorded(head, fmt)
+    return f" (the file records {n} row(s); it may be truncated)" if n is not None else ""
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+_OTHER_SEPS = {";": "';'", "\t": "'\\t'", "|": "'|'"}
+_DECIMAL_COMMA = r"[+-]?\d*,\d+"
+
+
+def _first_lines(path: Path, encoding: str | None, n: int = 2) -> list[str]:
+    """The first ``n`` lines of a (possibly compressed) text file, as they are."""
+    lines = pd.read_csv(path, header=None, nrows=n, sep="\x1f", dtype=str, encoding=encoding,
+                        quoting=3, engine="python", skip_blank_lines=True, na_filter=False)
+    return [str(v) for v in lines.iloc[:, 0]]
+
+
+def _guess_sep(path: Path, lines: list[str]) -> None:
+    """A file read with ``,`` whose header has no comma but another delimiter: say which."""
+    header = lines[0]
+    if "," in header:
+        return
+    counts = {d: header.count(d) for d in (";", "\t", "|")}
+    guess = max(counts, key=lambda d: counts[d])
+    if counts[guess] == 0:
+        return
+    names = header.split(guess)
+    row = lines[1].split(guess) if len(lines) > 1 else []
+    comma = [v for v in row if re.fullmatch(_DECIMAL_COMMA, v.strip().strip('"'))]
+    fix = f"sep={_OTHER_SEPS[guess]}" + (", decimal=','" if comma else "")
+    dec = (f"; numbers are written with a decimal comma (e.g. {comma[0]!r})" if comma else "")
+    raise DataError(
+        f"file {str(path)!r} looks delimited by {_OTHER_SEPS[guess]}, not ',': read as one "
+        f"column {header[:60]!r}; the names would be {format_values(names, limit=6)}{dec}; "
+        f"read it with read_microdata(path, {fix})"
+    )
+
+
+def _duplicate_names(path: Path, sep: str, encoding: str | None) -> int:
+    """pandas renames a repeated CSV column ``w.1``: a repeated name is an error instead."""
+    head = pd.read_csv(path, header=None, nrows=1, sep=sep, dtype=str, encoding=encoding,
+                       na_filter=False)
+    names = [str(v) for v in head.iloc[0]] if len(head) else []
+    seen: set[str] = set()
+    dups = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if dups:
+        raise DataError(
+            f"file {str(path)!r} repeats column name(s) {format_values(list(dict.fromkeys(dups)))}"
+            f" in its header ({len(names)} names); pandas would rename the repeats "
+            f"{format_values([f'{d}.1' for d in dict.fromkeys(dups)])}: rename or drop them"
+        )
+    return len(names)
+
+
+def _check_decimal_comma(path: Path, frame: pd.DataFrame) -> None:
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype != object and not pd.api.types.is_string_dtype(col):
+            continue
+        values = col.dropna().astype(str).str.strip()
+        if len(values) and values.str.fullmatch(_DECIMAL_COMMA).all():
+            raise DataError(
+                f"column {str(name)!r} of {str(path)!r} holds numbers written with a decimal "
+                f"comma (e.g. {values.iat[0]!r}), read as text; read it with "
+                f"read_microdata(path, sep=..., decimal=',') (decimal='.' keeps it as text)"
+            )
+
+
+def _check_last_line(path: Path, n_names: int, sep: str, rows_read: int) -> None:
+    """An uncompressed CSV cut in the middle of a line: pandas fills the missing fields with
+    NaN. A last line without a line end and with fewer fields than the header is an error."""
+    if not path.name.lower().endswith((".csv", ".txt")) or rows_read == 0:
+        return
+    import csv
+
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    if tail.endswith((b"\n", b"\r")):
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode("latin-1")
+    fields = next(csv.reader([last], delimiter=sep), [])
+    if len(fields) < n_names:
+        raise DataError(
+            f"file {str(path)!r} looks truncated: its last line (row {rows_read}) has "
+            f"{len(fields)} of {n_names} fields and no line end; {rows_read} row(s) were read "
+            f"and a CSV file records no row count to check them against"
+        )
+
+
+def _read_csv(path: Path, cols: list[str] | None, encoding: str | None, sep: str | None,
+              decimal: str | None) -> Microdata:
+    lines = _first_lines(path, encoding)
+    if not lines:
+        raise DataError(f"file {str(path)!r} is empty: no header line")
+    if sep is None:
+        _guess_sep(path, lines)
+    delimiter = sep or ","
+    n_names = _duplicate_names(path, delimiter, encoding)
+    frame = pd.read_csv(path, usecols=cols, encoding=encoding, sep=delimiter,
+                        decimal=decimal or ".")
+    if decimal is None and delimiter != ",":
+        _check_decimal_comma(path, frame)
+    _check_last_line(path, n_names, delimiter, len(frame))
+    return Microdata(frame, Metadata(file=str(path), file_format="csv", encoding=encoding,
+                                     row_check=_row_check_text("csv", None, len(frame))))
 
 
 def _parser(fmt: str) -> _Reader | None:
@@ -319,10 +523,66 @@ def _read_stat(
         # whole-file read peaks at about twice the data; chunks avoid that
         frame, meta = reader(str(path), **kwargs)
         _collect_tags(meta, tags)
+    recorded = (_check_xport(path, len(frame)) if fmt == "sas-transport"
+                else _rows_recorded(head if head is not None else meta, fmt))
+    _check_rows(path, recorded, len(frame))
     if fmt in _TAGGED_FORMATS:
         _tags_to_codes(frame, tags)
     _numeric_objects(frame, meta, tags)
-    return Microdata(frame, _freeze(meta, str(path), fmt, tags))
+    return Microdata(frame, _freeze(meta, str(path), fmt, tags, len(frame), recorded))
+
+
+_XPT_RECORD = 80
+
+
+def _check_xport(path: Path, rows_read: int) -> int | None:
+    """Check a SAS transport file for truncation; the row count it records, if any.
+
+    A version 8 file records its number of rows in its ``OBSV8`` header record (returned, and
+    checked by the caller). A version 5 file records none, but it is a sequence of 80-byte
+    records and its rows fill the data records back to back, the last record padded with
+    blanks: a file whose size is not a multiple of 80, or whose bytes after the last row read
+    are not blank padding, is truncated (a cut at a row and record boundary cannot be told from
+    the end of a version 5 file)."""
+    size = path.stat().st_size
+    if size % _XPT_RECORD:
+        raise DataError(
+            f"file {str(path)!r} is truncated: a SAS transport file is a sequence of 80-byte "
+            f"records but its {size} bytes end {size % _XPT_RECORD} byte(s) into one; "
+            f"{rows_read} row(s) were read and the rows after them are lost"
+        )
+    with path.open("rb") as fh:
+        raw = fh.read()
+    def find(tags: bytes, start: int = 0) -> int:  # version 5 and version 8 header records
+        found = re.compile(rb"HEADER RECORD\*{7}(?:" + tags + rb") *HEADER RECORD!{7}"
+                           ).search(raw, start)
+        return found.start() if found else -1
+
+    member, obs = find(b"MEMBER|MEMBV8"), find(b"OBS|OBSV8")
+    namestr = find(b"NAMESTR|NAMSTV8")
+    if min(member, obs, namestr) < 0 or find(b"MEMBER|MEMBV8", obs) >= 0:
+        return None  # not a one-member file: the layout check does not apply
+    count = raw[obs + 48:obs + 64].strip()
+    if raw[obs + 20:obs + 25] == b"OBSV8" and count.isdigit():
+        return int(count)
+    try:
+        n_vars = int(raw[namestr + 48:namestr + 58])
+        length = int(raw[member + 74:member + 78])  # 140, or 136 on VAX/VMS
+    except ValueError:
+        return None
+    first = namestr + _XPT_RECORD
+    width = sum(int.from_bytes(raw[first + length * i + 4:first + length * i + 6], "big")
+                for i in range(n_vars))
+    data = raw[obs + _XPT_RECORD:]
+    rest = data[rows_read * width:] if width else b""
+    if width and rest.strip(b" "):
+        full = len(data) // width
+        raise DataError(
+            f"file {str(path)!r} is truncated: its data records hold {len(data)} bytes, "
+            f"{full} whole row(s) of {width} bytes and {len(data) - full * width} bytes of a "
+            f"cut row; {rows_read} row(s) were read"
+        )
+    return None
 
 
 def _numeric_objects(frame: pd.DataFrame, meta: Any, tags: Mapping[str, set[str]]) -> None:
@@ -378,7 +638,7 @@ def _read_chunks(
         chunk, meta = reader(path, row_offset=start, row_limit=min(chunksize, n_rows - start),
                              **kwargs)
         size = len(chunk)
-        if size == 0:  # fewer rows than the header says
+        if size == 0:  # fewer rows than the header says: reported by _check_rows
             break
         for name in chunk.columns:
             values = chunk[name].to_numpy()
