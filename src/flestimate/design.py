@@ -38,6 +38,10 @@ LONELY_PSU_RULES: tuple[str, ...] = ("fail", "remove", "certainty", "adjust", "a
 # R's onestrat() treats a stratum whose finite population correction is below this as fully
 # enumerated (zero variance) before it looks at lonely PSUs.
 _CERTAINTY_TOL = 1e-7
+#: The largest weight a design accepts: a weight counts persons, and 1e12 is over a hundred
+#: times the world's population. Above it a weight is a data error (a code such as 9.99e99 or
+#: 1e308 read as a number), and the sums of squared weights the variance needs overflow.
+MAX_WEIGHT = 1e12
 
 ColumnSpec = str | Sequence[str] | None
 
@@ -102,6 +106,26 @@ def _as_list(spec: ColumnSpec, name: str) -> list[str]:
 
 def _row_ids(data: pd.DataFrame, mask: np.ndarray) -> str:
     return format_values(data.index[mask].tolist())
+
+
+def check_weight_range(w: np.ndarray, name: str, data: pd.DataFrame) -> None:
+    """Weights above :data:`MAX_WEIGHT`, or whose total or total of squares overflows, are a
+    :class:`~flestimate.errors.DesignError` naming the rows and values (a weight of 1e308 would
+    otherwise give a 100% share with overflow warnings)."""
+    big = np.isfinite(w) & (np.abs(w) > MAX_WEIGHT)
+    if big.any():
+        rows = data.index[big][:5].tolist()
+        shown = ", ".join(f"{r} ({v:.4g})" for r, v in zip(rows, w[big][:5], strict=False))
+        raise DesignError(
+            f"weights column {name!r} has {int(big.sum())} value(s) above {MAX_WEIGHT:.0e} (more "
+            f"persons than any population: a missing-value code or a scaling error?); rows "
+            f"(weight): {shown}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(np.sum(w)) and np.isfinite(np.sum(w * w))
+    if not finite:
+        raise DesignError(f"weights column {name!r}: the total of the weights or of their "
+                          f"squares overflows ({len(w)} rows); the weights are too large")
 
 
 class SurveyDesign:
@@ -510,6 +534,7 @@ class SurveyDesign:
                     break
                 implied = implied * (pop / st.n_sampled)[parent_of_row]
                 parent_of_row = st.unit
+            check_weight_range(implied, "(implied by the fpc)", data)
             return implied
         raw = data[weights]
         if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
@@ -525,6 +550,7 @@ class SurveyDesign:
                     f"weights column {weights!r} has {int(mask.sum())} {problem} value(s); "
                     f"first rows: {_row_ids(data, mask)}"
                 )
+        check_weight_range(w, weights, data)
         if not (w > 0).any():
             raise DesignError(f"weights column {weights!r} is zero in every row")
         return w

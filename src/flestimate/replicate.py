@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flestimate.design import Stage, SurveyDesign, summary_html
+from flestimate.design import (
+    MAX_WEIGHT,
+    Stage,
+    SurveyDesign,
+    check_weight_range,
+    summary_html,
+)
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -595,6 +601,7 @@ def _check_weights(w: np.ndarray, name: str, data: pd.DataFrame) -> None:
     if bad.any():
         raise DesignError(f"weight column {name!r} has {int(bad.sum())} missing, infinite or "
                           f"negative value(s), e.g. rows {data.index[bad][:3].tolist()}")
+    check_weight_range(w, name, data)
 
 
 def _check_replicates(block: np.ndarray, cols: list[str], start: int, data: pd.DataFrame
@@ -604,6 +611,9 @@ def _check_replicates(block: np.ndarray, cols: list[str], start: int, data: pd.D
         r, c = np.nonzero(bad)
         raise DesignError(f"replicate weight column {cols[c[0]]!r} has a missing, infinite or "
                           f"negative value at row {data.index[start + r[0]]!r}")
+    if block.size and block.max() > MAX_WEIGHT:
+        for c, col in enumerate(cols):
+            check_weight_range(block[:, c], col, data.iloc[start:start + len(block)])
 
 
 def _check_rho(method: str, rho: float | None, func: str) -> float | None:
