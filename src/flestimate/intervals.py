@@ -75,9 +75,14 @@ def _beta_upper(alpha_half: float, x: np.ndarray, nn: np.ndarray) -> np.ndarray:
 
 
 def wald(est: np.ndarray, se: np.ndarray, df: np.ndarray, n: np.ndarray, level: float) -> Interval:
-    """Symmetric interval ``est +/- t_{df, 1-alpha/2} se``."""
+    """Symmetric interval ``est +/- t_{df, 1-alpha/2} se``; flagged where ``se`` is 0."""
     t = t_quantile(1 - (1 - level) / 2, df)
     flag = _flags(est.shape[0])
+    # A zero standard error (a share of 0 or 1, a constant) gives a zero-width interval: kept,
+    # as Wald defines it, but flagged so that it is never read as certainty.
+    _set_flag(flag, (se == 0) & np.isfinite(est),
+              "se=0: zero-width Wald interval (p=0 or 1, or no variation); use "
+              "korn-graubard for shares")
     return est - t * se, est + t * se, flag
 
 
