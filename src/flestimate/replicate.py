@@ -612,8 +612,8 @@ def _check_replicates(block: np.ndarray, cols: list[str], start: int, data: pd.D
         raise DesignError(f"replicate weight column {cols[c[0]]!r} has a missing, infinite or "
                           f"negative value at row {data.index[start + r[0]]!r}")
     if block.size and block.max() > MAX_WEIGHT:
-        for c, col in enumerate(cols):
-            check_weight_range(block[:, c], col, data.iloc[start:start + len(block)])
+        for j, col in enumerate(cols):
+            check_weight_range(block[:, j], col, data.iloc[start:start + len(block)])
 
 
 def _check_rho(method: str, rho: float | None, func: str) -> float | None:
