@@ -218,8 +218,8 @@ def test_manifest(processes: BatchResult, batch_file: Path) -> None:
     assert mda["timings"]["total"] > 0 and mda["timings"]["estimate"] > 0
     assert mda["rows"] == (processes.estimates["survey"] == "MDA-2008").sum()
     assert len(mda["key"]) == 64
-    key = json.loads((processes.folder / "surveys" / "MDA-2008" / "key.json").read_text())
-    assert key["key"] == mda["key"]
+    entry = (processes.folder / "surveys" / "MDA-2008" / "cache.bin").read_bytes()
+    assert json.loads(entry.partition(b"\n")[0])["key"] == mda["key"]
     assert broken["error"] == "DataError" and broken["files"]["file"]["sha256"] == _sha(
         batch_file.parent / "broken.sav")
 

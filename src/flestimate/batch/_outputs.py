@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from flestimate._atomic import atomic_write
 from flestimate.batch._file import Batch
 from flestimate.report import TABLE_COLUMNS, TABLES
 from flestimate.results import _freeze, _thaw
@@ -24,10 +25,9 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """Write an output atomically (a temporary name unique to this run, then renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
+    atomic_write(path, write)
 
 
 # -- combined outputs ---------------------------------------------------------------------------

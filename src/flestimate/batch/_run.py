@@ -1,12 +1,9 @@
-"""Running a batch: file hashes and the cache, one survey in a worker, local processes or a
-Dask cluster, and :func:`run_batch`."""
+"""Running a batch: one survey in a worker (hashes, cache check, estimate), local processes or a
+Dask cluster, and :func:`run_batch` (the output folder locked while it runs)."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import multiprocessing
 import os
 import platform
 import socket
@@ -14,23 +11,32 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from flestimate import __version__
-from flestimate.batch._file import _REFERENCES, _WHAT, Batch, SurveyJob, _is_path, load_batch
-from flestimate.batch._outputs import (
-    _FAILURE_COLUMNS,
-    BatchResult,
-    _combine,
-    _now,
-    _write_atomic,
-    _write_outputs,
+from flestimate.batch._cache import (
+    CacheEntry,
+    cache_key,
+    entry_path,
+    file_hashes,
+    folder_lock,
+    key_payload,
+    read_entry,
+    write_entry,
 )
-from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateError
+from flestimate.batch._file import Batch, SurveyJob, load_batch
+from flestimate.batch._outputs import _FAILURE_COLUMNS, BatchResult, _combine, _now, _write_outputs
+from flestimate.batch._workers import run_local, run_with_deadline, stop_on_sigterm
+from flestimate.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    FlestimateError,
+    FlestimateWarning,
+    OutputError,
+)
 from flestimate.mapping import load_spec
 from flestimate.report import estimate_prevalence
 from flestimate.results import _thaw
@@ -39,8 +45,14 @@ __all__ = ["run_batch"]
 
 
 # -- one survey, anywhere -----------------------------------------------------------------------
-def _run_survey(job: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one survey: plain data in (``SurveyJob`` fields), plain data out.
+def _run_survey(job: Mapping[str, Any],
+                stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one survey: plain data in (:func:`_job`), plain data out.
+
+    Hashes the survey's files, and when their key equals ``job["cached_key"]`` (a verified
+    cache entry of the same survey) stops there (status ``unchanged``); otherwise reads the
+    spec and estimates. Everything that reads an input runs here, in the worker, within the
+    survey's deadline. ``stage`` is told what it is doing (for a timeout's message).
 
     Never raises: an exception becomes a failure record with its type and message, so that one
     failing survey never stops the others. Runs in a worker process (local or Dask).
@@ -48,42 +60,74 @@ def _run_survey(job: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``id``, ``status`` (``done`` or ``failed``), ``estimates`` (the tidy table of the tables
-        asked, or None), ``html`` (the report, when asked), ``error``, ``message``, ``timings``
-        (seconds: ``estimate``, read, map, classify and estimate together; ``report``;
-        ``total``), ``warnings`` and ``worker`` (host and flestimate version).
+        ``id``, ``status`` (``done``, ``unchanged`` or ``failed``), ``hashes`` (sha256 of the
+        files read, by key), ``key`` (the cache key), ``reference_period``, ``estimates`` (the
+        tidy table of the tables asked, or None), ``html`` (the report, when asked), ``error``,
+        ``message``, ``timings`` (seconds: ``estimate``, read, map, classify and estimate
+        together; ``report``; ``total``), ``warnings`` and ``worker`` (host and flestimate
+        version).
     """
+    note = stage if stage is not None else (lambda text: None)
     start = time.perf_counter()
     timings: dict[str, float] = {}
-    out: dict[str, Any] = {"id": job["id"], "status": "failed", "estimates": None, "html": None,
+    out: dict[str, Any] = {"id": job["id"], "status": "failed", "hashes": {}, "key": None,
+                           "reference_period": None, "estimates": None, "html": None,
                            "error": None, "message": None, "timings": timings, "warnings": [],
                            "worker": {"host": socket.gethostname(), "flestimate": __version__}}
     caught: list[warnings.WarningMessage] = []
-    stage = ""
+    step = ""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            t = time.perf_counter()
-            report = estimate_prevalence(**job["arguments"])
-            table = report.to_frame()
-            table = table[table["table"].isin(job["tables"])].reset_index(drop=True)
-            timings["estimate"] = time.perf_counter() - t
-            if job["report"]:
-                stage, t = "writing the HTML report: ", time.perf_counter()
-                out["html"] = report.to_html()
-                timings["report"] = time.perf_counter() - t
-        out.update(status="done", estimates=table)
+            out["hashes"] = file_hashes(job["id"], job["files"], note)
+            out["key"] = cache_key(job["key_payload"], out["hashes"])
+            if out["key"] == job["cached_key"]:
+                out["status"] = "unchanged"
+            else:
+                note(f"reading its module spec {job['files']['spec']}")
+                out["reference_period"] = _reference_period(Path(job["files"]["spec"]))
+                note("estimating")
+                t = time.perf_counter()
+                report = estimate_prevalence(**job["arguments"])
+                table = report.to_frame()
+                table = table[table["table"].isin(job["tables"])].reset_index(drop=True)
+                timings["estimate"] = time.perf_counter() - t
+                if job["report"]:
+                    step, t = "writing the HTML report: ", time.perf_counter()
+                    note("writing its HTML report")
+                    out["html"] = report.to_html()
+                    timings["report"] = time.perf_counter() - t
+                out.update(status="done", estimates=table)
     except Exception as exc:  # a failure record, never an exception: the others go on
-        out.update(error=type(exc).__name__, message=f"{stage}{exc}")
+        out.update(error=type(exc).__name__, message=f"{step}{exc}")
     out["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
     timings["total"] = time.perf_counter() - start
     return out
 
 
-def _failure(job: Mapping[str, Any], exc: BaseException) -> dict[str, Any]:
-    return {"id": job["id"], "status": "failed", "estimates": None, "html": None,
-            "error": type(exc).__name__, "message": str(exc) or repr(exc),
-            "timings": {"total": 0.0}, "warnings": [], "worker": None}
+def _run_on_dask(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The Dask task of one survey: :func:`_run_survey` within its deadline."""
+    return run_with_deadline(dict(job), _run_survey, _timed_out)
+
+
+def _failure(job: Mapping[str, Any], error: str, message: str) -> dict[str, Any]:
+    return {"id": job["id"], "status": "failed", "hashes": {}, "key": None,
+            "reference_period": None, "estimates": None, "html": None, "error": error,
+            "message": message, "timings": {"total": 0.0}, "warnings": [], "worker": None}
+
+
+def _timed_out(job: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    result = _failure(job, "TimeoutError",
+                      f"did not finish within its timeout of {job['timeout']:g} s (`timeout` "
+                      f"in the batch file); stopped while {stage}")
+    result["timings"] = {"total": float(job["timeout"])}
+    return result
+
+
+def _died(job: Mapping[str, Any], stage: str, exitcode: int | None) -> dict[str, Any]:
+    how = f"was killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else \
+        f"exited with code {exitcode}"
+    return _failure(job, "WorkerDied", f"its worker process {how} while {stage}")
 
 
 def _execute(todo: list[dict[str, Any]], scheduler: str | None, workers: int | None,
@@ -94,16 +138,9 @@ def _execute(todo: list[dict[str, Any]], scheduler: str | None, workers: int | N
     n = jobs or min(os.cpu_count() or 1, max(len(todo), 1))
     if n == 1:
         for job in todo:
-            done(_run_survey(job))
+            done(run_with_deadline(job, _run_survey, _timed_out))
         return "this process"
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_run_survey, job): job for job in todo}
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as exc:  # the process died (BrokenProcessPool), not the survey
-                result = _failure(futures[future], exc)
-            done(result)
+    run_local(todo, n, "flestimate.batch._run:_run_survey", done, _timed_out, _died)
     return f"{n} local processes"
 
 
@@ -131,101 +168,70 @@ def _execute_dask(todo: list[dict[str, Any]], scheduler: str | None, workers: in
                 dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(distributed.Client(cluster))
             how = f"Dask LocalCluster of {workers} workers"
-        futures = {client.submit(_run_survey, job, pure=False): job for job in todo}
+        futures = {client.submit(_run_on_dask, job, pure=False): job for job in todo}
         for future in distributed.as_completed(list(futures)):
             try:
                 result = future.result()
             except Exception as exc:  # the worker died (KilledWorker), not the survey
-                result = _failure(futures[future], exc)
+                result = _failure(futures[future], type(exc).__name__, str(exc) or repr(exc))
             done(result)
             future.release()
     return how
 
 
-# -- hashes and the cache -----------------------------------------------------------------------
-_ROLES = {"file": "survey file", "households": "household file", **_WHAT}
+# -- a survey's job and its record --------------------------------------------------------------
+def _job(job: SurveyJob, cached: CacheEntry | None, reports: bool) -> dict[str, Any]:
+    """The plain data a worker needs for one survey."""
+    return {"id": job.id, "arguments": job.arguments(), "tables": list(job.tables),
+            "report": reports, "files": {k: str(p) for k, p in job.files.items()},
+            "key_payload": key_payload(job), "cached_key": cached.key if cached else None,
+            "timeout": job.timeout}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _hashes(job: SurveyJob, memo: dict[Path, str]) -> dict[str, str]:
-    """sha256 of every file the survey reads; a DataError naming the file when one cannot be
-    read (the survey fails, the batch goes on)."""
-    out: dict[str, str] = {}
-    for role, path in job.files.items():
-        if path not in memo:
-            try:
-                memo[path] = _sha256(path)
-            except OSError as exc:
-                reason = "file not found" if isinstance(exc, FileNotFoundError) else \
-                    f"cannot read it: {exc.strerror or exc}"
-                raise DataError(f"{path}: {_ROLES[role]} of survey {job.id!r} ({role}): "
-                                f"{reason}") from exc
-        out[role] = memo[path]
-    return out
-
-
-def _cache_key(job: SurveyJob, hashes: Mapping[str, str]) -> str:
-    """sha256 of what the estimates depend on: the hashes of the files read, the options (with
-    built-in spec and rule set names, not file paths: a moved file keeps its cache), the tables
-    and the flestimate version."""
-    options = {k: "<file>" if k in _REFERENCES and isinstance(v, str) and _is_path(v) else v
-               for k, v in _thaw(job.options).items()}
-    payload = {"files": dict(hashes), "spec": "<file>" if _is_path(job.spec) else job.spec,
-               "options": options, "tables": list(job.tables), "version": __version__}
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _cached(folder: Path, job: SurveyJob, key: str,
-            reports: bool) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-    """The cached estimates of a survey when its key is unchanged (and its report is there
-    when reports are asked); None otherwise (a damaged cache is rerun)."""
-    where = folder / "surveys" / job.id
-    try:
-        info = json.loads((where / "key.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict) or info.get("key") != key:
-        return None
-    if reports and not (folder / "reports" / f"{job.id}.html").is_file():
-        return None
-    try:
-        frame = pd.read_parquet(where / "estimates.parquet")
-    except Exception:  # missing or damaged: run the survey again
-        return None
-    return frame, info
-
-
-def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any]) -> pd.DataFrame | None:
-    """Write a finished survey's cache and report; return its estimates as cached (the Parquet
-    round trip, so that a run and a rerun give the same frame)."""
-    report = folder / "reports" / f"{result['id']}.html"
-    entry.update(status=result["status"], error=result["error"], message=result["message"],
+def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any],
+           cached: CacheEntry | None) -> pd.DataFrame | None:
+    """Record a finished survey in its manifest entry and write its report and cache entry;
+    return its estimates (as cached) or None when it failed. A report or cache entry that
+    cannot be written makes the survey's failure, not the batch's."""
+    for k, h in result["hashes"].items():
+        entry["files"][k]["sha256"] = h
+    entry["spec"]["sha256"] = result["hashes"].get("spec")
+    entry.update(key=result["key"], status=result["status"], error=result["error"],
+                 message=result["message"],
                  timings={k: round(v, 4) for k, v in result["timings"].items()},
                  warnings=result["warnings"], worker=result["worker"])
+    if result["status"] == "unchanged" and cached is not None:
+        entry.update(status="skipped", rows=len(cached.frame),
+                     reference_period=cached.info.get("reference_period"),
+                     cached={k: cached.info.get(k) for k in ("finished", "timings", "version")})
+        return cached.frame
+    report = folder / "reports" / f"{result['id']}.html"
     if result["status"] != "done":
-        report.unlink(missing_ok=True)  # no stale report beside a failed survey
+        with contextlib.suppress(OSError):
+            report.unlink(missing_ok=True)  # no stale report beside a failed survey
         return None
-    where = folder / "surveys" / str(result["id"])
-    table: pd.DataFrame = result["estimates"]
-    _write_atomic(where / "estimates.parquet", lambda p: table.to_parquet(p, index=False))
-    if result["html"] is not None:
-        _write_atomic(report, lambda p: p.write_text(result["html"], encoding="utf-8"))
     finished = _now()
-    info = {"key": entry["key"], "survey": result["id"], "finished": finished,
-            "timings": entry["timings"], "warnings": entry["warnings"], "version": __version__}
-    _write_atomic(where / "key.json",
-                  lambda p: p.write_text(json.dumps(info, indent=1), encoding="utf-8"))
-    entry.update(rows=len(table), finished=finished)
-    frame: pd.DataFrame = pd.read_parquet(where / "estimates.parquet")
+    entry.update(reference_period=result["reference_period"])
+    info = {"finished": finished, "timings": entry["timings"], "warnings": entry["warnings"],
+            "reference_period": result["reference_period"], "version": __version__}
+    try:
+        frame = write_entry(folder, str(result["id"]), result["key"], result["estimates"],
+                            result["html"], info)
+    except OSError as exc:
+        entry.update(status="failed", error=type(exc).__name__,
+                     message=f"its outputs cannot be written: {exc}")
+        return None
+    entry.update(rows=len(frame), finished=finished)
     return frame
+
+
+def _reference_period(path: Path) -> str | None:
+    """The reference period of a survey's module spec, for the combined outputs (None when the
+    spec does not load: the survey then fails with the spec's own error)."""
+    try:
+        return load_spec(path).reference_period
+    except FlestimateError:
+        return None
 
 
 # -- the one call -------------------------------------------------------------------------------
@@ -245,15 +251,6 @@ def _arguments(scheduler: str | None, workers: int | None, jobs: int | None) -> 
     if scheduler is not None and not isinstance(scheduler, str):
         raise ArgumentTypeError(f"`scheduler` of `run_batch()` must be an address like "
                                 f"'tcp://host:8786'; got {type(scheduler).__name__}")
-
-
-def _reference_period(path: Path) -> str | None:
-    """The reference period of a survey's module spec, for the combined outputs (None when the
-    spec does not load: the survey then fails with the spec's own error)."""
-    try:
-        return load_spec(path).reference_period
-    except FlestimateError:
-        return None
 
 
 def run_batch(
@@ -317,57 +314,54 @@ def run_batch(
     _arguments(scheduler, workers, jobs)
     batch = path_or_batch if isinstance(path_or_batch, Batch) else load_batch(path_or_batch)
     folder = Path(out).absolute() if out is not None else batch.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {folder}: "
+                          f"{exc.strerror or exc}") from exc
+    with stop_on_sigterm(), folder_lock(folder):
+        return _run_locked(batch, folder, scheduler, workers, jobs, force, progress)
+
+
+def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int | None,
+                jobs: int | None, force: bool, progress: bool) -> BatchResult:
+    """:func:`run_batch` with the output folder locked."""
     started, clock = _now(), time.perf_counter()
     entries: dict[str, dict[str, Any]] = {}
     frames: dict[str, pd.DataFrame] = {}
+    caches: dict[str, CacheEntry | None] = {}
     todo: list[dict[str, Any]] = []
-    memo: dict[Path, str] = {}
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(batch.surveys), desc="surveys", unit="survey", file=sys.stderr,
-               disable=not progress, leave=True)
     for job in batch.surveys:
-        entry: dict[str, Any] = {
+        entries[job.id] = {
             "id": job.id, "country": job.country, "year": job.year, "index": job.index,
             "status": None, "error": None, "message": None,
             "files": {k: {"path": str(p), "sha256": None} for k, p in job.files.items()},
             "spec": {"name": job.spec, "path": str(job.files["spec"]), "sha256": None},
-            "reference_period": _reference_period(job.files["spec"]),
-            "tables": list(job.tables), "options": _thaw(job.options),
-            "seed": job.options["seed"], "key": None, "rows": 0}
-        entries[job.id] = entry
-        t = time.perf_counter()
-        try:
-            hashes = _hashes(job, memo)
-        except DataError as exc:
-            entry.update(status="failed", error=type(exc).__name__, message=str(exc),
-                         timings={"total": round(time.perf_counter() - t, 4)})
-            bar.update(1)
-            continue
-        for k, h in hashes.items():
-            entry["files"][k]["sha256"] = h
-        entry["spec"]["sha256"] = hashes["spec"]
-        entry["key"] = _cache_key(job, hashes)
-        cached = None if force else _cached(folder, job, entry["key"], batch.reports)
-        if cached is not None:
-            frames[job.id] = cached[0]
-            entry.update(status="skipped", rows=len(cached[0]),
-                         timings={"total": round(time.perf_counter() - t, 4)},
-                         cached={k: cached[1].get(k) for k in ("finished", "timings", "version")})
-            bar.update(1)
-            continue
-        todo.append({"id": job.id, "arguments": job.arguments(), "tables": list(job.tables),
-                     "report": batch.reports})
+            "reference_period": None, "tables": list(job.tables),
+            "options": _thaw(job.options), "seed": job.options["seed"],
+            "timeout": job.timeout, "key": None, "rows": 0}
+        cached, damaged = (None, None) if force else read_entry(folder, job.id, batch.reports)
+        if damaged is not None:
+            where = entry_path(folder, job.id)
+            warnings.warn(FlestimateWarning(
+                f"survey {job.id!r}: its cache entry {where} is damaged ({damaged}); the "
+                f"survey is run again", "BATCH_CACHE"), stacklevel=3)
+            entries[job.id]["cache"] = f"damaged: {damaged}"
+        caches[job.id] = cached
+        todo.append(_job(job, cached, batch.reports))
+    bar = tqdm(total=len(batch.surveys), desc="surveys", unit="survey", file=sys.stderr,
+               disable=not progress, leave=True)
 
     def finished(result: dict[str, Any]) -> None:
-        frame = _store(folder, result, entries[result["id"]])
+        frame = _store(folder, result, entries[result["id"]], caches[result["id"]])
         if frame is not None:
             frames[result["id"]] = frame
         bar.update(1)
 
     try:
-        how = _execute(todo, scheduler, workers, jobs, finished) if todo else "nothing run"
+        how = _execute(todo, scheduler, workers, jobs, finished)
     finally:
         bar.close()
     estimates = _combine(batch, frames, {k: e["reference_period"] for k, e in entries.items()})
