@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flestimate import __version__
+from flestimate._atomic import atomic_write_text
 from flestimate.classification._rules import PLAIN_PENALTIES
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError
@@ -35,6 +36,37 @@ if TYPE_CHECKING:
     from flestimate.batch import BatchResult
 
 __all__ = ["main"]
+
+
+# Output formats of the commands that write a file with -o, and the format of each extension.
+_FORMATS = {"estimate": ("table", "csv", "json", "xlsx", "html"),
+            "sensitivity": ("table", "csv", "json")}
+_EXTENSIONS = {".xlsx": "xlsx", ".html": "html", ".htm": "html", ".csv": "csv", ".json": "json",
+               ".txt": "table", ".md": "table"}
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """The format of ``-o``: ``--format`` when given, else the one of the extension; an
+    ArgumentError when they disagree, or when the extension is unknown and no ``--format`` is
+    given (a text table in ``out.xlsx`` is never written)."""
+    fmt: str | None = args.format
+    out: Path | None = args.out
+    choices = _FORMATS[args.command]
+    if out is None:
+        return fmt or "table"
+    suffix = out.suffix.lower()
+    implied = _EXTENSIONS.get(suffix)
+    known = ", ".join(e for e, f in _EXTENSIONS.items() if f in choices)
+    if fmt is None and implied is None:
+        raise ArgumentError(f"-o {out}: cannot tell the output format from the extension "
+                            f"{suffix or '(none)'!r}; use one of {known}, or give --format")
+    if fmt is None and implied not in choices:
+        raise ArgumentError(f"-o {out}: `flestimate {args.command}` cannot write {implied} "
+                            f"({suffix}); use one of {known}")
+    if fmt is not None and implied is not None and implied != fmt:
+        raise ArgumentError(f"-o {out}: the extension {suffix} means {implied} but --format is "
+                            f"{fmt}; make them agree")
+    return fmt or str(implied)
 
 
 def _split(value: str | None) -> list[str]:
@@ -72,9 +104,11 @@ def _parser() -> argparse.ArgumentParser:
                           "where a rule asks for one dimension: undetermined there "
                           "(unknown_dimension, default), counted in every dimension, ignored, "
                           "or an error")
-    est.add_argument("--format", choices=("table", "csv", "json", "xlsx", "html"),
-                     default="table")
-    est.add_argument("-o", "--out", type=Path, help="output file (required for xlsx)")
+    est.add_argument("--format", choices=_FORMATS["estimate"],
+                     help="output format (default: from the -o extension, else table)")
+    est.add_argument("-o", "--out", type=Path,
+                     help="output file (required for xlsx); its extension sets the format: "
+                          ".xlsx, .html, .csv, .json, .txt or .md (table)")
     sens = sub.add_parser("sensitivity", help="how the imputed shares move when missing "
                                               "sensitive answers are not missing at random")
     sens.add_argument("file", type=Path)
@@ -91,8 +125,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="classes, comma-separated (default forced_labour,trafficked)")
     sens.add_argument("--imputations", type=int, default=20)
     sens.add_argument("--seed", type=int, help="seed of the imputations (0 by default)")
-    sens.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    sens.add_argument("-o", "--out", type=Path, help="output file")
+    sens.add_argument("--format", choices=_FORMATS["sensitivity"],
+                      help="output format (default: from the -o extension, else table)")
+    sens.add_argument("-o", "--out", type=Path,
+                      help="output file; its extension sets the format: .csv, .json, .txt or "
+                           ".md (table)")
     run = sub.add_parser("run", help="many surveys from a batch file (TOML), in parallel, with "
                                      "combined outputs and a manifest")
     run.add_argument("batch", type=Path, help="batch file (docs/batch.md)")
@@ -181,6 +218,7 @@ def _inspect(args: argparse.Namespace) -> str:
 def _estimate(args: argparse.Namespace) -> PrevalenceReport:
     from flestimate.report import estimate_prevalence
 
+    args.format = _output_format(args)
     if args.format == "xlsx" and args.out is None:
         raise ArgumentError("--format xlsx writes a workbook: give its path with -o FILE")
     return estimate_prevalence(
@@ -199,6 +237,7 @@ def _sensitivity(args: argparse.Namespace) -> str:
 
     from flestimate.report import estimate_prevalence
 
+    args.format = _output_format(args)
     try:
         deltas = [float(d) for d in _split(args.delta)]
     except ValueError as exc:
@@ -223,9 +262,7 @@ def _sensitivity(args: argparse.Namespace) -> str:
                 text += (f"\ntipping points (delta at which the share reaches {args.value:g}):"
                          f"\n{tips.to_string(index=False)}\n")
     if args.out is not None:
-        tmp = args.out.with_name(f".{args.out.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(args.out)  # atomic: a reader never sees half a file
+        atomic_write_text(args.out, text)  # a reader never sees half a file
         return f"wrote {args.out}\n"
     return text
 
@@ -246,7 +283,7 @@ def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str |
         text = report.summary() + "\n"
     if out is None:
         return text
-    out.write_text(text, encoding="utf-8")
+    atomic_write_text(out, text)  # a temporary file beside it, then renamed
     return None
 
 
@@ -309,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # an output file that cannot be written
         print(f"flestimate: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C; a batch stops its worker processes first
+        print("flestimate: interrupted", file=sys.stderr)
+        return 130
     for message in dict.fromkeys(str(w.message) for w in caught):  # each warning once
         print(f"flestimate: warning: {message}", file=sys.stderr)
     try:
