@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._atomic import atomic_write, atomic_write_text
 from flestimate.errors import ArgumentError
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
 from flestimate.results import _freeze, _thaw
@@ -355,6 +356,10 @@ class PrevalenceReport:
         form), then the tidy estimates, the indicator tables, the data-quality report, the
         classification counts and the provenance."""
         path = Path(path)
+        atomic_write(path, self._write_workbook)  # a temporary file beside it, then renamed
+        return path
+
+    def _write_workbook(self, path: Path) -> None:
         with pd.ExcelWriter(path, engine="openpyxl") as xl:
             for by in self.margins:
                 self.publication_table("prevalence", by).to_excel(
@@ -368,7 +373,6 @@ class PrevalenceReport:
             prov = pd.DataFrame({"key": list(self.provenance), "value": [
                 json.dumps(_thaw(v), default=str) for v in self.provenance.values()]})
             prov.to_excel(xl, sheet_name="provenance", index=False)
-        return path
 
     def to_html(self, path: str | Path | None = None) -> str:
         """The self-contained HTML report (tables, forest plots, indicator tables, data quality,
@@ -377,7 +381,7 @@ class PrevalenceReport:
 
         text: str = render_html(self)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            atomic_write_text(path, text)
         return text
 
     def plot(self, by: str | None = None, indicator: str = "forced_labour",
