@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
 from flestimate.errors import SpecError
 
 __all__ = [
@@ -77,10 +78,13 @@ def evaluate_filter(frame: pd.DataFrame, spec: Any, where: str = "filter") -> np
     SpecError
         Naming the key path: an unknown operator or key, a missing column, a wrong value shape.
     """
+    check_shape(spec, where)
     return np.asarray(_evaluate(frame, spec, where), dtype=bool)
 
 
-def _evaluate(frame: pd.DataFrame, spec: Any, where: str) -> np.ndarray:
+def _evaluate(frame: pd.DataFrame, spec: Any, where: str, depth: int = 1) -> np.ndarray:
+    if depth > MAX_DEPTH:  # check_shape stops it first; a guard for direct callers
+        raise SpecError(f"{where}: filters nested deeper than {MAX_DEPTH} levels")
     if not isinstance(spec, Mapping):
         raise SpecError(f"{where}: a filter must be a mapping; got {type(spec).__name__}")
     keys = set(spec)
@@ -91,14 +95,14 @@ def _evaluate(frame: pd.DataFrame, spec: Any, where: str) -> np.ndarray:
             parts = spec[combinator]
             if not isinstance(parts, list) or not parts:
                 raise SpecError(f"{where}.{combinator}: must be a non-empty list of filters")
-            masks = [_evaluate(frame, p, f"{where}.{combinator}[{i}]") for i, p in
-                     enumerate(parts)]
+            masks = [_evaluate(frame, p, f"{where}.{combinator}[{i}]", depth + 1)
+                     for i, p in enumerate(parts)]
             reduce = np.logical_and if combinator == "and" else np.logical_or
             return np.asarray(reduce.reduce(masks, axis=0))
     if "not" in keys:
         if keys != {"not"}:
             raise SpecError(f"{where}: `not` takes no other keys; got {sorted(keys)}")
-        return ~_evaluate(frame, spec["not"], f"{where}.not")
+        return ~_evaluate(frame, spec["not"], f"{where}.not", depth + 1)
     allowed = {"column", "op", "value"}
     if not keys <= allowed or "column" not in keys or "op" not in keys:
         raise SpecError(
@@ -222,6 +226,8 @@ class ModuleSpec:
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
+        check_shape(raw, source)
+        validate(raw, SPEC_SCHEMA, source)
         if not isinstance(raw, Mapping):
             raise SpecError(f"{source}: a module spec must be a mapping at the top level")
         # `x-` keys hold YAML anchors shared by several entries (as in docker compose files).
@@ -356,24 +362,131 @@ class MappedSurvey:
 
 
 def _yaml_loader() -> Any:
-    """PyYAML's safe loader with YAML 1.2 booleans: only true/false, so that the keys `yes`,
-    `no` and `on` of a spec stay strings (YAML 1.1 reads them as booleans)."""
-    import re
+    """The shared configuration-file loader (:func:`flestimate._config.yaml_loader`): safe, YAML
+    1.2 booleans, with nesting and alias-expansion limits."""
+    from flestimate._config import yaml_loader
 
-    import yaml
+    return yaml_loader()
 
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
-        pass
 
-    bool_tag = "tag:yaml.org,2002:bool"
-    Loader.yaml_implicit_resolvers = {
-        first: [r for r in resolvers if r[0] != bool_tag]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    Loader.add_implicit_resolver(
-        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    return Loader
+_COLUMN = {"type": "string", "message": "must be a column name (string)"}
+_COLUMNS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "message": "must be a column name or a list of column names"}
+_CODE = {"type": ["string", "number", "null"], "message": "must be a code (a number or a string)"}
+_SCALAR_OR_LIST = {"anyOf": [{"type": ["string", "number", "boolean", "null"]},
+                             {"type": "array",
+                              "items": {"type": ["string", "number", "boolean", "null"]}}],
+                   "message": "must be a value or a list of values"}
+#: JSON Schema (Draft 2020-12) of a module spec: the types of every key. Unknown keys, allowed
+#: values and cross-references are checked by :meth:`ModuleSpec.from_dict` after it.
+SPEC_SCHEMA: Mapping[str, Any] = {
+    "$defs": {
+        "codes": {
+            "type": "object", "message": f"must map {', '.join(_CODE_KINDS)} to lists of codes",
+            "additionalProperties": {
+                "anyOf": [_CODE, {"type": "array", "items": _CODE}],
+                "message": "must be a code or a list of codes (numbers or strings)"},
+            "properties": {k: {"anyOf": [_CODE, {"type": "array", "items": _CODE}],
+                               "message": "must be a code or a list of codes (numbers or "
+                                          "strings)"} for k in _CODE_KINDS},
+        },
+        "filter": {
+            "type": "object", "message": "must be a filter mapping",
+            "properties": {
+                "and": {"type": "array", "items": {"$ref": "#/$defs/filter"},
+                        "message": "must be a non-empty list of filters"},
+                "or": {"type": "array", "items": {"$ref": "#/$defs/filter"},
+                       "message": "must be a non-empty list of filters"},
+                "not": {"$ref": "#/$defs/filter"},
+                "column": _COLUMN,
+                "op": {"type": "string", "message": "must be an operator (string), one of "
+                                                    f"{', '.join(FILTER_OPERATORS)}"},
+                "value": _SCALAR_OR_LIST,
+            },
+        },
+        "optional_filter": {"if": {"type": "null"}, "then": True,
+                            "else": {"$ref": "#/$defs/filter"}},
+        "indicator": {
+            "anyOf": [{"type": "string"}, {"type": "object"}],
+            "message": "must be an item name or a mapping with `items`",
+            "properties": {
+                "items": {"anyOf": [{"type": "string"},
+                                    {"type": "array", "items": {"type": "string"}}],
+                          "message": "must be a non-empty list of column names"},
+                "combine": {"type": "string", "message": "must be 'any' or 'all'"},
+                "codes": {"$ref": "#/$defs/codes"},
+                "unknown": {"type": "string", "message": "must be 'error' or 'missing'"},
+                "asked_if": {"$ref": "#/$defs/optional_filter"},
+                "no_if": {"$ref": "#/$defs/optional_filter"},
+            },
+        },
+        "context": {
+            "anyOf": [{"type": "string"}, {"type": "object"}],
+            "message": "must be a column name or a mapping with `column` (and `values`, "
+                       "`unknown`)",
+            "properties": {
+                "column": _COLUMN,
+                "values": {"type": "object", "message": "must map codes to canonical values",
+                           "additionalProperties": {
+                               "type": ["string", "number", "boolean", "null"],
+                               "message": "must be a canonical value (a string, a number or "
+                                          "null)"}},
+                "unknown": {"type": "string", "message": "must be 'error' or 'missing'"},
+            },
+        },
+    },
+    "type": "object",
+    "message": "a module spec must be a mapping at the top level",
+    "properties": {
+        "name": {"type": ["string", "number"], "message": "must be the spec's name (string)"},
+        "version": {"type": ["string", "number", "null"],
+                    "message": "must be a string or a number"},
+        "description": {"type": ["string", "null"], "message": "must be a string"},
+        "reference_period": {
+            "type": "string",
+            "message": "the period the answers refer to is required, as text (e.g. 'last 10 "
+                       "years' or '2017-2021')"},
+        "codes": {"$ref": "#/$defs/codes"},
+        "universe": {"$ref": "#/$defs/optional_filter"},
+        "design": {
+            "type": ["object", "null"], "message": "must be a mapping of design columns",
+            "properties": {
+                "weights": _COLUMN, "strata": _COLUMNS, "psu": _COLUMNS, "fpc": _COLUMNS,
+                "nest": {"type": "boolean", "message": "must be true or false"},
+                "lonely_psu": {"type": "string", "message": "must be a lonely-PSU rule "
+                                                            "(string)"},
+                "replicate_weights": _COLUMNS,
+                "replicate_method": {"type": "string", "message": "must be a replicate method "
+                                                                  "(string)"},
+                "replicate_scale": {"type": "number", "message": "must be a number"},
+                "replicate_rscales": {"type": "array", "items": {"type": "number"},
+                                      "message": "must be a list of numbers"},
+                "replicate_mse": {"type": "boolean", "message": "must be true or false"},
+                "replicate_rho": {"type": "number", "message": "must be a number"},
+                "replicate_combined": {"type": "boolean", "message": "must be true or false"},
+            },
+        },
+        "ids": {"type": ["object", "null"],
+                "message": "must map household/person to column names",
+                "additionalProperties": _COLUMN},
+        "indicators": {"type": "object",
+                       "message": "must be a non-empty mapping of indicator ids",
+                       "additionalProperties": {"$ref": "#/$defs/indicator"}},
+        "extra_indicators": {"type": ["array", "null"], "items": {"type": "string"},
+                             "message": "must be a list of indicator ids"},
+        "context": {"type": ["object", "null"],
+                    "message": "must map canonical names to column names",
+                    "additionalProperties": {"$ref": "#/$defs/context"}},
+        "merge": {"type": ["object", "null"], "message": "needs `on` (the household id column)",
+                  "properties": {"on": _COLUMN}},
+        "nonresponse": {
+            "type": ["object", "null"],
+            "message": "takes `classes` (a list of context names, columns or `strata`)",
+            "properties": {"classes": {"type": "array", "items": {"type": "string"},
+                                       "message": "must be a list of context names, columns "
+                                                  "or `strata`"}}},
+    },
+}
 
 
 def builtin_specs() -> list[str]:
@@ -384,19 +497,13 @@ def builtin_specs() -> list[str]:
 def load_spec(name_or_path: str | Path) -> ModuleSpec:
     """Load and validate a module spec: a built-in name (see :func:`builtin_specs`) or a YAML
     file."""
-    import yaml
-
     p = Path(name_or_path)
     if not p.exists() and isinstance(name_or_path, str) and (_SPEC_DIR / f"{p.name}.yaml").exists():
         p = _SPEC_DIR / f"{p.name}.yaml"
     if not p.exists():
         raise SpecError(f"module spec {str(name_or_path)!r} is neither a file nor a built-in spec "
                         f"({', '.join(builtin_specs())})")
-    try:
-        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_yaml_loader())  # a SafeLoader
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{p.name}: invalid YAML: {exc}") from exc
-    return ModuleSpec.from_dict(raw, p.name)
+    return ModuleSpec.from_dict(read_yaml(p, p.name), p.name)
 
 
 def _codes(raw: Any, where: str, base: Mapping[str, tuple[Any, ...]] | None = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flestimate._config import MAX_DEPTH, check_shape
 from flestimate.classification._rules import PLAIN_PENALTIES, RULES_DIR, builtin_rules
 from flestimate.design import LONELY_PSU_RULES
 from flestimate.errors import SpecError
@@ -358,6 +359,10 @@ def load_batch(path: str | os.PathLike[str]) -> Batch:
         raise SpecError(f"{file.name}: not a UTF-8 text file: {exc.reason}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{file.name}: invalid TOML: {exc}") from exc
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise SpecError(f"{file.name}: arrays or inline tables nested deeper than "
+                        f"{MAX_DEPTH} levels") from None
+    check_shape(raw, file.name)
     check.unknown(raw, _TOP_KEYS, "")
     output = raw.get("output", {})
     if not isinstance(output, dict):

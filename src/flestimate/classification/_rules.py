@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
 from flestimate.errors import DataError, SpecError
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -280,6 +281,8 @@ def indicator_table(override: str | Path | Mapping[str, Any] | None = None) -> I
         raw = _read_yaml(Path(override))
     else:
         source, raw = "<indicators>", override
+    check_shape(raw, source)
+    validate(raw, table_schema(), source)
     if not isinstance(raw, Mapping):
         raise SpecError(f"{source}: an indicator table must be a mapping")
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v)
@@ -702,8 +705,25 @@ def _selection(raw: Any, where: str) -> tuple[str | Selector, ...]:
     return tuple(terms)
 
 
+#: Most expression nodes a rule may expand to (``ref`` expanded in place): a chain of
+#: definitions each referring twice to the one before would otherwise grow exponentially.
+MAX_EXPR_NODES = 10_000
+
+
 def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
-               patterns: Any, stack: tuple[str, ...] = ()) -> Expr:
+               patterns: Any, stack: tuple[str, ...] = (), *, depth: int = 1,
+               budget: list[int] | None = None) -> Expr:
+    """Parse one expression. ``depth`` is its nesting level (``ref`` counts as a level) and
+    ``budget`` a one-item list of the nodes left to the whole rule; past :data:`MAX_DEPTH`
+    levels or :data:`MAX_EXPR_NODES` nodes a :class:`SpecError` names ``where``."""
+    budget = [MAX_EXPR_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(f"{where}: the rule expands to more than {MAX_EXPR_NODES:,} expression "
+                        f"nodes (count each `ref` as a copy of its definition)")
+    if depth > MAX_DEPTH:
+        raise SpecError(f"{where}: expressions nested deeper than {MAX_DEPTH} levels (count "
+                        f"each `ref` as a level)")
     if not isinstance(raw, Mapping):
         raise SpecError(f"{where}: an expression must be a mapping; got {type(raw).__name__}")
     keys = set(raw)
@@ -716,7 +736,8 @@ def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
         if not isinstance(parts, list) or not parts:
             raise SpecError(f"{where}.{op}: must be a non-empty list of expressions")
         return Combine(op, tuple(parse_expr(p, f"{where}.{op}[{i}]", defines, rule, patterns,
-                                            stack) for i, p in enumerate(parts)))
+                                            stack, depth=depth + 1, budget=budget)
+                                 for i, p in enumerate(parts)))
     if keys & {"any_of", "all_of"}:
         if len(keys) != 1:
             raise SpecError(f"{where}: a selection takes no other keys; got {sorted(keys)}")
@@ -757,7 +778,8 @@ def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
         if name in stack:
             raise SpecError(f"{where}.ref: {name!r} refers to itself")
         return Named(str(name), parse_expr(defines[name], f"define.{name}", defines, rule,
-                                           patterns, (*stack, name)))
+                                           patterns, (*stack, name), depth=depth + 1,
+                                           budget=budget))
     raise SpecError(f"{where}: unknown expression keys {sorted(keys)}; expected one of all, "
                     f"any, any_of, all_of, graded, column, result, ref")
 
@@ -793,16 +815,9 @@ FORMS = ("state_imposed", "commercial_sexual_exploitation", "economic_exploitati
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    from flestimate.mapping import _yaml_loader
-
     if not path.exists():
         raise SpecError(f"rule file {str(path)!r} does not exist")
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path.name}: invalid YAML: {exc}") from exc
+    return read_yaml(path, path.name)
 
 
 def _evidence(raw: Any, source: str) -> dict[str, str]:
@@ -824,6 +839,8 @@ def _evidence(raw: Any, source: str) -> dict[str, str]:
 
 
 def parse_rules(raw: Any, source: str) -> RuleSet:
+    check_shape(raw, source)
+    validate(raw, rules_schema(), source)
     if not isinstance(raw, Mapping):
         raise SpecError(f"{source}: a rule set must be a mapping at the top level")
     unknown = sorted(set(raw) - _RULE_KEYS)
@@ -868,8 +885,10 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
     body = raw["rule"]
     patterns = raw.get("patterns")
 
+    budget = [MAX_EXPR_NODES]  # for the whole file: the rule and every definition
+
     def expr(x: Any, where: str) -> Expr:
-        return parse_expr(x, where, defines, name, patterns)
+        return parse_expr(x, where, defines, name, patterns, budget=budget)
 
     if isinstance(body, Mapping) and set(body) & {"adult", "child"}:
         if not set(body) <= {"adult", "child"} or "adult" not in body:
@@ -883,6 +902,144 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
         expr(dbody, f"{source}: define.{dname}")
     return RuleSet(name, kind, meta["version"], meta["source"], evidence,
                    meta["description"], adult, child, file=source)
+
+
+# -- schemas of the files -------------------------------------------------------------------------
+_TEXT = {"type": ["string", "number", "null"], "message": "must be text"}
+_IDS = {"type": "array", "items": {"type": "string"}, "message": "must be a list of indicator ids"}
+
+
+def _either(if_object: Mapping[str, Any], otherwise: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema that checks a mapping with ``if_object`` and anything else with ``otherwise``,
+    so that an error names the key inside the mapping (``anyOf`` would stop at the mapping)."""
+    return {"if": {"type": "object"}, "then": if_object, "else": otherwise}
+
+
+def _rules_schema() -> dict[str, Any]:
+    from flestimate.mapping import SPEC_SCHEMA
+
+    selector = {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string", "message": "must be involuntariness or penalty"},
+            "dimension": {"type": "string",
+                          "message": f"must be one of {', '.join(DIMENSIONS)}"},
+            "grade": {"type": "string", "message": f"must be one of {', '.join(GRADES)}"},
+            "ids": _IDS, "exclude": _IDS,
+        },
+    }
+    selection = _either({"$ref": "#/$defs/selector"}, {
+        "type": "array", "message": "must be a non-empty list of indicator ids (or selectors "
+                                    "with kind, dimension, grade, ids, exclude), or one selector",
+        "items": _either({"$ref": "#/$defs/selector"}, {
+            "type": "string", "message": "must be an indicator id or a selector mapping"})})
+    patterns = {
+        "type": ["array", "null"], "message": "must be a non-empty list of {grade: count} "
+                                              "mappings",
+        "items": {"type": "object", "message": "must map grades to counts, e.g. {strong: 2}",
+                  "additionalProperties": {"type": "integer",
+                                           "message": "must be a positive integer"}}}
+    expr = {
+        "type": "object", "message": "an expression must be a mapping",
+        "properties": {
+            "all": {"type": "array", "items": {"$ref": "#/$defs/expr"},
+                    "message": "must be a non-empty list of expressions"},
+            "any": {"type": "array", "items": {"$ref": "#/$defs/expr"},
+                    "message": "must be a non-empty list of expressions"},
+            "any_of": {"$ref": "#/$defs/selection"},
+            "all_of": {"$ref": "#/$defs/selection"},
+            "graded": _either({"properties": {"dimension": {"type": "string",
+                                                            "message": "must be a Delphi "
+                                                                       "dimension name"},
+                                              "patterns": {"$ref": "#/$defs/patterns"}}},
+                              {"type": "string", "message": "a Delphi dimension name or "
+                                                            "{dimension, patterns}"}),
+            "column": {"type": "string", "message": "must be a column name (string)"},
+            "op": {"type": "string", "message": "must be an operator (string)"},
+            "value": SPEC_SCHEMA["$defs"]["filter"]["properties"]["value"],
+            "if_absent": {"type": "boolean", "message": "must be true or false (the value "
+                                                        "when the column is not in the data)"},
+            "result": {"type": "string", "message": "must be one of forced_labour, "
+                                                    "parent_forced_labour"},
+            "ref": {"type": "string", "message": "must be the name of a definition (string)"},
+        },
+    }
+    return {
+        "$defs": {"expr": expr, "selector": selector, "selection": selection,
+                  "patterns": patterns, "filter": SPEC_SCHEMA["$defs"]["filter"]},
+        "type": "object", "message": "a rule set must be a mapping at the top level",
+        "properties": {
+            "name": {"type": ["string", "number"], "message": "must be the rule set's name"},
+            "kind": {"type": "string", "message": f"must be one of {', '.join(KINDS)}"},
+            "version": _TEXT, "source": _TEXT, "description": _TEXT,
+            "evidence": _either(
+                {"properties": {"definition": _TEXT, "operational": _TEXT}},
+                {"type": ["string", "null"], "message": "must be a tag (V, S or R) or "
+                                                        "{definition, operational}"}),
+            "define": {"type": ["object", "null"], "message": "must map names to expressions",
+                       "additionalProperties": {"$ref": "#/$defs/expr"}},
+            "rule": {"$ref": "#/$defs/expr", "properties": {"adult": {"$ref": "#/$defs/expr"},
+                                                            "child": {"$ref": "#/$defs/expr"}}},
+            "patterns": {"$ref": "#/$defs/patterns"},
+            "cases": {"type": "array", "message": "a form rule needs a non-empty list of "
+                                                  "{form, when}",
+                      "items": {"type": "object", "message": "must have exactly `form` and "
+                                                             "`when`",
+                                "properties": {"form": {"type": "string", "message": "must be "
+                                                        f"one of {', '.join(FORMS)}"},
+                                               "when": {"$ref": "#/$defs/filter"}}}},
+            "otherwise": {"type": "string", "message": f"must be one of {', '.join(FORMS)}"},
+        },
+    }
+
+
+def _table_schema() -> dict[str, Any]:
+    entry = {"type": "object", "message": "must map dimension, grade (and meaning)",
+             "additionalProperties": {"type": ["string", "number", "null"],
+                                      "message": "must be text"}}
+    members = {"type": "object", "message": "must map indicator ids to grades S, M or W",
+               "additionalProperties": {"type": "string",
+                                        "message": "must be a grade S, M or W, or a range "
+                                                   "such as M-S"}}
+    dimensions = {"type": "object", "message": "must map Delphi dimensions to members",
+                  "additionalProperties": members}
+    delphi_list = _either({"properties": {"dimensions": dimensions, "evidence": _TEXT,
+                                          "note": _TEXT,
+                                          "same_as": {"type": "string",
+                                                      "message": "must name a list"}}},
+                          {"type": "object", "message": "must have `dimensions` (or "
+                                                        "`same_as`), and optionally "
+                                                        "`evidence` and `note`"})
+    return {
+        "type": "object", "message": "an indicator table must be a mapping",
+        "properties": {
+            "version": _TEXT,
+            "involuntariness": {"type": ["object", "null"], "additionalProperties": entry,
+                                "message": "must map inv_* ids to their dimension and grade"},
+            "penalty": {"type": ["object", "null"], "additionalProperties": entry,
+                        "message": "must map pen_* ids to their grade"},
+            "penalty_dimensions": {"type": ["array", "null"], "items": {"type": "string"},
+                                   "message": "must be a list of dimensions"},
+            "delphi2009": {"type": ["object", "null"], "additionalProperties": delphi_list,
+                           "message": "must map the lists "
+                                      f"{', '.join(DELPHI_SETS)} to their dimensions"},
+            "sensitive": {"type": ["array", "null"], "items": {"type": "string"},
+                          "message": "must be a list of indicator ids"},
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def rules_schema() -> Mapping[str, Any]:
+    """JSON Schema (Draft 2020-12) of a rule file: the types of every key. Unknown keys,
+    allowed values and references are checked by :func:`parse_rules` after it."""
+    return _rules_schema()
+
+
+@lru_cache(maxsize=1)
+def table_schema() -> Mapping[str, Any]:
+    """JSON Schema (Draft 2020-12) of an indicator table (``indicators.yaml`` or an override)."""
+    return _table_schema()
 
 
 def builtin_rules() -> dict[str, str]:

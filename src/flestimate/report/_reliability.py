@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._config import check_shape, read_yaml, validate
 from flestimate.errors import ArgumentError, ArgumentTypeError, SpecError, format_values
 
 __all__ = [
@@ -65,6 +66,28 @@ _COUNT_KEYS: dict[str, str] = {
 _TOP_KEYS: tuple[str, ...] = ("name", "description", "reference", "proportions", "counts")
 _Test = Callable[[np.ndarray, float], np.ndarray]
 _WIDTH_KEYS = ("present_if_width_at_most", "suppress_if_width_at_least", "max_relative_width")
+
+
+def _threshold_schema(allowed: Mapping[str, str]) -> dict[str, Any]:
+    return {"type": ["object", "null"], "message": "must be a mapping of thresholds",
+            "properties": {key: ({"type": "boolean", "message": f"must be {_BOOL}"}
+                                 if kind == _BOOL else
+                                 {"type": "number", "message": f"must be {_NUMBER}"})
+                           for key, kind in allowed.items()}}
+
+
+#: JSON Schema (Draft 2020-12) of a reliability rule set: the types of every key. Unknown keys
+#: and ranges are checked by :meth:`ReliabilityRules.from_dict` after it.
+RELIABILITY_SCHEMA: Mapping[str, Any] = {
+    "type": "object", "message": "a reliability rule set must be a mapping with a `name`",
+    "properties": {
+        "name": {"type": "string", "message": "a non-empty string is required"},
+        "description": {"type": ["string", "null"], "message": "must be a string"},
+        "reference": {"type": ["string", "null"], "message": "must be a string"},
+        "proportions": _threshold_schema(_PROPORTION_KEYS),
+        "counts": _threshold_schema(_COUNT_KEYS),
+    },
+}
 
 
 def _unknown_key(source: str, path: str, key: Any, known: list[str]) -> SpecError:
@@ -129,6 +152,8 @@ class ReliabilityRules:
         source : str
             Where ``raw`` came from, used in error messages and kept on the result.
         """
+        check_shape(raw, source)
+        validate(raw, RELIABILITY_SCHEMA, source)
         if not isinstance(raw, Mapping):
             raise SpecError(f"{source}: a reliability rule set must be a mapping with a `name`; "
                             f"got {type(raw).__name__}")
@@ -156,12 +181,9 @@ class ReliabilityRules:
 
 
 def _read_yaml(path: Path, source: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{source}: invalid YAML: {exc}") from exc
+    """The file with the shared configuration loader (UTF-8, safe YAML, nesting and alias
+    limits); every problem is a SpecError naming ``source``."""
+    return read_yaml(path, source)
 
 
 def load_reliability(
@@ -173,8 +195,8 @@ def load_reliability(
     ----------
     rules : str, Path, Mapping or ReliabilityRules
         A name in ``RELIABILITY_RULES`` (which takes precedence over a file of that name), a
-        path to a YAML file (read with ``yaml.safe_load``), a mapping in the same format, or a
-        :class:`ReliabilityRules` (returned as is).
+        path to a YAML file (read with a safe loader that limits nesting and aliases), a mapping
+        in the same format, or a :class:`ReliabilityRules` (returned as is).
 
     Returns
     -------
