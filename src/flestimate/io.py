@@ -544,15 +544,9 @@ def _check_xport(path: Path, rows_read: int) -> int | None:
     blanks: a file whose size is not a multiple of 80, or whose bytes after the last row read
     are not blank padding, is truncated (a cut at a row and record boundary cannot be told from
     the end of a version 5 file)."""
-    size = path.stat().st_size
-    if size % _XPT_RECORD:
-        raise DataError(
-            f"file {str(path)!r} is truncated: a SAS transport file is a sequence of 80-byte "
-            f"records but its {size} bytes end {size % _XPT_RECORD} byte(s) into one; "
-            f"{rows_read} row(s) were read and the rows after them are lost"
-        )
     with path.open("rb") as fh:
         raw = fh.read()
+
     def find(tags: bytes, start: int = 0) -> int:  # version 5 and version 8 header records
         found = re.compile(rb"HEADER RECORD\*{7}(?:" + tags + rb") *HEADER RECORD!{7}"
                            ).search(raw, start)
@@ -560,11 +554,19 @@ def _check_xport(path: Path, rows_read: int) -> int | None:
 
     member, obs = find(b"MEMBER|MEMBV8"), find(b"OBS|OBSV8")
     namestr = find(b"NAMESTR|NAMSTV8")
-    if min(member, obs, namestr) < 0 or find(b"MEMBER|MEMBV8", obs) >= 0:
-        return None  # not a one-member file: the layout check does not apply
-    count = raw[obs + 48:obs + 64].strip()
+    one_member = min(member, obs, namestr) >= 0 and find(b"MEMBER|MEMBV8", obs) < 0
+    count = raw[obs + 48:obs + 64].strip() if one_member else b""
     if raw[obs + 20:obs + 25] == b"OBSV8" and count.isdigit():
         return int(count)
+    size = len(raw)
+    if size % _XPT_RECORD:
+        raise DataError(
+            f"file {str(path)!r} is truncated: a SAS transport file is a sequence of 80-byte "
+            f"records but its {size} bytes end {size % _XPT_RECORD} byte(s) into one; "
+            f"{rows_read} row(s) were read and the rows after them are lost"
+        )
+    if not one_member:
+        return None  # the layout check below reads one member only
     try:
         n_vars = int(raw[namestr + 48:namestr + 58])
         length = int(raw[member + 74:member + 78])  # 140, or 136 on VAX/VMS
