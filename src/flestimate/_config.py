@@ -50,62 +50,78 @@ def _limit_error_class() -> type[Exception]:
     return _YAMLLimitError
 
 
-def _measure(root: Any, children: Callable[[Any], list[Any] | None],
-             where: Callable[[Any], str], fail: Callable[[str], Exception]) -> None:
-    """Walk a graph of nodes (shared nodes once each) and check that its expansion as a tree is
-    no deeper than MAX_DEPTH and no larger than MAX_ALIAS_NODES nodes beyond the distinct ones,
-    and that no node contains itself. ``children(node)`` is None for a leaf."""
+Children = list[tuple[Any, Any]] | None  # (key or position, child); None for a leaf
+
+
+def _step(path: str, key: Any) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+
+
+def _measure(root: Any, children: Callable[[Any], Children],
+             fail: Callable[[str], Exception]) -> None:
+    """Walk a graph of nodes (a shared node's children once) and check that its expansion as a
+    tree is no deeper than MAX_DEPTH, reaches no more than MAX_ALIAS_NODES nodes through shared
+    nodes (aliases) beyond the distinct ones, and that no node contains itself. An error names
+    the key path and, for a YAML node, the line."""
     done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
     on_path: set[int] = set()
-    distinct = 0
+    extra = 0
 
-    def visit(node: Any, depth: int) -> tuple[int, int]:
-        nonlocal distinct
+    def where(node: Any, path: str) -> str:
+        mark = getattr(node, "start_mark", None)
+        line = f"line {mark.line + 1}" if mark is not None else ""
+        if path and line:
+            return f"{path} ({line}): "
+        return f"{path or line}: " if path or line else ""
+
+    def visit(node: Any, depth: int, path: str) -> tuple[int, int]:
+        nonlocal extra
         kids = children(node)
         if kids is None:
-            distinct += 1
             return 1, 1
         key = id(node)
         if key in done:
             size, height = done[key]
+            extra += size
+            if extra > MAX_ALIAS_NODES:
+                raise fail(f"{where(None, path)}aliases expand to more than "
+                           f"{MAX_ALIAS_NODES:,} nodes beyond the file's own (a YAML alias "
+                           f"bomb?)")
             if depth + height - 1 > MAX_DEPTH:
-                raise fail(f"{where(node)}nested deeper than {MAX_DEPTH} levels (through an "
-                           f"alias)")
+                raise fail(f"{where(None, path)}nested deeper than {MAX_DEPTH} levels "
+                           f"(through an alias)")
             return size, height
         if key in on_path:
-            raise fail(f"{where(node)}an alias refers to a mapping or list that contains it "
-                       f"(a recursive anchor)")
+            raise fail(f"{where(node, path)}an alias refers to a mapping or list that contains "
+                       f"it (a recursive anchor)")
         if depth > MAX_DEPTH:
-            raise fail(f"{where(node)}nested deeper than {MAX_DEPTH} levels")
-        distinct += 1
+            raise fail(f"{where(node, path)}nested deeper than {MAX_DEPTH} levels")
         on_path.add(key)
         size, height = 1, 0
-        for kid in kids:
-            s, h = visit(kid, depth + 1)
+        for step, kid in kids:
+            s, h = visit(kid, depth + 1, _step(path, step))
             size, height = size + s, max(height, h)
         on_path.discard(key)
         done[key] = (size, height + 1)
         return size, height + 1
 
-    total, _ = visit(root, 1)
-    if total - distinct > MAX_ALIAS_NODES:
-        raise fail(f"{where(root)}aliases expand to {total - distinct:,} more nodes than the "
-                   f"file has; the limit is {MAX_ALIAS_NODES:,} (a YAML alias bomb?)")
+    visit(root, 1, "")
 
 
-def _node_children(node: Any) -> list[Any] | None:
+def _node_children(node: Any) -> Children:
     import yaml
 
     if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
+        return list(enumerate(node.value))
     if isinstance(node, yaml.MappingNode):
-        return [x for pair in node.value for x in pair]
+        out: list[tuple[Any, Any]] = []
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                out.append((k.value, v))
+            else:  # a complex key (``? [a, b]``) may hold aliases too
+                out += [("(key)", k), ("(value)", v)]
+        return out
     return None
-
-
-def _node_where(node: Any) -> str:
-    mark = getattr(node, "start_mark", None)
-    return f"line {mark.line + 1}: " if mark is not None else ""
 
 
 def yaml_loader() -> Any:
@@ -134,7 +150,7 @@ def yaml_loader() -> Any:
 
         def compose_document(self) -> Any:
             node = super().compose_document()
-            _measure(node, _node_children, _node_where, limit_error)
+            _measure(node, _node_children, limit_error)
             return node
 
     bool_tag = "tag:yaml.org,2002:bool"
@@ -199,11 +215,11 @@ def read_yaml(path: Path, source: str) -> Any:
         raise SpecError(f"{source}: nested too deeply") from None
 
 
-def _object_children(obj: Any) -> list[Any] | None:
+def _object_children(obj: Any) -> Children:
     if isinstance(obj, Mapping):
-        return list(obj.values())
+        return list(obj.items())
     if isinstance(obj, list | tuple):
-        return list(obj)
+        return list(enumerate(obj))
     return None
 
 
@@ -212,8 +228,7 @@ def check_shape(raw: Any, source: str) -> None:
     :data:`MAX_DEPTH`, no container inside itself, and shared containers reaching no more than
     :data:`MAX_ALIAS_NODES` nodes beyond the distinct ones. A :class:`SpecError` names
     ``source``."""
-    _measure(raw, _object_children, lambda _: "",
-             lambda text: SpecError(f"{source}: {text}"))
+    _measure(raw, _object_children, lambda text: SpecError(f"{source}: {text}"))
 
 
 # -- schema validation ---------------------------------------------------------------------------

@@ -459,7 +459,8 @@ SPEC_SCHEMA: Mapping[str, Any] = {
                 "replicate_method": {"type": "string", "message": "must be a replicate method "
                                                                   "(string)"},
                 "replicate_scale": {"type": "number", "message": "must be a number"},
-                "replicate_rscales": {"type": "array", "items": {"type": "number"},
+                "replicate_rscales": {"type": "array",
+                                      "items": {"type": "number", "message": "must be a number"},
                                       "message": "must be a list of numbers"},
                 "replicate_mse": {"type": "boolean", "message": "must be true or false"},
                 "replicate_rho": {"type": "number", "message": "must be a number"},
@@ -472,7 +473,9 @@ SPEC_SCHEMA: Mapping[str, Any] = {
         "indicators": {"type": "object",
                        "message": "must be a non-empty mapping of indicator ids",
                        "additionalProperties": {"$ref": "#/$defs/indicator"}},
-        "extra_indicators": {"type": ["array", "null"], "items": {"type": "string"},
+        "extra_indicators": {"type": ["array", "null"],
+                             "items": {"type": "string",
+                                       "message": "must be an indicator id (string)"},
                              "message": "must be a list of indicator ids"},
         "context": {"type": ["object", "null"],
                     "message": "must map canonical names to column names",
@@ -482,7 +485,10 @@ SPEC_SCHEMA: Mapping[str, Any] = {
         "nonresponse": {
             "type": ["object", "null"],
             "message": "takes `classes` (a list of context names, columns or `strata`)",
-            "properties": {"classes": {"type": "array", "items": {"type": "string"},
+            "properties": {"classes": {"type": "array",
+                                       "items": {"type": "string",
+                                                 "message": "must be a context name, a column "
+                                                            "or `strata`"},
                                        "message": "must be a list of context names, columns "
                                                   "or `strata`"}}},
     },

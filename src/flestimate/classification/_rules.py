@@ -906,7 +906,8 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
 
 # -- schemas of the files -------------------------------------------------------------------------
 _TEXT = {"type": ["string", "number", "null"], "message": "must be text"}
-_IDS = {"type": "array", "items": {"type": "string"}, "message": "must be a list of indicator ids"}
+_IDS = {"type": "array", "items": {"type": "string", "message": "must be an indicator id (string)"},
+        "message": "must be a list of indicator ids"}
 
 
 def _either(if_object: Mapping[str, Any], otherwise: Mapping[str, Any]) -> dict[str, Any]:
@@ -1018,12 +1019,16 @@ def _table_schema() -> dict[str, Any]:
                                 "message": "must map inv_* ids to their dimension and grade"},
             "penalty": {"type": ["object", "null"], "additionalProperties": entry,
                         "message": "must map pen_* ids to their grade"},
-            "penalty_dimensions": {"type": ["array", "null"], "items": {"type": "string"},
+            "penalty_dimensions": {"type": ["array", "null"],
+                                   "items": {"type": "string",
+                                             "message": "must be a dimension (string)"},
                                    "message": "must be a list of dimensions"},
             "delphi2009": {"type": ["object", "null"], "additionalProperties": delphi_list,
                            "message": "must map the lists "
                                       f"{', '.join(DELPHI_SETS)} to their dimensions"},
-            "sensitive": {"type": ["array", "null"], "items": {"type": "string"},
+            "sensitive": {"type": ["array", "null"],
+                          "items": {"type": "string",
+                                    "message": "must be an indicator id (string)"},
                           "message": "must be a list of indicator ids"},
         },
     }
