@@ -84,7 +84,8 @@ def test_json_xlsx_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pat
                  "--missing", "minimum", "-o", str(tmp_path / "b.csv")]) == 0
     boot = pd.read_csv(tmp_path / "b.csv")
     assert (boot.loc[boot["measure"] == "share", "df"] == 9).all()
-    assert (boot["imputations"] == 0).all() and (boot["minimum"] == boot["estimate"]).all()
+    assert (boot["imputations"] == 0).all()
+    assert boot["minimum"].equals(boot["estimate"])  # blank together where confidential
     # imputed: Barnard-Rubin df below the 9 of the 10 replicates where imputation mattered
     assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--variance",
                  "bootstrap", "--replicates", "10", "--seed", "1", "--format", "csv",

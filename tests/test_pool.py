@@ -26,13 +26,13 @@ COLS = ["estimate", "se", "ci_low", "ci_high", "df", "n", "n_cases"]
 def georgia() -> PrevalenceReport:
     return estimate_prevalence(DATA / "georgia_synthetic_persons.dta", "georgia-synthetic",
                                households=DATA / "georgia_synthetic_households.dta", by="sex",
-                               missing="minimum")
+                               missing="minimum", disclosure="none")
 
 
 @pytest.fixture(scope="module")
 def moldova() -> PrevalenceReport:
     return estimate_prevalence(DATA / "moldova_synthetic.sav", "moldova-2008-synthetic",
-                               by="sex", missing="minimum")
+                               by="sex", missing="minimum", disclosure="none")
 
 
 def _rows(report: PrevalenceReport, table: str, by: str, domain: str) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def _rows(report: PrevalenceReport, table: str, by: str, domain: str) -> pd.Data
 def test_one_survey_pooled_is_that_survey(georgia: PrevalenceReport) -> None:
     """A design with one survey's strata only is that survey's design: every national figure
     (estimate, SE, CI, df, n, cases, flags) equals the report's, and its unit domain too."""
-    pooled = pool_reports({"GEO": georgia}, by="sex")
+    pooled = pool_reports({"GEO": georgia}, by="sex", disclosure="none")
     for table in ("prevalence", "trafficked_by_form", "forced_labour_by_form"):
         mine = _rows(pooled, table, "national", "all")
         ref = _rows(georgia, table, "national", "all")
@@ -64,8 +64,8 @@ def test_pooled_imputed_report_is_each_survey_in_its_domain() -> None:
     report)."""
     geo = estimate_prevalence(DATA / "georgia_synthetic_persons.dta", "georgia-synthetic",
                               households=DATA / "georgia_synthetic_households.dta",
-                              imputations=5)
-    pooled = pool_reports({"GEO": geo})
+                              imputations=5, disclosure="none")
+    pooled = pool_reports({"GEO": geo}, disclosure="none")
     assert pooled.provenance["missing"]["imputations"] == 5
     cols = ["estimate", "se", "fmi", "minimum", "bound_low", "bound_high"]
     for table in ("prevalence", "trafficked_by_form"):
@@ -84,7 +84,7 @@ def test_independent_surveys_add(georgia: PrevalenceReport) -> None:
     twice (ids A and B): numbers double and their variances double; shares and their SEs of a
     share are unchanged in estimate, with variance halved (each half of the pooled population
     contributes a quarter of its own variance, twice)."""
-    pooled = pool_reports({"A": georgia, "B": georgia})
+    pooled = pool_reports({"A": georgia, "B": georgia}, disclosure="none")
     one = _rows(georgia, "prevalence", "national", "all")
     two = _rows(pooled, "prevalence", "national", "all")
     num1, num2 = one[one["measure"] == "number"], two[two["measure"] == "number"]
@@ -101,7 +101,8 @@ def test_pooled_breakdown_agrees_with_the_independent_totals_approximation(
     """The pooled share of the trafficked by form has the same point estimate as
     ``from_reports`` (sum_c s_cf T_c / sum_c T_c) and an SE within 2% of its approximation,
     which drops the within-survey covariance of a share and its total."""
-    pooled = pool_reports({"MDA": moldova, "GEO": georgia}, lonely_psu="adjust")
+    pooled = pool_reports({"MDA": moldova, "GEO": georgia}, lonely_psu="adjust",
+                          disclosure="none")
     approx = fl.aggregate.from_reports({"MDA": moldova, "GEO": georgia})
     a = approx.table("trafficked_by_form")
     a = a[a["quantity"] == "share"].set_index("component")

@@ -124,7 +124,10 @@ def test_suppressed_cells_blank_with_reason(report: PrevalenceReport, doc: str) 
     assert len(suppressed) >= 10  # state-imposed counts, every share of the trafficked by sex
     for r in suppressed.itertuples():
         what = "share" if r.measure == "share" else "number"
-        assert html.escape(f"{what} suppressed: {r.reliability_reason}") in doc
+        if r.disclosure == "publish":
+            assert html.escape(f"{what} suppressed: {r.reliability_reason}") in doc
+        else:  # confidential: the disclosure note replaces the reliability one
+            assert html.escape(f"confidential: {r.disclosure_reason}") in doc
     # the trafficked by form, by sex: every share suppressed (n_eff < 30), so all blank
     by_form = _section(doc, "Trafficked for forced labour, by form")
     by_sex = by_form[by_form.index("<h3>By sex</h3>"):]
@@ -278,7 +281,7 @@ def test_forest_plot_every_margin_with_suppressed() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FlestimateWarning)
         report = fl.estimate_prevalence(DATA, "moldova-2008-synthetic", by=["sex"],
-                                        reliability="rse30")
+                                        reliability="rse30", disclosure="none")
     ax = forest_plot(report, indicator="economic_exploitation", table="trafficked_by_form")
     assert list(_ticks(ax)) == ["National", "By sex", "female", "male"]
     bold = [t.get_fontweight() for t in ax.get_yticklabels()]
@@ -289,10 +292,13 @@ def test_forest_plot_every_margin_with_suppressed() -> None:
     assert status == {"all": "present", "female": "suppress", "male": "suppress"}
     ci = _segments(ax, "CI")
     assert sorted(ci) == [0.0]  # national only; no interval for the suppressed sexes
-    notes = [(t.get_text(), t.xy[1]) for t in ax.texts]
-    assert notes == [("suppressed", 2.0), ("suppressed", 3.0)]
-    hollow = next(line for line in ax.lines if line.get_label() == "suppressed")
-    assert hollow.get_markerfacecolor() == "none" and list(hollow.get_ydata()) == [2.0, 3.0]
+    # no marker where the estimate is suppressed (its position would publish it): a note at
+    # the origin
+    notes = [(t.get_text(), t.xy) for t in ax.texts]
+    assert notes == [("suppressed", (0.0, 2.0)), ("suppressed", (0.0, 3.0))]
+    marked = np.concatenate([line.get_ydata() for line in ax.lines
+                             if line.get_marker() not in ("None", "", None)])
+    assert not np.isin([2.0, 3.0], marked).any()
     assert not [c for c in ax.collections if c.get_label() == "bounds"]
 
 

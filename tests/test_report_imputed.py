@@ -34,7 +34,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def report() -> fl.PrevalenceReport:
-    return estimate_prevalence(MOLDOVA, SPEC, by="sex")
+    return estimate_prevalence(MOLDOVA, SPEC, by="sex", disclosure="none")
 
 
 def _rows(t: pd.DataFrame, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
@@ -54,8 +54,10 @@ def test_nothing_missing_gives_the_classified_estimate_exactly(frame: pd.DataFra
         full[c] = full[c].where(full[c].isin([1, 2]), 2)
     full["q8_13"] = full["q8_13"].where(full["q8_13"].isin([1, 2, 3]), 1)
     full["q3_07"] = full["q3_07"].where(full["q3_07"] != 98, 1)
-    imp = estimate_prevalence(full, SPEC, by="sex", imputations=3).to_frame()
-    mn = estimate_prevalence(full, SPEC, by="sex", missing="minimum").to_frame()
+    imp = estimate_prevalence(full, SPEC, by="sex", imputations=3,
+                              disclosure="none").to_frame()
+    mn = estimate_prevalence(full, SPEC, by="sex", missing="minimum",
+                             disclosure="none").to_frame()
     assert (mn.loc[mn["indicator"] == "undetermined", "estimate"] == 0).all()
     for col in ("estimate", "se", "ci_low", "ci_high", "df", "n"):
         np.testing.assert_array_equal(imp[col].to_numpy(), mn[col].to_numpy(), err_msg=col)

@@ -27,6 +27,7 @@ from flestimate.errors import (
     DataError,
     FlestimateWarning,
     SpecError,
+    format_values,
 )
 from flestimate.estimate import (
     Completed,
@@ -42,6 +43,7 @@ from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, 
 from flestimate.replicate import ReplicateDesign
 from flestimate.report._imputed import POINTS, Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
+from flestimate.report._disclosure import DisclosureRules, load_disclosure, protect
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
 __all__ = ["INDICATORS", "MISSING_METHODS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS",
@@ -148,15 +150,125 @@ def _spec(spec: Any) -> ModuleSpec:
 
 
 def _frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
+    frame, source, _ = _read(data, what)
+    return frame, source
+
+
+def _read(data: Any, what: str) -> tuple[pd.DataFrame, str, str | None]:
+    """The frame, its source, and how its row count was checked (None for a DataFrame)."""
     if isinstance(data, str | Path):
-        return read_microdata(data).frame, str(data)
+        md = read_microdata(data)
+        return md.frame, str(data), md.metadata.row_check or None
+    meta = getattr(data, "metadata", None)
+    frame, source = _given_frame(data, what)
+    return frame, source, getattr(meta, "row_check", None) or None
+
+
+def _given_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
     if isinstance(data, pd.DataFrame):
         return data, "<DataFrame>"
     if hasattr(data, "frame") and isinstance(data.frame, pd.DataFrame):
-        source = getattr(getattr(data, "metadata", None), "path", None)
+        meta = getattr(data, "metadata", None)
+        source = getattr(meta, "path", None) or getattr(meta, "file", None)
         return data.frame, str(source) if source else "<Microdata>"
     raise ArgumentTypeError(f"`{what}` of `estimate_prevalence()` must be a file path, a pandas "
                             f"DataFrame or Microdata; got {type(data).__name__}")
+
+
+# -- checks of the data against the spec ---------------------------------------------------------
+def _filter_columns(rule: Any) -> list[str]:
+    if isinstance(rule, Mapping):
+        own = [str(rule["column"])] if isinstance(rule.get("column"), str) else []
+        return own + [c for v in rule.values() for c in _filter_columns(v)]
+    if isinstance(rule, list):
+        return [c for v in rule for c in _filter_columns(v)]
+    return []
+
+
+def _spec_columns(spec: ModuleSpec) -> list[str]:
+    """The file columns a spec names: design, ids, merge key, universe, items, context."""
+    names = [c for key in ("weights", "strata", "psu", "fpc")
+             for c in _as_list(spec.design.get(key))]
+    names += [str(v) for v in spec.ids.values()]
+    names += [str(spec.merge["on"])] if spec.merge else []
+    names += _filter_columns(spec.universe)
+    for ind in spec.indicators:
+        names += [*ind.items, *_filter_columns(ind.asked_if), *_filter_columns(ind.no_if)]
+    names += [c.column for c in spec.context]
+    return list(dict.fromkeys(names))
+
+
+def check_spec_columns(spec: ModuleSpec, source: str, persons: pd.DataFrame,
+                       households: pd.DataFrame | None = None) -> None:
+    """Columns of the spec that the file has only under another case (an SPSS portable
+    ``.por`` file stores its names in upper case) are a ``DataError`` saying so and how to
+    read them, instead of a "column not found" further on."""
+    have = [str(c) for c in persons.columns]
+    if households is not None:
+        have += [str(c) for c in households.columns]
+    present = set(have)
+    by_lower: dict[str, str] = {}
+    for c in have:
+        by_lower.setdefault(c.lower(), c)
+    other_case = {c: by_lower[c.lower()] for c in _spec_columns(spec)
+                  if c not in present and c.lower() in by_lower}
+    if not other_case:
+        return
+    upper = all(c == c.upper() for c in have)
+    what = ("the file's names are upper case" if upper else
+            "the file has them in another case")
+    fix = ("read it with read_microdata(path, lowercase_names=True)" if upper and all(
+        c == c.lower() for c in other_case) else "rename the columns to the spec's names")
+    raise DataError(
+        f"{source}: column(s) {format_values(list(other_case))} of spec {spec.name!r} not "
+        f"found: {what}: {format_values(list(other_case.values()))} (first names read: "
+        f"{format_values(have, limit=6)}); {fix}"
+    )
+
+
+def check_unique_ids(frame: pd.DataFrame, spec: ModuleSpec, source: str) -> None:
+    """Persons whose ids (the spec's ``ids``: household and person line) repeat an earlier
+    row would be counted twice: a ``DataError`` naming the first rows, their ids and the count.
+    Rows with a missing id are not compared; a spec without a ``person`` id is not checked."""
+    if "person" not in spec.ids:
+        return
+    cols = list(dict.fromkeys(str(v) for v in spec.ids.values()))
+    if not all(c in frame.columns for c in cols):
+        return
+    ids = frame[cols]
+    repeat = ids.duplicated(keep="first").to_numpy() & ids.notna().all(axis=1).to_numpy()
+    if not repeat.any():
+        return
+    def show(value: Any) -> str:
+        return (str(int(value)) if isinstance(value, float) and value.is_integer()
+                else repr(value) if isinstance(value, str) else str(value))
+
+    rows = np.flatnonzero(repeat)[:5]
+    shown = "; ".join(
+        f"row {frame.index[r]} ("
+        + ", ".join(f"{c}={show(v)}" for c, v in zip(cols, ids.iloc[r].tolist(), strict=True))
+        + ")" for r in rows)
+    more = f"; ... ({int(repeat.sum()) - len(rows)} more)" if repeat.sum() > len(rows) else ""
+    raise DataError(
+        f"{source}: {int(repeat.sum())} person row(s) repeat the ids ({', '.join(cols)}) of an "
+        f"earlier row (the spec's `ids`) and would be counted twice: {shown}{more}; drop the "
+        f"duplicates or fix the ids"
+    )
+
+
+def _with_read_row(mapped: MappedSurvey, source: str, rows: int, row_check: str
+                   ) -> MappedSurvey:
+    """The data-quality report with a last row on reading (``section == "read"``): the rows
+    read and whether their number could be checked against the file (it cannot for a CSV
+    file)."""
+    import dataclasses
+
+    q = mapped.quality
+    row = pd.DataFrame([{"section": "read", "item": source, "n": rows, "reason": row_check}])
+    out = pd.concat([q.astype({"reason": object}), row], ignore_index=True)[list(q.columns)]
+    counts = [c for c in q.columns if c.startswith("n")]
+    out[counts] = out[counts].astype("Int64")
+    return dataclasses.replace(mapped, quality=out)
 
 
 def _design_options(spec: ModuleSpec, design: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -300,7 +412,9 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
     points = [c for c in cols if "__" not in c]
     b = list(by) or None
     keys = [*by, "indicator"]
-    in_universe = frame.loc[frame[_UNIVERSE]]
+    # A row of zero weight is not a case: n_cases counts the rows that carry weight, as the
+    # estimators' n does (a domain whose weights are all 0 has n = n_cases = 0).
+    in_universe = frame.loc[frame[_UNIVERSE].to_numpy() & (np.asarray(design.weights) > 0)]
     counts = _counts(in_universe, points, by, frequencies)
 
     shares = proportion(design, cols, by=b, subpop=_UNIVERSE, ci=ci, level=level, df=df)
@@ -393,6 +507,8 @@ def estimate_prevalence(
     missing: str = "impute",
     imputations: int = 20,
     imputation_classes: int = 2,
+    disclosure: str | Mapping[str, Any] | DisclosureRules = "threshold",
+    disclosure_threshold: int | None = None,
 ) -> PrevalenceReport:
     """National (and domain) estimates of forced labour and trafficking from a survey file.
 
@@ -432,6 +548,15 @@ def estimate_prevalence(
         ``nest``, ``lonely_psu``).
     reliability : str, path, mapping or ReliabilityRules
         Reliability rule set: ``nchs2017`` (default), ``rse30``, ``none`` or your own file.
+    disclosure : {"threshold", "none"}, mapping or DisclosureRules
+        Statistical disclosure control, applied after the reliability rules to every output:
+        ``"threshold"`` (default) blanks every cell of fewer than ``disclosure_threshold``
+        unweighted respondents (and every cell of a domain that small), then the cells from
+        which a blanked one could be recovered by subtraction (docs/disclosure.md);
+        ``"none"`` for internal use, stated in the provenance and under every table.
+    disclosure_threshold : int, optional
+        Minimum number of respondents behind a published cell (default 3; also ``disclosure:
+        {rule: threshold, threshold: 5}`` in the spec).
     forced_labour, trafficking, child, form, indicators, plain_penalties
         Passed to :func:`~flestimate.classify`.
     calibrate : DataFrame, list of DataFrames or mapping, optional
@@ -494,6 +619,7 @@ def estimate_prevalence(
     margins = _margins(by)
     spec_obj = _spec(spec)
     rules = load_reliability(reliability)
+    sdc = load_disclosure(disclosure, disclosure_threshold)
     if type(data_or_path).__module__.startswith("dask"):
         from flestimate.report._dask import prepare_dask
 
@@ -512,14 +638,18 @@ def estimate_prevalence(
                                 child=child, form=form, indicators=indicators,
                                 plain_penalties=plain_penalties)
         report: PrevalenceReport = prepared.estimate(ci=ci, level=level, df=df, rules=rules,
-                                                     margins=margins)
+                                                     margins=margins, disclosure=sdc)
         return report
-    persons, source = _frame(data_or_path, "data_or_path")
+    persons, source, row_check = _read(data_or_path, "data_or_path")
     hh = _frame(households, "households")[0] if households is not None else None
+    check_spec_columns(spec_obj, source, persons, hh)
     full = spec_obj.merge_households(persons, hh)
     if not full.index.is_unique:
         full = full.reset_index(drop=True)
+    check_unique_ids(full, spec_obj, source)
     mapped = spec_obj.apply(full)
+    if row_check is not None:
+        mapped = _with_read_row(mapped, source, len(persons), row_check)
     options = {"forced_labour": forced_labour, "trafficking": trafficking, "child": child,
                "form": form, "indicators": indicators, "plain_penalties": plain_penalties}
     cls = classify(mapped, **options)
@@ -533,7 +663,7 @@ def estimate_prevalence(
                    (calibrate, calibration_method, calibration_bounds))
     return prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
                              variance=variance, replicates=replicates, seed=seed,
-                             calibration=calibration)
+                             calibration=calibration, disclosure=sdc)
 
 
 @dataclass(frozen=True)
@@ -589,7 +719,8 @@ class Prepared:
                  margins: list[tuple[str, ...]], variance: str = "taylor",
                  replicates: int | None = None, seed: int | None = None,
                  design: Any = None,
-                 calibration: tuple[Any, str, Any] | None = None) -> PrevalenceReport:
+                 calibration: tuple[Any, str, Any] | None = None,
+                 disclosure: DisclosureRules | None = None) -> PrevalenceReport:
         if design is None:
             design = self._design(self.frame, variance, replicates, seed, calibration)
         parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in _AMONG}}
@@ -618,6 +749,8 @@ class Prepared:
         if self.imputed is not None:
             table = _imputation_flags(table)
         by_cols = list(dict.fromkeys(c for m in margins for c in m))
+        disclosure = disclosure if disclosure is not None else DisclosureRules()
+        table, disclosed = protect(table, margins, disclosure)
         table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
         from flestimate import __version__
 
@@ -641,6 +774,7 @@ class Prepared:
             "seed": seed,
             "reliability": {"name": rules.name, "source": rules.source,
                             "reference": rules.reference},
+            "disclosure": disclosed,
             "margins": ["*".join(m) for m in margins],
             "excluded_missing_by": excluded,
             "universe": dict(self.universe),
@@ -657,7 +791,8 @@ class Prepared:
                                 options={"ci": ci, "level": level, "df": df, "rules": rules,
                                          "margins": margins, "variance": variance,
                                          "replicates": replicates, "seed": seed,
-                                         "design": design, "calibration": calibration})
+                                         "design": design, "calibration": calibration,
+                                         "disclosure": disclosure})
 
     def _design(self, frame: pd.DataFrame, variance: str, replicates: int | None,
                 seed: int | None, calibration: tuple[Any, str, Any] | None,

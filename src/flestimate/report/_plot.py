@@ -95,8 +95,9 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
 
     Notes
     -----
-    Suppressed estimates are drawn as a grey hollow dot so that the reader sees where a domain
-    was too small, without an interval (which would also stretch the axis). The bounds bar runs
+    Suppressed estimates (reliability) and confidential ones (disclosure control) get no marker,
+    interval or bounds, only a note at the origin: a marker would publish the value. The bounds
+    bar runs
     from ``bound_low`` (every undetermined case out of the class) to ``bound_high`` (every one
     in).
     """
@@ -108,8 +109,12 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     y = np.arange(len(rows), dtype=float)
     est, lo, hi = (rows[c].to_numpy(float) * 100 for c in ("estimate", "ci_low", "ci_high"))
     status = rows["reliability"].fillna("").to_numpy(str)
-    shown = (rows["kind"] == "estimate").to_numpy() & np.isfinite(est)
-    supp = shown & (status == "suppress")
+    sdc = (rows["disclosure"].fillna("publish").to_numpy(str) if "disclosure" in rows
+           else np.full(len(rows), "publish"))
+    confidential = (rows["kind"] == "estimate").to_numpy() & np.isin(sdc, ["primary",
+                                                                           "secondary"])
+    shown = (rows["kind"] == "estimate").to_numpy() & (np.isfinite(est) | confidential)
+    supp = shown & ((status == "suppress") | confidential)
     flag = shown & (status == "flag")
     keep = shown & ~supp
     handles: list[Any] = []
@@ -134,14 +139,11 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
                 clip_on=False, label="flagged")
         handles.append(Line2D([], [], color=_COLOUR, marker="D", markerfacecolor="white",
                               label="* flagged"))
-    if supp.any():
-        ax.plot(est[supp], y[supp], "o", color=_GREY, markerfacecolor="none", zorder=3,
-                clip_on=False, label="suppressed")
-        handles.append(Line2D([], [], color=_GREY, marker="o", markerfacecolor="none",
-                              linestyle="none", label="suppressed (no interval shown)"))
-    right = np.where(supp | ~np.isfinite(hi), est, hi)
+    # a suppressed estimate gets no marker (its position would publish it): a note at the
+    # axis origin says why the row is empty
+    right = np.where(supp, 0.0, np.where(~np.isfinite(hi), est, hi))
     for i in np.flatnonzero(supp | flag):  # a note beside each marked domain of the display
-        text = "suppressed" if supp[i] else "*"
+        text = ("confidential" if confidential[i] else "suppressed") if supp[i] else "*"
         ax.annotate(text, (right[i], y[i]), xytext=(5, 0), textcoords="offset points",
                     va="center", fontsize="small", color=_GREY if supp[i] else _COLOUR)
 

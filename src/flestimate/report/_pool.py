@@ -26,6 +26,7 @@ from flestimate.report._pipeline import (
     _Outcomes,
     merge_classification_options,
 )
+from flestimate.report._disclosure import load_disclosure
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
 from flestimate.results import _thaw
@@ -98,6 +99,8 @@ def pool_reports(
     df: float | None = None,
     reliability: str | Mapping[str, Any] | ReliabilityRules = "nchs2017",
     lonely_psu: str | None = None,
+    disclosure: Any = "threshold",
+    disclosure_threshold: int | None = None,
 ) -> PrevalenceReport:
     """One report over several national surveys pooled into one design.
 
@@ -111,8 +114,9 @@ def pool_reports(
         every report's estimation frame (estimate the reports with them).
     unit : str
         Name of the column holding the ids; it is always a margin (one domain per survey).
-    ci, level, df, reliability
-        As :func:`~flestimate.estimate_prevalence`.
+    ci, level, df, reliability, disclosure, disclosure_threshold
+        As :func:`~flestimate.estimate_prevalence`: the pooled table, the surveys' domains
+        included, gets the reliability and disclosure rules.
     lonely_psu : str, optional
         The pooled design's lonely-PSU rule; by default the reports' own, when they agree.
 
@@ -170,7 +174,10 @@ def pool_reports(
                         classification_options=merge_classification_options(
                             [p.classification_options for p in preps]))
     rules = load_reliability(reliability)
-    report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins)
+    sdc = load_disclosure(disclosure, disclosure_threshold, where="`disclosure` of "
+                          "`pool_reports()`")
+    report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
+                               disclosure=sdc)
     provenance = _thaw(report.provenance)
     provenance["spec"] = {"name": "pooled", "source": ", ".join(
         sorted({p.spec.name for p in preps}))}

@@ -24,7 +24,8 @@ __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
 TABLE_COLUMNS: tuple[str, ...] = (
     "measure", "indicator", "estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_cases",
     "n_eff", "df", "bound_low", "bound_high", "bound_ci_low", "bound_ci_high", "minimum",
-    "fmi", "imputations", "reliability", "reliability_reason", "ci_flag",
+    "fmi", "imputations", "reliability", "reliability_reason", "ci_flag", "disclosure",
+    "disclosure_reason",
 )
 
 TABLES = ("prevalence", "trafficked_by_form", "forced_labour_by_form")
@@ -189,20 +190,21 @@ class PrevalenceReport:
             rec["indicator"] = _LABELS.get(r.indicator, r.indicator)
             notes: list[str] = []
             rec.update(self._cells(r, "%", _pct, notes))
+            # a suppressed share shows nothing it could be read back from (bounds, minimum)
+            hidden = _hidden(r)
             if self.imputed:
-                rec["% minimum"] = ("" if r.reliability == "suppress" or r.imputations == 0
-                                    else _pct(r.minimum))
+                rec["% minimum"] = ("" if hidden or r.imputations == 0 else _pct(r.minimum))
             if table == "prevalence":
-                if np.isfinite(r.bound_low) and np.isfinite(r.bound_high):
+                if not hidden and np.isfinite(r.bound_low) and np.isfinite(r.bound_high):
                     rec["% bounds"] = f"{_pct(r.bound_low)} - {_pct(r.bound_high)}"
                 else:
                     rec["% bounds"] = ""
                 num = numbers.get((*[getattr(r, c) for c in dom_cols], r.indicator))
                 if num is not None:
                     rec.update(self._cells(num, "number", _count, notes))
-            rec["cases"] = int(r.n_cases)
-            rec["n"] = int(r.n)
-            rec["note"] = "; ".join(notes)
+            rec["cases"] = "" if pd.isna(r.n_cases) else int(r.n_cases)
+            rec["n"] = "" if pd.isna(r.n) else int(r.n)
+            rec["note"] = "; ".join(dict.fromkeys(notes))
             rows.append(rec)
         out: pd.DataFrame = pd.DataFrame(rows)
         return out
@@ -210,6 +212,10 @@ class PrevalenceReport:
     @staticmethod
     def _cells(r: Any, name: str, fmt: Any, notes: list[str]) -> dict[str, str]:
         status, reason = r.reliability, r.reliability_reason
+        sdc = getattr(r, "disclosure", "publish")
+        if sdc in ("primary", "secondary"):
+            notes.append(f"confidential: {r.disclosure_reason}")
+            return {name: "", f"{name} CI": ""}
         if status == "suppress":
             notes.append(f"{'share' if name == '%' else name} suppressed: {reason}")
             return {name: "", f"{name} CI": ""}
@@ -306,7 +312,12 @@ class PrevalenceReport:
         return (f"{p['ci_method']} {100 * p['level']:g}% CI for shares, {p['count_ci']} for "
                 f"numbers; variance: {p['variance']}; df: {p['df_rule']}; reliability: "
                 f"{p['reliability']['name']} (* flagged, blank suppressed); "
-                f"{self.missing_method()}")
+                f"{self.missing_method()}; {self.disclosure_method()}")
+
+    def disclosure_method(self) -> str:
+        """The disclosure control applied, as printed under every table."""
+        d = self.provenance.get("disclosure") or {}
+        return str(d.get("description", "disclosure control: none"))
 
     def __repr__(self) -> str:
         with pd.option_context("display.max_rows", 60, "display.width", 160,
@@ -390,6 +401,12 @@ class PrevalenceReport:
         from flestimate.report._plot import forest_plot
 
         return forest_plot(self, by=by, indicator=indicator, table=table, ax=ax)
+
+
+def _hidden(r: Any) -> bool:
+    """Whether a tidy row's estimate is not published (reliability or disclosure)."""
+    return bool(r.reliability == "suppress"
+                or getattr(r, "disclosure", "publish") in ("primary", "secondary"))
 
 
 def _sheet(by: str) -> str:
