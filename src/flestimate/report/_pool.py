@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError, ArgumentTypeError
+from flestimate.report._disclosure import load_disclosure
 from flestimate.report._imputed import pool_imputed
 from flestimate.report._pipeline import (
     _AMONG,
@@ -26,7 +27,6 @@ from flestimate.report._pipeline import (
     _Outcomes,
     merge_classification_options,
 )
-from flestimate.report._disclosure import load_disclosure
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
 from flestimate.results import _thaw
