@@ -712,10 +712,11 @@ MAX_EXPR_NODES = 10_000
 
 def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
                patterns: Any, stack: tuple[str, ...] = (), *, depth: int = 1,
-               budget: list[int] | None = None) -> Expr:
+               budget: list[int] | None = None, source: str = "") -> Expr:
     """Parse one expression. ``depth`` is its nesting level (``ref`` counts as a level) and
     ``budget`` a one-item list of the nodes left to the whole rule; past :data:`MAX_DEPTH`
-    levels or :data:`MAX_EXPR_NODES` nodes a :class:`SpecError` names ``where``."""
+    levels or :data:`MAX_EXPR_NODES` nodes a :class:`SpecError` names ``where``. ``source``
+    (the file) prefixes the key paths of definitions reached through ``ref``."""
     budget = [MAX_EXPR_NODES] if budget is None else budget
     budget[0] -= 1
     if budget[0] < 0:
@@ -736,7 +737,8 @@ def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
         if not isinstance(parts, list) or not parts:
             raise SpecError(f"{where}.{op}: must be a non-empty list of expressions")
         return Combine(op, tuple(parse_expr(p, f"{where}.{op}[{i}]", defines, rule, patterns,
-                                            stack, depth=depth + 1, budget=budget)
+                                            stack, depth=depth + 1, budget=budget,
+                                            source=source)
                                  for i, p in enumerate(parts)))
     if keys & {"any_of", "all_of"}:
         if len(keys) != 1:
@@ -777,9 +779,10 @@ def parse_expr(raw: Any, where: str, defines: Mapping[str, Any], rule: str,
                             f"({', '.join(defines) or 'nothing defined'})")
         if name in stack:
             raise SpecError(f"{where}.ref: {name!r} refers to itself")
-        return Named(str(name), parse_expr(defines[name], f"define.{name}", defines, rule,
-                                           patterns, (*stack, name), depth=depth + 1,
-                                           budget=budget))
+        at = f"{source}: define.{name}" if source else f"define.{name}"
+        return Named(str(name), parse_expr(defines[name], at, defines, rule, patterns,
+                                           (*stack, name), depth=depth + 1, budget=budget,
+                                           source=source))
     raise SpecError(f"{where}: unknown expression keys {sorted(keys)}; expected one of all, "
                     f"any, any_of, all_of, graded, column, result, ref")
 
@@ -888,7 +891,7 @@ def parse_rules(raw: Any, source: str) -> RuleSet:
     budget = [MAX_EXPR_NODES]  # for the whole file: the rule and every definition
 
     def expr(x: Any, where: str) -> Expr:
-        return parse_expr(x, where, defines, name, patterns, budget=budget)
+        return parse_expr(x, where, defines, name, patterns, budget=budget, source=source)
 
     if isinstance(body, Mapping) and set(body) & {"adult", "child"}:
         if not set(body) <= {"adult", "child"} or "adult" not in body:
