@@ -27,7 +27,7 @@ CACHE_NAME = "cache.bin"
 #: Name of the lock file of an output folder while a batch runs into it.
 LOCK_NAME = ".flestimate-batch.lock"
 _FORMAT = "flestimate-batch-cache/1"
-_LEGACY = ("key.json", "estimates.parquet")  # the two-file cache of flestimate <= 0.3
+_LEGACY = ("key.json", "estimates.parquet")  # the two-file cache of earlier versions
 _ROLES = {"file": "survey file", "households": "household file", **_WHAT}
 
 

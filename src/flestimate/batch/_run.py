@@ -297,16 +297,23 @@ def run_batch(
     ArgumentError
         Conflicting or invalid arguments; Dask not installed (``pip install
         'flestimate[dask]'``) or its scheduler unreachable.
-    OSError
-        The output folder cannot be written.
+    OutputError
+        The output folder cannot be written, or another batch run is writing into it (an
+        ``OSError``).
+    KeyboardInterrupt
+        SIGINT (and SIGTERM, which then ends the process as the signal would): the worker
+        processes are stopped and the folder unlocked first.
 
     Notes
     -----
     Each survey is :func:`~flestimate.estimate_prevalence` on its file with its options. Its
     cache key is ``sha256`` of the hashes of every file it reads (data, households, spec, rule
     sets), its spec and options as written, its tables and the flestimate version; a survey
-    whose key matches ``<folder>/surveys/<id>/key.json`` is skipped and its cached estimates are
-    used. The outputs list the surveys in file order, whatever order they finish in, so the
+    whose key matches its verified cache entry ``<folder>/surveys/<id>/cache.bin`` is skipped
+    and its cached estimates are used (a damaged entry is ignored with a ``BATCH_CACHE``
+    warning). The files are hashed and read in the survey's worker: a survey that takes longer
+    than its ``timeout`` (batch-file key, 3600 s by default) is recorded as failed
+    (``TimeoutError``). The folder is locked while the batch runs. The outputs list the surveys in file order, whatever order they finish in, so the
     same batch gives the same bytes in ``estimates.csv`` on processes or on a Dask cluster.
     Local processes are started with ``spawn``: a script calling ``run_batch`` must guard it
     with ``if __name__ == "__main__":``.

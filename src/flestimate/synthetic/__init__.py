@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._atomic import atomic_write_text
 from flestimate.errors import ArgumentError
 from flestimate.io import Metadata, Microdata
 from flestimate.synthetic import _styles as S
@@ -144,11 +145,9 @@ class SyntheticSurvey:
                 write_dta(frame, path, self.variable_labels, self.value_labels)
                 written.append(path)
         truth = out / f"{base}_truth.json"
-        truth.write_text(json.dumps(self.truth, indent=1, sort_keys=False) + "\n",
-                         encoding="utf-8")
+        atomic_write_text(truth, json.dumps(self.truth, indent=1, sort_keys=False) + "\n")
         persons = out / f"{base}_truth_persons.csv"
-        persons.write_text(self.truth_persons.to_csv(index=False, lineterminator="\n"),
-                           encoding="utf-8")
+        atomic_write_text(persons, self.truth_persons.to_csv(index=False, lineterminator="\n"))
         return [*written, truth, persons]
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._atomic import atomic_write_bytes
 from flestimate.synthetic import _styles as S
 from flestimate.synthetic._sample import (
     DONT_KNOW,
@@ -174,9 +175,10 @@ def encode(style: str, fw: Fieldwork) -> tuple[pd.DataFrame, pd.DataFrame | None
 
 def _gzip_csv(frame: pd.DataFrame, path: Path) -> None:
     text = frame.to_csv(index=False, lineterminator="\n")
-    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                               mtime=0) as gz:
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
         gz.write(text.encode("utf-8"))
+    atomic_write_bytes(path, buf.getvalue())
 
 
 _SAV_DATE = re.compile(rb"\d\d [A-Z][a-z][a-z] \d\d\d\d:\d\d:\d\d")
@@ -207,7 +209,7 @@ def write_sav(frame: pd.DataFrame, path: Path, labels: dict[str, str], values: L
     if not _SAV_DATE.fullmatch(bytes(raw[92:109])):
         raise RuntimeError("unexpected SPSS header layout; cannot fix the file date")
     raw[92:109] = FILE_DATE.strftime("%d %b %y%H:%M:%S").encode("ascii")
-    path.write_bytes(bytes(raw))
+    atomic_write_bytes(path, bytes(raw))
 
 
 def write_dta(frame: pd.DataFrame, path: Path, labels: dict[str, str], values: Labels) -> None:
@@ -219,7 +221,7 @@ def write_dta(frame: pd.DataFrame, path: Path, labels: dict[str, str], values: L
                    variable_labels={c: labels[c][:80] for c in frame.columns if c in labels},
                    value_labels={c: {float(k): lab for k, lab in v.items()}
                                  for c, v in values.items() if c in frame.columns})
-    path.write_bytes(buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
