@@ -43,6 +43,7 @@ from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, 
 from flestimate.replicate import ReplicateDesign
 from flestimate.report._imputed import POINTS, Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
+from flestimate.report._disclosure import DisclosureRules, load_disclosure, protect
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
 __all__ = ["INDICATORS", "MISSING_METHODS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS",
@@ -506,6 +507,8 @@ def estimate_prevalence(
     missing: str = "impute",
     imputations: int = 20,
     imputation_classes: int = 2,
+    disclosure: str | Mapping[str, Any] | DisclosureRules = "threshold",
+    disclosure_threshold: int | None = None,
 ) -> PrevalenceReport:
     """National (and domain) estimates of forced labour and trafficking from a survey file.
 
@@ -545,6 +548,15 @@ def estimate_prevalence(
         ``nest``, ``lonely_psu``).
     reliability : str, path, mapping or ReliabilityRules
         Reliability rule set: ``nchs2017`` (default), ``rse30``, ``none`` or your own file.
+    disclosure : {"threshold", "none"}, mapping or DisclosureRules
+        Statistical disclosure control, applied after the reliability rules to every output:
+        ``"threshold"`` (default) blanks every cell of fewer than ``disclosure_threshold``
+        unweighted respondents (and every cell of a domain that small), then the cells from
+        which a blanked one could be recovered by subtraction (docs/disclosure.md);
+        ``"none"`` for internal use, stated in the provenance and under every table.
+    disclosure_threshold : int, optional
+        Minimum number of respondents behind a published cell (default 3; also ``disclosure:
+        {rule: threshold, threshold: 5}`` in the spec).
     forced_labour, trafficking, child, form, indicators, plain_penalties
         Passed to :func:`~flestimate.classify`.
     calibrate : DataFrame, list of DataFrames or mapping, optional
@@ -607,6 +619,7 @@ def estimate_prevalence(
     margins = _margins(by)
     spec_obj = _spec(spec)
     rules = load_reliability(reliability)
+    sdc = load_disclosure(disclosure, disclosure_threshold)
     if type(data_or_path).__module__.startswith("dask"):
         from flestimate.report._dask import prepare_dask
 
@@ -625,7 +638,7 @@ def estimate_prevalence(
                                 child=child, form=form, indicators=indicators,
                                 plain_penalties=plain_penalties)
         report: PrevalenceReport = prepared.estimate(ci=ci, level=level, df=df, rules=rules,
-                                                     margins=margins)
+                                                     margins=margins, disclosure=sdc)
         return report
     persons, source, row_check = _read(data_or_path, "data_or_path")
     hh = _frame(households, "households")[0] if households is not None else None
@@ -650,7 +663,7 @@ def estimate_prevalence(
                    (calibrate, calibration_method, calibration_bounds))
     return prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
                              variance=variance, replicates=replicates, seed=seed,
-                             calibration=calibration)
+                             calibration=calibration, disclosure=sdc)
 
 
 @dataclass(frozen=True)
@@ -706,7 +719,8 @@ class Prepared:
                  margins: list[tuple[str, ...]], variance: str = "taylor",
                  replicates: int | None = None, seed: int | None = None,
                  design: Any = None,
-                 calibration: tuple[Any, str, Any] | None = None) -> PrevalenceReport:
+                 calibration: tuple[Any, str, Any] | None = None,
+                 disclosure: DisclosureRules | None = None) -> PrevalenceReport:
         if design is None:
             design = self._design(self.frame, variance, replicates, seed, calibration)
         parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in _AMONG}}
@@ -735,6 +749,8 @@ class Prepared:
         if self.imputed is not None:
             table = _imputation_flags(table)
         by_cols = list(dict.fromkeys(c for m in margins for c in m))
+        disclosure = disclosure if disclosure is not None else DisclosureRules()
+        table, disclosed = protect(table, margins, disclosure)
         table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
         from flestimate import __version__
 
@@ -758,6 +774,7 @@ class Prepared:
             "seed": seed,
             "reliability": {"name": rules.name, "source": rules.source,
                             "reference": rules.reference},
+            "disclosure": disclosed,
             "margins": ["*".join(m) for m in margins],
             "excluded_missing_by": excluded,
             "universe": dict(self.universe),
@@ -774,7 +791,8 @@ class Prepared:
                                 options={"ci": ci, "level": level, "df": df, "rules": rules,
                                          "margins": margins, "variance": variance,
                                          "replicates": replicates, "seed": seed,
-                                         "design": design, "calibration": calibration})
+                                         "design": design, "calibration": calibration,
+                                         "disclosure": disclosure})
 
     def _design(self, frame: pd.DataFrame, variance: str, replicates: int | None,
                 seed: int | None, calibration: tuple[Any, str, Any] | None,
