@@ -91,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--seed", type=int, help="seed of the bootstrap replicates")
     est.add_argument("--reliability", default="nchs2017",
                      help="reliability rule set: nchs2017 (default), rse30, none, or a YAML file")
+    est.add_argument("--disclosure", choices=("threshold", "none"),
+                     help="disclosure control: threshold (default: no cell of fewer than "
+                          "--disclosure-threshold respondents, with complementary suppression) "
+                          "or none (internal use)")
+    est.add_argument("--disclosure-threshold", type=int,
+                     help="minimum respondents behind a published cell (default 3, or the "
+                          "spec's)")
     est.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
     est.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
     est.add_argument("--missing", default="impute", choices=MISSING_METHODS,
@@ -226,7 +233,8 @@ def _estimate(args: argparse.Namespace) -> PrevalenceReport:
         level=args.level, households=args.households, replicates=args.replicates,
         seed=args.seed, reliability=args.reliability, forced_labour=args.forced_labour,
         trafficking=args.trafficking, plain_penalties=args.plain_penalties,
-        missing=args.missing, imputations=args.imputations)
+        missing=args.missing, imputations=args.imputations, disclosure=args.disclosure,
+        disclosure_threshold=args.disclosure_threshold)
 
 
 def _sensitivity(args: argparse.Namespace) -> str:

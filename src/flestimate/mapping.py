@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
-from flestimate.errors import SpecError
+from flestimate.errors import FlestimateError, SpecError
 
 __all__ = [
     "FILTER_OPERATORS",
@@ -168,7 +168,7 @@ _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
 _SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "reference_period", "codes", "universe",
              "design", "ids", "indicators", "extra_indicators", "context", "merge",
-             "nonresponse"}
+             "nonresponse", "disclosure"}
 _DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
                 # replicate weights shipped in the file (ReplicateDesign's arguments)
                 "replicate_weights", "replicate_method", "replicate_scale",
@@ -223,6 +223,9 @@ class ModuleSpec:
     #: Weighting classes of the unit non-response adjustment (``nonresponse.classes``): context
     #: names, file columns or ``strata``; empty for the default.
     nonresponse_classes: tuple[str, ...] = ()
+    #: The office's disclosure rule (``disclosure: {rule: threshold, threshold: 5}``), the
+    #: default of :func:`~flestimate.estimate_prevalence`; None for the package default.
+    disclosure: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
@@ -289,8 +292,17 @@ class ModuleSpec:
         if not isinstance(nr_classes, list) or not all(isinstance(c, str) for c in nr_classes):
             raise SpecError(f"{source}: nonresponse.classes: must be a list of context names, "
                             f"columns or `strata`; got {nr_classes!r}")
+        disclosure = raw.get("disclosure")
+        if disclosure is not None:
+            from flestimate.report._disclosure import load_disclosure
+
+            try:
+                disclosure = load_disclosure(disclosure, where=f"{source}: disclosure").to_dict()
+            except FlestimateError as exc:
+                raise SpecError(str(exc)) from None
+            disclosure = {"rule": disclosure["rule"], "threshold": disclosure["threshold"]}
         return cls(str(raw["name"]), source, dict(design), dict(ids), universe, maps,
-                   context, merge, " ".join(period.split()), tuple(nr_classes))
+                   context, merge, " ".join(period.split()), tuple(nr_classes), disclosure)
 
     def apply(self, data: Any, households: Any = None) -> MappedSurvey:
         """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical
@@ -491,6 +503,14 @@ SPEC_SCHEMA: Mapping[str, Any] = {
                                                             "or `strata`"},
                                        "message": "must be a list of context names, columns "
                                                   "or `strata`"}}},
+        "disclosure": {
+            "type": ["object", "string", "null"],
+            "message": "must be 'threshold', 'none' or {rule: threshold, threshold: N}",
+            "properties": {
+                "rule": {"enum": ["threshold", "none"], "message": "must be 'threshold' or "
+                                                                  "'none'"},
+                "threshold": {"type": "integer", "minimum": 1,
+                              "message": "must be a positive integer (respondents)"}}},
     },
 }
 

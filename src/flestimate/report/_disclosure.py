@@ -193,7 +193,8 @@ def _determined(relations: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _complements(relations: np.ndarray, primary: np.ndarray, cells: _Cells) -> np.ndarray:
+def _complements(relations: np.ndarray, primary: np.ndarray, cases: np.ndarray,
+                 dims: np.ndarray) -> np.ndarray:
     """The primary cells and the complementary ones that leave none of them determined.
 
     Greedy, as tau-ARGUS's modular and hypercube methods are: while a suppressed cell is
@@ -204,8 +205,7 @@ def _complements(relations: np.ndarray, primary: np.ndarray, cells: _Cells) -> n
     """
     members = relations != 0
     totals = relations > 0  # the left-hand side of each relation
-    dims = cells.keys["by"].map(lambda b: 0 if b == "national" else b.count("*") + 1).to_numpy()
-    suppressed = primary.copy()
+    suppressed: np.ndarray = primary.copy()
     for _ in range(primary.size):  # each pass suppresses at least one more cell
         det = _determined(relations, suppressed)
         if not det.any():
@@ -223,7 +223,7 @@ def _complements(relations: np.ndarray, primary: np.ndarray, cells: _Cells) -> n
                 continue
             idx = np.flatnonzero(cand)
             is_total = totals[use][:, idx].any(axis=0)
-            order = np.lexsort((cells.cases[idx], cells.cases[idx] <= 0, -dims[idx], is_total))
+            order = np.lexsort((cases[idx], cases[idx] <= 0, -dims[idx], is_total))
             pick = idx[order[0]]
             suppressed[pick] = True
             touched |= members[:, pick]
@@ -255,7 +255,8 @@ def protect(table: pd.DataFrame, margins: list[tuple[str, ...]],
     small_domain = (cells.domain_n > 0) & (cells.domain_n < k)
     primary = ((cells.cases > 0) & (cells.cases < k)) | small_domain
     relations = _relations(out, cells, margins)
-    suppressed = _complements(relations, primary, cells)
+    dims = cells.keys["by"].map(lambda b: 0 if b == "national" else b.count("*") + 1).to_numpy()
+    suppressed = _complements(relations, primary, cells.cases, dims)
     secondary = suppressed & ~primary
     row_primary = primary[cells.code]
     row_secondary = secondary[cells.code] & ~row_primary
@@ -284,3 +285,82 @@ def protect(table: pd.DataFrame, margins: list[tuple[str, ...]],
     summary["primary"] = int(primary.sum())
     summary["secondary"] = int(secondary.sum())
     return out, summary
+
+
+def protect_counts(counts: pd.DataFrame, columns: list[str], rules: DisclosureRules, *,
+                   total: str | None = None, sensitive: list[str] | None = None
+                   ) -> pd.DataFrame:
+    """A table of unweighted counts with its small cells blanked (nullable integers).
+
+    Every row of ``columns`` adds up to a published figure (``total`` when it is a column,
+    otherwise a count published elsewhere, such as the persons in forced labour), so a row
+    with one blank would give it back: its cheapest other cell is blanked too. Cells of fewer
+    than the threshold (and more than 0) are primary, in the ``sensitive`` columns only when
+    given (a small count of "don't know" reveals nothing about exploitation).
+    """
+    out: pd.DataFrame = counts.copy()
+    if rules.rule == "none" or out.empty:
+        return out
+    cols = [*columns, *([total] if total else [])]
+    values = out[cols].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    r, c = values.shape
+    flat = np.nan_to_num(values, nan=0.0).reshape(-1)
+    primary = (flat > 0) & (flat < rules.threshold)
+    if sensitive is not None:
+        primary &= np.tile(np.isin(cols, sensitive), r)
+    if not primary.any():
+        return out
+    relations = np.zeros((r, r * c))
+    for i in range(r):  # one relation per row of a small display table
+        relations[i, i * c:(i + 1) * c] = -1.0
+        if total:
+            relations[i, i * c + c - 1] = 1.0
+    dims = np.ones(r * c)
+    if total:
+        dims[c - 1::c] = 0  # the total last
+    hide = _complements(relations, primary, flat, dims).reshape(r, c)
+    for j, col in enumerate(cols):
+        if hide[:, j].any():
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+            out.loc[hide[:, j], col] = pd.NA
+    return out
+
+
+_ANSWERS = ("n_yes", "n_no", "n_dont_know", "n_refused", "n_not_applicable",
+            "n_system_missing", "n_unknown")
+
+
+def protect_tables(counts: pd.DataFrame, indicators: pd.DataFrame, quality: pd.DataFrame,
+                   rules: DisclosureRules) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The report's tables of unweighted counts under ``rules``: the classification counts
+    (status by form, with its total), the indicator table (yes / no / missing among a class,
+    which adds up to the class's published count; a blank count blanks its shares) and the
+    answer counts of the data-quality report's items."""
+    if rules.rule == "none":
+        return counts, indicators, quality
+    body = [c for c in counts.columns if c != "total"]
+    counts = protect_counts(counts, body, rules,
+                            total="total" if "total" in counts.columns else None)
+    ind = indicators
+    n_cols = [c for c in ("n_yes", "n_no", "n_missing") if c in ind.columns]
+    if n_cols and len(ind):
+        ind = protect_counts(ind.reset_index(drop=True), n_cols, rules, sensitive=["n_yes"])
+        gone = ind[n_cols].isna().any(axis=1).to_numpy() & indicators[n_cols].notna().all(
+            axis=1).to_numpy()
+        for col in ("share", "share_unweighted"):
+            if col in ind.columns:
+                ind.loc[gone, col] = np.nan
+        ind.index = indicators.index
+    q = quality
+    answers = [c for c in _ANSWERS if c in q.columns]
+    if answers and "section" in q.columns and "n" in q.columns:
+        items = (q["section"] == "item").to_numpy()
+        if items.any():
+            part = protect_counts(q.loc[items].reset_index(drop=True), answers, rules,
+                                  total="n", sensitive=["n_yes"])
+            q = q.copy()
+            for col in [*answers, "n"]:
+                if part[col].isna().sum() > q.loc[items, col].isna().sum():
+                    q[col] = pd.to_numeric(q[col], errors="coerce").astype("Int64")
+                    q.loc[items, col] = part[col].to_numpy()
+    return counts, ind, q

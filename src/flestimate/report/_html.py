@@ -163,6 +163,7 @@ def _header(report: PrevalenceReport) -> list[str]:
         "CI method": f"{p['ci_method']} {100 * p['level']:g}% for shares; {p['count_ci']} "
                      f"for numbers",
         "Reliability rules": f"{p['reliability']['name']} ({p['reliability']['source']})",
+        "Disclosure control": report.disclosure_method().removeprefix("disclosure control: "),
         "Universe": f"{u['in_universe']:,} persons in the universe of {u['rows']:,} rows "
                     f"({u.get('left_universe', u['rows'] - u['in_universe']):,} outside)",
         "flestimate": p["version"],
@@ -265,6 +266,16 @@ def _rules(report: PrevalenceReport) -> list[str]:
     out.append(f"<p>The NCHS standards in brief. {_esc(_NCHS_STEPS)}</p>")
     if info.get("reference"):
         out.append(f'<p class="note">Reference: {_esc(info["reference"])}</p>')
+    sdc = report.provenance.get("disclosure") or {}
+    out.append("<h3>Disclosure control</h3>")
+    out.append(f"<p>{_esc(report.disclosure_method())}. "
+               + (f"Cells suppressed: {sdc.get('primary', 0)} with fewer than "
+                  f"{sdc.get('threshold')} respondents, {sdc.get('secondary', 0)} more that "
+                  "would give one of them back by subtraction (forced labour = trafficked + not "
+                  "trafficked, the domains add up to the nation, the forms to their total). "
+                  "Blank cells carry the note \"confidential\"."
+                  if sdc.get("rule") == "threshold" else
+                  "For internal use only: small cells are shown.") + "</p>")
     return out
 
 

@@ -41,9 +41,14 @@ from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
 from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, load_spec
 from flestimate.replicate import ReplicateDesign
+from flestimate.report._disclosure import (
+    DisclosureRules,
+    load_disclosure,
+    protect,
+    protect_tables,
+)
 from flestimate.report._imputed import POINTS, Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
-from flestimate.report._disclosure import DisclosureRules, load_disclosure, protect
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
 __all__ = ["INDICATORS", "MISSING_METHODS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS",
@@ -507,7 +512,7 @@ def estimate_prevalence(
     missing: str = "impute",
     imputations: int = 20,
     imputation_classes: int = 2,
-    disclosure: str | Mapping[str, Any] | DisclosureRules = "threshold",
+    disclosure: str | Mapping[str, Any] | DisclosureRules | None = None,
     disclosure_threshold: int | None = None,
 ) -> PrevalenceReport:
     """National (and domain) estimates of forced labour and trafficking from a survey file.
@@ -548,9 +553,9 @@ def estimate_prevalence(
         ``nest``, ``lonely_psu``).
     reliability : str, path, mapping or ReliabilityRules
         Reliability rule set: ``nchs2017`` (default), ``rse30``, ``none`` or your own file.
-    disclosure : {"threshold", "none"}, mapping or DisclosureRules
+    disclosure : {"threshold", "none"}, mapping or DisclosureRules, optional
         Statistical disclosure control, applied after the reliability rules to every output:
-        ``"threshold"`` (default) blanks every cell of fewer than ``disclosure_threshold``
+        ``"threshold"`` (the default, or the spec's ``disclosure:``) blanks every cell of fewer than ``disclosure_threshold``
         unweighted respondents (and every cell of a domain that small), then the cells from
         which a blanked one could be recovered by subtraction (docs/disclosure.md);
         ``"none"`` for internal use, stated in the provenance and under every table.
@@ -619,7 +624,8 @@ def estimate_prevalence(
     margins = _margins(by)
     spec_obj = _spec(spec)
     rules = load_reliability(reliability)
-    sdc = load_disclosure(disclosure, disclosure_threshold)
+    sdc = load_disclosure(disclosure if disclosure is not None else
+                          (spec_obj.disclosure or "threshold"), disclosure_threshold)
     if type(data_or_path).__module__.startswith("dask"):
         from flestimate.report._dask import prepare_dask
 
@@ -784,9 +790,11 @@ class Prepared:
                                  "ILO minimum-estimate convention)"}),
             "version": __version__,
         }
-        return PrevalenceReport(table, provenance, quality=self.quality,
-                                classification_counts=self.counts,
-                                indicator_table=self.indicator_table,
+        counts, indicator_table, quality = protect_tables(self.counts, self.indicator_table,
+                                                          self.quality, disclosure)
+        return PrevalenceReport(table, provenance, quality=quality,
+                                classification_counts=counts,
+                                indicator_table=indicator_table,
                                 classification=self.classification, prepared=self,
                                 options={"ci": ci, "level": level, "df": df, "rules": rules,
                                          "margins": margins, "variance": variance,
