@@ -376,19 +376,19 @@ def test_ratio_by_hand() -> None:
 @pytest.fixture(scope="module")
 def moldova() -> PrevalenceReport:
     return estimate_prevalence(DATA / "moldova_synthetic.sav", "moldova-2008-synthetic",
-                               missing="minimum")
+                               missing="minimum", disclosure="none")
 
 
 @pytest.fixture(scope="module")
 def georgia() -> PrevalenceReport:
     return estimate_prevalence(DATA / "georgia_synthetic_persons.dta", "georgia-synthetic",
                                households=DATA / "georgia_synthetic_households.dta",
-                               missing="minimum")
+                               missing="minimum", disclosure="none")
 
 
 @pytest.fixture(scope="module")
 def both(moldova: PrevalenceReport, georgia: PrevalenceReport) -> Breakdown:
-    return from_reports({"moldova": moldova, "georgia": georgia},
+    return from_reports({"moldova": moldova, "georgia": georgia}, disclosure="none",
                         region={"moldova": "East", "georgia": "Caucasus"},
                         population={"moldova": 3.5e6, "georgia": 3.7e6})
 
@@ -409,7 +409,7 @@ def _world(b: Breakdown, table: str, quantity: str) -> pd.DataFrame:
 def test_one_country_reduces_to_its_report(moldova: PrevalenceReport) -> None:
     """With one survey the pooled shares by form and their SEs are the report's exactly
     (Var(S_f) reduces to Var(s_cf)); the totals are the report's numbers (Moldova synthetic)."""
-    b = from_reports({"moldova": moldova})
+    b = from_reports({"moldova": moldova}, disclosure="none")
     for table in ("trafficked_by_form", "forced_labour_by_form"):
         rep = _national(moldova, table, "share")
         got = _world(b, table, "share").loc[list(FORMS)]
@@ -490,12 +490,13 @@ def test_inputs_as_list_and_as_tidy_frames(moldova: PrevalenceReport,
                                            georgia: PrevalenceReport) -> None:
     """A list of reports takes its ids from provenance['source']; the reports' tidy tables (a
     mapping of DataFrames, or one DataFrame with a 'unit' column) give the same breakdown."""
-    a = from_reports([moldova, georgia])
+    a = from_reports([moldova, georgia], disclosure="none")
     assert a.provenance["units"] == (str(moldova.provenance["source"]),
                                      str(georgia.provenance["source"]))
-    b = from_reports({"m": moldova.to_frame(), "g": georgia.to_frame()})
+    b = from_reports({"m": moldova.to_frame(), "g": georgia.to_frame()},
+                     disclosure="none")
     one = pd.concat([moldova.to_frame().assign(unit="m"), georgia.to_frame().assign(unit="g")])
-    c = from_reports(one)
+    c = from_reports(one, disclosure="none")
     cols = ["estimate", "se"]
     wa, wb, wc = (x.table("trafficked_by_form") for x in (a, b, c))
     np.testing.assert_allclose(wa[cols], wb[cols], rtol=1e-14)
@@ -505,7 +506,8 @@ def test_inputs_as_list_and_as_tidy_frames(moldova: PrevalenceReport,
 def test_population_weights(moldova: PrevalenceReport) -> None:
     """``weights='population'``: each total is the report's share times the given population,
     with se P x se(share)."""
-    b = from_reports({"m": moldova}, weights="population", population={"m": 1e6})
+    b = from_reports({"m": moldova}, weights="population", population={"m": 1e6},
+                     disclosure="none")
     share = _national(moldova, "prevalence", "share").loc["forced_labour"]
     got = _world(b, "totals", "persons").loc["forced_labour"]
     assert got["estimate"] == pytest.approx(1e6 * share["estimate"])
@@ -542,7 +544,8 @@ def test_survey_breakdown_beside_ilo2005(moldova: PrevalenceReport,
     False."""
     from flestimate.global_estimates import compare, reproduce
 
-    out = compare(from_reports({"moldova": moldova, "georgia": georgia}), reproduce("ilo2005"))
+    out = compare(from_reports({"moldova": moldova, "georgia": georgia}, disclosure="none"),
+                  reproduce("ilo2005"))
     tr = out[(out["table"] == "trafficked_by_form") & (out["quantity"] == "share")]
     tr = tr.set_index("component")
     assert tr.loc["mixed_undetermined", "published"] == pytest.approx(0.25)

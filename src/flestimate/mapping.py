@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
+from flestimate.disclosure import load_disclosure
 from flestimate.errors import FlestimateError, SpecError
 
 __all__ = [
@@ -294,8 +295,6 @@ class ModuleSpec:
                             f"columns or `strata`; got {nr_classes!r}")
         disclosure = raw.get("disclosure")
         if disclosure is not None:
-            from flestimate.report._disclosure import load_disclosure
-
             try:
                 disclosure = load_disclosure(disclosure, where=f"{source}: disclosure").to_dict()
             except FlestimateError as exc:

@@ -19,6 +19,7 @@ from flestimate.aggregate._shares import (
     z_quantile,
 )
 from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
+from flestimate.disclosure import DisclosureRules, load_disclosure, protect
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 from flestimate.results import _freeze, _thaw, format_percent, new_axes
 
@@ -40,7 +41,7 @@ BREAKDOWN_TABLES: tuple[str, ...] = ("totals", "forced_labour_by_form", "traffic
 #: Columns of :meth:`Breakdown.to_frame`.
 BREAKDOWN_COLUMNS: tuple[str, ...] = (
     "source", "table", "level", "region", "unit", "component", "quantity", "estimate", "se",
-    "ci_low", "ci_high", "n_units", "method", "ci_flag",
+    "ci_low", "ci_high", "n_units", "method", "ci_flag", "disclosure", "disclosure_reason",
 )
 _WEIGHTS = ("number", "population")
 _REPORT_CI = "the country report's share and interval"
@@ -107,7 +108,17 @@ def _pick(t: pd.DataFrame, uid: str, table: str, measure: str,
     if absent:
         raise DataError(f"`reports` of `from_reports()`: {uid!r} has no national {measure} of "
                         f"{format_values(absent)} in table {table!r}")
-    cols = ["estimate", "se"] + [c for c in ("ci_low", "ci_high") if c in rows.columns]
+    if "disclosure" in rows.columns:
+        hidden = [i for i in indicators
+                  if rows.at[i, "disclosure"] in ("primary", "secondary")]
+        if hidden:
+            raise DataError(
+                f"`reports` of `from_reports()`: {uid!r} has national {measure}(s) of "
+                f"{format_values(hidden)} in table {table!r} suppressed by disclosure control; "
+                f"aggregate reports made with disclosure='none' (from_reports then applies the "
+                f"rule to what it publishes) or pool the surveys with pool_reports()")
+    cols = ["estimate", "se"] + [c for c in ("ci_low", "ci_high", "n_cases")
+                                 if c in rows.columns]
     out: pd.DataFrame = rows.loc[list(indicators), cols].astype(float)
     return out
 
@@ -131,6 +142,8 @@ def from_reports(
     level: float = 0.95,
     ci: str = "lognormal",
     per: float = 1000.0,
+    disclosure: Any = "threshold",
+    disclosure_threshold: int | None = None,
 ) -> Breakdown:
     """The ILO breakdown (forced labour and trafficking by form) pooled over national surveys.
 
@@ -161,6 +174,16 @@ def from_reports(
         end (NaN, with a ``ci_flag``): its SE says nothing about how large it could be.
     per : float
         Rates per ``per`` persons.
+    disclosure, disclosure_threshold
+        Disclosure control of the breakdown, as in :func:`~flestimate.estimate_prevalence`:
+        a country, region or world cell with fewer than the threshold of sample cases (the
+        reports' ``n_cases``, summed) is blanked, and every cell that would give it back by
+        subtraction (the world is the sum of the countries; forced labour of the trafficked
+        and the not trafficked; a total of its forms). The reports must carry their national
+        cells: a report whose cell is itself suppressed is refused (aggregate reports made
+        with ``disclosure="none"``, or use :func:`~flestimate.report.pool_reports`). Without
+        ``n_cases`` in the inputs (plain tables) no cell can be judged and the rule is
+        recorded as not applied.
 
     Returns
     -------
@@ -191,6 +214,8 @@ def from_reports(
     """
     func = "from_reports"
     level = check_level(level, func)
+    sdc = load_disclosure(disclosure, disclosure_threshold,
+                          where="`disclosure` of `from_reports()`")
     if weights not in _WEIGHTS:
         raise ArgumentError(f"`weights` of `from_reports()` must be one of "
                             f"{', '.join(_WEIGHTS)}; got {weights!r}")
@@ -219,6 +244,8 @@ def from_reports(
             s = _pick(t, uid, "prevalence", "share", TOTAL_INDICATORS)
             p = float(pop[ids.index(uid)])  # type: ignore[index]
             numbers[uid] = pd.DataFrame({"estimate": p * s["estimate"], "se": p * s["se"]})
+            if "n_cases" in s.columns:
+                numbers[uid]["n_cases"] = s["n_cases"]
         by_form[uid] = {tab: _pick(t, uid, tab, "share", FORMS) for tab in _AMONG}
 
     z = z_quantile(level)
@@ -237,6 +264,12 @@ def from_reports(
     table.loc[zero, "ci_high"] = np.nan
     table.loc[zero, "ci_flag"] = _ZERO_FLAG
     table.insert(0, "source", "survey")
+    cases = {uid: {**{("totals", i): numbers[uid].get("n_cases", pd.Series(dtype=float)).get(i)
+                      for i in TOTAL_INDICATORS},
+                   **{(tab, f): by_form[uid][tab].get("n_cases", pd.Series(dtype=float)).get(f)
+                      for tab in _AMONG for f in FORMS}}
+             for uid in ids}
+    table, disclosed = _protect_breakdown(table, cases, sdc, regions is not None)
     table = table[list(BREAKDOWN_COLUMNS)]
     from flestimate import __version__
 
@@ -251,9 +284,81 @@ def from_reports(
         "per": per,
         "variance": ("independent surveys: Var(sum T_c) = sum Var(T_c); pooled shares: "
                      + _POOLED),
+        "disclosure": disclosed,
         "version": __version__,
     }
     return Breakdown(table, provenance)
+
+
+def _protect_breakdown(table: pd.DataFrame,
+                       cases: Mapping[str, Mapping[tuple[str, str], Any]],
+                       rules: DisclosureRules, with_regions: bool
+                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The disclosure rule on a breakdown: its rows recast as cells of a report's tables (a
+    country, region or the world as the domain; a form's share and persons one cell; a
+    table's ``total`` its class) so that :func:`~flestimate.report.protect` finds the same
+    relations as in one survey's report."""
+    out = table.copy()
+    out["disclosure"] = "publish"
+    out["disclosure_reason"] = ""
+    known = [v for c in cases.values() for v in c.values()]
+    if rules.rule == "none" or not known or any(v is None or not np.isfinite(float(v))
+                                                for v in known):
+        summary = {**rules.to_dict(), "primary": 0, "secondary": 0}
+        if rules.rule != "none":
+            summary["note"] = "not applied: the inputs carry no n_cases"
+        return out, summary
+    tab = out["table"].to_numpy(dtype=object)
+    comp = out["component"].astype(str).to_numpy(dtype=object)
+    kind = np.where(np.isin(tab, ["totals", "by_region", "trafficked_by_region"]),
+                    "prevalence", tab)
+    indicator = comp.copy()
+    indicator[(tab == "forced_labour_by_form") & (comp == "total")] = "forced_labour"
+    indicator[(tab == "trafficked_by_form") & (comp == "total")] = "trafficked"
+    kind[np.isin(tab, list(_AMONG)) & (comp == "total")] = "prevalence"
+    # the regions' shares of the world: the regions' own totals
+    regional = np.isin(tab, ["by_region", "trafficked_by_region"])
+    indicator[regional] = np.where(tab[regional] == "by_region", "forced_labour", "trafficked")
+    fl_form = (tab == "forced_labour_by_form") & (comp != "total")
+    indicator[fl_form] = "form_" + comp[fl_form]
+    kind[fl_form] = "prevalence"
+    lvl = out["level"].to_numpy(dtype=object)
+    region = out["region"].astype(str).to_numpy(dtype=object)
+    unit = out["unit"].astype(str).to_numpy(dtype=object)
+    by = np.where(lvl == "world", "national", np.where(
+        lvl == "region", "region", "region*unit" if with_regions else "unit"))
+    domain = np.where(lvl == "world", "all", np.where(lvl == "region", region, unit))
+    # sample cases: the country's, summed over the countries of a region and the world
+    key_table = np.where(kind == "prevalence", "totals", kind)
+    key_ind = np.where((kind == "prevalence") | (kind == "totals"), indicator, comp)
+    per_country = pd.DataFrame([(u, t, i, float(v)) for u, c in cases.items()
+                                for (t, i), v in c.items()],
+                               columns=["unit", "key_table", "key_ind", "n_cases"])
+    country_region = out.loc[lvl == "country", ["unit", "region"]].drop_duplicates("unit")
+    per_country = per_country.merge(country_region.astype(str), on="unit", how="left")
+    rows = pd.DataFrame({"key_table": key_table, "key_ind": key_ind, "lvl": lvl,
+                         "unit": unit, "region": region})
+    by_unit = per_country.set_index(["unit", "key_table", "key_ind"])["n_cases"]
+    by_region = per_country.groupby(["region", "key_table", "key_ind"])["n_cases"].sum()
+    world = per_country.groupby(["key_table", "key_ind"])["n_cases"].sum()
+    n_cases = np.select(
+        [lvl == "country", lvl == "region"],
+        [by_unit.reindex(pd.MultiIndex.from_frame(rows[["unit", "key_table", "key_ind"]]))
+         .to_numpy(float),
+         by_region.reindex(pd.MultiIndex.from_frame(rows[["region", "key_table", "key_ind"]]))
+         .to_numpy(float)],
+        world.reindex(pd.MultiIndex.from_frame(rows[["key_table", "key_ind"]])).to_numpy(float))
+    tidy = pd.DataFrame({"table": kind, "by": by, "domain": domain, "region": region,
+                         "unit": unit, "measure": out["quantity"].to_numpy(),
+                         "indicator": indicator, "n": np.nan, "n_cases": n_cases,
+                         "estimate": out["estimate"].to_numpy(float)})
+    margins = [("region",), ("region", "unit")] if with_regions else [("unit",)]
+    judged, summary = protect(tidy, margins, rules)
+    hide = judged["disclosure"].isin(["primary", "secondary"]).to_numpy()
+    out["disclosure"] = judged["disclosure"].to_numpy()
+    out["disclosure_reason"] = judged["disclosure_reason"].to_numpy()
+    out.loc[hide, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
+    return out, summary
 
 
 def _codes(regions: np.ndarray | None, n: int) -> tuple[np.ndarray, list[str]]:
@@ -437,11 +542,11 @@ def _share_fmt(v: float) -> str:
 
 
 def _count_fmt(v: float) -> str:
-    return f"{v:,.0f}"
+    return f"{v:,.0f}" if np.isfinite(v) else ""
 
 
 def _rate_fmt(v: float) -> str:
-    return f"{v:.3g}"
+    return f"{v:.3g}" if np.isfinite(v) else ""
 
 
 _FORMATS: Mapping[str, Callable[[float], str]] = {"shar": _share_fmt, "pers": _count_fmt,
@@ -510,7 +615,8 @@ class Breakdown:
     def _display(self, name: str) -> pd.DataFrame:
         t = self.table(name, "world")
         wide = t.pivot_table(index="component", columns="quantity",
-                             values=["estimate", "ci_low", "ci_high"], sort=False)
+                             values=["estimate", "ci_low", "ci_high"], sort=False,
+                             dropna=False)  # a confidential cell stays, blank
         out = pd.DataFrame(index=pd.Index(pd.unique(t["component"]), name="component"))
         for q in pd.unique(t["quantity"]):
             fmt = _FORMATS.get(str(q)[:4], _FORMATS["pers"])

@@ -41,7 +41,7 @@ from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
 from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, load_spec
 from flestimate.replicate import ReplicateDesign
-from flestimate.report._disclosure import (
+from flestimate.disclosure import (
     DisclosureRules,
     load_disclosure,
     protect,

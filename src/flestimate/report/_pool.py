@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError, ArgumentTypeError
-from flestimate.report._disclosure import load_disclosure
+from flestimate.disclosure import load_disclosure
 from flestimate.report._imputed import pool_imputed
 from flestimate.report._pipeline import (
     _AMONG,
