@@ -352,7 +352,8 @@ def _protect_breakdown(table: pd.DataFrame,
                          "unit": unit, "measure": out["quantity"].to_numpy(),
                          "indicator": indicator, "n": np.nan, "n_cases": n_cases,
                          "estimate": out["estimate"].to_numpy(float)})
-    margins = [("region",), ("region", "unit")] if with_regions else [("unit",)]
+    margins: list[tuple[str, ...]] = ([("region",), ("region", "unit")] if with_regions
+                                      else [("unit",)])
     judged, summary = protect(tidy, margins, rules)
     hide = judged["disclosure"].isin(["primary", "secondary"]).to_numpy()
     out["disclosure"] = judged["disclosure"].to_numpy()

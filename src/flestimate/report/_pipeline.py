@@ -21,6 +21,12 @@ from scipy import stats
 from flestimate.classification import STATUSES, Classification, classify
 from flestimate.classification._rules import FORMS
 from flestimate.design import SurveyDesign
+from flestimate.disclosure import (
+    DisclosureRules,
+    load_disclosure,
+    protect,
+    protect_tables,
+)
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -41,12 +47,6 @@ from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
 from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, load_spec
 from flestimate.replicate import ReplicateDesign
-from flestimate.disclosure import (
-    DisclosureRules,
-    load_disclosure,
-    protect,
-    protect_tables,
-)
 from flestimate.report._imputed import POINTS, Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability

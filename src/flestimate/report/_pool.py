@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.disclosure import load_disclosure
+from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.report._imputed import pool_imputed
 from flestimate.report._pipeline import (
     _AMONG,
