@@ -16,6 +16,7 @@ from typing import Any
 from flestimate._config import MAX_DEPTH, check_shape
 from flestimate.classification._rules import PLAIN_PENALTIES, RULES_DIR, builtin_rules
 from flestimate.design import LONELY_PSU_RULES
+from flestimate.disclosure import DISCLOSURE_RULES
 from flestimate.errors import SpecError
 from flestimate.mapping import _SPEC_DIR, builtin_specs
 from flestimate.report import (
@@ -43,7 +44,8 @@ FORMATS: tuple[str, ...] = ("parquet", "csv", "xlsx")
 # files, the spec and the tables; their defaults are the function's own.
 _OPTIONS = ("by", "ci", "variance", "level", "df", "design", "replicates", "seed", "reliability",
             "forced_labour", "trafficking", "child", "form", "indicators", "plain_penalties",
-            "missing", "imputations", "imputation_classes")
+            "missing", "imputations", "imputation_classes", "disclosure",
+            "disclosure_threshold")
 _OPTION_DEFAULTS: Mapping[str, Any] = {
     name: p.default for name, p in inspect.signature(estimate_prevalence).parameters.items()
     if name in _OPTIONS}
@@ -279,6 +281,10 @@ class _Checker:
         if key == "imputations":
             return self.integer(value, where, 2)
         if key == "imputation_classes":
+            return self.integer(value, where, 1)
+        if key == "disclosure":
+            return self.choice(value, DISCLOSURE_RULES, where)
+        if key == "disclosure_threshold":
             return self.integer(value, where, 1)
         if key == "timeout":
             seconds = self.number(value, where, 0.0, None)

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from flestimate._atomic import atomic_write, atomic_write_text
+from flestimate._safe_output import excel_writer
 from flestimate.errors import ArgumentError
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
-from flestimate.results import _freeze, _thaw
+from flestimate.results import _freeze, _thaw, describe_design, is_replicate_summary
 
 __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
 
@@ -179,6 +180,8 @@ class PrevalenceReport:
         """One table as an NSO would publish it: formatted strings, flagged cells marked with
         ``*``, suppressed cells blank, and a ``note`` column with the reasons."""
         t = self.select(table, by)
+        # select() drops a column blank throughout (a table whose every cell is confidential)
+        t = t.reindex(columns=[*t.columns, *(c for c in TABLE_COLUMNS if c not in t.columns)])
         dom_cols = [] if by == "national" else by.split("*")
         shares = t[t["measure"] == "share"].reset_index(drop=True)
         num_rows = t[t["measure"] == "number"]
@@ -352,8 +355,10 @@ class PrevalenceReport:
                       self.publication_table("forced_labour_by_form").to_string(index=False),
                       "", "Classification (unweighted persons):",
                       self.classification_counts.to_string()]
-        lines += ["", f"Design: {d['n_rows']:,} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, "
-                      f"design df {d['degf']}; lonely PSUs: {d['lonely_psu']}",
+        design = (describe_design(d) if is_replicate_summary(d) else
+                  f"{d['n_rows']:,} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, design df "
+                  f"{d['degf']}; lonely PSUs: {d['lonely_psu']}")
+        lines += ["", f"Design: {design}",
                   "Rules: " + ", ".join(f"{k} {v}" for k, v in p["rules"].items())]
         if any(p["excluded_missing_by"].values()):
             lines.append("Excluded from domains for a missing domain value: " + ", ".join(
@@ -365,13 +370,15 @@ class PrevalenceReport:
     def to_excel(self, path: str | Path) -> Path:
         """An Excel workbook: one sheet per published table (national, each margin, shares by
         form), then the tidy estimates, the indicator tables, the data-quality report, the
-        classification counts and the provenance."""
+        classification counts and the provenance. A text that starts with ``=``, ``+``, ``-``,
+        ``@``, a tab or a carriage return (a domain label from the data) is written as a text
+        cell, never a formula (:mod:`flestimate._safe_output`)."""
         path = Path(path)
         atomic_write(path, self._write_workbook)  # a temporary file beside it, then renamed
         return path
 
     def _write_workbook(self, path: Path) -> None:
-        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        with excel_writer(path) as xl:  # a text starting with "=" stays text, not a formula
             for by in self.margins:
                 self.publication_table("prevalence", by).to_excel(
                     xl, sheet_name=_sheet(by), index=False)
