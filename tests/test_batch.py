@@ -222,6 +222,21 @@ def test_manifest(processes: BatchResult, batch_file: Path) -> None:
     assert json.loads(entry.partition(b"\n")[0])["key"] == mda["key"]
     assert broken["error"] == "DataError" and broken["files"]["file"]["sha256"] == _sha(
         batch_file.parent / "broken.sav")
+    # the disclosure control each survey's outputs got, stated in the manifest
+    assert mda["disclosure"].startswith("disclosure control: threshold rule, no cell of fewer "
+                                        "than 3 respondents")
+
+
+def test_batch_outputs_show_no_small_cell(processes: BatchResult) -> None:
+    """Confidential cells are blank in every batch output (docs/disclosure.md)."""
+    folder = processes.folder
+    for frame in (pd.read_csv(folder / "estimates.csv"),
+                  pd.read_parquet(folder / "estimates.parquet"),
+                  *pd.read_excel(folder / "estimates.xlsx", sheet_name=list(TABLES)).values()):
+        cases = pd.to_numeric(frame["n_cases"], errors="coerce")
+        assert not ((cases > 0) & (cases < 3)).any()
+        hidden = frame["disclosure"].isin(["primary", "secondary"])
+        assert hidden.any() and frame.loc[hidden, "estimate"].isna().all()
 
 
 # -- the cache ----------------------------------------------------------------------------------

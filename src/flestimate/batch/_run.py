@@ -91,6 +91,7 @@ def _run_survey(job: Mapping[str, Any],
                 report = estimate_prevalence(**job["arguments"])
                 table = report.to_frame()
                 table = table[table["table"].isin(job["tables"])].reset_index(drop=True)
+                out["disclosure"] = report.disclosure_method()
                 timings["estimate"] = time.perf_counter() - t
                 if job["report"]:
                     step, t = "writing the HTML report: ", time.perf_counter()
@@ -203,6 +204,7 @@ def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any],
     if result["status"] == "unchanged" and cached is not None:
         entry.update(status="skipped", rows=len(cached.frame),
                      reference_period=cached.info.get("reference_period"),
+                     disclosure=cached.info.get("disclosure"),
                      cached={k: cached.info.get(k) for k in ("finished", "timings", "version")})
         return cached.frame
     report = folder / "reports" / f"{result['id']}.html"
@@ -211,9 +213,11 @@ def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any],
             report.unlink(missing_ok=True)  # no stale report beside a failed survey
         return None
     finished = _now()
-    entry.update(reference_period=result["reference_period"])
+    entry.update(reference_period=result["reference_period"],
+                 disclosure=result.get("disclosure"))
     info = {"finished": finished, "timings": entry["timings"], "warnings": entry["warnings"],
-            "reference_period": result["reference_period"], "version": __version__}
+            "reference_period": result["reference_period"], "version": __version__,
+            "disclosure": result.get("disclosure")}
     try:
         frame = write_entry(folder, str(result["id"]), result["key"], result["estimates"],
                             result["html"], info)
