@@ -714,13 +714,23 @@ def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | No
         out = ReplicateDesign.__new__(ReplicateDesign)
         out._setup(design._data, np.asarray(design.weights, dtype=float).copy(),
                    str(design.summary_dict()["weights"] or "(implied by fpc)"), [], m, scale,
-                   rs_scale, mse, rho_v, True, unit, A, f"generated from a SurveyDesign ({m})")
+                   rs_scale, mse, rho_v, True, unit, A,
+                   f"generated from a SurveyDesign ({m}; {_parent(design)})")
         return out
     out = ReplicateDesign.__new__(ReplicateDesign)
     out._setup(design._data, np.asarray(design.weights, dtype=float).copy(),
                str(design.summary_dict()["weights"] or "(implied by fpc)"), [], m, scale,
-               rs_scale, mse, None, True, unit, A, f"generated from a SurveyDesign ({m})")
+               rs_scale, mse, None, True, unit, A,
+               f"generated from a SurveyDesign ({m}; {_parent(design)})")
     return out
+
+
+def _parent(design: SurveyDesign) -> str:
+    """The strata and PSUs of the design that replicates were made from, for their source."""
+    s = design.summary_dict()
+    strata = ", ".join(s.get("strata") or []) or "none"
+    psu = ", ".join(s.get("psu") or []) or "none (elements)"
+    return f"strata {strata} ({s['n_strata']}), PSUs {psu} ({s['n_psu']})"
 
 
 def _bootstrap(method: str, stratum: np.ndarray, n_h: np.ndarray, replicates: int,

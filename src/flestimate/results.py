@@ -88,6 +88,35 @@ def new_axes(ax: Axes | None, width: float, height: float) -> Axes:
     return new
 
 
+def is_replicate_summary(d: Mapping[str, Any]) -> bool:
+    """Whether a provenance's design summary is a :class:`~flestimate.ReplicateDesign`'s (it has
+    a method and a number of replicates, and no strata or PSUs of its own)."""
+    return "replicates" in d and "n_strata" not in d
+
+
+def describe_design(d: Mapping[str, Any]) -> str:
+    """A provenance's design summary in words, as the reports print it.
+
+    A Taylor design: rows, weights, strata and PSUs (with their numbers), FPC, design df and
+    the lonely-PSU policy. A replicate design: rows, weights, the replicate method, the number
+    of replicates, scale, centring, where the replicates came from and the design df.
+    """
+    if is_replicate_summary(d):
+        centre = ("mse (around the full-sample estimate)" if d.get("mse")
+                  else "centred on the replicate mean")
+        return (f"{d['n_rows']:,} rows; weights {d['weights']}; replicate weights: "
+                f"{d['method']}, {d['replicates']} replicates, scale {d['scale']:.6g}, rscales "
+                f"{d['rscales']}, {centre}; {d['source']}; design df {d['degf']}")
+    strata = ", ".join(d.get("strata") or []) or "none"
+    psu = ", ".join(d.get("psu") or []) or "none (elements)"
+    text = (f"{d['n_rows']:,} rows; weights {d['weights']}; strata {strata} ({d['n_strata']}); "
+            f"PSUs {psu} ({d['n_psu']}); FPC {d.get('fpc') or 'none'}; design df {d['degf']}; "
+            f"lonely PSUs: {d['lonely_psu']}")
+    if d.get("lonely_strata"):
+        text += f" (strata {', '.join(map(str, d['lonely_strata']))})"
+    return text
+
+
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
@@ -264,14 +293,20 @@ class Estimates:
         """A readable report: the table, then the design and the methods used."""
         p = self.provenance
         d = p["design"]
+        weights = (f"sum of weights {d['sum_weights']:.6g}, Kish deff of weights "
+                   f"{d['kish_deff_weights']:.4g}")
+        if is_replicate_summary(d):
+            design = [f"Design: {describe_design(d)}; {weights}", f"Variance: {p['variance']}"]
+        else:
+            design = [f"Design: {d['n_rows']} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, "
+                      f"{weights}, design df {d['degf']}",
+                      f"Variance: {p['variance']}; lonely PSUs: {d['lonely_psu']}"
+                      + (f" (strata {', '.join(d['lonely_strata'])})" if d["lonely_strata"]
+                         else "")]
         lines = [
             repr(self),
             "",
-            f"Design: {d['n_rows']} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, "
-            f"sum of weights {d['sum_weights']:.6g}, Kish deff of weights "
-            f"{d['kish_deff_weights']:.4g}, design df {d['degf']}",
-            f"Variance: {p['variance']}; lonely PSUs: {d['lonely_psu']}"
-            + (f" (strata {', '.join(d['lonely_strata'])})" if d["lonely_strata"] else ""),
+            *design,
             f"Missing values excluded: {int(self._table['n_missing'].sum())}",
             f"flestimate {p['version']}",
         ]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from flestimate.report._plot import MATPLOTLIB_HINT, forest_plot
 from flestimate.report._prevalence import _pct
+from flestimate.results import describe_design
 
 if TYPE_CHECKING:
     from flestimate.report._prevalence import PrevalenceReport
@@ -135,13 +136,7 @@ def _meta(rows: Mapping[str, Any]) -> str:
 def _header(report: PrevalenceReport) -> list[str]:
     p = report.provenance
     d, u = p["design"], p["universe"]
-    strata = ", ".join(d.get("strata") or []) or "none"
-    psu = ", ".join(d.get("psu") or []) or "none (elements)"
-    design = (f"{d['n_rows']:,} rows; weights {d['weights']}; strata {strata} ({d['n_strata']}); "
-              f"PSUs {psu} ({d['n_psu']}); FPC {d.get('fpc') or 'none'}; design df {d['degf']}; "
-              f"lonely PSUs: {d['lonely_psu']}")
-    if d.get("lonely_strata"):
-        design += f" (strata {', '.join(map(str, d['lonely_strata']))})"
+    design = describe_design(d)
     options = p.get("classification") or {}
     not_measured = "; ".join(f"{rule}: {', '.join(what)}" for rule, what in
                              (options.get("not_measured") or {}).items())
@@ -157,8 +152,8 @@ def _header(report: PrevalenceReport) -> list[str]:
         "Not measured (undetermined)": not_measured or "nothing",
         "Missing answers": report.missing_method().removeprefix("missing answers: "),
         "Design": design,
-        "Variance": p["variance"] + (f"; {p['replicates']} replicates, seed {p['seed']}"
-                                     if p.get("replicates") else ""),
+        "Variance": p["variance"] + (f"; seed {p['seed']}" if p.get("seed") is not None
+                                     else ""),
         "Degrees of freedom": p["df_rule"],
         "CI method": f"{p['ci_method']} {100 * p['level']:g}% for shares; {p['count_ci']} "
                      f"for numbers",

@@ -444,6 +444,7 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
         form_col = f"{_PREFIX}form_{among}"
         t = proportion(design, form_col, by=b, subpop=subpop, ci=ci, level=level,
                        df=df).to_frame()
+        t = _every_domain(t, share[list(by)].drop_duplicates(), frame[form_col]) if by else t
         t = t.assign(indicator=t["category"].astype(str), measure="share", table=name)
         cases = in_universe.loc[in_universe[subpop]]
         groups = cases.groupby([*by, form_col], observed=True, sort=False)
@@ -453,6 +454,34 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
         tables.append(t.merge(n_cases, on=keys, how="left"))
     out = [t.merge(counts, on=keys, how="left") for t in tables[:2]] + tables[2:]
     return out, shares.provenance
+
+
+def _every_domain(t: pd.DataFrame, domains: pd.DataFrame, forms: pd.Series) -> pd.DataFrame:
+    """The shares by form with a row for every form in every domain of the margin.
+
+    The domains of a share among a class are those where the class has a case; a domain
+    without one (every domain, in a survey without a case of the class) gets the rows of an
+    empty domain, as the national table does, so that every margin's table has its domains.
+    """
+    by = list(domains.columns)
+    have = t[by].drop_duplicates()
+    missing = domains.merge(have, on=by, how="left", indicator=True)
+    missing = missing.loc[missing["_merge"] == "left_only", by]
+    if missing.empty:
+        return t
+    categories = (list(forms.cat.categories) if isinstance(forms.dtype, pd.CategoricalDtype)
+                  else list(pd.unique(forms.dropna())))
+    rows = missing.merge(pd.DataFrame({"category": categories}), how="cross")
+    empty = rows.assign(variable=forms.name, estimate=np.nan, se=np.nan, ci_low=np.nan,
+                        ci_high=np.nan, cv=np.nan, deff=np.nan, deff_wr=np.nan, n=0,
+                        n_eff=0.0, df=0.0, n_missing=0, flag="empty domain")
+    empty = empty[[c for c in t.columns if c in empty.columns]]
+    if isinstance(forms.dtype, pd.CategoricalDtype) and "category" in t.columns:
+        empty["category"] = pd.Categorical(empty["category"], categories=categories)
+    for c in by:  # the domain columns keep their dtype (categorical, string, number)
+        empty[c] = empty[c].astype(domains[c].dtype)
+    out: pd.DataFrame = pd.concat([t, empty] if len(t) else [empty], ignore_index=True)
+    return out
 
 
 def _kg(table: pd.DataFrame, ci: str, level: float) -> tuple[np.ndarray, np.ndarray]:
