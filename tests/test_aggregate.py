@@ -556,3 +556,30 @@ def test_survey_breakdown_beside_ilo2005(moldova: PrevalenceReport,
     assert pd.isna(tr.loc["commercial_sexual_exploitation", "published_in_ci"])
     assert not bool(tr.loc["economic_exploitation", "published_in_ci"])
     assert pd.isna(tr.loc["state_imposed", "published"])
+
+
+def test_from_reports_and_pool_reports_judge_alike(moldova: PrevalenceReport,
+                                                   georgia: PrevalenceReport) -> None:
+    """The same pooled figure gets the same reliability verdict from the independent-totals
+    breakdown and from the pooled design (NCHS 2017: state-imposed suppressed, commercial
+    sexual exploitation 0 flagged, economic exploitation and mixed presented), and the
+    disclosure rule blanks the world's state-imposed trafficked (1 + 1 cases < 3) and its
+    complement in the breakdown as in the pooled report."""
+    from flestimate.report import pool_reports
+
+    b = from_reports({"MDA": moldova, "GEO": georgia}, disclosure="none")
+    p = pool_reports({"MDA": moldova, "GEO": georgia}, disclosure="none",
+                     lonely_psu="adjust").to_frame()
+    for table in ("trafficked_by_form", "forced_labour_by_form"):
+        world = b.table(table, "world")
+        world = world[(world["quantity"] == "share") & (world["component"] != "total")]
+        nat = p[(p["table"] == table) & (p["by"] == "national")].set_index("indicator")
+        assert dict(zip(world["component"], world["reliability"], strict=True)) == \
+            nat.loc[list(world["component"]), "reliability"].to_dict()
+    guarded = from_reports({"MDA": moldova, "GEO": georgia})
+    w = guarded.table("trafficked_by_form", "world").set_index(["component", "quantity"])
+    assert w.loc[("state_imposed", "share"), "disclosure"] == "primary"
+    assert np.isnan(w.loc[("state_imposed", "share"), "estimate"])
+    assert (w["disclosure"] == "secondary").any()
+    assert guarded.provenance["disclosure"]["threshold"] == 3
+    assert "disclosure control: threshold rule" in repr(guarded)

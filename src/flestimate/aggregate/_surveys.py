@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import stdtrit
 
 from flestimate.aggregate._shares import (
     check_level,
@@ -21,6 +22,8 @@ from flestimate.aggregate._shares import (
 from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
 from flestimate.disclosure import DisclosureRules, load_disclosure, protect
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
+from flestimate.intervals import confidence_interval
+from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 from flestimate.results import _freeze, _thaw, format_percent, new_axes
 
 if TYPE_CHECKING:
@@ -41,7 +44,8 @@ BREAKDOWN_TABLES: tuple[str, ...] = ("totals", "forced_labour_by_form", "traffic
 #: Columns of :meth:`Breakdown.to_frame`.
 BREAKDOWN_COLUMNS: tuple[str, ...] = (
     "source", "table", "level", "region", "unit", "component", "quantity", "estimate", "se",
-    "ci_low", "ci_high", "n_units", "method", "ci_flag", "disclosure", "disclosure_reason",
+    "ci_low", "ci_high", "n_units", "method", "ci_flag", "reliability", "reliability_reason",
+    "disclosure", "disclosure_reason",
 )
 _WEIGHTS = ("number", "population")
 _REPORT_CI = "the country report's share and interval"
@@ -117,7 +121,7 @@ def _pick(t: pd.DataFrame, uid: str, table: str, measure: str,
                 f"{format_values(hidden)} in table {table!r} suppressed by disclosure control; "
                 f"aggregate reports made with disclosure='none' (from_reports then applies the "
                 f"rule to what it publishes) or pool the surveys with pool_reports()")
-    cols = ["estimate", "se"] + [c for c in ("ci_low", "ci_high", "n_cases")
+    cols = ["estimate", "se"] + [c for c in ("ci_low", "ci_high", "n_cases", "n", "df")
                                  if c in rows.columns]
     out: pd.DataFrame = rows.loc[list(indicators), cols].astype(float)
     return out
@@ -142,6 +146,7 @@ def from_reports(
     level: float = 0.95,
     ci: str = "lognormal",
     per: float = 1000.0,
+    reliability: Any = "nchs2017",
     disclosure: Any = "threshold",
     disclosure_threshold: int | None = None,
 ) -> Breakdown:
@@ -174,6 +179,11 @@ def from_reports(
         end (NaN, with a ``ci_flag``): its SE says nothing about how large it could be.
     per : float
         Rates per ``per`` persons.
+    reliability
+        Reliability rule set (:func:`~flestimate.report.assess_reliability`), applied to every
+        row as :func:`~flestimate.report.pool_reports` applies it: a share by the 95%
+        Korn-Graubard interval from its SE, with the surveys' design df and sample cases summed;
+        a number by its own interval. Columns ``reliability`` and ``reliability_reason``.
     disclosure, disclosure_threshold
         Disclosure control of the breakdown, as in :func:`~flestimate.estimate_prevalence`:
         a country, region or world cell with fewer than the threshold of sample cases (the
@@ -244,8 +254,9 @@ def from_reports(
             s = _pick(t, uid, "prevalence", "share", TOTAL_INDICATORS)
             p = float(pop[ids.index(uid)])  # type: ignore[index]
             numbers[uid] = pd.DataFrame({"estimate": p * s["estimate"], "se": p * s["se"]})
-            if "n_cases" in s.columns:
-                numbers[uid]["n_cases"] = s["n_cases"]
+            for c in ("n_cases", "n", "df"):
+                if c in s.columns:
+                    numbers[uid][c] = s[c]
         by_form[uid] = {tab: _pick(t, uid, tab, "share", FORMS) for tab in _AMONG}
 
     z = z_quantile(level)
@@ -269,7 +280,10 @@ def from_reports(
                    **{(tab, f): by_form[uid][tab].get("n_cases", pd.Series(dtype=float)).get(f)
                       for tab in _AMONG for f in FORMS}}
              for uid in ids}
-    table, disclosed = _protect_breakdown(table, cases, sdc, regions is not None)
+    sample = {uid: (float(numbers[uid].get("n", pd.Series([np.nan])).iloc[0]),
+                    float(numbers[uid].get("df", pd.Series([np.nan])).iloc[0])) for uid in ids}
+    table, disclosed = _protect_breakdown(table, cases, sdc, regions is not None, sample,
+                                          load_reliability(reliability))
     table = table[list(BREAKDOWN_COLUMNS)]
     from flestimate import __version__
 
@@ -284,6 +298,9 @@ def from_reports(
         "per": per,
         "variance": ("independent surveys: Var(sum T_c) = sum Var(T_c); pooled shares: "
                      + _POOLED),
+        "reliability": {"name": load_reliability(reliability).name,
+                        "note": "shares judged by the 95% Korn-Graubard interval from the "
+                                "pooled SE, with df and cases summed over the surveys"},
         "disclosure": disclosed,
         "version": __version__,
     }
@@ -292,7 +309,9 @@ def from_reports(
 
 def _protect_breakdown(table: pd.DataFrame,
                        cases: Mapping[str, Mapping[tuple[str, str], Any]],
-                       rules: DisclosureRules, with_regions: bool
+                       rules: DisclosureRules, with_regions: bool,
+                       sample: Mapping[str, tuple[float, float]] | None = None,
+                       reliability: ReliabilityRules | None = None,
                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The disclosure rule on a breakdown: its rows recast as cells of a report's tables (a
     country, region or the world as the domain; a form's share and persons one cell; a
@@ -301,12 +320,14 @@ def _protect_breakdown(table: pd.DataFrame,
     out = table.copy()
     out["disclosure"] = "publish"
     out["disclosure_reason"] = ""
+    out["reliability"] = "present"
+    out["reliability_reason"] = ""
     known = [v for c in cases.values() for v in c.values()]
-    if rules.rule == "none" or not known or any(v is None or not np.isfinite(float(v))
-                                                for v in known):
+    if not known or any(v is None or not np.isfinite(float(v)) for v in known):
         summary = {**rules.to_dict(), "primary": 0, "secondary": 0}
         if rules.rule != "none":
             summary["note"] = "not applied: the inputs carry no n_cases"
+        out["reliability_reason"] = "not judged: the inputs carry no n_cases"
         return out, summary
     tab = out["table"].to_numpy(dtype=object)
     comp = out["component"].astype(str).to_numpy(dtype=object)
@@ -354,12 +375,72 @@ def _protect_breakdown(table: pd.DataFrame,
                          "estimate": out["estimate"].to_numpy(float)})
     margins: list[tuple[str, ...]] = ([("region",), ("region", "unit")] if with_regions
                                       else [("unit",)])
+    if reliability is not None and sample is not None:
+        flags = _judge(out, tidy, rows, per_country, sample, reliability)
+        # a table's total share is 1 by construction: nothing to judge
+        whole = ((out["component"] == "total") & (out["quantity"] == "share")).to_numpy()
+        out["reliability"] = np.where(whole, "present", flags["reliability"].to_numpy())
+        out["reliability_reason"] = np.where(whole, "",
+                                             flags["reliability_reason"].to_numpy())
     judged, summary = protect(tidy, margins, rules)
     hide = judged["disclosure"].isin(["primary", "secondary"]).to_numpy()
     out["disclosure"] = judged["disclosure"].to_numpy()
     out["disclosure_reason"] = judged["disclosure_reason"].to_numpy()
     out.loc[hide, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
     return out, summary
+
+
+def _judge(out: pd.DataFrame, tidy: pd.DataFrame, rows: pd.DataFrame,
+           per_country: pd.DataFrame, sample: Mapping[str, tuple[float, float]],
+           rules: ReliabilityRules) -> pd.DataFrame:
+    """Reliability flags of a breakdown's rows, as a pooled report would get them: a share's
+    denominator cases (its class's, at the same level; the world's for a region's share of
+    it), the surveys' respondents and design df summed over the row's countries, the 95%
+    Korn-Graubard interval of a share from its SE, the log-scale interval of a number."""
+    lvl = rows["lvl"].to_numpy(dtype=object)
+    units = pd.DataFrame([(u, n, d) for u, (n, d) in sample.items()],
+                         columns=["unit", "n", "df"]).merge(
+        per_country[["unit", "region"]].drop_duplicates("unit"), on="unit", how="left")
+    tab = out["table"].to_numpy(dtype=object)
+    share_of_world = np.isin(tab, ["by_region", "trafficked_by_region"])
+    scope_lvl = np.where(share_of_world, "world", lvl)
+
+    def summed(col: str) -> np.ndarray:
+        by_unit = units.set_index("unit")[col]
+        by_region = units.groupby("region")[col].sum()
+        return np.select([scope_lvl == "country", scope_lvl == "region"],
+                         [by_unit.reindex(rows["unit"]).to_numpy(float),
+                          by_region.reindex(rows["region"]).to_numpy(float)],
+                         float(units[col].sum()))
+
+    n_resp, df = summed("n"), summed("df")
+    # the denominator's cases: the cell of the class the share is taken of
+    among = np.where(tab == "trafficked_by_form", "trafficked",
+                     np.where(tab == "forced_labour_by_form", "forced_labour",
+                              tidy["indicator"].to_numpy(dtype=object)))
+    cell_cases = pd.Series(tidy["n_cases"].to_numpy(float),
+                           index=pd.MultiIndex.from_arrays(
+                               [tidy["by"], tidy["domain"], tidy["indicator"]])).groupby(
+        level=[0, 1, 2]).max()
+    by = np.where(share_of_world, "national", tidy["by"].to_numpy(dtype=object))
+    domain = np.where(share_of_world, "all", tidy["domain"].to_numpy(dtype=object))
+    denom = cell_cases.reindex(pd.MultiIndex.from_arrays([by, domain, among])).to_numpy(float)
+    share = (out["quantity"] == "share").to_numpy()
+    est = out["estimate"].to_numpy(float)
+    se = out["se"].to_numpy(float)
+    kg_low, kg_high = out["ci_low"].to_numpy(float).copy(), out["ci_high"].to_numpy(float).copy()
+    if share.any():
+        kg_low[share], kg_high[share], _ = confidence_interval(
+            "korn-graubard", est[share], se[share], df[share], denom[share], 0.95)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = stdtrit(np.where(np.isfinite(df) & (df > 0), df, np.inf), 0.975)
+        spread = np.exp(t * se / est)
+    kg_low[~share], kg_high[~share] = (est / spread)[~share], (est * spread)[~share]
+    frame = pd.DataFrame({
+        "measure": np.where(share, "share", "number"), "estimate": est, "se": se,
+        "kg_low": kg_low, "kg_high": kg_high, "n": np.where(share, denom, n_resp),
+        "n_cases": tidy["n_cases"].to_numpy(float), "n_eff": np.nan, "df": df})
+    return assess_reliability(frame, rules)
 
 
 def _codes(regions: np.ndarray | None, n: int) -> tuple[np.ndarray, list[str]]:
@@ -615,13 +696,20 @@ class Breakdown:
 
     def _display(self, name: str) -> pd.DataFrame:
         t = self.table(name, "world")
+        # what the rules suppress is blank, what they flag is marked, as in a report's tables
+        hidden = (t["reliability"] == "suppress") | t["disclosure"].isin(["primary",
+                                                                           "secondary"])
+        t = t.assign(**{c: t[c].where(~hidden) for c in ("estimate", "ci_low", "ci_high")})
         wide = t.pivot_table(index="component", columns="quantity",
                              values=["estimate", "ci_low", "ci_high"], sort=False,
                              dropna=False)  # a confidential cell stays, blank
         out = pd.DataFrame(index=pd.Index(pd.unique(t["component"]), name="component"))
+        flagged = {(c, q) for c, q, r in zip(t["component"], t["quantity"], t["reliability"],
+                                             strict=True) if r == "flag"}
         for q in pd.unique(t["quantity"]):
             fmt = _FORMATS.get(str(q)[:4], _FORMATS["pers"])
-            out[q] = wide[("estimate", q)].map(fmt)
+            out[q] = [fmt(v) + (" *" if (c, q) in flagged and np.isfinite(v) else "")
+                      for c, v in wide[("estimate", q)].items()]
             out[f"{q} CI"] = [f"{fmt(lo)} - {fmt(hi)}" if np.isfinite(lo) and np.isfinite(hi)
                               else "" for lo, hi in zip(wide[("ci_low", q)],
                                                         wide[("ci_high", q)], strict=True)]
@@ -630,8 +718,12 @@ class Breakdown:
 
     def _title(self) -> str:
         p = self.provenance
+        rel = (p.get("reliability") or {}).get("name")
+        sdc = (p.get("disclosure") or {}).get("description")
         return (f"Breakdown from {len(p['units'])} survey(s) ({', '.join(p['units'])}); "
-                f"{100 * p['level']:g}% CI")
+                f"{100 * p['level']:g}% CI"
+                + (f"; reliability: {rel} (* flagged, blank suppressed)" if rel else "")
+                + (f"; {sdc}" if sdc else ""))
 
     def __repr__(self) -> str:
         lines = [self._title()]
