@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from flestimate import __version__
 from flestimate._atomic import atomic_write_text
+from flestimate._safe_output import neutralise_csv
 from flestimate.classification._rules import PLAIN_PENALTIES
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError
@@ -257,7 +258,7 @@ def _sensitivity(args: argparse.Namespace) -> str:
     sens = report.sensitivity(delta=deltas, indicators=_split(args.indicators))
     tips = sens.tipping_points(args.value) if args.value is not None else None
     if args.format == "csv":
-        text = sens.to_frame().to_csv(index=False)
+        text = neutralise_csv(sens.to_frame()).to_csv(index=False)
     elif args.format == "json":
         payload = sens.to_dict()
         if tips is not None:
@@ -284,7 +285,7 @@ def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str |
     if fmt == "html":
         text = report.to_html()
     elif fmt == "csv":
-        text = report.to_frame().to_csv(index=False)
+        text = neutralise_csv(report.to_frame()).to_csv(index=False)  # no formulas
     elif fmt == "json":
         text = report.to_json() + "\n"
     else:
@@ -378,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _write(result: Estimates, fmt: str) -> None:
     if fmt == "csv":
-        result.to_frame().to_csv(sys.stdout, index=False)
+        neutralise_csv(result.to_frame()).to_csv(sys.stdout, index=False)
     elif fmt == "json":
         import json
 

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from flestimate._atomic import atomic_write
+from flestimate._safe_output import excel_writer, neutralise_csv
 from flestimate.batch._file import Batch
 from flestimate.report import TABLE_COLUMNS, TABLES
 from flestimate.results import _freeze, _thaw
@@ -95,12 +96,13 @@ def _write_outputs(folder: Path, batch: Batch, estimates: pd.DataFrame, failures
         _write_atomic(folder / "estimates.parquet", lambda p: estimates.to_parquet(p, index=False))
     if "csv" in batch.formats:
         _write_atomic(folder / "estimates.csv",
-                      lambda p: estimates.to_csv(p, index=False, lineterminator="\n"))
+                      lambda p: neutralise_csv(estimates).to_csv(p, index=False,
+                                                                 lineterminator="\n"))
     if "xlsx" in batch.formats:
         tables = [t for t in TABLES if any(t in job.tables for job in batch.surveys)]
 
         def workbook(path: Path) -> None:
-            with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            with excel_writer(path) as xl:  # no text becomes a formula
                 for t in tables:
                     rows = estimates[estimates["table"] == t]
                     rows.to_excel(xl, sheet_name=t, index=False)
