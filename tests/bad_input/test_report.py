@@ -29,7 +29,7 @@ from flestimate._safe_output import excel_writer, is_dangerous, neutralise_csv
 from flestimate.cli import main
 from flestimate.report import PrevalenceReport, estimate_prevalence
 
-from .conftest import SYNTHETIC
+from .conftest import SYNTHETIC, run_cli
 
 pyreadstat = pytest.importorskip("pyreadstat")
 openpyxl = pytest.importorskip("openpyxl")
@@ -148,6 +148,20 @@ def test_csv_numbers_are_not_prefixed(outputs: dict[str, Any], where: str) -> No
     with open(outputs["csv"][where], encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     assert {len(r) for r in rows} == {len(frame.columns)}  # no row was split
+
+
+def test_tabulate_csv_on_stdout(outputs: dict[str, Any],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`flestimate tabulate --format csv` writes the domain values neutralised too."""
+    code, out, err = run_cli(["tabulate", outputs["tmp"] / "spoiled.sav", "--weights", "w_pers",
+                              "--strata", "strat", "--psu", "psu", "--lonely-psu", "adjust",
+                              "--mean", "q1_02", "--by", "zone", "--format", "csv"], capsys)
+    assert code == 0, err
+    cells = [v for row in csv.reader(io.StringIO(out, newline="")) for v in row]
+    for value in DANGEROUS.values():
+        assert "'" + value.replace("\r", "\n") in cells and value not in cells
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    assert len({len(r) for r in rows}) == 1  # no row was split
 
 
 def test_html_escapes_labels(outputs: dict[str, Any]) -> None:
