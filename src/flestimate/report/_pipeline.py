@@ -762,15 +762,16 @@ class Prepared:
         excluded: dict[str, int] = {}
         for margin in [(), *margins]:
             label = "*".join(margin) if margin else _NATIONAL
-            tables, prov = _margin(design, self.frame, self.outcomes, margin, ci, level, df,
-                                   self.frequencies)
-            for t in tables:
-                parts[str(t["table"].iat[0])].append(t.assign(by=label, domain=_labels(t, margin)))
             if margin:
                 missing = self.frame.loc[self.frame[_UNIVERSE], list(margin)].isna().any(axis=1)
                 persons = (np.ones(len(missing)) if self.frequencies is None else
                            self.frame.loc[self.frame[_UNIVERSE], self.frequencies].to_numpy())
                 excluded[label] = int(persons[missing.to_numpy()].sum())
+                self._check_margin(label, margin, missing)
+            tables, prov = _margin(design, self.frame, self.outcomes, margin, ci, level, df,
+                                   self.frequencies)
+            for name, t in zip(("prevalence", "prevalence", *_AMONG), tables, strict=True):
+                parts[name].append(t.assign(by=label, domain=_labels(t, margin)))
         table = pd.concat([t for v in parts.values() for t in v], ignore_index=True)
         table = table.rename(columns={"flag": "ci_flag"})
         table["n_cases"] = table["n_cases"].fillna(0).astype(np.int64)
@@ -830,6 +831,24 @@ class Prepared:
                                          "replicates": replicates, "seed": seed,
                                          "design": design, "calibration": calibration,
                                          "disclosure": disclosure})
+
+    def _check_margin(self, label: str, margin: tuple[str, ...], missing: pd.Series) -> None:
+        """A margin whose domain value is missing for every person of the universe has no
+        domain to estimate: a DataError naming its empty columns (and their source columns)."""
+        if len(missing) and not missing.all():
+            return
+        if not len(missing):
+            raise DataError(f"{self.source}: no row is in the universe of spec "
+                            f"{self.spec.name!r}, so `by` margin {label!r} has no domain")
+        values = self.frame.loc[self.frame[_UNIVERSE], list(margin)]
+        empty = [c for c in margin if values[c].isna().all()] or list(margin)
+        context = {c.name: c.column for c in self.spec.context}
+        columns = ", ".join(f"{c!r}" + (f" (spec context, column {context[c]!r})"
+                                        if c in context else "") for c in empty)
+        raise DataError(f"{self.source}: `by` margin {label!r} has no domain: {columns} "
+                        f"{'is' if len(empty) == 1 else 'are'} missing for all "
+                        f"{len(missing):,} persons in the universe; drop it from `by` or check "
+                        f"the column")
 
     def _design(self, frame: pd.DataFrame, variance: str, replicates: int | None,
                 seed: int | None, calibration: tuple[Any, str, Any] | None,
