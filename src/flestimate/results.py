@@ -250,10 +250,17 @@ class Estimates:
             estimate (line labelled ``"estimate"``) and a horizontal line from ``ci_low`` to
             ``ci_high`` (collection labelled ``"CI"``); proportions in percent.
         """
-        from flestimate.errors import ArgumentError
+        from flestimate.errors import ArgumentError, EstimationError
 
         t = self._table
         variables = list(pd.unique(t["variable"]))
+        if not variables:
+            why = "an empty subpopulation" + (
+                f", or `by` {', '.join(map(repr, self._by))} missing for every row"
+                if self._by else "")
+            raise EstimationError(f"`plot()` has nothing to draw: the "
+                                  f"{self.provenance['estimator']} estimates have no domain "
+                                  f"({why})")
         if variable is None:
             variable = str(variables[0])
         if variable not in variables:
