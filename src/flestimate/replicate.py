@@ -697,8 +697,11 @@ def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | No
     else:  # brr, fay
         rho_v = _check_rho(m, rho if m == "fay" else None, func)
         if np.any(n_h < 2):
-            raise LonelyPSUError(f"method {m!r} needs two PSUs per stratum; strata with one: "
-                                 f"{np.flatnonzero(n_h < 2)[:5].tolist()}")
+            cols = design.summary_dict().get("strata") or []
+            raise LonelyPSUError(f"method {m!r} needs two PSUs per stratum; strata with one "
+                                 f"(column(s) {', '.join(map(repr, cols))}): "
+                                 f"{_stratum_labels(design, np.flatnonzero(n_h < 2)[:5])}; "
+                                 f"use 'jkn' or 'bootstrap', or collapse the strata")
         n_strata = len(n_h)
         order = 1 << int(np.ceil(np.log2(n_strata + 1)))
         h = hadamard(order)[:, 1:n_strata + 1]  # replicates x strata, the all-ones column dropped
@@ -731,6 +734,16 @@ def _parent(design: SurveyDesign) -> str:
     strata = ", ".join(s.get("strata") or []) or "none"
     psu = ", ".join(s.get("psu") or []) or "none (elements)"
     return f"strata {strata} ({s['n_strata']}), PSUs {psu} ({s['n_psu']})"
+
+
+def _stratum_labels(design: SurveyDesign, codes: np.ndarray) -> list[str]:
+    """The strata columns' values of stratum ``codes`` (as the data have them)."""
+    cols = design.summary_dict().get("strata") or []
+    if not cols:
+        return [str(c) for c in codes]
+    first = [int(np.argmax(design.stratum_codes == c)) for c in codes]
+    values = design.data[cols].iloc[first]
+    return [", ".join(map(str, row)) for row in values.itertuples(index=False)]
 
 
 def _bootstrap(method: str, stratum: np.ndarray, n_h: np.ndarray, replicates: int,

@@ -832,6 +832,19 @@ class Prepared:
                                          "design": design, "calibration": calibration,
                                          "disclosure": disclosure})
 
+    def _fay_rho(self, variance: str) -> float | None:
+        """Fay's coefficient of ``variance='fay'``, from the design options (spec or
+        ``design=``); without it, an ArgumentError saying where to give it."""
+        if variance != "fay":
+            return None
+        rho = self.design_options.get("replicate_rho")
+        if rho is None:
+            raise ArgumentError("`variance='fay'` of `estimate_prevalence()` needs Fay's "
+                                "coefficient: pass design={'replicate_rho': 0.5} (or set "
+                                "design.replicate_rho in the spec; in a batch, the survey's "
+                                "design table)")
+        return float(rho)
+
     def _check_margin(self, label: str, margin: tuple[str, ...], missing: pd.Series) -> None:
         """A margin whose domain value is missing for every person of the universe has no
         domain to estimate: a DataError naming its empty columns (and their source columns)."""
@@ -861,7 +874,7 @@ class Prepared:
             design = self.design(frame, _NR_WEIGHT if imputed is not None and variance ==
                                  "taylor" else None)
             if variance != "taylor":
-                design = design.to_replicate(variance, replicates, seed)
+                design = design.to_replicate(variance, replicates, seed, rho=self._fay_rho(variance))
         if imputed is not None and variance != "taylor":
             design = design.nonresponse_adjusted(imputed.classes.code, imputed.respondent,
                                                  "unit non-response adjustment")
