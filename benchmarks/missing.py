@@ -140,10 +140,13 @@ def one_sample(args: tuple[str, int, dict[str, Any]]) -> list[dict[str, Any]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows += _complete_records(survey, fe.load_spec(SPECS[style]))
+        # every cell, the small ones included: the study measures bias, it publishes nothing
         mi = fe.estimate_prevalence(survey.microdata(), SPECS[style], missing="impute",
+                                    disclosure="none",
                                     imputations=options["imputations"], seed=seed, **common)
         rows += _records(mi, "impute")
         minimum = fe.estimate_prevalence(survey.microdata(), SPECS[style], missing="minimum",
+                                         disclosure="none",
                                          **common)
         rows += _records(minimum, "minimum")
         if options["data"] == "mnar":

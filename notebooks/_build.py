@@ -281,11 +281,14 @@ DOMAINS = [
     fl_share = tidy[(tidy["table"] == "prevalence") & (tidy["measure"] == "share")
                     & (tidy["indicator"] == "forced_labour")]
     fl_share[["by", "domain", "estimate", "se", "ci_low", "ci_high", "n", "n_cases", "df",
-              "reliability", "reliability_reason"]]
+              "reliability", "reliability_reason", "disclosure", "disclosure_reason"]]
     """),
     md("""
     Domains are estimated on the full design, so the weighted numbers of the domains of a margin
-    add up to the national number, and the crossed cells to each margin:
+    add up to the national number, and the crossed cells to each margin. Disclosure control
+    blanks the cells of fewer than 3 respondents (and those that would give one back by exactly
+    this subtraction, `docs/disclosure.md`), so the check uses internal reports made with
+    `disclosure="none"`, which are never for publication:
     """),
     code("""
     def numbers(rep, margin, indicator="forced_labour"):
@@ -293,8 +296,11 @@ DOMAINS = [
         return t[(t["table"] == "prevalence") & (t["measure"] == "number")
                  & (t["indicator"] == indicator) & (t["by"] == margin)]
 
-    national_number = numbers(report, "national")["estimate"].iloc[0]
-    for margin, rep in (("sex", report), ("region", report), ("sex*region", crossed)):
+    internal = fl.estimate_prevalence(MOLDOVA, SPEC, by=["sex", "region"], disclosure="none")
+    internal_crossed = fl.estimate_prevalence(MOLDOVA, SPEC, by="sex*region", disclosure="none")
+    national_number = numbers(internal, "national")["estimate"].iloc[0]
+    for margin, rep in (("sex", internal), ("region", internal),
+                        ("sex*region", internal_crossed)):
         total = numbers(rep, margin)["estimate"].sum()
         print(f"{margin:>10}: sum of the domains {total:,.1f}  national {national_number:,.1f}")
         assert abs(total - national_number) < 1e-9 * national_number
@@ -339,11 +345,26 @@ DOMAINS = [
     blank = (by_region["%"].str.strip() == "").sum()
     starred = by_region["%"].str.contains(r"\\*").sum()
     print(f"{blank} suppressed and {starred} flagged shares by region")
-    assert blank == (shares["reliability"] == "suppress").sum()
-    assert starred == (shares["reliability"] == "flag").sum()
+    confidential = shares["disclosure"] != "publish"
+    assert blank == ((shares["reliability"] == "suppress") | confidential).sum()
+    assert starred == ((shares["reliability"] == "flag") & ~confidential).sum()
     # a suppressed share is blank in the table but still in to_frame()
     taraclia = shares[(shares["domain"] == "Taraclia") & (shares["indicator"] == "forced_labour")].iloc[0]
     assert taraclia["reliability"] == "suppress" and taraclia["reliability_reason"] == "n_eff 10.0 < 30"
+    """),
+    md("""
+    After the reliability rules, disclosure control: a published cell never rests on fewer than
+    3 respondents, directly or by subtraction (forced labour = trafficked + not trafficked; the
+    regions add up to the nation). Such cells are blank with the note "confidential", and their
+    values are gone from the tidy frame too (`disclosure` says `primary` or `secondary`):
+    """),
+    code("""
+    hidden = tidy[tidy["disclosure"] != "publish"]
+    print(report.disclosure_method())
+    print(report.provenance["disclosure"]["primary"], "primary and",
+          report.provenance["disclosure"]["secondary"], "complementary cells")
+    assert hidden["estimate"].isna().all() and hidden["n_cases"].isna().all()
+    hidden[["table", "by", "domain", "measure", "indicator", "disclosure", "disclosure_reason"]].head(8)
     """),
     md("""
     The crossed table, with the domain columns first:
@@ -386,7 +407,8 @@ DOMAINS = [
     direct[["sex", "region", "estimate", "se", "ci_low", "ci_high", "n", "df", "flag"]]
     """),
     code("""
-    t = fl.estimate_prevalence(MOLDOVA, SPEC, by="sex*region", missing="minimum").to_frame()
+    t = fl.estimate_prevalence(MOLDOVA, SPEC, by="sex*region", missing="minimum",
+                               disclosure="none").to_frame()
     cells = t[(t["table"] == "prevalence") & (t["measure"] == "share")
               & (t["indicator"] == "forced_labour") & (t["by"] == "sex*region")]
     both = direct.merge(cells, on=["sex", "region"], suffixes=("_direct", "_report"))

@@ -103,7 +103,7 @@ def test_pooled_breakdown_agrees_with_the_independent_totals_approximation(
     which drops the within-survey covariance of a share and its total."""
     pooled = pool_reports({"MDA": moldova, "GEO": georgia}, lonely_psu="adjust",
                           disclosure="none")
-    approx = fl.aggregate.from_reports({"MDA": moldova, "GEO": georgia})
+    approx = fl.aggregate.from_reports({"MDA": moldova, "GEO": georgia}, disclosure="none")
     a = approx.table("trafficked_by_form")
     a = a[a["quantity"] == "share"].set_index("component")
     p = _rows(pooled, "trafficked_by_form", "national", "all").set_index("indicator")

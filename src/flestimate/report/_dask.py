@@ -262,9 +262,10 @@ class DaskPrepared(Prepared):
         d = provenance["design"]
         d["kish_deff_weights"] = d["n_rows"] * self.sum_w2 / d["sum_weights"] ** 2
         provenance["partitions"] = self.n_partitions
-        return PrevalenceReport(report.to_frame(), provenance, quality=self.quality,
-                                classification_counts=self.counts,
-                                indicator_table=self.indicator_table, classification=None,
+        # the tables of counts as the base report protected them (disclosure control)
+        return PrevalenceReport(report.to_frame(), provenance, quality=report.quality,
+                                classification_counts=report.classification_counts,
+                                indicator_table=report.indicator_table, classification=None,
                                 prepared=self)
 
 

@@ -116,7 +116,12 @@ def _esc(value: Any) -> str:
 
 
 def _table(frame: pd.DataFrame, index: bool = False) -> str:
-    out: str = frame.to_html(escape=True, index=index, border=0, na_rep="")
+    # a blank (confidential or missing) cell, whatever its dtype (pd.NA prints as <NA>)
+    shown = frame.copy()
+    for col in shown.columns[[isinstance(t, pd.api.extensions.ExtensionDtype)
+                              for t in shown.dtypes]]:
+        shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
+    out: str = shown.to_html(escape=True, index=index, border=0, na_rep="")
     return out
 
 
