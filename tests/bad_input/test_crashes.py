@@ -155,6 +155,17 @@ def one_person_report(report: PrevalenceReport) -> None:
     _renders(report)
 
 
+def one_person_imputed(report: PrevalenceReport) -> None:
+    """One undetermined respondent and nobody to learn the missing answers from: the classes
+    are not estimable (blank, suppressed with the reason), the undetermined share is 1."""
+    rows = _rows(report, indicator="forced_labour")
+    assert (rows["n"] == 1).all() and rows["estimate"].isna().all()
+    assert rows["reliability_reason"].str.startswith("not estimable").all()
+    und = _rows(report, indicator="undetermined")
+    assert (und["estimate"] == 1.0).all()
+    assert "perpetrator" in report.provenance["missing"]["model"]["not_imputed"]
+
+
 def unweighted_share(report: PrevalenceReport) -> None:
     """Every weight equal: each share is the unweighted one, cases over persons."""
     for indicator in ("forced_labour", "trafficked"):
@@ -216,6 +227,9 @@ VALID = [
     ("domain-without-a-case", as_shipped, {"by": ["region"]}, taraclia_no_case),
     ("universe-of-one", one_person, {"by": ["sex"]}, one_person_report),
     ("universe-of-one-jkn", one_person, {"variance": "jkn"}, one_person_report),
+    # a categorical item (the perpetrator) never observed: left missing, not an IndexError
+    ("universe-of-one-imputed", one_person,
+     {"by": ["sex"], "missing": "impute", "imputations": 2, "seed": 1}, one_person_imputed),
     ("equal-weights", equal_weights, {"by": ["sex"]}, unweighted_share),
     ("by-one-level", one_region, {"by": ["urban"]}, one_level),
     ("level-0.5", as_shipped, {"by": ["sex"], "level": 0.5}, half_level),
@@ -290,3 +304,12 @@ def test_plot_of_estimates_without_a_domain() -> None:
     assert len(result.to_frame()) == 0
     with pytest.raises(EstimationError, match=r"`plot\(\)` has nothing to draw.*`by` 's'"):
         result.plot()
+
+
+def test_universe_of_one_is_confidential(persons: pd.DataFrame) -> None:
+    """Under the default disclosure rule a universe of one respondent publishes nothing: every
+    cell is primary ("fewer than 3 respondents in the domain"), its values blank."""
+    t = estimate_prevalence(one_person(persons), SPEC, by=["sex"]).to_frame()
+    assert (t["disclosure"] == "primary").all()
+    assert (t["disclosure_reason"] == "fewer than 3 respondents in the domain").all()
+    assert t[["estimate", "se", "n_cases", "n"]].isna().all().all()

@@ -324,6 +324,9 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     cat_codes, cat_levels = [], []
     for name in categorical:
         codes, levels = _codes(frame[name].iloc[pos])
+        if not levels:  # never observed among the respondents: nothing to learn it from
+            not_imputed = (*not_imputed, str(name))
+            continue
         cat_codes.append(codes)
         cat_levels.append((name, levels))
     if covariates is not None and covariates.shape[1]:
