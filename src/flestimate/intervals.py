@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from flestimate.errors import ArgumentError
 
@@ -35,8 +35,10 @@ def t_quantile(q: float, df: np.ndarray) -> np.ndarray:
     df = np.asarray(df, dtype=np.float64)
     out = np.full(df.shape, np.nan)
     finite = np.isfinite(df) & (df > 0)
-    out[finite] = stats.t.ppf(q, df[finite])
-    out[np.isposinf(df)] = stats.norm.ppf(q)
+    # scipy.special's quantiles are what scipy.stats.t and norm compute (scipy.stats itself
+    # costs 0.6 s of import time)
+    out[finite] = special.stdtrit(df[finite], q)
+    out[np.isposinf(df)] = special.ndtri(q)
     return out
 
 

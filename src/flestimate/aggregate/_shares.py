@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 
@@ -29,7 +29,7 @@ def check_level(level: Any, func: str) -> float:
 
 def z_quantile(level: float) -> float:
     """The two-sided normal quantile ``z_{1 - (1 - level)/2}``."""
-    return float(stats.norm.ppf(1.0 - (1.0 - level) / 2.0))
+    return float(special.ndtri(1.0 - (1.0 - level) / 2.0))
 
 
 def normal_interval(est: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:

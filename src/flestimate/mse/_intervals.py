@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from flestimate.mse._model import newton
 
@@ -59,7 +59,7 @@ def profile_poisson(
     solved by Brent's method on each side and reported as ``n + exp(c)``. A side whose bound is
     not reached within 40 log units is open: the observed count below, infinity above.
     """
-    q = float(stats.chi2.ppf(level, 1))
+    q = float(2.0 * special.gammaincinv(0.5, level))  # chi2(1) quantile
     x_rest = x[:, 1:]
     start = [beta[1:].copy()]
     n = float(y.sum())
@@ -105,7 +105,7 @@ def profile_multinomial(x: np.ndarray, y: np.ndarray, n_hat: float, level: float
     maximiser is close to, but not equal to, the Poisson estimate ``n + exp(b0)``) and the
     interval is ``{N : 2 (l_max - l(N)) <= chi2_1(level)}``.
     """
-    q = float(stats.chi2.ppf(level, 1))
+    q = float(2.0 * special.gammaincinv(0.5, level))  # chi2(1) quantile
     n = float(y.sum())
     xa = np.vstack([x, np.eye(1, x.shape[1])])
     start: list[np.ndarray | None] = [None]
@@ -163,7 +163,7 @@ def wald(n: float, unobserved: float, se: float, level: float) -> Interval:
     population, ``C = exp(z sqrt(log(1 + se^2 / f0^2)))`` and the interval is
     ``(n + f0 / C, n + f0 C)``: never below the observed count.
     """
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    z = float(special.ndtri(0.5 + level / 2.0))
     if unobserved <= 0:
         return Interval(n, n)
     c = math.exp(z * math.sqrt(math.log1p(se**2 / unobserved**2)))

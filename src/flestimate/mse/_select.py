@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from flestimate.errors import ArgumentError, EstimationError
 from flestimate.mse._model import AdmissibilityCache, BatchFit, Pair, newton, pair_columns
@@ -141,7 +141,7 @@ def stepwise_aic(
         q = cands[j]
         col = pair_columns(k, [q])[0]
         z = trial.beta[j, col] / trial.se[j, col]
-        p = float(2.0 * stats.norm.sf(abs(z)))
+        p = float(2.0 * special.ndtr(-abs(z)))
         row = _row(cache, trial, j, n_params)
         delta = row["aic"] - base["aic"]
         entry: dict[str, object] = {"step": len(current) + 1, "term": cache.pair_name(q), **row,
@@ -195,7 +195,9 @@ def stepwise_poisson(
         mu = fit.mu[0]
         lam = np.array([mu[hist[:, a] & hist[:, b]].sum() for a, b in cands])
         nstar = np.array([overlap[a, b] for a, b in cands])
-        pv = np.minimum(stats.poisson.cdf(nstar, lam), stats.poisson.sf(nstar - 1, lam))
+        # Poisson cdf and sf (scipy.stats.poisson's own special functions; sf(-1) = 1)
+        pv = np.minimum(special.pdtr(nstar, lam),
+                        np.where(nstar >= 1, special.pdtrc(np.maximum(nstar - 1, 0), lam), 1.0))
         j = int(np.argmin(pv))
         q = cands[j]
         entry: dict[str, object] = {

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, EstimationError
 
@@ -131,7 +131,7 @@ def _validate(n1: object, n2: object, m: object, level: object, func: str) -> tu
 def _intervals(
     estimate: float, variance: float, observed: int, level: float
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    z = float(special.ndtri(0.5 + level / 2.0))
     se = math.sqrt(variance)
     normal = (estimate - z * se, estimate + z * se)
     f0 = estimate - observed

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from flestimate.classification import STATUSES, Classification, classify
 from flestimate.classification._rules import FORMS
@@ -361,7 +361,7 @@ def _calibrated(design: Any, totals: Any, method: str, bounds: Any) -> Any:
 # -- estimation -------------------------------------------------------------------------------
 def _t(level: float, df: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
-        return np.where(df > 0, stats.t.ppf(0.5 + level / 2, np.where(df > 0, df, 1.0)), np.nan)
+        return np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), 0.5 + level / 2), np.nan)
 
 
 def _log_interval(x: np.ndarray, se: np.ndarray, df: np.ndarray,
