@@ -13,7 +13,7 @@ ILO breakdowns).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from flestimate._version import __version__
 
 # The function shadows its subpackage's name here, on purpose: `flestimate.classify(frame)`.
 from flestimate.classification import Classification, classify

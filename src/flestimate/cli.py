@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flestimate import __version__
 from flestimate._atomic import atomic_write_text
 from flestimate._safe_output import neutralise_csv
+from flestimate._version import __version__
 from flestimate.classification._rules import PLAIN_PENALTIES
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError

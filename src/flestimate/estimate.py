@@ -17,6 +17,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from flestimate._checks import check_df, check_level
+from flestimate._version import __version__
 from flestimate.design import SurveyDesign
 from flestimate.errors import (
     ArgumentError,
@@ -75,28 +77,6 @@ def _check_columns(design: SurveyDesign, cols: list[str], arg: str, func: str) -
         )
 
 
-def _check_level(level: Any, func: str) -> float:
-    if isinstance(level, bool) or not isinstance(level, int | float | np.floating):
-        raise ArgumentTypeError(f"`level` of `{func}()` must be a float in (0, 1); got {level!r}")
-    if not 0 < float(level) < 1:
-        raise ArgumentError(f"`level` of `{func}()` must be a float in (0, 1); got {level!r}")
-    return float(level)
-
-
-def _check_df(df: Any, func: str) -> float | None:
-    if df is None:
-        return None
-    if isinstance(df, bool) or not isinstance(df, int | float | np.integer | np.floating):
-        raise ArgumentTypeError(
-            f"`df` of `{func}()` must be None (design df) or a positive number; got {df!r}"
-        )
-    if not float(df) > 0:
-        raise ArgumentError(
-            f"`df` of `{func}()` must be None (design df) or a positive number; got {df!r}"
-        )
-    return float(df)
-
-
 def _check_ci(ci: Any, kind: Kind, func: str) -> str:
     allowed = ("wald",) if kind == "total" else CI_METHODS
     if ci not in allowed:
@@ -112,7 +92,7 @@ def _columns(design: SurveyDesign, value: str | Sequence[str], arg: str, func: s
 
 def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, float | None]:
     """Validate the keywords every estimator shares; ``kind`` is also the function's name."""
-    return _check_ci(ci, kind, kind), _check_level(level, kind), _check_df(df, kind)
+    return _check_ci(ci, kind, kind), check_level(level, kind), check_df(df, kind)
 
 
 # -- domains ------------------------------------------------------------------------------------
@@ -762,8 +742,6 @@ def _estimate(
             ),
             stacklevel=3,
         )
-
-    from flestimate import __version__
 
     if isinstance(design, SurveyDesign):
         variance = "Taylor linearisation, first-stage with-replacement approximation"

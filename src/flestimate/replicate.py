@@ -11,13 +11,13 @@ no Python loop over replicates, and no (rows x replicates) matrix is ever built.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from flestimate._checks import progress_bar
 from flestimate.design import (
     MAX_WEIGHT,
     Stage,
@@ -355,7 +355,7 @@ class ReplicateDesign:
             from flestimate.errors import EstimationError
 
             cols = []
-            bar = _progress_bar(by_pattern.shape[1], f"{label} replicates", progress)
+            bar = progress_bar(by_pattern.shape[1], f"{label} replicates", progress)
             for r in range(by_pattern.shape[1]):
                 bar.update(1)
                 try:
@@ -555,12 +555,6 @@ class ReplicateDesign:
         return ratio(self, numerator, denominator, **kwargs)  # type: ignore[arg-type]
 
 
-def _progress_bar(total: int, desc: str, progress: bool) -> Any:
-    """A :mod:`tqdm.auto` bar on stderr (a widget in notebooks), disabled unless ``progress``."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="replicate", file=sys.stderr, disable=not progress,
-                leave=True)
 
 
 def _rank(a: np.ndarray) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from flestimate._checks import check_level
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 
 __all__ = ["SHARE_CI_METHODS", "ratio", "shares"]
@@ -19,14 +20,6 @@ SHARE_CI_METHODS: tuple[str, ...] = ("logit", "wald")
 
 
 # -- validation and intervals shared by the aggregation stage -----------------------------------
-def check_level(level: Any, func: str) -> float:
-    """``level`` as a float in (0, 1), or the library's one message format."""
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not (
-            0.0 < float(level) < 1.0):
-        raise ArgumentError(f"`level` of `{func}()` must be a float in (0, 1); got {level!r}")
-    return float(level)
-
-
 def z_quantile(level: float) -> float:
     """The two-sided normal quantile ``z_{1 - (1 - level)/2}``."""
     return float(special.ndtri(1.0 - (1.0 - level) / 2.0))

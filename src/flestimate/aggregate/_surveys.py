@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
+from flestimate._checks import check_level
+from flestimate._version import __version__
 from flestimate.aggregate._shares import (
-    check_level,
     lognormal_interval,
     normal_interval,
     share_interval,
@@ -285,8 +286,6 @@ def from_reports(
     table, disclosed = _protect_breakdown(table, cases, sdc, regions is not None, sample,
                                           load_reliability(reliability))
     table = table[list(BREAKDOWN_COLUMNS)]
-    from flestimate import __version__
-
     provenance = {
         "function": "from_reports",
         "units": ids,

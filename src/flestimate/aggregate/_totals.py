@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from flestimate._checks import check_level
+from flestimate._version import __version__
 from flestimate.aggregate._shares import (
-    check_level,
     lognormal_interval,
     normal_interval,
     z_quantile,
@@ -415,8 +416,6 @@ def aggregate(
     # unit rows: the rate is the unit's own (a given rate keeps its exact value)
     unit_rows = (table["level"] == "unit").to_numpy()
     table.loc[unit_rows, rate_col] = per * unit_rate
-    from flestimate import __version__
-
     provenance = {
         "function": "aggregate",
         "kind": kind,

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from flestimate import __version__
 from flestimate._atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from flestimate._version import __version__
 from flestimate.batch._file import _REFERENCES, _WHAT, SurveyJob, _is_path
 from flestimate.errors import DataError, OutputError
 from flestimate.results import _thaw

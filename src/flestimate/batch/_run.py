@@ -7,7 +7,6 @@ import contextlib
 import os
 import platform
 import socket
-import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -16,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from flestimate import __version__
+from flestimate._checks import progress_bar
+from flestimate._version import __version__
 from flestimate.batch._cache import (
     CacheEntry,
     cache_key,
@@ -342,7 +342,6 @@ def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int 
     frames: dict[str, pd.DataFrame] = {}
     caches: dict[str, CacheEntry | None] = {}
     todo: list[dict[str, Any]] = []
-    from tqdm.auto import tqdm
 
     for job in batch.surveys:
         entries[job.id] = {
@@ -362,8 +361,7 @@ def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int 
             entries[job.id]["cache"] = f"damaged: {damaged}"
         caches[job.id] = cached
         todo.append(_job(job, cached, batch.reports))
-    bar = tqdm(total=len(batch.surveys), desc="surveys", unit="survey", file=sys.stderr,
-               disable=not progress, leave=True)
+    bar = progress_bar(len(batch.surveys), "surveys", progress, unit="survey")
 
     def finished(result: dict[str, Any]) -> None:
         frame = _store(folder, result, entries[result["id"]], caches[result["id"]])

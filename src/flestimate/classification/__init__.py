@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from flestimate._version import __version__
 from flestimate.classification._rules import (
     FORMS,
     MIXED_SECTOR,
@@ -724,6 +725,4 @@ def _canonical_ids(table: IndicatorTable) -> set[str]:
 
 
 def _version() -> str:
-    from flestimate import __version__
-
     return __version__

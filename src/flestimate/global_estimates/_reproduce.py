@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from flestimate._version import __version__
 from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.global_estimates._checks import (
     CHECK_COLUMNS,
@@ -265,8 +266,6 @@ def reproduce(name: str) -> Reproduction:
     checks["rounds_to_published"] = checks["rounds_to_published"].astype("boolean")
     src = sources()
     pub = src["publications"][name]
-    from flestimate import __version__
-
     provenance = {
         "publication": name,
         "title": pub["title"],

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
+from flestimate._checks import check_level, progress_bar
+from flestimate._version import __version__
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -140,8 +140,7 @@ def _validate_args(
         raise ArgumentError(
             f"`ci` of `mse.fit()` must be one of {', '.join(CI_METHODS)}; got {ci!r}"
         )
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
-        raise ArgumentError(f"`level` of `mse.fit()` must be a float in (0, 1); got {level!r}")
+    level = check_level(level, "mse.fit")
     if p_stop is not None:
         if selection not in _P_STOP:
             raise ArgumentError(
@@ -223,12 +222,6 @@ def _rng(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, o
     return np.random.default_rng(int(seed)), int(seed)
 
 
-def _progress_bar(total: int, desc: str, progress: bool) -> Any:
-    """A :mod:`tqdm.auto` bar on stderr (a widget in notebooks), disabled unless ``progress``."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="replicate", file=sys.stderr, disable=not progress,
-                leave=True)
 
 
 def _bootstrap(
@@ -238,7 +231,7 @@ def _bootstrap(
 ) -> tuple[Interval, int]:
     table = cache.table
     draws = bootstrap_counts(table.histories, mu, n_boot, rng)
-    bar = _progress_bar(n_boot, "MSE bootstrap", progress)
+    bar = progress_bar(n_boot, "MSE bootstrap", progress)
     if reselect and selection not in ("fixed", "main"):
         pops = np.full(n_boot, np.nan)
         for i in range(n_boot):
@@ -473,8 +466,6 @@ def fit(
         provenance.update({"n_boot": n_boot, "seed": seed_used, "reselect": reselect,
                            "n_boot_failed": failed})
     provenance["ci_note"] = interval.note
-
-    from flestimate import __version__
 
     provenance["version"] = __version__
     z = beta / bse

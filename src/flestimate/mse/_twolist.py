@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from scipy import special
 
+from flestimate._checks import check_level
 from flestimate.errors import ArgumentError, ArgumentTypeError, EstimationError
 
 __all__ = ["TwoListEstimate", "chapman", "lincoln_petersen"]
@@ -110,10 +111,6 @@ def _count(value: object, name: str, func: str) -> int:
     return int(round(as_float))
 
 
-def _level(level: object, func: str) -> float:
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < float(level) < 1:
-        raise ArgumentError(f"`level` of `{func}()` must be a float in (0, 1); got {level!r}")
-    return float(level)
 
 
 def _validate(n1: object, n2: object, m: object, level: object, func: str) -> tuple[
@@ -125,7 +122,7 @@ def _validate(n1: object, n2: object, m: object, level: object, func: str) -> tu
             f"`m` of `{func}()` (cases on both lists) cannot exceed n1 or n2; got n1={a}, "
             f"n2={b}, m={c}"
         )
-    return a, b, c, _level(level, func)
+    return a, b, c, check_level(level, func)
 
 
 def _intervals(

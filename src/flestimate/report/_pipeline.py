@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from flestimate._version import __version__
 from flestimate.classification import STATUSES, Classification, classify
 from flestimate.classification._rules import FORMS
 from flestimate.design import SurveyDesign
@@ -788,8 +789,6 @@ class Prepared:
         disclosure = disclosure if disclosure is not None else DisclosureRules()
         table, disclosed = protect(table, margins, disclosure)
         table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
-        from flestimate import __version__
-
         provenance = {
             "source": self.source,
             "spec": {"name": self.spec.name, "source": self.spec.source},

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._atomic import atomic_write_text
+from flestimate._version import __version__
 from flestimate.errors import ArgumentError
 from flestimate.io import Metadata, Microdata
 from flestimate.synthetic import _styles as S
@@ -265,8 +266,6 @@ def _counts(values: np.ndarray) -> dict[str, int]:
 
 def _truth(pop: Population, fw: Any, persons: pd.DataFrame, n_households: int, seed: int
            ) -> tuple[dict[str, Any], pd.DataFrame]:
-    from flestimate import __version__
-
     st = S.STYLES[pop.style]
     geo = pop.style == "georgia"
     p = fw.persons
