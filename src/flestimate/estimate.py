@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import check_df, check_level
+from flestimate._checks import check_choice, check_df, check_level
 from flestimate._version import __version__
 from flestimate.design import SurveyDesign
 from flestimate.errors import (
@@ -78,10 +78,7 @@ def _check_columns(design: SurveyDesign, cols: list[str], arg: str, func: str) -
 
 
 def _check_ci(ci: Any, kind: Kind, func: str) -> str:
-    allowed = ("wald",) if kind == "total" else CI_METHODS
-    if ci not in allowed:
-        raise ArgumentError(f"`ci` of `{func}()` must be one of {', '.join(allowed)}; got {ci!r}")
-    return str(ci)
+    return check_choice(ci, ("wald",) if kind == "total" else CI_METHODS, "ci", func)
 
 
 def _columns(design: SurveyDesign, value: str | Sequence[str], arg: str, func: str) -> list[str]:

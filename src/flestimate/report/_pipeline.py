@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from flestimate._checks import check_choice
 from flestimate._version import __version__
 from flestimate.classification import STATUSES, Classification, classify
 from flestimate.classification._rules import FORMS
@@ -635,12 +636,8 @@ def estimate_prevalence(
     Manski 2004 give a narrower one). Numbers use the log-scale interval ``x exp(-+ t se/x)``
     (Parker et al. 2023, eq. 24) with the design df.
     """
-    if variance not in VARIANCE_METHODS:
-        raise ArgumentError(f"`variance` of `estimate_prevalence()` must be one of "
-                            f"{', '.join(VARIANCE_METHODS)}; got {variance!r}")
-    if ci not in PREVALENCE_CI_METHODS:
-        raise ArgumentError(f"`ci` of `estimate_prevalence()` must be one of "
-                            f"{', '.join(PREVALENCE_CI_METHODS)}; got {ci!r}")
+    check_choice(variance, VARIANCE_METHODS, "variance", "estimate_prevalence")
+    check_choice(ci, PREVALENCE_CI_METHODS, "ci", "estimate_prevalence")
     if missing not in MISSING_METHODS:
         raise ArgumentError(f"`missing` of `estimate_prevalence()` must be one of "
                             f"{', '.join(map(repr, MISSING_METHODS))}; got {missing!r}")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._atomic import atomic_write, atomic_write_text
+from flestimate._checks import check_choice
 from flestimate._safe_output import excel_writer
 from flestimate.errors import ArgumentError
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
@@ -148,12 +149,8 @@ class PrevalenceReport:
     def select(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
         """The tidy rows of one table (``prevalence``, ``trafficked_by_form``,
         ``forced_labour_by_form``) for one margin (``national``, ``sex``, ``sex*region``)."""
-        if table not in TABLES:
-            raise ArgumentError(f"`table` of `select()` must be one of {', '.join(TABLES)}; "
-                                f"got {table!r}")
-        if by not in self.margins:
-            raise ArgumentError(f"`by` of `select()` must be one of {', '.join(self.margins)}; "
-                                f"got {by!r}")
+        check_choice(table, TABLES, "table", "select")
+        check_choice(by, self.margins, "by", "select")
         t = self._table
         out: pd.DataFrame = t[(t["table"] == table) & (t["by"] == by)].dropna(
             axis=1, how="all").reset_index(drop=True)
