@@ -44,7 +44,7 @@ class ConfigLimitError(Exception):
 def _limit_error_class() -> type[Exception]:
     import yaml
 
-    class _YAMLLimitError(ConfigLimitError, yaml.YAMLError):  # type: ignore[misc]
+    class _YAMLLimitError(ConfigLimitError, yaml.YAMLError):
         pass
 
     return _YAMLLimitError
@@ -134,14 +134,14 @@ def yaml_loader() -> Any:
 
     limit_error = _limit_error_class()
 
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+    class Loader(yaml.SafeLoader):
         _depth = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             self._depth += 1
             try:
                 if self._depth > MAX_DEPTH:
-                    mark = self.peek_event().start_mark
+                    mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                     raise limit_error(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} "
                                       f"levels")
                 return super().compose_node(parent, index)
@@ -280,7 +280,8 @@ def _validator(schema: Mapping[str, Any]) -> Any:
 
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine("object", lambda _, x: isinstance(x, Mapping))
-    validator = jsonschema.validators.extend(base, type_checker=checker)(schema)
+    validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        base, type_checker=checker)(schema)
     _VALIDATORS[id(schema)] = validator
     return validator
 

@@ -116,7 +116,7 @@ def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[
         freq = np.bincount(lev[lev >= 0], weights=c[lev >= 0], minlength=n_lev) + 0.5
         prior_levels.append(freq / freq.sum())
     n_profiles = int(prof.max()) + 1 if n else 1
-    by_profile = [None, None]
+    by_profile: list[Any] = [None, None]
     if n_profiles > 1:
         from scipy import sparse
 

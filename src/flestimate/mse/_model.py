@@ -245,7 +245,7 @@ def mle_exists(x: np.ndarray, y: np.ndarray) -> bool:
         c, A_ub=a_ub, b_ub=np.zeros(n), A_eq=a_eq, b_eq=x.T @ y,
         bounds=[(0.0, None)] * (n + 1), method="highs",
     )
-    return bool(res.status == 0 and -res.fun > _LP_TOL)
+    return bool(res.status == 0 and res.fun is not None and -res.fun > _LP_TOL)
 
 
 class AdmissibilityCache:
