@@ -37,7 +37,7 @@ import flestimate as fe  # noqa: E402
 from flestimate.classification import classify  # noqa: E402
 from flestimate.impute import seed_sequence  # noqa: E402
 from flestimate.mapping import load_spec  # noqa: E402
-from flestimate.report._pipeline import _margins, prepare, with_imputations  # noqa: E402
+from flestimate.report._pipeline import parse_margins, prepare, with_imputations  # noqa: E402
 from flestimate.report._reliability import load_reliability  # noqa: E402
 
 SPEC = "moldova-2008-synthetic"
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         sec["impute, end to end"], report = timed(
             lambda: fe.estimate_prevalence(path, SPEC, by=BY, imputations=args.imputations),
             args.reps)
-        spec, margins = load_spec(SPEC), _margins(BY)
+        spec, margins = load_spec(SPEC), parse_margins(BY)
         full = fe.read_microdata(path).frame
         mapped = spec.apply(full)
         options = {"forced_labour": "icls2018", "trafficking": "seed2007",

@@ -72,7 +72,7 @@ from flestimate.classification import classify
 from flestimate.design import SurveyDesign
 from flestimate.errors import FlestimateWarning
 from flestimate.estimate import proportion
-from flestimate.report._pipeline import _margins, prepare
+from flestimate.report._pipeline import parse_margins, prepare
 from flestimate.report._reliability import load_reliability
 
 HERE = Path(__file__).resolve().parent
@@ -156,7 +156,7 @@ def single_psu_strata(df: pd.DataFrame) -> int:
 # -- 1. end to end ------------------------------------------------------------------------------
 def run_pipeline(path: Path, reps: int) -> tuple[dict[str, Timing], Any, list[str]]:
     """The whole call, then its stages one by one; returns the timings and the Prepared."""
-    spec, margins, rules = load_spec(SPEC), _margins(BY), load_reliability("nchs2017")
+    spec, margins, rules = load_spec(SPEC), parse_margins(BY), load_reliability("nchs2017")
     times: dict[str, Timing] = {}
     notes: list[str] = []
 
@@ -214,7 +214,7 @@ def run_each(run: PeerRun, tasks: dict[str, Callable[[], Any]], reps: int,
 
 
 def run_flestimate(prep: Any, cols: list[str], reps: int) -> PeerRun:
-    margins, rules = _margins(BY), load_reliability("nchs2017")
+    margins, rules = parse_margins(BY), load_reliability("nchs2017")
     tasks = {"design": prep.design, **flestimate_tasks(prep.frame, cols),
              "report": lambda: prep.estimate(ci="korn-graubard", level=0.95, df=None,
                                              rules=rules, margins=margins)}

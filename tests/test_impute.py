@@ -379,12 +379,12 @@ def test_replicate_design_adjusts_every_replicate() -> None:
 @given(st.integers(0, 400), st.integers(1, 12), st.integers(0, 10_000))
 def test_unique_rows_is_numpys_unique_by_rows(n: int, q: int, seed: int) -> None:
     """Reference: ``numpy.unique(axis=0)`` (first occurrences, inverse, counts, same order)."""
-    from flestimate.impute._model import _unique_rows
+    from flestimate.impute._model import unique_rows
 
     rng = np.random.default_rng(seed)
     key = rng.integers(-1, 3, (n, q)).astype(np.int64)
     key[:, -1] = rng.integers(0, 1 + seed % 500, n)
-    first, inverse, count = _unique_rows(key)
+    first, inverse, count = unique_rows(key)
     if n == 0:
         assert first.size == inverse.size == count.size == 0
         return

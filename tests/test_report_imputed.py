@@ -157,9 +157,9 @@ def test_a_class_the_data_cannot_give_is_not_estimable(frame: pd.DataFrame) -> N
     forced labour is still estimated."""
     import yaml
 
-    from flestimate.mapping import _SPEC_DIR
+    from flestimate.mapping import SPEC_DIR
 
-    raw = yaml.safe_load((_SPEC_DIR / f"{SPEC}.yaml").read_text())
+    raw = yaml.safe_load((SPEC_DIR / f"{SPEC}.yaml").read_text())
     del raw["context"]["moved"]
     rep = estimate_prevalence(frame, raw, imputations=3)
     nat = _rows(rep.to_frame()).query("measure == 'share'").set_index("indicator")

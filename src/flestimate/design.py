@@ -37,7 +37,7 @@ LONELY_PSU_RULES: tuple[str, ...] = ("fail", "remove", "certainty", "adjust", "a
 
 # R's onestrat() treats a stratum whose finite population correction is below this as fully
 # enumerated (zero variance) before it looks at lonely PSUs.
-_CERTAINTY_TOL = 1e-7
+CERTAINTY_TOL = 1e-7
 #: The largest weight a design accepts: a weight counts persons, and 1e12 is over a hundred
 #: times the world's population. Above it a weight is a data error (a code such as 9.99e99 or
 #: 1e308 read as a number), and the sums of squared weights the variance needs overflow.
@@ -557,7 +557,7 @@ class SurveyDesign:
 
     def _check_lonely(self) -> tuple[Any, ...]:
         stage = self._stages[0]
-        lonely = np.flatnonzero((stage.n_sampled == 1) & (stage.fpc_factor >= _CERTAINTY_TOL))
+        lonely = np.flatnonzero((stage.n_sampled == 1) & (stage.fpc_factor >= CERTAINTY_TOL))
         labels = tuple(self._stratum_labels()[lonely]) if lonely.size else ()
         if lonely.size == 0:
             return labels

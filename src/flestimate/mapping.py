@@ -166,11 +166,11 @@ def canonical_ids() -> frozenset[str]:
 
 # -- module specs -------------------------------------------------------------------------------
 _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
-_SPEC_DIR = Path(__file__).parent / "specs"
+SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "reference_period", "codes", "universe",
              "design", "ids", "indicators", "extra_indicators", "context", "merge",
              "nonresponse", "disclosure"}
-_DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
+DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
                 # replicate weights shipped in the file (ReplicateDesign's arguments)
                 "replicate_weights", "replicate_method", "replicate_scale",
                 "replicate_rscales", "replicate_mse", "replicate_rho", "replicate_combined"}
@@ -273,9 +273,9 @@ class ModuleSpec:
         context = tuple(_context(str(k), v, f"{source}: context.{k}")
                         for k, v in context_raw.items())
         design = raw.get("design", {}) or {}
-        if not isinstance(design, Mapping) or not set(design) <= _DESIGN_KEYS:
+        if not isinstance(design, Mapping) or not set(design) <= DESIGN_KEYS:
             raise SpecError(f"{source}: design: keys must be among "
-                            f"{', '.join(sorted(_DESIGN_KEYS))}")
+                            f"{', '.join(sorted(DESIGN_KEYS))}")
         ids = raw.get("ids", {}) or {}
         if not isinstance(ids, Mapping):
             raise SpecError(f"{source}: ids: must map household/person to column names")
@@ -516,15 +516,15 @@ SPEC_SCHEMA: Mapping[str, Any] = {
 
 def builtin_specs() -> list[str]:
     """Names of the module specs shipped with flestimate."""
-    return sorted(p.stem for p in _SPEC_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
 
 
 def load_spec(name_or_path: str | Path) -> ModuleSpec:
     """Load and validate a module spec: a built-in name (see :func:`builtin_specs`) or a YAML
     file."""
     p = Path(name_or_path)
-    if not p.exists() and isinstance(name_or_path, str) and (_SPEC_DIR / f"{p.name}.yaml").exists():
-        p = _SPEC_DIR / f"{p.name}.yaml"
+    if not p.exists() and isinstance(name_or_path, str) and (SPEC_DIR / f"{p.name}.yaml").exists():
+        p = SPEC_DIR / f"{p.name}.yaml"
     if not p.exists():
         raise SpecError(f"module spec {str(name_or_path)!r} is neither a file nor a built-in spec "
                         f"({', '.join(builtin_specs())})")
@@ -720,7 +720,7 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
         where = f"{spec.source}: context.{ctx.name}"
         if ctx.column not in sub.columns:
             raise SpecError(f"{where}: column {ctx.column!r} not found")
-        out[ctx.name], ctx_row = _recode(sub[ctx.column], ctx, where)
+        out[ctx.name], ctx_row = recode_values(sub[ctx.column], ctx, where)
         if ctx_row is not None:
             rows.append(ctx_row)
     universe = {"rows": n, "in_universe": int(inside.sum()), "left_universe": int((~inside).sum())}
@@ -731,7 +731,7 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
                         pd.DataFrame(filters, index=sub.index))
 
 
-def _recode(col: pd.Series, ctx: ContextMap, where: str) -> tuple[pd.Series, dict[str, Any] | None]:
+def recode_values(col: pd.Series, ctx: ContextMap, where: str) -> tuple[pd.Series, dict[str, Any] | None]:
     if ctx.values is None:
         return col, None
     mapping = dict(ctx.values)

@@ -35,11 +35,11 @@ ESTIMATE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     return value
 
 
@@ -117,11 +117,11 @@ def describe_design(d: Mapping[str, Any]) -> str:
     return text
 
 
-def _thaw(value: Any) -> Any:
+def thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
+        return [thaw(v) for v in value]
     return value
 
 
@@ -147,7 +147,7 @@ class Estimates:
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], by: tuple[str, ...]):
         object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
         object.__setattr__(self, "_by", tuple(by))
         object.__setattr__(self, "_frozen", True)
 
@@ -171,7 +171,7 @@ class Estimates:
             {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
             for rec in table.to_dict(orient="records")
         ]
-        return {"estimates": records, "provenance": _thaw(self.provenance)}
+        return {"estimates": records, "provenance": thaw(self.provenance)}
 
     def __len__(self) -> int:
         return len(self._table)

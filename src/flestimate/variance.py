@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from flestimate.design import _CERTAINTY_TOL, Stage
+from flestimate.design import CERTAINTY_TOL, Stage
 
 __all__ = [
     "PairIndex",
@@ -142,7 +142,7 @@ def stage_variance(
     present = segment_sum(group, (counts > 0).astype(np.float64), n_groups)
 
     fpc = np.repeat(stage.fpc_factor * stage.weight, n_cells)
-    certain = np.repeat(stage.fpc_factor < _CERTAINTY_TOL, n_cells)
+    certain = np.repeat(stage.fpc_factor < CERTAINTY_TOL, n_cells)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(n_g > 1, fpc * n_g / (n_g - 1), fpc)
     scale = np.where(certain, 0.0, scale)

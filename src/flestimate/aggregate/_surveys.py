@@ -25,7 +25,7 @@ from flestimate.disclosure import DisclosureRules, load_disclosure, protect
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 from flestimate.intervals import confidence_interval
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
-from flestimate.results import _freeze, _thaw, format_percent, new_axes
+from flestimate.results import format_percent, freeze, new_axes, thaw
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -656,7 +656,7 @@ class Breakdown:
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
         object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -691,7 +691,7 @@ class Breakdown:
         t = self._table.astype(object).where(self._table.notna(), None)
         records = [{str(k): (v.item() if isinstance(v, np.generic) else v)
                     for k, v in rec.items()} for rec in t.to_dict(orient="records")]
-        return {"estimates": records, "provenance": _thaw(self.provenance)}
+        return {"estimates": records, "provenance": thaw(self.provenance)}
 
     def _display(self, name: str) -> pd.DataFrame:
         t = self.table(name, "world")

@@ -18,7 +18,7 @@ from flestimate.aggregate._shares import (
     z_quantile,
 )
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
-from flestimate.results import _freeze, _thaw, format_count, format_percent, new_axes
+from flestimate.results import format_count, format_percent, freeze, new_axes, thaw
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -568,7 +568,7 @@ class Aggregate:
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any],
                  groups: Sequence[str]) -> None:
         object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
         object.__setattr__(self, "groups", tuple(groups))
         object.__setattr__(self, "_frozen", True)
 
@@ -601,7 +601,7 @@ class Aggregate:
         t = self._table.astype(object).where(self._table.notna(), None)
         records = [{str(k): (v.item() if isinstance(v, np.generic) else v)
                     for k, v in rec.items()} for rec in t.to_dict(orient="records")]
-        return {"estimates": records, "provenance": _thaw(self.provenance)}
+        return {"estimates": records, "provenance": thaw(self.provenance)}
 
     def _display(self, levels: Sequence[str]) -> pd.DataFrame:
         t = self._table[self._table["level"].isin(levels)]

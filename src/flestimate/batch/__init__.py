@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from flestimate.batch._file import FORMATS, Batch, SurveyJob, load_batch
 from flestimate.batch._outputs import BatchResult
-from flestimate.batch._run import _run_survey as _run_survey  # the worker function
 from flestimate.batch._run import run_batch
+from flestimate.batch._run import run_survey as run_survey  # the worker function
 
 __all__ = ["FORMATS", "Batch", "BatchResult", "SurveyJob", "load_batch", "run_batch"]

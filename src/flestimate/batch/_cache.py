@@ -18,9 +18,9 @@ import pandas as pd
 
 from flestimate._atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from flestimate._version import __version__
-from flestimate.batch._file import _REFERENCES, _WHAT, SurveyJob, _is_path
+from flestimate.batch._file import REFERENCES, WHAT, SurveyJob, is_path
 from flestimate.errors import DataError, OutputError
-from flestimate.results import _thaw
+from flestimate.results import thaw
 
 #: Name of a survey's cache entry, ``<folder>/surveys/<id>/cache.bin``.
 CACHE_NAME = "cache.bin"
@@ -28,7 +28,7 @@ CACHE_NAME = "cache.bin"
 LOCK_NAME = ".flestimate-batch.lock"
 _FORMAT = "flestimate-batch-cache/1"
 _LEGACY = ("key.json", "estimates.parquet")  # the two-file cache of earlier versions
-_ROLES = {"file": "survey file", "households": "household file", **_WHAT}
+_ROLES = {"file": "survey file", "households": "household file", **WHAT}
 
 
 # -- hashes and keys ----------------------------------------------------------------------------
@@ -62,9 +62,9 @@ def key_payload(job: SurveyJob) -> dict[str, Any]:
     """What a survey's estimates depend on besides its files' bytes (plain data): the options
     (with built-in spec and rule set names, not file paths: a moved file keeps its cache), the
     tables and the flestimate version."""
-    options = {k: "<file>" if k in _REFERENCES and isinstance(v, str) and _is_path(v) else v
-               for k, v in _thaw(job.options).items()}
-    return {"spec": "<file>" if _is_path(job.spec) else job.spec, "options": options,
+    options = {k: "<file>" if k in REFERENCES and isinstance(v, str) and is_path(v) else v
+               for k, v in thaw(job.options).items()}
+    return {"spec": "<file>" if is_path(job.spec) else job.spec, "options": options,
             "tables": list(job.tables), "version": __version__}
 
 

@@ -18,7 +18,7 @@ from flestimate.classification._rules import PLAIN_PENALTIES, RULES_DIR, builtin
 from flestimate.design import LONELY_PSU_RULES
 from flestimate.disclosure import DISCLOSURE_RULES
 from flestimate.errors import SpecError
-from flestimate.mapping import _SPEC_DIR, builtin_specs
+from flestimate.mapping import SPEC_DIR, builtin_specs
 from flestimate.report import (
     MISSING_METHODS,
     PREVALENCE_CI_METHODS,
@@ -28,7 +28,7 @@ from flestimate.report import (
     estimate_prevalence,
 )
 from flestimate.report._reliability import RELIABILITY_DIR
-from flestimate.results import _freeze, _thaw
+from flestimate.results import freeze, thaw
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,12 +57,12 @@ DEFAULT_TIMEOUT = 3600.0
 _REQUIRED = ("country", "year", "file", "spec")
 _TOP_KEYS = ("output", "defaults", "survey")
 _OUTPUT_KEYS = ("folder", "formats", "reports")
-_DESIGN_KEYS = ("weights", "strata", "psu", "fpc", "nest", "lonely_psu", "replicate_weights",
+DESIGN_KEYS = ("weights", "strata", "psu", "fpc", "nest", "lonely_psu", "replicate_weights",
                 "replicate_method", "replicate_scale", "replicate_rscales", "replicate_mse",
                 "replicate_rho", "replicate_combined")
 # File-valued keys: a built-in name, or a .yaml/.yml file relative to the batch file.
 _RULE_KINDS = ("forced_labour", "trafficking", "child", "form")
-_REFERENCES = ("spec", "reliability", *_RULE_KINDS, "indicators")
+REFERENCES = ("spec", "reliability", *_RULE_KINDS, "indicators")
 _RANDOM_VARIANCE = ("bootstrap", "subbootstrap")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _TOML_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
@@ -113,10 +113,10 @@ class SurveyJob:
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~flestimate.estimate_prevalence` (plain data), with
         file-valued options turned into absolute paths."""
-        args: dict[str, Any] = _thaw(self.options)
-        for key in _REFERENCES:
+        args: dict[str, Any] = thaw(self.options)
+        for key in REFERENCES:
             value = self.spec if key == "spec" else args.get(key)
-            if isinstance(value, str) and _is_path(value):
+            if isinstance(value, str) and is_path(value):
                 args[key] = str(self.files[key])
             elif key == "spec":
                 args[key] = value
@@ -211,7 +211,7 @@ class _Checker:
         if not isinstance(value, dict):
             raise self.fail(where, f"must be a table like the spec's design section; got "
                                    f"{_shown(value)}")
-        self.unknown(value, _DESIGN_KEYS, where)
+        self.unknown(value, DESIGN_KEYS, where)
         out: dict[str, Any] = {}
         for key, v in value.items():
             at = f"{where}.{key}"
@@ -241,13 +241,13 @@ class _Checker:
     def reference(self, key: str, value: Any, where: str) -> str:
         """A built-in name (checked here) or a YAML file (checked when the survey runs)."""
         text = self.text(value, where)
-        if _is_path(text):
+        if is_path(text):
             return text
         names = _builtin_names(key)
         if text not in names:
             close = difflib.get_close_matches(text, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise self.fail(where, f"{text!r} is neither a built-in {_WHAT[key]} "
+            raise self.fail(where, f"{text!r} is neither a built-in {WHAT[key]} "
                                    f"({', '.join(names)}) nor a .yaml file{hint}")
         return text
 
@@ -292,12 +292,12 @@ class _Checker:
                 raise self.fail(where, f"must be a finite number of seconds > 0; got "
                                        f"{_shown(value)}")
             return seconds
-        if key in _REFERENCES:
+        if key in REFERENCES:
             return self.reference(key, value, where)
         return self.text(value, where)  # households
 
 
-_WHAT = {"spec": "module spec", "reliability": "reliability rule set",
+WHAT = {"spec": "module spec", "reliability": "reliability rule set",
          "indicators": "indicator table", **{k: f"{k} rule set" for k in _RULE_KINDS}}
 
 
@@ -306,7 +306,7 @@ def _shown(value: Any) -> str:
     return f"{kind} {value!r}" if not isinstance(value, dict | list) else kind
 
 
-def _is_path(value: str) -> bool:
+def is_path(value: str) -> bool:
     return "/" in value or "\\" in value or value.lower().endswith((".yaml", ".yml"))
 
 
@@ -321,7 +321,7 @@ def _builtin_names(key: str) -> list[str]:
 
 
 def _builtin_file(key: str, name: str) -> Path:
-    folder = {"spec": _SPEC_DIR, "reliability": RELIABILITY_DIR}.get(key, RULES_DIR)
+    folder = {"spec": SPEC_DIR, "reliability": RELIABILITY_DIR}.get(key, RULES_DIR)
     return Path(folder) / f"{name}.yaml"
 
 
@@ -442,14 +442,14 @@ def _survey(check: _Checker, i: int, entry: Any, defaults: Mapping[str, Any]) ->
     files: dict[str, Path] = {"file": person_file}
     if households is not None:
         files["households"] = _absolute(check.base, households)
-    for key in _REFERENCES:
+    for key in REFERENCES:
         value = values["spec"] if key == "spec" else options.get(key)
         if isinstance(value, str):
-            files[key] = (_absolute(check.base, value) if _is_path(value)
+            files[key] = (_absolute(check.base, value) if is_path(value)
                           else _builtin_file(key, value))
     return SurveyJob(sid, country, year, i, person_file, files.get("households"),
-                     str(values["spec"]), tuple(values.get("tables", TABLES)), _freeze(options),
-                     _freeze(files), values.get("timeout", DEFAULT_TIMEOUT))
+                     str(values["spec"]), tuple(values.get("tables", TABLES)), freeze(options),
+                     freeze(files), values.get("timeout", DEFAULT_TIMEOUT))
 
 
 def _absolute(base: Path, value: str) -> Path:

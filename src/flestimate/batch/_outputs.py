@@ -16,12 +16,12 @@ from flestimate._atomic import atomic_write
 from flestimate._safe_output import excel_writer, neutralise_csv
 from flestimate.batch._file import Batch
 from flestimate.report import TABLE_COLUMNS, TABLES
-from flestimate.results import _freeze, _thaw
+from flestimate.results import freeze, thaw
 
 __all__ = ["BatchResult"]
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -33,10 +33,10 @@ def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
 
 # -- combined outputs ---------------------------------------------------------------------------
 _LEAD = ("survey", "country", "year", "reference_period", "table", "by", "domain")
-_FAILURE_COLUMNS = ("survey", "country", "year", "error", "message")
+FAILURE_COLUMNS = ("survey", "country", "year", "error", "message")
 
 
-def _combine(batch: Batch, frames: Mapping[str, pd.DataFrame],
+def combine(batch: Batch, frames: Mapping[str, pd.DataFrame],
              periods: Mapping[str, str | None] | None = None) -> pd.DataFrame:
     """The estimates of every survey that has them, stacked in file order: survey, country,
     year, reference period (of the survey's module spec), table, by, domain, the domain columns
@@ -90,7 +90,7 @@ def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
-def _write_outputs(folder: Path, batch: Batch, estimates: pd.DataFrame, failures: pd.DataFrame,
+def write_outputs(folder: Path, batch: Batch, estimates: pd.DataFrame, failures: pd.DataFrame,
                    manifest: Mapping[str, Any]) -> None:
     if "parquet" in batch.formats:
         _write_atomic(folder / "estimates.parquet", lambda p: estimates.to_parquet(p, index=False))
@@ -157,7 +157,7 @@ class BatchResult:
         surveys = manifest["surveys"]
         for name, value in (
                 ("_estimates", estimates.copy()), ("_failures", failures.copy()),
-                ("_manifest", _freeze(json.loads(json.dumps(manifest, default=str)))),
+                ("_manifest", freeze(json.loads(json.dumps(manifest, default=str)))),
                 ("done", tuple(s["id"] for s in surveys if s["status"] == "done")),
                 ("skipped", tuple(s["id"] for s in surveys if s["status"] == "skipped")),
                 ("folder", folder)):
@@ -178,7 +178,7 @@ class BatchResult:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        out: dict[str, Any] = _thaw(self._manifest)
+        out: dict[str, Any] = thaw(self._manifest)
         return out
 
     @property

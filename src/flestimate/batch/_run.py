@@ -28,7 +28,7 @@ from flestimate.batch._cache import (
     write_entry,
 )
 from flestimate.batch._file import Batch, SurveyJob, load_batch
-from flestimate.batch._outputs import _FAILURE_COLUMNS, BatchResult, _combine, _now, _write_outputs
+from flestimate.batch._outputs import FAILURE_COLUMNS, BatchResult, combine, now, write_outputs
 from flestimate.batch._workers import run_local, run_with_deadline, stop_on_sigterm
 from flestimate.errors import (
     ArgumentError,
@@ -39,13 +39,13 @@ from flestimate.errors import (
 )
 from flestimate.mapping import load_spec
 from flestimate.report import estimate_prevalence
-from flestimate.results import _thaw
+from flestimate.results import thaw
 
 __all__ = ["run_batch"]
 
 
 # -- one survey, anywhere -----------------------------------------------------------------------
-def _run_survey(job: Mapping[str, Any],
+def run_survey(job: Mapping[str, Any],
                 stage: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run one survey: plain data in (:func:`_job`), plain data out.
 
@@ -107,8 +107,8 @@ def _run_survey(job: Mapping[str, Any],
 
 
 def _run_on_dask(job: Mapping[str, Any]) -> dict[str, Any]:
-    """The Dask task of one survey: :func:`_run_survey` within its deadline."""
-    return run_with_deadline(dict(job), _run_survey, _timed_out)
+    """The Dask task of one survey: :func:`run_survey` within its deadline."""
+    return run_with_deadline(dict(job), run_survey, _timed_out)
 
 
 def _failure(job: Mapping[str, Any], error: str, message: str) -> dict[str, Any]:
@@ -139,9 +139,9 @@ def _execute(todo: list[dict[str, Any]], scheduler: str | None, workers: int | N
     n = jobs or min(os.cpu_count() or 1, max(len(todo), 1))
     if n == 1:
         for job in todo:
-            done(run_with_deadline(job, _run_survey, _timed_out))
+            done(run_with_deadline(job, run_survey, _timed_out))
         return "this process"
-    run_local(todo, n, "flestimate.batch._run:_run_survey", done, _timed_out, _died)
+    run_local(todo, n, "flestimate.batch._run:run_survey", done, _timed_out, _died)
     return f"{n} local processes"
 
 
@@ -212,7 +212,7 @@ def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any],
         with contextlib.suppress(OSError):
             report.unlink(missing_ok=True)  # no stale report beside a failed survey
         return None
-    finished = _now()
+    finished = now()
     entry.update(reference_period=result["reference_period"],
                  disclosure=result.get("disclosure"))
     info = {"finished": finished, "timings": entry["timings"], "warnings": entry["warnings"],
@@ -337,7 +337,7 @@ def run_batch(
 def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int | None,
                 jobs: int | None, force: bool, progress: bool) -> BatchResult:
     """:func:`run_batch` with the output folder locked."""
-    started, clock = _now(), time.perf_counter()
+    started, clock = now(), time.perf_counter()
     entries: dict[str, dict[str, Any]] = {}
     frames: dict[str, pd.DataFrame] = {}
     caches: dict[str, CacheEntry | None] = {}
@@ -350,7 +350,7 @@ def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int 
             "files": {k: {"path": str(p), "sha256": None} for k, p in job.files.items()},
             "spec": {"name": job.spec, "path": str(job.files["spec"]), "sha256": None},
             "reference_period": None, "tables": list(job.tables),
-            "options": _thaw(job.options), "seed": job.options["seed"],
+            "options": thaw(job.options), "seed": job.options["seed"],
             "timeout": job.timeout, "key": None, "rows": 0}
         cached, damaged = (None, None) if force else read_entry(folder, job.id, batch.reports)
         if damaged is not None:
@@ -373,17 +373,17 @@ def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int 
         how = _execute(todo, scheduler, workers, jobs, finished)
     finally:
         bar.close()
-    estimates = _combine(batch, frames, {k: e["reference_period"] for k, e in entries.items()})
+    estimates = combine(batch, frames, {k: e["reference_period"] for k, e in entries.items()})
     failed = [e for e in entries.values() if e["status"] == "failed"]
     failures = pd.DataFrame({c: [e["id" if c == "survey" else c] for e in failed]
-                             for c in _FAILURE_COLUMNS}, dtype=object)
+                             for c in FAILURE_COLUMNS}, dtype=object)
     manifest = {
         "flestimate": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "batch": {"path": str(batch.path), "sha256": batch.sha256},
         "started": started,
-        "finished": _now(),
+        "finished": now(),
         "seconds": round(time.perf_counter() - clock, 3),
         "scheduler": how,
         "arguments": {"scheduler": scheduler, "workers": workers, "jobs": jobs, "force": force},
@@ -393,5 +393,5 @@ def _run_locked(batch: Batch, folder: Path, scheduler: str | None, workers: int 
                    for s in ("done", "skipped", "failed")},
         "surveys": [entries[job.id] for job in batch.surveys],
     }
-    _write_outputs(folder, batch, estimates, failures, manifest)
+    write_outputs(folder, batch, estimates, failures, manifest)
     return BatchResult(estimates, failures, manifest, folder)

@@ -35,7 +35,7 @@ _UNITS = {"persons": "persons", "percent": "percent", "per 1,000 inhabitants": "
 
 
 @dataclass(frozen=True)
-class _Num:
+class Num:
     """One number entering a computation: its value, half its rounding unit, its tag."""
 
     label: str
@@ -48,11 +48,11 @@ class _Num:
     rounding: float = np.nan
 
 
-def _const(value: float, label: str, unit: str) -> _Num:
-    return _Num(label, value, 0.0, "", unit, "exact by definition", "definition", 0.0)
+def const(value: float, label: str, unit: str) -> Num:
+    return Num(label, value, 0.0, "", unit, "exact by definition", "definition", 0.0)
 
 
-def _sum(x: np.ndarray) -> float:
+def sum_of(x: np.ndarray) -> float:
     return float(np.sum(x))
 
 
@@ -60,7 +60,7 @@ def _first(x: np.ndarray) -> float:
     return float(x[0])
 
 
-def _evaluate(inputs: Sequence[_Num], fn: Callable[[np.ndarray], float]) -> tuple[float, float]:
+def _evaluate(inputs: Sequence[Num], fn: Callable[[np.ndarray], float]) -> tuple[float, float]:
     """``fn`` at the published values and the first-order bound of its rounding error,
     ``sum_i |d fn / d x_i| h_i`` (``h_i`` half the rounding unit of input ``i``)."""
     x = np.array([i.value for i in inputs], dtype=np.float64)
@@ -77,7 +77,7 @@ def _evaluate(inputs: Sequence[_Num], fn: Callable[[np.ndarray], float]) -> tupl
     return value, tol
 
 
-def _fmt(value: float, unit: str) -> str:
+def fmt(value: float, unit: str) -> str:
     if not np.isfinite(value):
         return ""
     if unit == "persons" or unit == "population":
@@ -87,7 +87,7 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.4g}"
 
 
-def _weakest(inputs: Sequence[_Num]) -> str:
+def _weakest(inputs: Sequence[Num]) -> str:
     tags = [i.evidence for i in inputs if i.evidence]
     return max(tags, key=TAGS.index) if tags else ""
 
@@ -96,7 +96,7 @@ def _exact(diff: float, ref: float) -> bool:
     return abs(diff) <= 1e-9 * max(1.0, abs(ref))
 
 
-class _Book:
+class Book:
     """The numbers of one publication, looked up by (table, component, quantity)."""
 
     def __init__(self, numbers: pd.DataFrame) -> None:
@@ -107,14 +107,14 @@ class _Book:
         self.checks: list[dict[str, Any]] = []
         self.publication = str(numbers["publication"].iat[0])
 
-    def n(self, table: str, component: str, quantity: str) -> _Num:
+    def n(self, table: str, component: str, quantity: str) -> Num:
         r = self._index.get((table, component, quantity))
         if r is None:
             raise SpecError(f"published tables of {self.publication}: no number for table "
                             f"{table!r}, component {component!r}, quantity {quantity!r}")
         unit = _UNITS.get(str(r.unit), str(r.unit))
         value, rounding = float(r.value), float(r.rounding)  # type: ignore[arg-type]
-        return _Num(f"{table}/{component} {quantity}", value, rounding / 2, str(r.evidence),
+        return Num(f"{table}/{component} {quantity}", value, rounding / 2, str(r.evidence),
                     unit, str(r.evidence_note), str(r.source), rounding)
 
     def components(self, table: str, quantity: str, skip: Sequence[str] = ()) -> list[str]:
@@ -122,8 +122,8 @@ class _Book:
         rows = f[(f["table"] == table) & (f["quantity"] == quantity)]
         return [c for c in rows["component"] if c not in skip]
 
-    def row(self, table: str, component: str, quantity: str, pub: _Num | None,
-            inputs: Sequence[_Num] = (), fn: Callable[[np.ndarray], float] | None = None,
+    def row(self, table: str, component: str, quantity: str, pub: Num | None,
+            inputs: Sequence[Num] = (), fn: Callable[[np.ndarray], float] | None = None,
             basis: str = "", unit: str | None = None) -> float:
         """Add a table row; returns the recomputed value (NaN without ``fn``)."""
         rec: dict[str, Any] = {"publication": self.publication, "table": table,
@@ -153,8 +153,8 @@ class _Book:
         self.rows.append(rec)
         return float(recomputed)
 
-    def check(self, name: str, description: str, lhs: Sequence[_Num],
-              rhs: Sequence[_Num], rhs_fn: Callable[[np.ndarray], float] = _sum,
+    def check(self, name: str, description: str, lhs: Sequence[Num],
+              rhs: Sequence[Num], rhs_fn: Callable[[np.ndarray], float] = sum_of,
               lhs_fn: Callable[[np.ndarray], float] = _first, note: str = "",
               unit: str | None = None, kind: str = "identity") -> None:
         """Add a check: the published side (``lhs_fn`` of ``lhs``, usually one published
@@ -178,22 +178,22 @@ class _Book:
             status, auto = "exact", "adds up exactly"
         elif kind == "rounded" and rounds is True:
             status = "rounds to published"
-            auto = (f"recomputed {_fmt(rec, unit)} rounds to the published "
-                    f"{_fmt(pub, unit)}")
+            auto = (f"recomputed {fmt(rec, unit)} rounds to the published "
+                    f"{fmt(pub, unit)}")
         elif within:
             status = "within rounding"
-            auto = (f"off by {_fmt(diff, unit)}: within the rounding of the published figures "
-                    f"(tolerance {_fmt(tol, unit)})")
+            auto = (f"off by {fmt(diff, unit)}: within the rounding of the published figures "
+                    f"(tolerance {fmt(tol, unit)})")
             if kind == "rounded":
-                auto += (f"; but {_fmt(rec, unit)} does not round to the published "
-                         f"{_fmt(pub, unit)}")
+                auto += (f"; but {fmt(rec, unit)} does not round to the published "
+                         f"{fmt(pub, unit)}")
         else:
             status = "beyond rounding"
-            auto = (f"off by {_fmt(diff, unit)}: more than the rounding of the published "
-                    f"figures explains (tolerance {_fmt(tol, unit)})")
-        side = "; ".join(f"{i.label} = {_fmt(i.value, i.unit)}"
+            auto = (f"off by {fmt(diff, unit)}: more than the rounding of the published "
+                    f"figures explains (tolerance {fmt(tol, unit)})")
+        side = "; ".join(f"{i.label} = {fmt(i.value, i.unit)}"
                          + (f" [{i.evidence}]" if i.evidence else "") for i in lhs)
-        comp = "; ".join(f"{i.label} = {_fmt(i.value, i.unit)}"
+        comp = "; ".join(f"{i.label} = {fmt(i.value, i.unit)}"
                          + (f" [{i.evidence}]" if i.evidence else "") for i in rhs)
         self.checks.append({
             "publication": self.publication, "check": name, "kind": kind,
@@ -206,7 +206,7 @@ class _Book:
             "note": f"{note}; {auto}" if note else auto,
         })
 
-    def shares_of(self, table: str, parts: Sequence[str], total: _Num,
+    def shares_of(self, table: str, parts: Sequence[str], total: Num,
                   name_prefix: str, what: str) -> None:
         """Rows and checks of published shares against 100 x persons / published total."""
         for c in parts:

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from flestimate.global_estimates._checks import _Book, _const, _Num, _sum
+from flestimate.global_estimates._checks import Book, Num, const, sum_of
 
 __all__ = ["BUILDERS"]
 
@@ -15,10 +15,10 @@ _FORMS_2005 = ("state_imposed", "commercial_sexual_exploitation", "economic_expl
                "mixed_undetermined")
 
 
-def _regions(b: _Book, table: str, world: _Num, shares: bool, rate: bool) -> None:
+def _regions(b: Book, table: str, world: Num, shares: bool, rate: bool) -> None:
     regions = b.components(table, "persons", skip=("World",))
     persons = [b.n(table, r, "persons") for r in regions]
-    pops: list[_Num] = []
+    pops: list[Num] = []
     for r, p in zip(regions, persons, strict=True):
         b.row(table, r, "persons", p)
         if shares:
@@ -32,12 +32,12 @@ def _regions(b: _Book, table: str, world: _Num, shares: bool, rate: bool) -> Non
             b.row(table, r, "per_1000", per)
             pop = b.row(table, r, "population", None, [p, per], lambda x: 1000 * x[0] / x[1],
                         "implied: persons / rate per 1,000 x 1,000", unit="population")
-            pops.append(_Num(f"{table}/{r} population (implied)", pop, 0.0, per.evidence,
+            pops.append(Num(f"{table}/{r} population (implied)", pop, 0.0, per.evidence,
                              "population"))
-    b.row(table, "World", "persons", world, persons, _sum, "sum of the regions")
+    b.row(table, "World", "persons", world, persons, sum_of, "sum of the regions")
     if shares:
         b.row(table, "World", "share_pct", None,
-              [b.n(table, r, "share_pct") for r in regions], _sum,
+              [b.n(table, r, "share_pct") for r in regions], sum_of,
               "sum of the published regional shares", unit="percent")
     if rate:
         rates = [b.n(table, r, "per_1000") for r in regions]
@@ -47,7 +47,7 @@ def _regions(b: _Book, table: str, world: _Num, shares: bool, rate: bool) -> Non
               "sum of the regions' implied populations", unit="population")
 
 
-def _ilo2005(b: _Book) -> None:
+def _ilo2005(b: Book) -> None:
     t = "forced_labour_by_form"
     total = b.n(t, "total", "persons")
     persons = {f: b.n(t, f, "persons") for f in _FORMS_2005}
@@ -56,15 +56,15 @@ def _ilo2005(b: _Book) -> None:
     b.shares_of(t, _FORMS_2005, total, "form_share", "Forced labour")
     private = b.n("totals", "private_agents", "persons")
     priv_parts = [persons[f] for f in _FORMS_2005[1:]]
-    b.row(t, "private_agents", "persons", private, priv_parts, _sum,
+    b.row(t, "private_agents", "persons", private, priv_parts, sum_of,
           "commercial sexual + economic + mixed/undetermined")
-    b.row(t, "total", "persons", total, list(persons.values()), _sum, "sum of the four forms")
+    b.row(t, "total", "persons", total, list(persons.values()), sum_of, "sum of the four forms")
     b.row(t, "total", "share_pct", b.n(t, "total", "share_pct"),
-          [b.n(t, f, "share_pct") for f in _FORMS_2005], _sum, "sum of the published shares")
+          [b.n(t, f, "share_pct") for f in _FORMS_2005], sum_of, "sum of the published shares")
     b.check("forms_sum_to_total", "Forced labour by form: the four forms add up to the world "
             "total (12.3 million)", [total], list(persons.values()))
     b.check("form_shares_sum_to_100", "Forced labour by form: the published shares add up to "
-            "100%", [_const(100.0, "100%", "percent")],
+            "100%", [const(100.0, "100%", "percent")],
             [b.n(t, f, "share_pct") for f in _FORMS_2005])
     b.check("private_agents", "Imposed by private agents (9.8 million) = commercial sexual + "
             "economic + mixed/undetermined", [private], priv_parts,
@@ -80,10 +80,10 @@ def _ilo2005(b: _Book) -> None:
               "published share x 2.45 million trafficked", unit="persons")
     b.row(tt, "total", "persons", tr_total, [*tshares, tr_total],
           lambda x: float(np.sum(x[:-1])) / 100 * x[-1], "sum of the persons by form")
-    b.row(tt, "total", "share_pct", None, tshares, _sum, "sum of the published shares",
+    b.row(tt, "total", "share_pct", None, tshares, sum_of, "sum of the published shares",
           unit="percent")
     b.check("trafficked_shares_sum_to_100", "Trafficked by form: 43% + 32% + 25% = 100%",
-            [_const(100.0, "100%", "percent")], tshares)
+            [const(100.0, "100%", "percent")], tshares)
     mixed = b.n(t, "mixed_undetermined", "persons")
     b.check("trafficked_mixed_vs_mixed", "Trafficked for mixed or undetermined reasons "
             "(25% x 2.45 million) against all forced labour of mixed or undetermined form "
@@ -107,7 +107,7 @@ def _ilo2005(b: _Book) -> None:
             "form", [world_fl], [total])
 
 
-def _ilo2012(b: _Book) -> None:
+def _ilo2012(b: Book) -> None:
     t = "forced_labour_by_form"
     forms = b.components(t, "persons", skip=("total",))
     persons = {f: b.n(t, f, "persons") for f in forms}
@@ -118,17 +118,17 @@ def _ilo2012(b: _Book) -> None:
     private = b.n("totals", "private", "persons")
     priv = [persons["private_sexual_exploitation"], persons["private_labour_exploitation"]]
     state = persons["state_imposed"]
-    b.row(t, "private", "persons", private, priv, _sum, "sexual + labour exploitation")
-    b.row(t, "total", "persons", b.n(t, "total", "persons"), list(persons.values()), _sum,
+    b.row(t, "private", "persons", private, priv, sum_of, "sexual + labour exploitation")
+    b.row(t, "total", "persons", b.n(t, "total", "persons"), list(persons.values()), sum_of,
           "sum of the three forms")
     b.row(t, "total", "share_pct", b.n(t, "total", "share_pct"),
-          [b.n(t, f, "share_pct") for f in forms], _sum, "sum of the published shares")
+          [b.n(t, f, "share_pct") for f in forms], sum_of, "sum of the published shares")
     b.check("private_sum", "Private economy: 4.5 + 14.2 = 18.7 million", [private], priv)
     b.check("private_plus_state", "Total: 18.7 + 2.2 = 20.9 million", [total], [private, state])
     b.check("forms_sum_to_total", "Forced labour by form: the three forms add up to 20.9 "
             "million", [b.n(t, "total", "persons")], list(persons.values()))
     b.check("form_shares_sum_to_100", "Forced labour by form: the published shares add up to "
-            "100%", [_const(100.0, "100%", "percent")],
+            "100%", [const(100.0, "100%", "percent")],
             [b.n(t, f, "share_pct") for f in forms])
 
     r = "by_region"
@@ -137,7 +137,7 @@ def _ilo2012(b: _Book) -> None:
     b.check("regions_sum", "Forced labour by region: the regions add up to 20.9 million",
             [total], [b.n(r, x, "persons") for x in regions])
     b.check("regional_shares_sum_to_100", "The published regional shares add up to 100%",
-            [_const(100.0, "100%", "percent")], [b.n(r, x, "share_pct") for x in regions])
+            [const(100.0, "100%", "percent")], [b.n(r, x, "share_pct") for x in regions])
     for x in regions:
         b.check(f"region_share_{x}", f"Region {x}: published share against 100 x persons / "
                 f"20.9 million", [b.n(r, x, "share_pct")], [b.n(r, x, "persons"), total],
@@ -147,7 +147,7 @@ def _ilo2012(b: _Book) -> None:
     low, high = b.n(tt, "range_low", "persons"), b.n(tt, "range_high", "persons")
     women, children = b.n(tt, "women_and_girls", "persons"), b.n(tt, "children", "persons")
     moved, not_moved = b.n(tt, "moved", "persons"), b.n(tt, "not_moved", "persons")
-    b.row(tt, "forced_labour", "persons", total, [private, state], _sum, "private + state")
+    b.row(tt, "forced_labour", "persons", total, [private, state], sum_of, "private + state")
     for item, name in ((low, "range_low"), (high, "range_high"), (private, "private"),
                        (women, "women_and_girls"), (children, "children")):
         b.row(tt, name, "persons", item)
@@ -171,7 +171,7 @@ def _ilo2012(b: _Book) -> None:
             note="a symmetric range; whether it is a 68% or a 95% interval is not known")
 
 
-def _gems2016(b: _Book) -> None:
+def _gems2016(b: Book) -> None:
     t = "forced_labour_by_form"
     forms = b.components(t, "persons", skip=("total",))
     total = b.n(t, "total", "persons")
@@ -180,11 +180,11 @@ def _gems2016(b: _Book) -> None:
         b.row(t, f, "persons", p)
         b.row(t, f, "share_pct", None, [p, total], lambda x: 100 * x[0] / x[1],
               "100 x persons / published total", unit="percent")
-    b.row(t, "total", "persons", total, parts, _sum, "sum of the three forms")
+    b.row(t, "total", "persons", total, parts, sum_of, "sum of the three forms")
     b.check("forms_sum_to_total", "16.0 + 4.8 + 4.1 = 24.9 million", [total], parts)
 
 
-def _gems2021(b: _Book) -> None:
+def _gems2021(b: Book) -> None:
     t = "forced_labour_by_form"
     total = b.n(t, "total", "persons")
     private, state = b.n(t, "private", "persons"), b.n(t, "state_imposed", "persons")
@@ -196,7 +196,7 @@ def _gems2021(b: _Book) -> None:
     for f, p in (("private", private), ("state_imposed", state)):
         b.row(t, f, "persons", p)
     b.shares_of(t, ("private", "state_imposed"), total, "share", "Forced labour:")
-    b.row(t, "total", "persons", total, [private, state], _sum, "private + state-imposed")
+    b.row(t, "total", "persons", total, [private, state], sum_of, "private + state-imposed")
     world_rate = b.n(t, "total", "per_1000")
     b.row(t, "total", "per_1000", world_rate)
     b.row(t, "total", "population", None, [total, world_rate], lambda x: 1000 * x[0] / x[1],
@@ -208,7 +208,7 @@ def _gems2021(b: _Book) -> None:
     b.check("private_share_parts", "63% forced labour exploitation + 23% commercial sexual "
             "exploitation = 86% private", [b.n(t, "private", "share_pct")], [fle, cse])
     b.check("shares_sum_to_100", "86% private + 14% state-imposed = 100%",
-            [_const(100.0, "100%", "percent")],
+            [const(100.0, "100%", "percent")],
             [b.n(t, "private", "share_pct"), b.n(t, "state_imposed", "share_pct")])
 
     r = "by_region"
@@ -235,5 +235,5 @@ def _gems2021(b: _Book) -> None:
                  "per cent")
 
 
-BUILDERS: Mapping[str, Callable[[_Book], None]] = MappingProxyType({
+BUILDERS: Mapping[str, Callable[[Book], None]] = MappingProxyType({
     "ilo2005": _ilo2005, "ilo2012": _ilo2012, "gems2016": _gems2016, "gems2021": _gems2021})

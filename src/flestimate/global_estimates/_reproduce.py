@@ -16,12 +16,12 @@ from flestimate.global_estimates._checks import (
     CHECK_COLUMNS,
     CHECK_STATUSES,
     TABLE_COLUMNS,
-    _Book,
-    _fmt,
+    Book,
+    fmt,
 )
 from flestimate.global_estimates._publications import BUILDERS
-from flestimate.global_estimates._sources import _check_name, published, sources
-from flestimate.results import _freeze, _thaw, new_axes
+from flestimate.global_estimates._sources import check_name, published, sources
+from flestimate.results import freeze, new_axes, thaw
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,7 +57,7 @@ class Reproduction:
                            MappingProxyType({k: v.copy() for k, v in tables.items()}))
         object.__setattr__(self, "_checks", checks.copy())
         object.__setattr__(self, "_published", numbers.copy())
-        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -102,7 +102,7 @@ class Reproduction:
             return [{str(k): (v.item() if isinstance(v, np.generic) else v)
                      for k, v in rec.items()} for rec in f.to_dict(orient="records")]
         return {"tables": {k: records(v) for k, v in self._tables.items()},
-                "checks": records(self._checks), "provenance": _thaw(self.provenance)}
+                "checks": records(self._checks), "provenance": thaw(self.provenance)}
 
     def _title(self) -> str:
         p = self.provenance
@@ -115,11 +115,11 @@ class Reproduction:
     def _display_checks(self, frame: pd.DataFrame) -> pd.DataFrame:
         out: pd.DataFrame = pd.DataFrame({
             "check": frame["check"],
-            "published": [_fmt(v, u) for v, u in zip(frame["published"], frame["unit"],
+            "published": [fmt(v, u) for v, u in zip(frame["published"], frame["unit"],
                                                       strict=True)],
-            "recomputed": [_fmt(v, u) for v, u in zip(frame["recomputed"], frame["unit"],
+            "recomputed": [fmt(v, u) for v, u in zip(frame["recomputed"], frame["unit"],
                                                        strict=True)],
-            "difference": [_fmt(v, u) for v, u in zip(frame["difference"], frame["unit"],
+            "difference": [fmt(v, u) for v, u in zip(frame["difference"], frame["unit"],
                                                        strict=True)],
             "status": frame["status"], "evidence": frame["evidence"]})
         return out
@@ -195,9 +195,9 @@ class Reproduction:
             for name, t in self._tables.items():
                 view = pd.DataFrame({
                     "component": t["component"], "quantity": t["quantity"],
-                    "published": [_fmt(v, u) for v, u in zip(t["published"], t["unit"],
+                    "published": [fmt(v, u) for v, u in zip(t["published"], t["unit"],
                                                               strict=True)],
-                    "recomputed": [_fmt(v, u) for v, u in zip(t["recomputed"], t["unit"],
+                    "recomputed": [fmt(v, u) for v, u in zip(t["recomputed"], t["unit"],
                                                                strict=True)],
                     "evidence": t["evidence"], "basis": t["basis"]})
                 lines += ["", f"{name}:", view.to_string(index=False)]
@@ -255,9 +255,9 @@ def reproduce(name: str) -> Reproduction:
     methodology*. Geneva: ILO. ILO and Walk Free Foundation (2017) and ILO, Walk Free and IOM
     (2022). *Global Estimates of Modern Slavery: Forced Labour and Forced Marriage*. Geneva: ILO.
     """
-    name = _check_name(name, "reproduce")
+    name = check_name(name, "reproduce")
     numbers = published(name)
-    book = _Book(numbers)
+    book = Book(numbers)
     BUILDERS[name](book)
     rows = pd.DataFrame(book.rows, columns=list(TABLE_COLUMNS))
     rows["within_rounding"] = rows["within_rounding"].astype("boolean")

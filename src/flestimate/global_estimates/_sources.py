@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, SpecError
-from flestimate.results import _freeze
+from flestimate.results import freeze
 
 __all__ = ["PUBLICATIONS", "PUBLISHED_COLUMNS", "PUBLISHED_DIR", "TAGS", "published",
            "sources"]
@@ -38,7 +38,7 @@ def sources() -> Mapping[str, Any]:
         data = yaml.safe_load(fh)
     if not isinstance(data, dict) or not {"publications", "files"} <= set(data):
         raise SpecError(f"{path}: needs the keys 'publications' and 'files'")
-    frozen: Mapping[str, Any] = _freeze(data)
+    frozen: Mapping[str, Any] = freeze(data)
     return frozen
 
 
@@ -93,7 +93,7 @@ def _file_numbers(name: str, spec: Mapping[str, Any], pubs: Mapping[str, Any]) -
     return out
 
 
-def _check_name(name: Any, func: str) -> str:
+def check_name(name: Any, func: str) -> str:
     if not isinstance(name, str):
         raise ArgumentTypeError(f"`name` of `{func}()` must be a str; got {type(name).__name__}")
     if name not in PUBLICATIONS:
@@ -122,7 +122,7 @@ def published(name: str | None = None) -> pd.DataFrame:
         the publication's citation).
     """
     if name is not None:
-        _check_name(name, "published")
+        check_name(name, "published")
     src = sources()
     parts = [_file_numbers(f, spec, src["publications"]) for f, spec in src["files"].items()
              if spec["publication"] in PUBLICATIONS and (name is None

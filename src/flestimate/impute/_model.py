@@ -100,7 +100,7 @@ def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[
     key = np.concatenate([np.asarray(p, dtype=np.int64).reshape(n, -1) for p in parts], axis=1)
     if n == 0:
         raise EstimationError("the imputation model has no respondent to learn from")
-    first, inverse, count = _unique_rows(key)
+    first, inverse, count = unique_rows(key)
     uniq = key[first]
     cov = covariates[first].reshape(len(first), -1)
     groups, group = np.unique(cov, axis=0, return_inverse=True)
@@ -133,7 +133,7 @@ def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[
         yes_by_profile=by_profile[0], no_by_profile=by_profile[1])
 
 
-def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(key, axis=0)``'s first occurrences, inverse and counts (rows in the same,
     lexicographic, order), by ranking a few columns at a time as one integer: 1-D sorts of
     ``n`` integers instead of a sort of ``n`` rows compared column by column."""

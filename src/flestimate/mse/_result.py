@@ -44,7 +44,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [_plain(rec) for rec in out.to_dict(orient="records")]
 
 
-def _freeze(frame: pd.DataFrame) -> pd.DataFrame:
+def freeze(frame: pd.DataFrame) -> pd.DataFrame:
     out: pd.DataFrame = frame.copy()
     return out
 
@@ -141,8 +141,8 @@ class MSEResult:
             "interactions": tuple((str(a), str(b)) for a, b in interactions),
             "lists": tuple(lists), "aic": float(aic), "bic": float(bic),
             "deviance": float(deviance), "df_resid": int(df_resid), "selection": selection,
-            "_coefficients": _freeze(coefficients), "_models": _freeze(models),
-            "_fitted": _freeze(fitted),
+            "_coefficients": freeze(coefficients), "_models": freeze(models),
+            "_fitted": freeze(fitted),
             "provenance": MappingProxyType(dict(provenance)),
         }
         for key, value in values.items():

@@ -23,25 +23,25 @@ from flestimate.classification import classify, load_rules
 from flestimate.errors import ArgumentError, DataError, DesignError, format_values
 from flestimate.mapping import ModuleSpec
 from flestimate.report._pipeline import (
-    _AMONG,
-    _PREFIX,
-    _UNIVERSE,
+    AMONG,
+    PREFIX,
+    UNIVERSE,
+    Outcomes,
     Prepared,
-    _as_list,
-    _frame,
-    _Outcomes,
+    as_list,
+    input_frame,
     merge_classification_options,
     prepare,
 )
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules
-from flestimate.results import _thaw
+from flestimate.results import thaw
 
 __all__ = ["prepare_dask"]
 
-_COUNT = f"{_PREFIX}count"  # persons a collapsed row stands for
-_POSITIVE = f"{_PREFIX}positive"  # weight > 0: zero and positive weights are never merged
-_BITS = f"{_PREFIX}bits"  # the 0/1 estimation columns packed into one integer key
+_COUNT = f"{PREFIX}count"  # persons a collapsed row stands for
+_POSITIVE = f"{PREFIX}positive"  # weight > 0: zero and positive weights are never merged
+_BITS = f"{PREFIX}bits"  # the 0/1 estimation columns packed into one integer key
 _FAN_IN = 8  # partitions combined per task of the reduction tree
 _SOURCE = "<dask DataFrame>"
 
@@ -99,7 +99,7 @@ def _check_rows(part: pd.DataFrame, frame: pd.DataFrame, opts: Mapping[str, Any]
     collapsed rows no longer name persons)."""
     w = opts["weights"]
     for col in dict.fromkeys(c for key in ("strata", "psu", "fpc")
-                             for c in _as_list(opts.get(key))):
+                             for c in as_list(opts.get(key))):
         bad = frame[col].isna().to_numpy()
         if bad.any():
             raise DesignError(f"design column {col!r} has {int(bad.sum())} missing value(s) in "
@@ -151,7 +151,7 @@ def _partition(part: pd.DataFrame, households: pd.DataFrame | None, *, spec: Mod
             "n_yes": yes.sum(axis=0), "n_no": no.sum(axis=0),
             "n_missing": (~observed).sum(axis=0)}))
     ids = part[hh_col].dropna().unique() if hh_col in part.columns else np.array([])
-    bits = (*prep.outcomes.columns, _UNIVERSE, *(s for _, s in _AMONG.values()), _POSITIVE)
+    bits = (*prep.outcomes.columns, UNIVERSE, *(s for _, s in AMONG.values()), _POSITIVE)
     return _Piece(_collapse([_pack(frame, bits)], weights), tuple(frame.columns), bits, opts,
                   (tuple(prep.outcomes.columns), prep.outcomes.bounded),
                   _quality_order(prep.quality, spec), dict(prep.universe), prep.counts,
@@ -258,7 +258,7 @@ class DaskPrepared(Prepared):
                                 "only")
         report = super().estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
                                   design=design, disclosure=disclosure)
-        provenance = _thaw(report.provenance)
+        provenance = thaw(report.provenance)
         d = provenance["design"]
         d["kish_deff_weights"] = d["n_rows"] * self.sum_w2 / d["sum_weights"] ** 2
         provenance["partitions"] = self.n_partitions
@@ -312,7 +312,7 @@ def prepare_dask(data: Any, spec: ModuleSpec, households: Any,
     hh: pd.DataFrame | None = None
     if households is not None:
         hh = (households.compute() if type(households).__module__.startswith("dask")
-              else _frame(households, "households")[0])
+              else input_frame(households, "households")[0])
     hh_col = spec.ids.get("household") or (spec.merge or {}).get("on")
     # Rule sets read once, here; the fixed arguments bound once, not traversed for every task.
     options = {kind: load_rules(rules, kind) for kind, rules in (
@@ -340,7 +340,7 @@ def prepare_dask(data: Any, spec: ModuleSpec, households: Any,
             f"ddf.shuffle({hh_col!r})")
     frame = _unpack(piece.frame, piece.bits, piece.columns).drop(columns=[_POSITIVE])
     names, bounded = piece.outcomes
-    outcomes = _Outcomes({c: frame[c].to_numpy() for c in names}, bounded)
+    outcomes = Outcomes({c: frame[c].to_numpy() for c in names}, bounded)
     universe = piece.universe
     return DaskPrepared(frame, outcomes, piece.design_options, spec, _SOURCE,
                         _quality(piece.quality, int(universe["in_universe"])), universe,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from flestimate.report._plot import MATPLOTLIB_HINT, forest_plot
-from flestimate.report._prevalence import _pct
+from flestimate.report._prevalence import pct
 from flestimate.results import describe_design
 
 if TYPE_CHECKING:
@@ -215,9 +215,9 @@ def _indicators(report: PrevalenceReport) -> list[str]:
             part = t[(t["among"] == among) & t["indicator"].astype(str).str.startswith(prefix)]
             cols = [c for c in ("indicator", "dimension", "grade", "n_yes", "n_no", "n_missing")
                     if c in part.columns]
-            shown = part[cols].assign(**{"%": part["share"].map(_pct)})
+            shown = part[cols].assign(**{"%": part["share"].map(pct)})
             if "share_unweighted" in part.columns:
-                shown["% unweighted"] = part["share_unweighted"].map(_pct)
+                shown["% unweighted"] = part["share_unweighted"].map(pct)
             out += [f"<h3>{title}, among persons {who}</h3>",
                     _table(shown) if len(shown) else '<p class="note">None.</p>']
     return out

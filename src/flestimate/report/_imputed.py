@@ -27,7 +27,7 @@ from flestimate.impute import (
     fit_model,
     weighting_classes,
 )
-from flestimate.impute._model import _unique_rows
+from flestimate.impute._model import unique_rows
 from flestimate.mapping import MappedSurvey, ModuleSpec, describe_filter
 
 __all__ = ["IMPUTED_CONTEXT", "NONRESPONSE_CLASSES", "Imputed", "impute_survey"]
@@ -283,7 +283,7 @@ def _distinct_households(comp: Any, household: np.ndarray | None, imputations: i
     for arr in comp.categorical.values():
         cat, _ = pd.factorize(pd.Series(arr.reshape(-1), dtype=object), use_na_sentinel=False)
         parts.append(np.asarray(cat, dtype=np.int64)[:, None])
-    _, value, _ = _unique_rows(np.concatenate(parts, axis=1))  # a row and its answers
+    _, value, _ = unique_rows(np.concatenate(parts, axis=1))  # a row and its answers
     if household is None:
         hh = np.arange(k)
     else:
@@ -301,7 +301,7 @@ def _distinct_households(comp: Any, household: np.ndarray | None, imputations: i
     table = np.full((m * n_hh, width), -1, dtype=np.int64)
     group = (np.repeat(np.arange(m), k) * n_hh + np.tile(hh, m))
     table[group, np.tile(place, m)] = value
-    first, inverse, _ = _unique_rows(np.concatenate(
+    first, inverse, _ = unique_rows(np.concatenate(
         [np.tile(np.arange(n_hh), m)[:, None], table], axis=1))
     rep_group = first[inverse]  # the first (completion, household) with the same answers
     is_rep = rep_group == np.arange(m * n_hh)

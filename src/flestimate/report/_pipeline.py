@@ -47,7 +47,7 @@ from flestimate.estimate import (
 from flestimate.impute import check_imputations, rubin, seed_sequence
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
-from flestimate.mapping import _DESIGN_KEYS, MappedSurvey, ModuleSpec, _recode, load_spec
+from flestimate.mapping import DESIGN_KEYS, MappedSurvey, ModuleSpec, load_spec, recode_values
 from flestimate.replicate import ReplicateDesign
 from flestimate.report._imputed import POINTS, Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
@@ -76,22 +76,22 @@ INDICATORS: Mapping[str, str] = {
     **{f"form_{f}": f"forced labour: {f.replace('_', ' ')}" for f in FORMS},
 }
 
-_PREFIX = "_fl_"  # estimation columns; the prefix keeps them apart from the survey's own
-_UNIVERSE = f"{_PREFIX}universe"
-_AMONG = {"trafficked_by_form": ("trafficked", f"{_PREFIX}among_trafficked"),
-          "forced_labour_by_form": ("forced_labour", f"{_PREFIX}among_forced_labour")}
+PREFIX = "_fl_"  # estimation columns; the prefix keeps them apart from the survey's own
+UNIVERSE = f"{PREFIX}universe"
+AMONG = {"trafficked_by_form": ("trafficked", f"{PREFIX}among_trafficked"),
+          "forced_labour_by_form": ("forced_labour", f"{PREFIX}among_forced_labour")}
 _NATIONAL = "national"
 
 
 @dataclass(frozen=True)
-class _Outcomes:
+class Outcomes:
     """0/1 columns over every row of the file: each class's point value and its bounds."""
 
     columns: dict[str, np.ndarray]
     bounded: tuple[str, ...]  # classes with lower/upper bound columns
 
 
-def _outcomes(cls: pd.DataFrame, positions: np.ndarray, n_rows: int) -> _Outcomes:
+def _outcomes(cls: pd.DataFrame, positions: np.ndarray, n_rows: int) -> Outcomes:
     fl_lo = cls["forced_labour_lower"].to_numpy(dtype=bool)
     fl_hi = cls["forced_labour_upper"].to_numpy(dtype=bool)
     tr_lo = cls["trafficked_lower"].to_numpy(dtype=bool)
@@ -121,11 +121,11 @@ def _outcomes(cls: pd.DataFrame, positions: np.ndarray, n_rows: int) -> _Outcome
                 col[positions] = values
                 columns[name + suffix] = col
     bounded = tuple(k for k, v in classes.items() if v[1] is not None)
-    return _Outcomes(columns, bounded)
+    return Outcomes(columns, bounded)
 
 
 # -- arguments ----------------------------------------------------------------------------------
-def _margins(by: Any) -> list[tuple[str, ...]]:
+def parse_margins(by: Any) -> list[tuple[str, ...]]:
     """``by`` as a list of margins: "sex" one margin, ["sex", "region"] two margins, and
     "sex*region" (or a tuple inside the list) one crossed margin."""
     if by is None:
@@ -156,7 +156,7 @@ def _spec(spec: Any) -> ModuleSpec:
                             f"YAML path, a mapping or a ModuleSpec; got {type(spec).__name__}")
 
 
-def _frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
+def input_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
     frame, source, _ = _read(data, what)
     return frame, source
 
@@ -195,7 +195,7 @@ def _filter_columns(rule: Any) -> list[str]:
 def _spec_columns(spec: ModuleSpec) -> list[str]:
     """The file columns a spec names: design, ids, merge key, universe, items, context."""
     names = [c for key in ("weights", "strata", "psu", "fpc")
-             for c in _as_list(spec.design.get(key))]
+             for c in as_list(spec.design.get(key))]
     names += [str(v) for v in spec.ids.values()]
     names += [str(spec.merge["on"])] if spec.merge else []
     names += _filter_columns(spec.universe)
@@ -284,10 +284,10 @@ def _design_options(spec: ModuleSpec, design: Mapping[str, Any] | None) -> dict[
         if not isinstance(design, Mapping):
             raise ArgumentTypeError("`design` of `estimate_prevalence()` must be a mapping like "
                                     "the spec's design section")
-        unknown = set(design) - _DESIGN_KEYS
+        unknown = set(design) - DESIGN_KEYS
         if unknown:
             raise ArgumentError(f"`design` of `estimate_prevalence()`: unknown key(s) "
-                                f"{sorted(unknown)}; expected {', '.join(sorted(_DESIGN_KEYS))}")
+                                f"{sorted(unknown)}; expected {', '.join(sorted(DESIGN_KEYS))}")
         opts.update(design)
     if not opts.get("weights"):
         raise SpecError(f"{spec.source}: design.weights: the spec declares no weight column; add "
@@ -295,7 +295,7 @@ def _design_options(spec: ModuleSpec, design: Mapping[str, Any] | None) -> dict[
     return opts
 
 
-def _as_list(value: Any) -> list[str]:
+def as_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
@@ -348,7 +348,7 @@ def _calibration_column(name: str, full: pd.DataFrame, spec: ModuleSpec) -> pd.S
         raise ArgumentError(f"`calibrate` of `estimate_prevalence()`: margin column {name!r} is "
                             f"neither a column of the file nor a context variable of spec "
                             f"{spec.name!r}")
-    recoded, _ = _recode(full[ctx.column], ctx, f"{spec.source}: context.{name}")
+    recoded, _ = recode_values(full[ctx.column], ctx, f"{spec.source}: context.{name}")
     return recoded
 
 
@@ -412,7 +412,7 @@ def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...],
     return flat
 
 
-def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str, ...],
+def _margin(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tuple[str, ...],
             ci: str, level: float, df: float | None, frequencies: str | None = None
             ) -> tuple[list[pd.DataFrame], Mapping[str, Any]]:
     cols = list(outcomes.columns)
@@ -421,14 +421,14 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
     keys = [*by, "indicator"]
     # A row of zero weight is not a case: n_cases counts the rows that carry weight, as the
     # estimators' n does (a domain whose weights are all 0 has n = n_cases = 0).
-    in_universe = frame.loc[frame[_UNIVERSE].to_numpy() & (np.asarray(design.weights) > 0)]
+    in_universe = frame.loc[frame[UNIVERSE].to_numpy() & (np.asarray(design.weights) > 0)]
     counts = _counts(in_universe, points, by, frequencies)
 
-    shares = proportion(design, cols, by=b, subpop=_UNIVERSE, ci=ci, level=level, df=df)
+    shares = proportion(design, cols, by=b, subpop=UNIVERSE, ci=ci, level=level, df=df)
     share = _split_variable(shares.to_frame())
     share = _with_bounds(share, keys).assign(measure="share", table="prevalence")
 
-    number = _split_variable(total(design, cols, by=b, subpop=_UNIVERSE, level=level,
+    number = _split_variable(total(design, cols, by=b, subpop=UNIVERSE, level=level,
                                    df=df).to_frame())
     if ci != "wald":  # the total's own interval is Wald
         low, high = _log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
@@ -442,8 +442,8 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: _Outcomes, by: tuple[str
         share[[*keys, "n", "n_eff"]], on=keys, how="left")
     tables = [share, number]
 
-    for name, (among, subpop) in _AMONG.items():
-        form_col = f"{_PREFIX}form_{among}"
+    for name, (among, subpop) in AMONG.items():
+        form_col = f"{PREFIX}form_{among}"
         t = proportion(design, form_col, by=b, subpop=subpop, ci=ci, level=level,
                        df=df).to_frame()
         t = _every_domain(t, share[list(by)].drop_duplicates(), frame[form_col]) if by else t
@@ -648,7 +648,7 @@ def estimate_prevalence(
                 imputation_classes, int | np.integer) or imputation_classes < 1:
             raise ArgumentError(f"`imputation_classes` of `estimate_prevalence()` must be a "
                                 f"positive integer; got {imputation_classes!r}")
-    margins = _margins(by)
+    margins = parse_margins(by)
     spec_obj = _spec(spec)
     rules = load_reliability(reliability)
     sdc = load_disclosure(disclosure if disclosure is not None else
@@ -674,7 +674,7 @@ def estimate_prevalence(
                                                      margins=margins, disclosure=sdc)
         return report
     persons, source, row_check = _read(data_or_path, "data_or_path")
-    hh = _frame(households, "households")[0] if households is not None else None
+    hh = input_frame(households, "households")[0] if households is not None else None
     check_spec_columns(spec_obj, source, persons, hh)
     full = spec_obj.merge_households(persons, hh)
     if not full.index.is_unique:
@@ -705,7 +705,7 @@ class Prepared:
     with what the report keeps of the mapping and the classification."""
 
     frame: pd.DataFrame
-    outcomes: _Outcomes
+    outcomes: Outcomes
     design_options: Mapping[str, Any]
     spec: ModuleSpec
     source: str
@@ -756,19 +756,19 @@ class Prepared:
                  disclosure: DisclosureRules | None = None) -> PrevalenceReport:
         if design is None:
             design = self._design(self.frame, variance, replicates, seed, calibration)
-        parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in _AMONG}}
+        parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in AMONG}}
         excluded: dict[str, int] = {}
         for margin in [(), *margins]:
             label = "*".join(margin) if margin else _NATIONAL
             if margin:
-                missing = self.frame.loc[self.frame[_UNIVERSE], list(margin)].isna().any(axis=1)
+                missing = self.frame.loc[self.frame[UNIVERSE], list(margin)].isna().any(axis=1)
                 persons = (np.ones(len(missing)) if self.frequencies is None else
-                           self.frame.loc[self.frame[_UNIVERSE], self.frequencies].to_numpy())
+                           self.frame.loc[self.frame[UNIVERSE], self.frequencies].to_numpy())
                 excluded[label] = int(persons[missing.to_numpy()].sum())
                 self._check_margin(label, margin, missing)
             tables, prov = _margin(design, self.frame, self.outcomes, margin, ci, level, df,
                                    self.frequencies)
-            for name, t in zip(("prevalence", "prevalence", *_AMONG), tables, strict=True):
+            for name, t in zip(("prevalence", "prevalence", *AMONG), tables, strict=True):
                 parts[name].append(t.assign(by=label, domain=_labels(t, margin)))
         table = pd.concat([t for v in parts.values() for t in v], ignore_index=True)
         table = table.rename(columns={"flag": "ci_flag"})
@@ -849,7 +849,7 @@ class Prepared:
         if not len(missing):
             raise DataError(f"{self.source}: no row is in the universe of spec "
                             f"{self.spec.name!r}, so `by` margin {label!r} has no domain")
-        values = self.frame.loc[self.frame[_UNIVERSE], list(margin)]
+        values = self.frame.loc[self.frame[UNIVERSE], list(margin)]
         empty = [c for c in margin if values[c].isna().all()] or list(margin)
         context = {c.name: c.column for c in self.spec.context}
         columns = ", ".join(f"{c!r}" + (f" (spec context, column {context[c]!r})"
@@ -916,11 +916,11 @@ class Prepared:
         return out
 
 
-_NR_WEIGHT = f"{_PREFIX}weight_nr"
+_NR_WEIGHT = f"{PREFIX}weight_nr"
 
 
 def _mi_name(name: str) -> str:
-    return f"{_PREFIX}mi_{name}"
+    return f"{PREFIX}mi_{name}"
 
 
 def _imputed_frame(frame: pd.DataFrame, imp: Imputed, weights: str) -> pd.DataFrame:
@@ -989,7 +989,7 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
     points, form_points = _completions(imp)
 
     def split(t: pd.DataFrame) -> pd.DataFrame:
-        var = t["variable"].astype(str).str.slice(len(_PREFIX) + 3)
+        var = t["variable"].astype(str).str.slice(len(PREFIX) + 3)
         parts = var.str.rsplit("@", n=1, expand=True)
         out: pd.DataFrame = t.assign(indicator=parts[0], imputation=parts[1].astype(int))
         return out
@@ -997,11 +997,11 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
     with warnings.catch_warnings():
         # a completion's form column is missing outside its class: that is its domain
         warnings.simplefilter("ignore", FlestimateWarning)
-        shares, totals = shares_and_totals_completed(design, points, by=b, subpop=_UNIVERSE,
+        shares, totals = shares_and_totals_completed(design, points, by=b, subpop=UNIVERSE,
                                                      ci=ci, level=level, df=df)
         share, number = split(shares.to_frame()), split(totals.to_frame())
         forms = {among: estimate_completed(design, "proportion", [comp], by=b,
-                                           subpop=_UNIVERSE, ci=ci, level=level,
+                                           subpop=UNIVERSE, ci=ci, level=level,
                                            df=df).to_frame()
                  for among, comp in form_points.items()}
     sh = _combine(share, keys, m)
@@ -1027,11 +1027,11 @@ def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[st
         nflag[np.isnan(low) & (nb["estimate"] == 0).to_numpy()] = "zero count: no interval"
     nb = nb.assign(ci_low=low, ci_high=high, flag=nflag, measure="number", table="prevalence")
     nb = nb.drop(columns=["n"]).merge(sh[[*keys, "n", "n_eff"]], on=keys, how="left")
-    rows = np.flatnonzero(frame[_UNIVERSE].to_numpy(dtype=bool))
+    rows = np.flatnonzero(frame[UNIVERSE].to_numpy(dtype=bool))
     codes, cells = _domain_codes(frame, by, rows)
     cases, form_cases = _mean_cases(imp, codes, cells, rows, imp.respondent[rows])
     tables = [t.merge(cases, on=keys, how="left") for t in (sh, nb)]
-    for name, (among, _) in _AMONG.items():
+    for name, (among, _) in AMONG.items():
         ft = forms[among]
         ft = ft.assign(indicator=ft["category"].astype(str),
                        imputation=ft["variable"].astype(str).str.rsplit("@", n=1).str[1]
@@ -1143,8 +1143,8 @@ def with_imputations(prepared: Prepared, full: pd.DataFrame, mapped: MappedSurve
     nr = prepared.spec.nonresponse_classes or None
     imputed = impute_survey(
         full, mapped, cls, prepared.spec, positions, frame,
-        frame[_UNIVERSE].to_numpy(dtype=bool), frame[opts["weights"]].to_numpy(dtype=float),
-        _as_list(opts.get("strata"))[:1], list(dict.fromkeys(c for m in margins for c in m)),
+        frame[UNIVERSE].to_numpy(dtype=bool), frame[opts["weights"]].to_numpy(dtype=float),
+        as_list(opts.get("strata"))[:1], list(dict.fromkeys(c for m in margins for c in m)),
         options, imputations=imputations, seed=seed, seed_seq=seed_seq, classes=classes,
         delta=delta, nonresponse_classes=nr)
     return dataclasses.replace(prepared, imputed=imputed)
@@ -1156,7 +1156,7 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
     """The estimation frame of a mapped and classified survey (rows of ``full``, in order)."""
     opts = _design_options(spec, design)
     design_cols = [c for key in ("weights", "strata", "psu", "fpc")
-                   for c in _as_list(opts.get(key))]
+                   for c in as_list(opts.get(key))]
     reps = opts.get("replicate_weights")
     if isinstance(reps, str):  # a regular expression matching the names in full (as R)
         try:
@@ -1170,7 +1170,7 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
         design_cols += matched
         opts["replicate_weights"] = matched
     elif reps is not None:
-        design_cols += _as_list(reps)
+        design_cols += as_list(reps)
     missing = [c for c in design_cols if c not in full.columns]
     if missing:
         raise DataError(f"{source}: design column(s) {missing} of spec {spec.name!r} not found "
@@ -1183,15 +1183,15 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
     extra: dict[str, Any] = dict(outcomes.columns)
     universe = np.zeros(n, dtype=bool)
     universe[positions] = True
-    extra[_UNIVERSE] = universe
+    extra[UNIVERSE] = universe
     form = classes["form"]
-    for among, subpop in _AMONG.values():
+    for among, subpop in AMONG.values():
         among_mask = outcomes.columns[among]
         extra[subpop] = among_mask
         col = pd.Series(pd.Categorical([None] * n, categories=FORMS), index=full.index)
         col.iloc[positions] = form.to_numpy()
         col[~among_mask] = None
-        extra[f"{_PREFIX}form_{among}"] = col
+        extra[f"{PREFIX}form_{among}"] = col
     for c in dict.fromkeys(c for m in margins for c in m):
         extra[c] = _by_column(c, full, mapped, positions, spec)
     for c in calibration_columns:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError
-from flestimate.report._prevalence import _LABELS, TABLES
+from flestimate.report._prevalence import LABELS, TABLES
 from flestimate.results import MATPLOTLIB_HINT, new_axes
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=100))
     p = report.provenance
-    name = _LABELS.get(indicator, indicator).strip()
+    name = LABELS.get(indicator, indicator).strip()
     ax.set_xlabel(f"% {_AMONG[table]} ({100 * p['level']:g}% {p['ci_method']} CI)")
     suffix = "" if by in (None, "national") else f", by {by}"
     ax.set_title(f"{name[0].upper()}{name[1:]}{suffix}", loc="left")

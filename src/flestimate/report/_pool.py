@@ -18,22 +18,22 @@ from flestimate.disclosure import load_disclosure
 from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.report._imputed import pool_imputed
 from flestimate.report._pipeline import (
-    _AMONG,
-    _PREFIX,
-    _UNIVERSE,
+    AMONG,
+    PREFIX,
+    UNIVERSE,
+    Outcomes,
     Prepared,
-    _as_list,
-    _margins,
-    _Outcomes,
+    as_list,
     merge_classification_options,
+    parse_margins,
 )
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
-from flestimate.results import _thaw
+from flestimate.results import thaw
 
 __all__ = ["pool_reports"]
 
-_W, _STRATA, _PSU, _COUNT = (f"{_PREFIX}pool_{k}" for k in ("w", "strata", "psu", "count"))
+_W, _STRATA, _PSU, _COUNT = (f"{PREFIX}pool_{k}" for k in ("w", "strata", "psu", "count"))
 
 
 def _items(reports: Any) -> list[tuple[str, PrevalenceReport]]:
@@ -64,8 +64,8 @@ def _unit_frame(uid: str, prep: Prepared, by_cols: list[str], unit: str) -> pd.D
     if o.get("fpc"):
         raise ArgumentError(f"`pool_reports()`: the design of {uid!r} has an FPC; pooling "
                             f"designs with finite population corrections is not supported")
-    strata_cols = _as_list(o.get("strata"))
-    psu_cols = _as_list(o.get("psu"))[:1]  # the first stage: the with-replacement approximation
+    strata_cols = as_list(o.get("strata"))
+    psu_cols = as_list(o.get("psu"))[:1]  # the first stage: the with-replacement approximation
     strata = pd.Series(uid, index=frame.index, dtype=object)
     for c in strata_cols:
         strata = strata + "|" + frame[c].astype(str)
@@ -75,8 +75,8 @@ def _unit_frame(uid: str, prep: Prepared, by_cols: list[str], unit: str) -> pd.D
     if missing:
         raise ArgumentError(f"`by` of `pool_reports()`: {missing} not in the estimation frame of "
                             f"{uid!r}; estimate each report with these domains (by=) first")
-    keep = [*prep.outcomes.columns, _UNIVERSE, *(s for _, s in _AMONG.values()),
-            *(f"{_PREFIX}form_{a}" for a, _ in _AMONG.values()),
+    keep = [*prep.outcomes.columns, UNIVERSE, *(s for _, s in AMONG.values()),
+            *(f"{PREFIX}form_{a}" for a, _ in AMONG.values()),
             *(c for c in by_cols if c != unit)]
     out = frame[keep].copy()
     out[_W] = frame[o["weights"]].to_numpy(dtype=float)
@@ -140,7 +140,7 @@ def pool_reports(
     calibration is not carried over: the provenance records each report's variance).
     """
     items = _items(reports)
-    margins = [(unit,), *[m for m in _margins(by) if m != (unit,)]]
+    margins = [(unit,), *[m for m in parse_margins(by) if m != (unit,)]]
     by_cols = list(dict.fromkeys(c for m in margins for c in m))
     preps: list[Prepared] = [r._prepared for _, r in items]  # checked by _items
     frames = [_unit_frame(uid, prep, by_cols, unit)
@@ -153,7 +153,7 @@ def pool_reports(
                                 f"({', '.join(sorted(policies))}); choose one")
         lonely_psu = policies.pop()
     first = preps[0]
-    outcomes = _Outcomes({c: pooled[c].to_numpy() for c in first.outcomes.columns},
+    outcomes = Outcomes({c: pooled[c].to_numpy() for c in first.outcomes.columns},
                          first.outcomes.bounded)
     quality = pd.concat([p.quality.assign(**{unit: uid})
                          for (uid, _), p in zip(items, preps, strict=True)], ignore_index=True)
@@ -178,7 +178,7 @@ def pool_reports(
                           "`pool_reports()`")
     report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
                                disclosure=sdc)
-    provenance = _thaw(report.provenance)
+    provenance = thaw(report.provenance)
     provenance["spec"] = {"name": "pooled", "source": ", ".join(
         sorted({p.spec.name for p in preps}))}
     provenance["reference_period"] = "; ".join(dict.fromkeys(
@@ -186,7 +186,7 @@ def pool_reports(
     provenance["pooled"] = [
         {unit: uid, "source": r.provenance["source"], "spec": r.provenance["spec"]["name"],
          "reference_period": r.provenance.get("reference_period"),
-         "rules": _thaw(r.provenance["rules"]), "variance": r.provenance["variance"]}
+         "rules": thaw(r.provenance["rules"]), "variance": r.provenance["variance"]}
         for uid, r in items]
     return PrevalenceReport(report.to_frame(), provenance, quality=quality,
                             classification_counts=prepared.counts,

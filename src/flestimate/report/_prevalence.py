@@ -17,7 +17,7 @@ from flestimate._checks import check_choice
 from flestimate._safe_output import excel_writer
 from flestimate.errors import ArgumentError
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
-from flestimate.results import _freeze, _thaw, describe_design, is_replicate_summary
+from flestimate.results import describe_design, freeze, is_replicate_summary, thaw
 
 __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
 
@@ -32,7 +32,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
 
 TABLES = ("prevalence", "trafficked_by_form", "forced_labour_by_form")
 
-_LABELS = {
+LABELS = {
     "forced_labour": "In forced labour",
     "trafficked": "  trafficked",
     "forced_labour_not_trafficked": "  not trafficked",
@@ -49,7 +49,7 @@ _LABELS = {
 }
 
 
-def _pct(p: float) -> str:
+def pct(p: float) -> str:
     if not np.isfinite(p):
         return ""
     v = 100 * p
@@ -108,7 +108,7 @@ class PrevalenceReport:
                             ("classification_counts", classification_counts),
                             ("indicator_table", indicator_table)):
             object.__setattr__(self, name, value.copy())
-        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
         object.__setattr__(self, "classification", classification)
         # The estimation frame (design and class columns), kept so that several surveys can be
         # pooled into one design (flestimate.report.pool_reports).
@@ -165,7 +165,7 @@ class PrevalenceReport:
                      for k, v in rec.items()} for rec in f.to_dict(orient="records")]
         counts = self.classification_counts.reset_index()
         counts.columns = [str(c) for c in counts.columns]
-        return {"estimates": records(self._table), "provenance": _thaw(self.provenance),
+        return {"estimates": records(self._table), "provenance": thaw(self.provenance),
                 "quality": records(self.quality), "classification_counts": records(counts),
                 "indicator_table": records(self.indicator_table)}
 
@@ -187,16 +187,16 @@ class PrevalenceReport:
         rows = []
         for r in shares.itertuples(index=False):  # a display of at most a few hundred cells
             rec: dict[str, Any] = {c: getattr(r, c) for c in dom_cols}
-            rec["indicator"] = _LABELS.get(r.indicator, r.indicator)
+            rec["indicator"] = LABELS.get(r.indicator, r.indicator)
             notes: list[str] = []
-            rec.update(self._cells(r, "%", _pct, notes))
+            rec.update(self._cells(r, "%", pct, notes))
             # a suppressed share shows nothing it could be read back from (bounds, minimum)
             hidden = _hidden(r)
             if self.imputed:
-                rec["% minimum"] = ("" if hidden or r.imputations == 0 else _pct(r.minimum))
+                rec["% minimum"] = ("" if hidden or r.imputations == 0 else pct(r.minimum))
             if table == "prevalence":
                 if not hidden and np.isfinite(r.bound_low) and np.isfinite(r.bound_high):
-                    rec["% bounds"] = f"{_pct(r.bound_low)} - {_pct(r.bound_high)}"
+                    rec["% bounds"] = f"{pct(r.bound_low)} - {pct(r.bound_high)}"
                 else:
                     rec["% bounds"] = ""
                 num = numbers.get((*[getattr(r, c) for c in dom_cols], r.indicator))
@@ -386,7 +386,7 @@ class PrevalenceReport:
             self.quality.to_excel(xl, sheet_name="data_quality", index=False)
             self.classification_counts.to_excel(xl, sheet_name="classification")
             prov = pd.DataFrame({"key": list(self.provenance), "value": [
-                json.dumps(_thaw(v), default=str) for v in self.provenance.values()]})
+                json.dumps(thaw(v), default=str) for v in self.provenance.values()]})
             prov.to_excel(xl, sheet_name="provenance", index=False)
 
     def to_html(self, path: str | Path | None = None) -> str:

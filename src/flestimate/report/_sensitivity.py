@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError
-from flestimate.results import _freeze, _thaw
+from flestimate.results import freeze, thaw
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,7 +61,7 @@ class Sensitivity:
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
         object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", _freeze(dict(provenance)))
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Sensitivity is immutable; call report.sensitivity() again")
@@ -78,7 +78,7 @@ class Sensitivity:
 
     def to_dict(self) -> dict[str, Any]:
         f = self._table.astype(object).where(self._table.notna(), None)
-        return {"sensitivity": f.to_dict(orient="records"), "provenance": _thaw(self.provenance)}
+        return {"sensitivity": f.to_dict(orient="records"), "provenance": thaw(self.provenance)}
 
     def tipping_points(self, value: float, indicator: str | None = None) -> pd.DataFrame:
         """For every margin, domain and indicator, the delta at which the estimate, and the

@@ -306,10 +306,10 @@ def _truth(pop: Population, fw: Any, persons: pd.DataFrame, n_households: int, s
     hh = fw.households
     region = pop.strata["region"].to_numpy()[pop.households["stratum"].to_numpy()
                                               [pop.persons["household"].to_numpy()] - 1]
-    from flestimate.synthetic._population import _age_group
+    from flestimate.synthetic._population import age_group_of
 
     controls = (pd.DataFrame({"region": region, "sex": pop.persons["sex"].to_numpy(),
-                              "age_group": _age_group(pop.persons["age"].to_numpy())})
+                              "age_group": age_group_of(pop.persons["age"].to_numpy())})
                 .value_counts().sort_index().rename("persons").reset_index())
     controls["region"] = [st.regions[r - 1][0] for r in controls["region"]]
     controls["sex"] = controls["sex"].map({1: "male", 2: "female"})

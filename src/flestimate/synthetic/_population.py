@@ -259,7 +259,7 @@ def true_status(answers: np.ndarray, age: np.ndarray, sector: np.ndarray, state:
             "form": np.where(fl, form, -1).astype(np.int8)}
 
 
-def _age_group(age: np.ndarray) -> np.ndarray:
+def age_group_of(age: np.ndarray) -> np.ndarray:
     bounds = [lo for lo, _ in S.AGE_GROUPS[1:]]
     return np.searchsorted(bounds, age, side="right").astype(np.int8)
 
@@ -288,7 +288,7 @@ def population_values(pop: Population) -> list[dict[str, Any]]:
         "destination": (u["destination"].to_numpy(), st.destinations),
         "sector": (u["sector"].to_numpy(), S.SECTORS),
         "region": (region - 1, tuple(r[0] for r in st.regions)),
-        "age_group": (_age_group(u["age"].to_numpy()), S.AGE_GROUP_LABELS),
+        "age_group": (age_group_of(u["age"].to_numpy()), S.AGE_GROUP_LABELS),
     }
     records: list[dict[str, Any]] = []
 

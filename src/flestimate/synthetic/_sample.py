@@ -12,7 +12,7 @@ import pandas as pd
 
 from flestimate.errors import ArgumentError
 from flestimate.synthetic import _styles as S
-from flestimate.synthetic._population import FORMS, Population, _age_group
+from flestimate.synthetic._population import FORMS, Population, age_group_of
 
 # Answer categories in the indicator's terms (1 = the indicator is present).
 NO, YES, DONT_KNOW, REFUSED, SKIPPED, NOT_INTERVIEWED = 0, 1, 2, 3, 4, 5
@@ -154,9 +154,9 @@ def draw_fieldwork(pop: Population, n_households: int, seed: int, missing: str =
     n_ag = len(S.AGE_GROUPS)
     cell_pop = _cells(pop.strata["region"].to_numpy()[hh["stratum"].to_numpy()
                                                        [p["household"].to_numpy()] - 1],
-                      p["sex"].to_numpy(), _age_group(p["age"].to_numpy()), n_ag)
+                      p["sex"].to_numpy(), age_group_of(p["age"].to_numpy()), n_ag)
     cell_s = _cells(persons["region"].to_numpy(), persons["sex"].to_numpy(),
-                    _age_group(persons["age"].to_numpy()), n_ag)
+                    age_group_of(persons["age"].to_numpy()), n_ag)
     size = (len(st.regions) + 1) * 2 * n_ag + 1
     # A cell without sampled persons is collapsed into the next age group of the same region
     # and sex (the previous one for the oldest), as NSOs do; small samples need it.
