@@ -22,10 +22,8 @@ import pandas as pd
 from flestimate.classification import classify, load_rules
 from flestimate.errors import ArgumentError, DataError, DesignError, format_values
 from flestimate.mapping import ModuleSpec
+from flestimate.report._common import AMONG, PREFIX, UNIVERSE
 from flestimate.report._pipeline import (
-    AMONG,
-    PREFIX,
-    UNIVERSE,
     Outcomes,
     Prepared,
     as_list,

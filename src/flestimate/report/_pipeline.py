@@ -8,7 +8,6 @@ PSUs of the universe that hold no case and no row is ever dropped.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from flestimate._checks import check_choice
 from flestimate._version import __version__
@@ -33,23 +31,21 @@ from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
     DataError,
-    FlestimateWarning,
     SpecError,
     format_values,
 )
 from flestimate.estimate import (
-    Completed,
-    estimate_completed,
     proportion,
-    shares_and_totals_completed,
     total,
 )
-from flestimate.impute import check_imputations, rubin, seed_sequence
+from flestimate.impute import check_imputations, seed_sequence
 from flestimate.intervals import PROPORTION_CI_METHODS, confidence_interval
 from flestimate.io import read_microdata
 from flestimate.mapping import DESIGN_KEYS, MappedSurvey, ModuleSpec, load_spec, recode_values
 from flestimate.replicate import ReplicateDesign
-from flestimate.report._imputed import POINTS, Imputed, impute_survey
+from flestimate.report._combined import imputation_flags, imputed_frame, margin_imputed
+from flestimate.report._common import AMONG, NR_WEIGHT, PREFIX, UNIVERSE, log_interval
+from flestimate.report._imputed import Imputed, impute_survey
 from flestimate.report._prevalence import TABLE_COLUMNS, PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
 
@@ -76,10 +72,6 @@ INDICATORS: Mapping[str, str] = {
     **{f"form_{f}": f"forced labour: {f.replace('_', ' ')}" for f in FORMS},
 }
 
-PREFIX = "_fl_"  # estimation columns; the prefix keeps them apart from the survey's own
-UNIVERSE = f"{PREFIX}universe"
-AMONG = {"trafficked_by_form": ("trafficked", f"{PREFIX}among_trafficked"),
-          "forced_labour_by_form": ("forced_labour", f"{PREFIX}among_forced_labour")}
 _NATIONAL = "national"
 
 
@@ -361,20 +353,6 @@ def _calibrated(design: Any, totals: Any, method: str, bounds: Any) -> Any:
 
 
 # -- estimation -------------------------------------------------------------------------------
-def _t(level: float, df: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), 0.5 + level / 2), np.nan)
-
-
-def _log_interval(x: np.ndarray, se: np.ndarray, df: np.ndarray,
-                  level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Log-scale interval of a count, ``x exp(-+ t se / x)`` (Parker et al. 2023, eq. 24, with
-    the design df); undefined (NaN) for a zero count."""
-    t = _t(level, df)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        half = t * se / x
-        ok = (x > 0) & np.isfinite(half)
-        return np.where(ok, x * np.exp(-half), np.nan), np.where(ok, x * np.exp(half), np.nan)
 
 
 def _split_variable(t: pd.DataFrame) -> pd.DataFrame:
@@ -431,7 +409,7 @@ def _margin(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tuple[str,
     number = _split_variable(total(design, cols, by=b, subpop=UNIVERSE, level=level,
                                    df=df).to_frame())
     if ci != "wald":  # the total's own interval is Wald
-        low, high = _log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
+        low, high = log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
                                   number["df"].to_numpy(), level)
         number = number.assign(ci_low=low, ci_high=high,
                                flag=np.where(np.isnan(low) & (number["estimate"] == 0),
@@ -500,7 +478,7 @@ def _kg(table: pd.DataFrame, ci: str, level: float) -> tuple[np.ndarray, np.ndar
         low[shares], high[shares] = kg_low, kg_high
         if level != 0.95 or ci == "wald":
             num = table.loc[~shares]
-            low[~shares], high[~shares] = _log_interval(
+            low[~shares], high[~shares] = log_interval(
                 num["estimate"].to_numpy(float), num["se"].to_numpy(float),
                 num["df"].to_numpy(float), 0.95)
     return low, high
@@ -781,7 +759,7 @@ class Prepared:
         flags = assess_reliability(table.assign(kg_low=kg_low, kg_high=kg_high), rules)
         table = pd.concat([table, flags], axis=1)
         if self.imputed is not None:
-            table = _imputation_flags(table)
+            table = imputation_flags(table)
         by_cols = list(dict.fromkeys(c for m in margins for c in m))
         disclosure = disclosure if disclosure is not None else DisclosureRules()
         table, disclosed = protect(table, margins, disclosure)
@@ -867,7 +845,7 @@ class Prepared:
         if variance == "replicate":
             design: Any = self.replicate_design(frame)
         else:
-            design = self.design(frame, _NR_WEIGHT if imputed is not None and variance ==
+            design = self.design(frame, NR_WEIGHT if imputed is not None and variance ==
                                  "taylor" else None)
             if variance != "taylor":
                 design = design.to_replicate(variance, replicates, seed, rho=self._fay_rho(variance))
@@ -887,12 +865,12 @@ class Prepared:
         stay."""
         imp = self.imputed
         assert imp is not None
-        frame = _imputed_frame(self.frame, imp, self.design_options["weights"])
+        frame = imputed_frame(self.frame, imp, self.design_options["weights"])
         design = self._design(frame, variance, replicates, seed, calibration, imp)
         parts = []
         for margin in [(), *margins]:
             label = "*".join(margin) if margin else _NATIONAL
-            for t in _margin_imputed(design, frame, imp, margin, ci, level, df):
+            for t in margin_imputed(design, frame, imp, margin, ci, level, df):
                 parts.append(t.assign(by=label, domain=_labels(t, margin)))
         mi = pd.concat(parts, ignore_index=True)
         keys = ["table", "by", "domain", "measure", "indicator"]
@@ -914,218 +892,6 @@ class Prepared:
             merged["table"].eq("trafficked_by_form") & ("trafficked" in imp.not_estimable))
         out: pd.DataFrame = merged[[c for c in merged.columns if not c.endswith("_mi")]]
         return out
-
-
-_NR_WEIGHT = f"{PREFIX}weight_nr"
-
-
-def _mi_name(name: str) -> str:
-    return f"{PREFIX}mi_{name}"
-
-
-def _imputed_frame(frame: pd.DataFrame, imp: Imputed, weights: str) -> pd.DataFrame:
-    """The estimation frame with one column per class (its value outside the completed rows),
-    the form of the persons in each class (a category, missing outside the class), and the
-    weights after the unit non-response adjustment."""
-    cols: dict[str, Any] = {}
-    for name in POINTS:
-        cols[_mi_name(name)] = imp.points[name][0]
-    for among, codes in imp.forms.items():
-        cols[_mi_name(f"form_{among}")] = pd.Categorical.from_codes(
-            codes[0].astype(np.int64), categories=pd.Index(FORMS))
-    w = frame[weights].to_numpy(dtype=float)
-    cols[_NR_WEIGHT] = imp.weights(w)
-    out: pd.DataFrame = pd.concat([frame, pd.DataFrame(cols, index=frame.index)], axis=1)
-    return out
-
-
-def _completions(imp: Imputed) -> tuple[list[Completed], dict[str, Completed]]:
-    """Every class's and form's completions: their values on the completed rows."""
-    rows = np.asarray(imp.completed_rows, dtype=np.int64)
-    order = np.argsort(rows, kind="stable")
-    at = rows[order]
-    # "undetermined" keeps the classified share (what the completions had to decide)
-    points = [Completed(_mi_name(name), at, imp.points[name][:, at].astype(np.float64))
-              for name in POINTS if name != "undetermined"]
-    forms = {among: Completed(_mi_name(f"form_{among}"), at, codes[:, at].astype(np.int64))
-             for among, codes in imp.forms.items()}
-    return points, forms
-
-
-def _combine(t: pd.DataFrame, keys: list[str], m: int) -> pd.DataFrame:
-    """Rubin's rules over the completions of every (domain, indicator) of a tidy table whose
-    ``imputation`` column numbers the completions."""
-    t = t.sort_values([*keys, "imputation"], kind="stable")
-    shape = (-1, m)
-    est = t["estimate"].to_numpy(float).reshape(shape).T
-    se = t["se"].to_numpy(float).reshape(shape).T
-    dfc = t["df"].to_numpy(float).reshape(shape).T
-    comb = rubin(np.nan_to_num(est), np.nan_to_num(se) ** 2, dfc.min(axis=0))
-    first = t.iloc[::m][keys].reset_index(drop=True)
-    deff = t["deff"].to_numpy(float).reshape(shape).T
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # a row without any design effect
-        vsrs = np.nanmean(np.where(deff > 0, se ** 2 / deff, np.nan), axis=0)
-    empty = np.isnan(est).all(axis=0)
-    out = first.assign(
-        estimate=np.where(empty, np.nan, comb.estimate),
-        se=np.where(empty, np.nan, comb.se), df=comb.df, fmi=comb.fmi,
-        imputations=m, n=np.rint(t["n"].to_numpy(float).reshape(shape).T.mean(axis=0)),
-        deff=comb.variance / vsrs)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["cv"] = out["se"] / out["estimate"].abs()
-    combined: pd.DataFrame = out
-    return combined
-
-
-def _margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...],
-                    ci: str, level: float, df: float | None) -> list[pd.DataFrame]:
-    """The multiple-imputation estimates of one margin: the shares and numbers of every class
-    and the shares by form, each completion estimated with the design (all completions in one
-    call per estimator) and combined by Rubin's rules."""
-    m = imp.imputations
-    b = list(by) or None
-    keys = [*by, "indicator"]
-    points, form_points = _completions(imp)
-
-    def split(t: pd.DataFrame) -> pd.DataFrame:
-        var = t["variable"].astype(str).str.slice(len(PREFIX) + 3)
-        parts = var.str.rsplit("@", n=1, expand=True)
-        out: pd.DataFrame = t.assign(indicator=parts[0], imputation=parts[1].astype(int))
-        return out
-
-    with warnings.catch_warnings():
-        # a completion's form column is missing outside its class: that is its domain
-        warnings.simplefilter("ignore", FlestimateWarning)
-        shares, totals = shares_and_totals_completed(design, points, by=b, subpop=UNIVERSE,
-                                                     ci=ci, level=level, df=df)
-        share, number = split(shares.to_frame()), split(totals.to_frame())
-        forms = {among: estimate_completed(design, "proportion", [comp], by=b,
-                                           subpop=UNIVERSE, ci=ci, level=level,
-                                           df=df).to_frame()
-                 for among, comp in form_points.items()}
-    sh = _combine(share, keys, m)
-    low, high, flag = confidence_interval(ci, sh["estimate"].to_numpy(float),
-                                          sh["se"].to_numpy(float), sh["df"].to_numpy(float),
-                                          sh["n"].to_numpy(float), level)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = sh["estimate"].to_numpy(float)
-        n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / sh["se"].to_numpy(float) ** 2,
-                         sh["n"].to_numpy(float))
-    sh = sh.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
-                   table="prevalence")
-    nb = _combine(number, keys, m)
-    if ci == "wald":
-        t = _t(level, nb["df"].to_numpy(float))
-        low = nb["estimate"] - t * nb["se"]
-        high = nb["estimate"] + t * nb["se"]
-        nflag = np.full(len(nb), None, dtype=object)
-    else:
-        low, high = _log_interval(nb["estimate"].to_numpy(float), nb["se"].to_numpy(float),
-                                  nb["df"].to_numpy(float), level)
-        nflag = np.full(len(nb), None, dtype=object)
-        nflag[np.isnan(low) & (nb["estimate"] == 0).to_numpy()] = "zero count: no interval"
-    nb = nb.assign(ci_low=low, ci_high=high, flag=nflag, measure="number", table="prevalence")
-    nb = nb.drop(columns=["n"]).merge(sh[[*keys, "n", "n_eff"]], on=keys, how="left")
-    rows = np.flatnonzero(frame[UNIVERSE].to_numpy(dtype=bool))
-    codes, cells = _domain_codes(frame, by, rows)
-    cases, form_cases = _mean_cases(imp, codes, cells, rows, imp.respondent[rows])
-    tables = [t.merge(cases, on=keys, how="left") for t in (sh, nb)]
-    for name, (among, _) in AMONG.items():
-        ft = forms[among]
-        ft = ft.assign(indicator=ft["category"].astype(str),
-                       imputation=ft["variable"].astype(str).str.rsplit("@", n=1).str[1]
-                       .astype(int))
-        comb = _combine(ft, keys, m)
-        low, high, flag = confidence_interval(ci, comb["estimate"].to_numpy(float),
-                                              comb["se"].to_numpy(float),
-                                              comb["df"].to_numpy(float),
-                                              comb["n"].to_numpy(float), level)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = comb["estimate"].to_numpy(float)
-            n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / comb["se"].to_numpy(float) ** 2,
-                             comb["n"].to_numpy(float))
-        comb = comb.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
-                           table=name)
-        tables.append(comb.merge(form_cases[among],
-                                 on=keys, how="left"))
-    observed = _observed_domains(imp, by, codes, cells, rows)
-    return [t.merge(observed, on=list(by), how="left") if by else
-            t.assign(every_case_imputed=bool(observed)) for t in tables]
-
-
-def _domain_codes(frame: pd.DataFrame, by: tuple[str, ...], rows: np.ndarray
-                  ) -> tuple[np.ndarray, pd.DataFrame]:
-    """The domain cell of each of ``rows`` (-1 where a domain value is missing) and the
-    cells' labels."""
-    if not by:
-        return np.zeros(rows.size, dtype=np.int64), pd.DataFrame(index=[0])
-    sub = frame.loc[frame.index[rows], list(by)]
-    ok = sub.notna().all(axis=1).to_numpy()
-    cells = sub[ok].drop_duplicates()
-    codes = np.full(rows.size, -1, dtype=np.int64)
-    idx = pd.MultiIndex.from_frame(cells) if len(by) > 1 else pd.Index(cells[by[0]])
-    key = (pd.MultiIndex.from_frame(sub[ok]) if len(by) > 1 else pd.Index(sub.loc[ok, by[0]]))
-    codes[ok] = idx.get_indexer(key)
-    return codes, cells.reset_index(drop=True)
-
-
-def _mean_over_completions(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The mean over the completions ``values`` (M, n), which differ only on the rows ``at``."""
-    out: np.ndarray = values[0].astype(np.float64)
-    if at.size:
-        out[at] = values[:, at].mean(axis=0)
-    return out
-
-
-def _mean_cases(imp: Imputed, codes: np.ndarray, cells: pd.DataFrame, rows: np.ndarray,
-                counted: np.ndarray) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Unweighted cases of each class, and of each form among the persons of a class,
-    averaged over the completions and rounded: one table of classes, one per ``among``."""
-    at = imp.completed_rows
-    ok = (codes >= 0) & counted
-    n_cells = len(cells)
-
-    def counts(values: np.ndarray) -> np.ndarray:
-        mean = _mean_over_completions(values, at)[rows]
-        return np.rint(np.bincount(codes[ok], weights=mean[ok], minlength=n_cells)
-                       ).astype(np.int64)
-
-    points = pd.concat([cells.assign(indicator=name, n_cases=counts(imp.points[name]))
-                        for name in POINTS], ignore_index=True)
-    forms = {among: pd.concat([cells.assign(indicator=f, n_cases=counts(code == i))
-                               for i, f in enumerate(FORMS)], ignore_index=True)
-             for among, code in imp.forms.items()}
-    return points, forms
-
-
-def _observed_domains(imp: Imputed, by: tuple[str, ...], codes: np.ndarray,
-                      cells: pd.DataFrame, rows: np.ndarray) -> Any:
-    """Whether every case of a domain was imputed: no respondent of it has a determined
-    status (such a domain's estimate would come from the other domains)."""
-    if not by:
-        return not bool(imp.determined[rows].any())
-    ok = codes >= 0
-    known = np.bincount(codes[ok], weights=imp.determined[rows][ok].astype(float),
-                        minlength=len(cells))
-    return cells.assign(every_case_imputed=known == 0)
-
-
-def _imputation_flags(table: pd.DataFrame) -> pd.DataFrame:
-    """Suppress what multiple imputation cannot give: a class whose rules need what the data do
-    not measure, and a domain every case of which was imputed."""
-    out: pd.DataFrame = table.copy()
-    not_est = out.pop("_not_estimable").to_numpy(dtype=bool)
-    every = out.pop("_every_case_imputed").fillna(False).to_numpy(dtype=bool)
-    for mask, reason in ((every, "every case in the domain imputed"),
-                         (not_est, "not estimable: the rules need what the data do not "
-                                   "measure")):
-        out.loc[mask, "reliability"] = "suppress"
-        out.loc[mask, "reliability_reason"] = np.where(
-            out.loc[mask, "reliability_reason"].astype(str) == "", reason,
-            reason + "; " + out.loc[mask, "reliability_reason"].astype(str))
-    out.loc[not_est, ["estimate", "se", "ci_low", "ci_high", "cv"]] = np.nan
-    return out
 
 
 def with_imputations(prepared: Prepared, full: pd.DataFrame, mapped: MappedSurvey,

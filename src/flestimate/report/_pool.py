@@ -16,11 +16,9 @@ import pandas as pd
 
 from flestimate.disclosure import load_disclosure
 from flestimate.errors import ArgumentError, ArgumentTypeError
+from flestimate.report._common import AMONG, PREFIX, UNIVERSE
 from flestimate.report._imputed import pool_imputed
 from flestimate.report._pipeline import (
-    AMONG,
-    PREFIX,
-    UNIVERSE,
     Outcomes,
     Prepared,
     as_list,

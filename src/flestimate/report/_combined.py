@@ -1,0 +1,230 @@
+"""The estimates of the completed data sets combined by Rubin's rules: each margin's shares,
+numbers and shares by form over the M completions, their mean cases, and the flags of
+domains that only imputation fills."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.classification._rules import FORMS
+from flestimate.errors import FlestimateWarning
+from flestimate.estimate import Completed, estimate_completed, shares_and_totals_completed
+from flestimate.impute import rubin
+from flestimate.intervals import confidence_interval
+from flestimate.report._common import AMONG, NR_WEIGHT, PREFIX, UNIVERSE, log_interval, t_quantile
+from flestimate.report._imputed import POINTS, Imputed
+
+__all__ = ["imputation_flags", "imputed_frame", "margin_imputed"]
+
+
+def _mi_name(name: str) -> str:
+    return f"{PREFIX}mi_{name}"
+
+
+def imputed_frame(frame: pd.DataFrame, imp: Imputed, weights: str) -> pd.DataFrame:
+    """The estimation frame with one column per class (its value outside the completed rows),
+    the form of the persons in each class (a category, missing outside the class), and the
+    weights after the unit non-response adjustment."""
+    cols: dict[str, Any] = {}
+    for name in POINTS:
+        cols[_mi_name(name)] = imp.points[name][0]
+    for among, codes in imp.forms.items():
+        cols[_mi_name(f"form_{among}")] = pd.Categorical.from_codes(
+            codes[0].astype(np.int64), categories=pd.Index(FORMS))
+    w = frame[weights].to_numpy(dtype=float)
+    cols[NR_WEIGHT] = imp.weights(w)
+    out: pd.DataFrame = pd.concat([frame, pd.DataFrame(cols, index=frame.index)], axis=1)
+    return out
+
+
+def _completions(imp: Imputed) -> tuple[list[Completed], dict[str, Completed]]:
+    """Every class's and form's completions: their values on the completed rows."""
+    rows = np.asarray(imp.completed_rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    at = rows[order]
+    # "undetermined" keeps the classified share (what the completions had to decide)
+    points = [Completed(_mi_name(name), at, imp.points[name][:, at].astype(np.float64))
+              for name in POINTS if name != "undetermined"]
+    forms = {among: Completed(_mi_name(f"form_{among}"), at, codes[:, at].astype(np.int64))
+             for among, codes in imp.forms.items()}
+    return points, forms
+
+
+def _combine(t: pd.DataFrame, keys: list[str], m: int) -> pd.DataFrame:
+    """Rubin's rules over the completions of every (domain, indicator) of a tidy table whose
+    ``imputation`` column numbers the completions."""
+    t = t.sort_values([*keys, "imputation"], kind="stable")
+    shape = (-1, m)
+    est = t["estimate"].to_numpy(float).reshape(shape).T
+    se = t["se"].to_numpy(float).reshape(shape).T
+    dfc = t["df"].to_numpy(float).reshape(shape).T
+    comb = rubin(np.nan_to_num(est), np.nan_to_num(se) ** 2, dfc.min(axis=0))
+    first = t.iloc[::m][keys].reset_index(drop=True)
+    deff = t["deff"].to_numpy(float).reshape(shape).T
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row without any design effect
+        vsrs = np.nanmean(np.where(deff > 0, se ** 2 / deff, np.nan), axis=0)
+    empty = np.isnan(est).all(axis=0)
+    out = first.assign(
+        estimate=np.where(empty, np.nan, comb.estimate),
+        se=np.where(empty, np.nan, comb.se), df=comb.df, fmi=comb.fmi,
+        imputations=m, n=np.rint(t["n"].to_numpy(float).reshape(shape).T.mean(axis=0)),
+        deff=comb.variance / vsrs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cv"] = out["se"] / out["estimate"].abs()
+    combined: pd.DataFrame = out
+    return combined
+
+
+def margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[str, ...],
+                    ci: str, level: float, df: float | None) -> list[pd.DataFrame]:
+    """The multiple-imputation estimates of one margin: the shares and numbers of every class
+    and the shares by form, each completion estimated with the design (all completions in one
+    call per estimator) and combined by Rubin's rules."""
+    m = imp.imputations
+    b = list(by) or None
+    keys = [*by, "indicator"]
+    points, form_points = _completions(imp)
+
+    def split(t: pd.DataFrame) -> pd.DataFrame:
+        var = t["variable"].astype(str).str.slice(len(PREFIX) + 3)
+        parts = var.str.rsplit("@", n=1, expand=True)
+        out: pd.DataFrame = t.assign(indicator=parts[0], imputation=parts[1].astype(int))
+        return out
+
+    with warnings.catch_warnings():
+        # a completion's form column is missing outside its class: that is its domain
+        warnings.simplefilter("ignore", FlestimateWarning)
+        shares, totals = shares_and_totals_completed(design, points, by=b, subpop=UNIVERSE,
+                                                     ci=ci, level=level, df=df)
+        share, number = split(shares.to_frame()), split(totals.to_frame())
+        forms = {among: estimate_completed(design, "proportion", [comp], by=b,
+                                           subpop=UNIVERSE, ci=ci, level=level,
+                                           df=df).to_frame()
+                 for among, comp in form_points.items()}
+    sh = _combine(share, keys, m)
+    low, high, flag = confidence_interval(ci, sh["estimate"].to_numpy(float),
+                                          sh["se"].to_numpy(float), sh["df"].to_numpy(float),
+                                          sh["n"].to_numpy(float), level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = sh["estimate"].to_numpy(float)
+        n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / sh["se"].to_numpy(float) ** 2,
+                         sh["n"].to_numpy(float))
+    sh = sh.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
+                   table="prevalence")
+    nb = _combine(number, keys, m)
+    if ci == "wald":
+        t = t_quantile(level, nb["df"].to_numpy(float))
+        low = nb["estimate"] - t * nb["se"]
+        high = nb["estimate"] + t * nb["se"]
+        nflag = np.full(len(nb), None, dtype=object)
+    else:
+        low, high = log_interval(nb["estimate"].to_numpy(float), nb["se"].to_numpy(float),
+                                  nb["df"].to_numpy(float), level)
+        nflag = np.full(len(nb), None, dtype=object)
+        nflag[np.isnan(low) & (nb["estimate"] == 0).to_numpy()] = "zero count: no interval"
+    nb = nb.assign(ci_low=low, ci_high=high, flag=nflag, measure="number", table="prevalence")
+    nb = nb.drop(columns=["n"]).merge(sh[[*keys, "n", "n_eff"]], on=keys, how="left")
+    rows = np.flatnonzero(frame[UNIVERSE].to_numpy(dtype=bool))
+    codes, cells = _domain_codes(frame, by, rows)
+    cases, form_cases = _mean_cases(imp, codes, cells, rows, imp.respondent[rows])
+    tables = [t.merge(cases, on=keys, how="left") for t in (sh, nb)]
+    for name, (among, _) in AMONG.items():
+        ft = forms[among]
+        ft = ft.assign(indicator=ft["category"].astype(str),
+                       imputation=ft["variable"].astype(str).str.rsplit("@", n=1).str[1]
+                       .astype(int))
+        comb = _combine(ft, keys, m)
+        low, high, flag = confidence_interval(ci, comb["estimate"].to_numpy(float),
+                                              comb["se"].to_numpy(float),
+                                              comb["df"].to_numpy(float),
+                                              comb["n"].to_numpy(float), level)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = comb["estimate"].to_numpy(float)
+            n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / comb["se"].to_numpy(float) ** 2,
+                             comb["n"].to_numpy(float))
+        comb = comb.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
+                           table=name)
+        tables.append(comb.merge(form_cases[among],
+                                 on=keys, how="left"))
+    observed = _observed_domains(imp, by, codes, cells, rows)
+    return [t.merge(observed, on=list(by), how="left") if by else
+            t.assign(every_case_imputed=bool(observed)) for t in tables]
+
+
+def _domain_codes(frame: pd.DataFrame, by: tuple[str, ...], rows: np.ndarray
+                  ) -> tuple[np.ndarray, pd.DataFrame]:
+    """The domain cell of each of ``rows`` (-1 where a domain value is missing) and the
+    cells' labels."""
+    if not by:
+        return np.zeros(rows.size, dtype=np.int64), pd.DataFrame(index=[0])
+    sub = frame.loc[frame.index[rows], list(by)]
+    ok = sub.notna().all(axis=1).to_numpy()
+    cells = sub[ok].drop_duplicates()
+    codes = np.full(rows.size, -1, dtype=np.int64)
+    idx = pd.MultiIndex.from_frame(cells) if len(by) > 1 else pd.Index(cells[by[0]])
+    key = (pd.MultiIndex.from_frame(sub[ok]) if len(by) > 1 else pd.Index(sub.loc[ok, by[0]]))
+    codes[ok] = idx.get_indexer(key)
+    return codes, cells.reset_index(drop=True)
+
+
+def _mean_over_completions(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The mean over the completions ``values`` (M, n), which differ only on the rows ``at``."""
+    out: np.ndarray = values[0].astype(np.float64)
+    if at.size:
+        out[at] = values[:, at].mean(axis=0)
+    return out
+
+
+def _mean_cases(imp: Imputed, codes: np.ndarray, cells: pd.DataFrame, rows: np.ndarray,
+                counted: np.ndarray) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Unweighted cases of each class, and of each form among the persons of a class,
+    averaged over the completions and rounded: one table of classes, one per ``among``."""
+    at = imp.completed_rows
+    ok = (codes >= 0) & counted
+    n_cells = len(cells)
+
+    def counts(values: np.ndarray) -> np.ndarray:
+        mean = _mean_over_completions(values, at)[rows]
+        return np.rint(np.bincount(codes[ok], weights=mean[ok], minlength=n_cells)
+                       ).astype(np.int64)
+
+    points = pd.concat([cells.assign(indicator=name, n_cases=counts(imp.points[name]))
+                        for name in POINTS], ignore_index=True)
+    forms = {among: pd.concat([cells.assign(indicator=f, n_cases=counts(code == i))
+                               for i, f in enumerate(FORMS)], ignore_index=True)
+             for among, code in imp.forms.items()}
+    return points, forms
+
+
+def _observed_domains(imp: Imputed, by: tuple[str, ...], codes: np.ndarray,
+                      cells: pd.DataFrame, rows: np.ndarray) -> Any:
+    """Whether every case of a domain was imputed: no respondent of it has a determined
+    status (such a domain's estimate would come from the other domains)."""
+    if not by:
+        return not bool(imp.determined[rows].any())
+    ok = codes >= 0
+    known = np.bincount(codes[ok], weights=imp.determined[rows][ok].astype(float),
+                        minlength=len(cells))
+    return cells.assign(every_case_imputed=known == 0)
+
+
+def imputation_flags(table: pd.DataFrame) -> pd.DataFrame:
+    """Suppress what multiple imputation cannot give: a class whose rules need what the data do
+    not measure, and a domain every case of which was imputed."""
+    out: pd.DataFrame = table.copy()
+    not_est = out.pop("_not_estimable").to_numpy(dtype=bool)
+    every = out.pop("_every_case_imputed").fillna(False).to_numpy(dtype=bool)
+    for mask, reason in ((every, "every case in the domain imputed"),
+                         (not_est, "not estimable: the rules need what the data do not "
+                                   "measure")):
+        out.loc[mask, "reliability"] = "suppress"
+        out.loc[mask, "reliability_reason"] = np.where(
+            out.loc[mask, "reliability_reason"].astype(str) == "", reason,
+            reason + "; " + out.loc[mask, "reliability_reason"].astype(str))
+    out.loc[not_est, ["estimate", "se", "ci_low", "ci_high", "cv"]] = np.nan
+    return out
