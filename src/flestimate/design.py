@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from flestimate._checks import check_choice
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -250,11 +251,7 @@ class SurveyDesign:
             raise ArgumentTypeError(
                 f"`data` of `SurveyDesign()` must be a pandas DataFrame; got {type(data).__name__}"
             )
-        if lonely_psu not in LONELY_PSU_RULES:
-            raise ArgumentError(
-                f"`lonely_psu` of `SurveyDesign()` must be one of {', '.join(LONELY_PSU_RULES)}; "
-                f"got {lonely_psu!r}"
-            )
+        check_choice(lonely_psu, LONELY_PSU_RULES, "lonely_psu", "SurveyDesign")
         for flag_name, flag in (
             ("nest", nest),
             ("adjust_domain_lonely", adjust_domain_lonely),

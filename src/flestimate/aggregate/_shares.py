@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from flestimate._checks import check_level
+from flestimate._checks import check_choice, check_level
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 
 __all__ = ["SHARE_CI_METHODS", "ratio", "shares"]
@@ -138,9 +138,7 @@ def shares(totals: Any, se: Any = None, *, names: Sequence[str] | None = None,
     """
     func = "shares"
     level = check_level(level, func)
-    if ci not in SHARE_CI_METHODS:
-        raise ArgumentError(f"`ci` of `shares()` must be one of {', '.join(SHARE_CI_METHODS)}; "
-                            f"got {ci!r}")
+    check_choice(ci, SHARE_CI_METHODS, "ci", "shares")
     t = as_vector(totals, "totals", func)
     k = t.shape[0]
     labels = [f"component_{i}" for i in range(k)] if names is None else [str(n) for n in names]

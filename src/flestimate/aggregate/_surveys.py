@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
-from flestimate._checks import check_level
+from flestimate._checks import check_choice, check_level
 from flestimate._version import __version__
 from flestimate.aggregate._shares import (
     lognormal_interval,
@@ -227,12 +227,8 @@ def from_reports(
     level = check_level(level, func)
     sdc = load_disclosure(disclosure, disclosure_threshold,
                           where="`disclosure` of `from_reports()`")
-    if weights not in _WEIGHTS:
-        raise ArgumentError(f"`weights` of `from_reports()` must be one of "
-                            f"{', '.join(_WEIGHTS)}; got {weights!r}")
-    if ci not in AGGREGATE_CI_METHODS:
-        raise ArgumentError(f"`ci` of `from_reports()` must be one of "
-                            f"{', '.join(AGGREGATE_CI_METHODS)}; got {ci!r}")
+    check_choice(weights, _WEIGHTS, "weights", "from_reports")
+    check_choice(ci, AGGREGATE_CI_METHODS, "ci", "from_reports")
     if weights == "population" and population is None:
         raise ArgumentError("`weights='population'` of `from_reports()` needs `population`")
     tidy = _tidy_inputs(reports)
@@ -675,9 +671,7 @@ class Breakdown:
 
     def table(self, name: str = "trafficked_by_form", level: str = "world") -> pd.DataFrame:
         """The rows of one table at one level (``country``, ``region``, ``world``)."""
-        if name not in self.tables:
-            raise ArgumentError(f"`name` of `table()` must be one of {', '.join(self.tables)}; "
-                                f"got {name!r}")
+        check_choice(name, self.tables, "name", "table")
         if level not in ("country", "region", "world"):
             raise ArgumentError(f"`level` of `table()` must be one of country, region, world; "
                                 f"got {level!r}")
@@ -755,9 +749,7 @@ class Breakdown:
             ``"share"``) and a line from ``ci_low`` to ``ci_high`` (collection ``"CI"``; a
             share without an upper end, e.g. 0 with no sample case, has no line).
         """
-        if table not in _AMONG:
-            raise ArgumentError(f"`table` of `plot()` must be one of {', '.join(_AMONG)}; "
-                                f"got {table!r}")
+        check_choice(table, tuple(_AMONG), "table", "plot")
         t = self.table(table, "world")
         rows = t[(t["quantity"] == "share") & (t["component"] != "total")].reset_index(
             drop=True)

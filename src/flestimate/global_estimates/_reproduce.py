@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from flestimate._checks import check_choice
 from flestimate._version import __version__
-from flestimate.errors import ArgumentError, ArgumentTypeError
+from flestimate.errors import ArgumentTypeError
 from flestimate.global_estimates._checks import (
     CHECK_COLUMNS,
     CHECK_STATUSES,
@@ -156,9 +157,7 @@ class Reproduction:
             ``"outside rounding"`` in red), and the band from -1 to 1 where the published
             number is explained by its rounding.
         """
-        if table not in self._tables:
-            raise ArgumentError(f"`table` of `plot()` must be one of "
-                                f"{', '.join(self._tables)}; got {table!r}")
+        check_choice(table, tuple(self._tables), "table", "plot")
         t = self._tables[table]
         tol = t["tolerance"].to_numpy(float)
         keep = (t["published"].notna() & t["recomputed"].notna()).to_numpy() & (tol > 0)

@@ -12,7 +12,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from flestimate._checks import check_level, progress_bar
+from flestimate._checks import check_choice, check_level, progress_bar
 from flestimate._version import __version__
 from flestimate.errors import (
     ArgumentError,
@@ -131,15 +131,8 @@ def _validate_args(
     selection: str, ci: str, level: float, p_stop: float | None, max_interactions: int | None,
     n_boot: int, reselect: bool,
 ) -> None:
-    if not isinstance(selection, str) or selection not in SELECTIONS:
-        raise ArgumentError(
-            f"`selection` of `mse.fit()` must be one of {', '.join(SELECTIONS)}; "
-            f"got {selection!r}"
-        )
-    if not isinstance(ci, str) or ci not in CI_METHODS:
-        raise ArgumentError(
-            f"`ci` of `mse.fit()` must be one of {', '.join(CI_METHODS)}; got {ci!r}"
-        )
+    check_choice(selection, SELECTIONS, "selection", "mse.fit")
+    check_choice(ci, CI_METHODS, "ci", "mse.fit")
     level = check_level(level, "mse.fit")
     if p_stop is not None:
         if selection not in _P_STOP:
