@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Estimates"]
+__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Estimates", "Result"]
 
 #: The message of the ImportError raised by every ``plot()`` when matplotlib is missing.
 MATPLOTLIB_HINT = "plotting needs matplotlib: pip install 'flestimate[plot]'"
@@ -125,7 +125,96 @@ def thaw(value: Any) -> Any:
     return value
 
 
-class Estimates:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as JSON-ready dicts: missing values None, numpy scalars Python ones."""
+    table = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+            for rec in table.to_dict(orient="records")]
+
+
+class Result:
+    """The base of every result object: immutable, with its provenance, a tidy frame, a
+    JSON-ready ``to_dict``, and the same text, HTML and summary displays.
+
+    A subclass passes its fields to ``__init__`` (frames are copied, the provenance frozen
+    deeply) and implements :meth:`to_frame` and :meth:`_title`; it overrides the displays
+    only where it shows more than one frame. Nothing can be set or deleted afterwards:
+    ``result.x = 1`` and ``del result.provenance`` raise AttributeError, and the provenance's
+    mappings are read-only views, so a published number cannot drift from what made it.
+    Copies and pickles rebuild the same frozen object.
+    """
+
+    __slots__ = ("_frozen", "provenance")
+    provenance: Mapping[str, Any]
+    #: How the displays name the object ("Estimates", "Aggregate", ...).
+    _label: ClassVar[str] = "Result"
+    #: The key of the table's records in :meth:`to_dict`.
+    _records_key: ClassVar[str] = "table"
+    #: What to do instead of changing the object, in the AttributeError.
+    _immutable_hint: ClassVar[str] = "build a new one"
+
+    def __init__(self, provenance: Mapping[str, Any], **fields: Any) -> None:
+        for name, value in fields.items():
+            if isinstance(value, pd.DataFrame | pd.Series):
+                value = value.copy()
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "provenance", freeze(dict(provenance)))
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; {self._immutable_hint}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; {self._immutable_hint}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name != "__weakref__" and hasattr(self, name):
+                    state[name] = getattr(self, name)
+        state["provenance"] = thaw(self.provenance)
+        return state
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "provenance", freeze(dict(state["provenance"])))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result as one tidy frame (a copy)."""
+        raise NotImplementedError
+
+    def _title(self) -> str:
+        raise NotImplementedError
+
+    def _display_frame(self) -> pd.DataFrame:
+        """What the text and HTML displays show (by default :meth:`to_frame`)."""
+        return self.to_frame()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table's records and the provenance as plain Python objects (JSON-ready)."""
+        return {self._records_key: records(self.to_frame()),
+                "provenance": thaw(self.provenance)}
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_rows", 40, "display.width", 120):
+            body = self._display_frame().to_string(index=False,
+                                                   float_format=lambda v: f"{v:.6g}")
+        return f"{self._label}: {self._title()}\n{body}"
+
+    def _repr_html_(self) -> str:
+        table = self._display_frame().to_html(index=False, border=0, escape=True)
+        return (f"<div><p><b>{html.escape(self._label)}</b>: {html.escape(self._title())}</p>"
+                f"{table}</div>")
+
+    def summary(self) -> str:
+        """A readable report: the display, then the provenance's version."""
+        version = self.provenance.get("version")
+        return repr(self) + (f"\n\nflestimate {version}" if version else "")
+
+
+class Estimates(Result):
     """Estimates from one estimator call: a tidy table and the provenance that made it.
 
     The object is immutable: :meth:`to_frame` returns a copy, and a different interval method or
@@ -140,19 +229,15 @@ class Estimates:
         The domain columns (empty without ``by=``).
     """
 
-    __slots__ = ("_by", "_frozen", "_table", "provenance")
+    __slots__ = ("_by", "_table")
     _table: pd.DataFrame
     _by: tuple[str, ...]
-    provenance: Mapping[str, Any]
+    _label = "Estimates"
+    _records_key = "estimates"
+    _immutable_hint = "call the estimator again for new results"
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], by: tuple[str, ...]):
-        object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", freeze(dict(provenance)))
-        object.__setattr__(self, "_by", tuple(by))
-        object.__setattr__(self, "_frozen", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Estimates are immutable; call the estimator again for new results")
+        super().__init__(provenance, _table=table, _by=tuple(by))
 
     @property
     def by(self) -> tuple[str, ...]:
@@ -163,15 +248,6 @@ class Estimates:
         ``estimate, se, ci_low, ci_high, cv, deff, deff_wr, n, n_eff, df, n_missing, flag``."""
         out: pd.DataFrame = self._table.copy()
         return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """Table records and provenance as plain Python objects (JSON-serialisable)."""
-        table = self._table.astype(object).where(self._table.notna(), None)
-        records = [
-            {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
-            for rec in table.to_dict(orient="records")
-        ]
-        return {"estimates": records, "provenance": thaw(self.provenance)}
 
     def __len__(self) -> int:
         return len(self._table)
@@ -195,11 +271,6 @@ class Estimates:
             f"{p['estimator']} ({p['variance']}); {p['ci_method']} {100 * p['level']:g}% CI, "
             f"df: {p['df_rule']}"
         )
-
-    def __repr__(self) -> str:
-        with pd.option_context("display.max_rows", 40, "display.width", 120):
-            body = self._display_frame().to_string(index=False, float_format=lambda v: f"{v:.6g}")
-        return f"Estimates: {self._title()}\n{body}"
 
     def _formatter(self) -> Any:
         est = self.provenance["estimator"]
