@@ -14,6 +14,7 @@ import json
 import pickle
 import pkgutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -28,10 +29,18 @@ def _estimates() -> Result:
     return des.proportion("y", by="dom")
 
 
+def _collect() -> dict[str, Callable[[], Result]]:
+    """This file's factories and those of every ``tests/contract/factories_*.py`` (one per
+    package: ``FACTORIES = {"ClassName": factory}``)."""
+    out: dict[str, Callable[[], Result]] = {"Estimates": _estimates}
+    for path in sorted(Path(__file__).parent.glob("factories_*.py")):
+        module = importlib.import_module(f"tests.contract.{path.stem}")
+        out.update(module.FACTORIES)
+    return out
+
+
 #: class name -> a factory of one real instance.
-FACTORIES: dict[str, Callable[[], Result]] = {
-    "Estimates": _estimates,
-}
+FACTORIES = _collect()
 
 
 def _all_subclasses(cls: type) -> set[type]:
