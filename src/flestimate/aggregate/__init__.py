@@ -12,6 +12,7 @@ breakdown (forced labour by form; the trafficked by form) from several national
 
 from __future__ import annotations
 
+from flestimate.aggregate._result import LEVELS, Aggregate
 from flestimate.aggregate._shares import SHARE_CI_METHODS, ratio, shares
 from flestimate.aggregate._surveys import (
     BREAKDOWN_COLUMNS,
@@ -20,7 +21,7 @@ from flestimate.aggregate._surveys import (
     Breakdown,
     from_reports,
 )
-from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, LEVELS, Aggregate, aggregate
+from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
 
 __all__ = [
     "AGGREGATE_CI_METHODS",

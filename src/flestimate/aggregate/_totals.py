@@ -3,33 +3,28 @@ the units (countries) without a survey from a named model."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from flestimate._checks import check_level
 from flestimate._version import __version__
+from flestimate.aggregate._result import Aggregate
 from flestimate.aggregate._shares import (
     lognormal_interval,
     normal_interval,
     z_quantile,
 )
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
-from flestimate.results import format_count, format_percent, freeze, new_axes, thaw
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-__all__ = ["AGGREGATE_CI_METHODS", "LEVELS", "Aggregate", "aggregate"]
+__all__ = ["AGGREGATE_CI_METHODS", "aggregate"]
 
 #: Interval methods for totals: ``normal`` (``T -/+ z se``) and ``lognormal``
 #: (``T exp(-/+ z se / T)``).
 AGGREGATE_CI_METHODS: tuple[str, ...] = ("normal", "lognormal")
-#: Values of the ``level`` column of :meth:`Aggregate.to_frame`.
-LEVELS: tuple[str, ...] = ("unit", "group", "world")
 _KINDS = ("rate", "total")
 _CI_SCALES = ("auto", "linear", "log")
 REGIONAL_RATE = "regional_rate"
@@ -215,6 +210,10 @@ def aggregate(
     surveys, added to the group variance. The world total is the sum of the group totals with
     the sum of their variances. Rates are ``per T / P`` with ``se = per se(T) / P``.
 
+    The computation is a list of named steps (each a documented function of this module):
+    check the arguments and the units, derive SEs, sum the surveyed units by group, impute,
+    total the groups and the world, build the table and its provenance.
+
     References
     ----------
     Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., Wiley, sec. 5.2 (stratified
@@ -222,6 +221,48 @@ def aggregate(
     Slavery: Forced Labour and Forced Marriage*, methodology annex (regional imputation of
     countries without a survey).
     """
+    # the arguments and each unit's estimate, SE, total and group
+    level, in_level, group_cols = _check_arguments(estimates, level, ci_level, kind, ci,
+                                                   ci_scale, per, population, groups)
+    _check_columns(estimates, value, se, ci_low, ci_high, population, unit, group_cols)
+    frame, ids = _unit_rows(estimates, unit, group_cols)
+    est, pop, surveyed = _unit_estimates(frame, ids, value, population, kind)
+    est_se, se_source = _standard_errors(frame, est, surveyed, ids, se, ci_low, ci_high,
+                                         z_quantile(in_level), ci_scale)
+    total, var = _unit_totals(kind, est, est_se, pop)
+    grouping = _grouping(frame, group_cols)
+    sums = _surveyed_sums(grouping, surveyed, total, var, pop)
+    # the units without a survey, then the group totals
+    imputers = _imputers(impute, impute_name)
+    imp = _impute(frame, ids, unit, value, population, surveyed, se_source, imputers,
+                  grouping, sums)
+    total, var = _imputed_totals(imp, total, var, pop, grouping, sums)
+    unit_rate = _unit_rates(kind, est, surveyed, total, pop)
+    group = _group_totals(grouping, imp, surveyed, total, var, pop, sums, imputers)
+    # the unit, group and world rows with their intervals and rates; the provenance
+    rate_col = f"rate_per_{per:g}"
+    z = z_quantile(level)
+    parts = [_rows("unit", frame[list(group_cols)], ids, total, var, pop, np.ones(len(frame)),
+                   surveyed.astype(float), imp.imputed.astype(float),
+                   np.where(imp.imputed, pop, 0.0), imp.imputed, imp.method, se_source, ci, z,
+                   per, rate_col)]
+    if group_cols:
+        parts.append(_group_rows(grouping, group, ci, z, per, rate_col))
+    parts.append(_world_rows(group_cols, group, surveyed, imp, ci, z, per, rate_col))
+    table = _table(parts, rate_col, per * unit_rate)
+    provenance = _provenance(kind, level, in_level, ci, ci_scale, per, imputers, imp, surveyed,
+                             columns={"value": value, "se": se, "ci_low": ci_low,
+                                      "ci_high": ci_high, "population": population,
+                                      "unit": unit, "groups": list(group_cols)})
+    return Aggregate(table, provenance, group_cols)
+
+
+def _check_arguments(estimates: Any, level: float, ci_level: float | None, kind: str, ci: str,
+                     ci_scale: str, per: float, population: str | None,
+                     groups: str | Sequence[str]) -> tuple[float, float, tuple[str, ...]]:
+    """The checked output and input levels and the group columns, after the arguments that
+    need no data are validated (the estimates a DataFrame; ``kind``, ``ci``, ``ci_scale``,
+    ``per``; a population for rates)."""
     func = "aggregate"
     if not isinstance(estimates, pd.DataFrame):
         raise ArgumentTypeError(f"`estimates` of `aggregate()` must be a DataFrame; got "
@@ -239,11 +280,24 @@ def aggregate(
     group_cols = (groups,) if isinstance(groups, str) else tuple(groups)
     if kind == "rate" and population is None:
         raise ArgumentError("`population` of `aggregate()` is needed with kind='rate'")
+    return level, in_level, group_cols
+
+
+def _check_columns(estimates: pd.DataFrame, value: str, se: str | None, ci_low: str | None,
+                   ci_high: str | None, population: str | None, unit: str,
+                   group_cols: tuple[str, ...]) -> None:
+    """Every named column exists, and the unit column is not also a group column."""
     _columns(estimates, {"value": value, "se": se, "ci_low": ci_low, "ci_high": ci_high,
                          "population": population, "unit": unit,
                          **{f"groups[{i}]": g for i, g in enumerate(group_cols)}})
     if unit in group_cols:
         raise ArgumentError(f"`unit` of `aggregate()` ({unit!r}) cannot also be a group column")
+
+
+def _unit_rows(estimates: pd.DataFrame, unit: str,
+               group_cols: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows (index reset) and the unit ids, checked: every unit named once, every group
+    column filled, at least one row."""
     frame = estimates.reset_index(drop=True)
     ids = frame[unit].to_numpy(dtype=object)
     if frame[unit].isna().any():
@@ -258,9 +312,17 @@ def aggregate(
         if miss.any():
             raise DataError(f"group column {g!r} of `aggregate()` is missing for unit(s) "
                             f"{_bad(miss, ids)}")
-    n = len(frame)
-    if n == 0:
+    if len(frame) == 0:
         raise DataError("`estimates` of `aggregate()` has no rows")
+    return frame, ids
+
+
+def _unit_estimates(frame: pd.DataFrame, ids: np.ndarray, value: str, population: str | None,
+                    kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's estimate, population (NaN without a population column) and whether it was
+    surveyed (a finite estimate), checked: populations finite and >= 0, a rate in [0, 1], a
+    total >= 0."""
+    n = len(frame)
     est = _numbers(frame, value, "value")
     pop = np.full(n, np.nan) if population is None else _numbers(frame, population,
                                                                  "population")
@@ -278,42 +340,123 @@ def aggregate(
         what = "a rate in [0, 1] (kind='rate')" if kind == "rate" else ">= 0 (kind='total')"
         raise DataError(f"column {value!r} (`value`) of `aggregate()` must be {what}; got "
                         f"{format_values(est[bad])} for unit(s) {_bad(bad, ids)}")
-    est_se, se_source = _standard_errors(frame, est, surveyed, ids, se, ci_low, ci_high,
-                                         z_quantile(in_level), ci_scale)
+    return est, pop, surveyed
 
-    # totals and rates of the surveyed units
+
+def _unit_totals(kind: str, est: np.ndarray, est_se: np.ndarray,
+                 pop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The surveyed units' totals and variances: ``T = P r``, ``Var = P^2 Var(r)`` for a rate,
+    the estimate and its squared SE for a total (NaN for the units without a survey)."""
     if kind == "rate":
-        total = pop * est
-        var = pop**2 * est_se**2
-    else:
-        total = est.copy()
-        var = est_se**2
+        return pop * est, pop**2 * est_se**2
+    return est.copy(), est_se**2
 
-    # group codes, in order of first appearance
+
+@dataclass(frozen=True)
+class _Grouping:
+    """The units' groups: each unit's group code (groups in order of first appearance), the
+    groups' values of the group columns and their labels."""
+
+    codes: np.ndarray
+    keys: pd.DataFrame
+    labels: list[str]
+
+    @property
+    def n(self) -> int:
+        return len(self.keys)
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        """Per-group sums of a per-unit array."""
+        out: np.ndarray = np.bincount(self.codes, weights=x, minlength=self.n)
+        return out
+
+
+def _grouping(frame: pd.DataFrame, group_cols: tuple[str, ...]) -> _Grouping:
+    """The groups of the units (one group of all units without group columns)."""
     if group_cols:
         codes = frame.groupby(list(group_cols), sort=False).ngroup().to_numpy()
         keys = frame[list(group_cols)].drop_duplicates().reset_index(drop=True)
     else:
-        codes = np.zeros(n, dtype=np.int64)
+        codes = np.zeros(len(frame), dtype=np.int64)
         keys = pd.DataFrame(index=[0])
-    n_groups = len(keys)
+    return _Grouping(codes, keys, [_group_label(keys, g, group_cols) for g in range(len(keys))])
 
-    def gsum(x: np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.bincount(codes, weights=x, minlength=n_groups)
+
+@dataclass(frozen=True)
+class _Sums:
+    """Per-group sums over the surveyed units: ``T_S``, ``Var(T_S)`` and ``P_S``."""
+
+    total: np.ndarray
+    var: np.ndarray
+    pop: np.ndarray
+
+
+def _surveyed_sums(grouping: _Grouping, surveyed: np.ndarray, total: np.ndarray,
+                   var: np.ndarray, pop: np.ndarray) -> _Sums:
+    """Each group's surveyed total, its variance (independent surveys: the sum of the
+    variances) and surveyed population, which regional-rate imputation scales up."""
+    return _Sums(grouping.sum(np.where(surveyed, total, 0.0)),
+                 grouping.sum(np.where(surveyed, var, 0.0)),
+                 grouping.sum(np.where(surveyed, pop, 0.0)))
+
+
+@dataclass(frozen=True)
+class _Imputation:
+    """How each unit got its estimate: the ``method`` text, imputed at the regional rate or by a
+    user model (with the model's rate and SE; NaN elsewhere)."""
+
+    method: np.ndarray
+    by_rate: np.ndarray
+    by_model: np.ndarray
+    model_rate: np.ndarray
+    model_se: np.ndarray
+
+    @property
+    def imputed(self) -> np.ndarray:
+        out: np.ndarray = self.by_rate | self.by_model
         return out
 
-    surv_total = gsum(np.where(surveyed, total, 0.0))
-    surv_var = gsum(np.where(surveyed, var, 0.0))
-    surv_pop = gsum(np.where(surveyed, pop, 0.0))
-    labels = [_group_label(keys, g, group_cols) for g in range(n_groups)]
 
-    # imputation
-    imputers = _imputers(impute, impute_name)
+def _impute(frame: pd.DataFrame, ids: np.ndarray, unit: str, value: str,
+            population: str | None, surveyed: np.ndarray, se_source: np.ndarray,
+            imputers: list[tuple[str, Imputer]], grouping: _Grouping,
+            sums: _Sums) -> _Imputation:
+    """Which model imputes each unit without a survey: the first of ``imputers`` that covers
+    it (the regional rate: its group has a surveyed population; a user model: a finite rate);
+    an error for a unit that none covers."""
+    n = len(frame)
     method = np.array([f"survey{'' if s == 'se' else f' (SE from the {s})'}" if ok else ""
                        for s, ok in zip(se_source, surveyed, strict=True)], dtype=object)
     by_rate = np.zeros(n, dtype=bool)
     by_model = np.zeros(n, dtype=bool)
     todo = ~surveyed
+    _check_imputable(todo, ids, value, population, imputers)
+    model_rate = np.full(n, np.nan)
+    model_se = np.full(n, np.nan)
+    for name, imp in imputers:
+        if not todo.any():
+            break
+        if isinstance(imp, str):
+            covered = todo & (sums.pop[grouping.codes] > 0)
+            by_rate |= covered
+            for i in np.flatnonzero(covered):
+                method[i] = f"imputed: {name} of {grouping.labels[grouping.codes[i]]}"
+        else:
+            where, rate_i, se_i = _model_predictions(imp, name, todo, frame, unit, ids)
+            model_rate[where], model_se[where] = rate_i, se_i
+            covered = np.zeros(n, dtype=bool)
+            covered[where] = True
+            by_model |= covered
+            method[covered] = f"imputed: {name}"
+        todo = todo & ~covered
+    if todo.any():
+        raise _uncovered(todo, ids, grouping, imputers)
+    return _Imputation(method, by_rate, by_model, model_rate, model_se)
+
+
+def _check_imputable(todo: np.ndarray, ids: np.ndarray, value: str, population: str | None,
+                     imputers: list[tuple[str, Imputer]]) -> None:
+    """Units without a survey need an imputation model and a population to apply it to."""
     if todo.any():
         if not imputers:
             raise DataError(f"unit(s) {_bad(todo, ids)} of `aggregate()` have no estimate (column "
@@ -322,105 +465,150 @@ def aggregate(
         if population is None:
             raise ArgumentError("`population` of `aggregate()` is needed to impute units "
                                 "without a survey")
-    model_rate = np.full(n, np.nan)
-    model_se = np.full(n, np.nan)
-    for name, imp in imputers:
-        if not todo.any():
-            break
-        if isinstance(imp, str):
-            covered = todo & (surv_pop[codes] > 0)
-            by_rate |= covered
-            for i in np.flatnonzero(covered):
-                method[i] = f"imputed: {name} of {labels[codes[i]]}"
-        else:
-            if isinstance(imp, pd.DataFrame):
-                rate_i, se_i = _model_table(imp, unit, name, ids[todo])
-            else:
-                rate_i, se_i = _model_call(imp, frame.loc[todo], name)
-            ok = np.isfinite(rate_i)
-            bad = ok & ~((rate_i >= 0) & (rate_i <= 1) & np.isfinite(se_i) & (se_i >= 0))
-            if bad.any():
-                raise DataError(f"imputation model {name!r} of `aggregate()` must give a rate in "
-                                f"[0, 1] and a finite SE >= 0; got rate "
-                                f"{format_values(rate_i[bad])} for unit(s) "
-                                f"{format_values(ids[todo][bad])}")
-            where = np.flatnonzero(todo)[ok]
-            model_rate[where], model_se[where] = rate_i[ok], se_i[ok]
-            covered = np.zeros(n, dtype=bool)
-            covered[where] = True
-            by_model |= covered
-            method[covered] = f"imputed: {name}"
-        todo = todo & ~covered
-    if todo.any():
-        empty = sorted({labels[c] for c in codes[todo]})
-        rr = any(isinstance(imp, str) for _, imp in imputers)
-        why = (f"group(s) {', '.join(empty)} have no surveyed unit, so 'regional_rate' cannot "
-               f"impute them" if rr else "no imputation model covers them")
-        raise DataError(f"unit(s) {_bad(todo, ids)} of `aggregate()` have no estimate and {why};"
-                        f" give a model (impute=DataFrame or callable) for them")
 
-    rate_g = np.divide(surv_total, surv_pop, out=np.full(n_groups, np.nan),
-                       where=surv_pop > 0)
-    var_rate_g = np.divide(surv_var, surv_pop**2, out=np.full(n_groups, np.nan),
-                           where=surv_pop > 0)
-    total = np.where(by_rate, pop * rate_g[codes], total)
-    var = np.where(by_rate, pop**2 * var_rate_g[codes], var)
-    total = np.where(by_model, pop * model_rate, total)
-    var = np.where(by_model, pop**2 * model_se**2, var)
+
+def _model_predictions(imp: pd.DataFrame | Callable[[pd.DataFrame], Any], name: str,
+                       todo: np.ndarray, frame: pd.DataFrame, unit: str,
+                       ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A user model's predictions for the units still to impute: the positions it covers (a
+    finite rate), their rates and SEs, checked to be a rate in [0, 1] and a finite SE >= 0."""
+    if isinstance(imp, pd.DataFrame):
+        rate_i, se_i = _model_table(imp, unit, name, ids[todo])
+    else:
+        rate_i, se_i = _model_call(imp, frame.loc[todo], name)
+    ok = np.isfinite(rate_i)
+    bad = ok & ~((rate_i >= 0) & (rate_i <= 1) & np.isfinite(se_i) & (se_i >= 0))
+    if bad.any():
+        raise DataError(f"imputation model {name!r} of `aggregate()` must give a rate in "
+                        f"[0, 1] and a finite SE >= 0; got rate "
+                        f"{format_values(rate_i[bad])} for unit(s) "
+                        f"{format_values(ids[todo][bad])}")
+    return np.flatnonzero(todo)[ok], rate_i[ok], se_i[ok]
+
+
+def _uncovered(todo: np.ndarray, ids: np.ndarray, grouping: _Grouping,
+               imputers: list[tuple[str, Imputer]]) -> DataError:
+    """The error for units that no model could impute, saying why."""
+    empty = sorted({grouping.labels[c] for c in grouping.codes[todo]})
+    rr = any(isinstance(imp, str) for _, imp in imputers)
+    why = (f"group(s) {', '.join(empty)} have no surveyed unit, so 'regional_rate' cannot "
+           f"impute them" if rr else "no imputation model covers them")
+    return DataError(f"unit(s) {_bad(todo, ids)} of `aggregate()` have no estimate and {why};"
+                     f" give a model (impute=DataFrame or callable) for them")
+
+
+def _imputed_totals(imp: _Imputation, total: np.ndarray, var: np.ndarray, pop: np.ndarray,
+                    grouping: _Grouping, sums: _Sums) -> tuple[np.ndarray, np.ndarray]:
+    """Every unit's total and variance: the imputed units' ``T_u = P_u r`` with the regional
+    rate ``r_g = T_S / P_S`` (``Var = P_u^2 Var(T_S) / P_S^2``) or the model's rate
+    (``Var = P_u^2 se(m_u)^2``)."""
+    rate_g = np.divide(sums.total, sums.pop, out=np.full(grouping.n, np.nan),
+                       where=sums.pop > 0)
+    var_rate_g = np.divide(sums.var, sums.pop**2, out=np.full(grouping.n, np.nan),
+                           where=sums.pop > 0)
+    total = np.where(imp.by_rate, pop * rate_g[grouping.codes], total)
+    var = np.where(imp.by_rate, pop**2 * var_rate_g[grouping.codes], var)
+    total = np.where(imp.by_model, pop * imp.model_rate, total)
+    var = np.where(imp.by_model, pop**2 * imp.model_se**2, var)
+    return total, var
+
+
+def _unit_rates(kind: str, est: np.ndarray, surveyed: np.ndarray, total: np.ndarray,
+                pop: np.ndarray) -> np.ndarray:
+    """Each unit's own rate: a given rate keeps its exact value, otherwise ``T / P``."""
     unit_rate = np.where(surveyed & (kind == "rate"), est, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        unit_rate = np.where(np.isfinite(unit_rate), unit_rate, total / pop)
+        out: np.ndarray = np.where(np.isfinite(unit_rate), unit_rate, total / pop)
+    return out
 
-    rr_pop = gsum(np.where(by_rate, pop, 0.0))
-    factor = 1.0 + np.divide(rr_pop, surv_pop, out=np.zeros(n_groups), where=rr_pop > 0)
-    model_total = gsum(np.where(by_model, total, 0.0))
-    model_var = gsum(np.where(by_model, var, 0.0))
-    g_total = factor * surv_total + model_total
-    g_var = factor**2 * surv_var + model_var
-    g_pop = gsum(pop)
-    imputed = by_rate | by_model
-    g_units = np.bincount(codes, minlength=n_groups)
+
+@dataclass(frozen=True)
+class _GroupTotals:
+    """Per-group totals, variances, populations, counts of units and methods."""
+
+    total: np.ndarray
+    var: np.ndarray
+    pop: np.ndarray
+    units: np.ndarray
+    surveyed: np.ndarray
+    imputed: np.ndarray
+    imputed_pop: np.ndarray
+    method: list[str]
+
+
+def _group_totals(grouping: _Grouping, imp: _Imputation, surveyed: np.ndarray,
+                  total: np.ndarray, var: np.ndarray, pop: np.ndarray, sums: _Sums,
+                  imputers: list[tuple[str, Imputer]]) -> _GroupTotals:
+    """Group totals: ``T_g = T_S (1 + P_U / P_S) + sum T_model`` with ``Var(T_g) = (1 + P_U /
+    P_S)^2 Var(T_S) + sum Var(T_model)`` (the regional-rate units are correlated with the
+    surveyed ones; the model's are independent of them)."""
+    codes, n_groups = grouping.codes, grouping.n
+    rr_pop = grouping.sum(np.where(imp.by_rate, pop, 0.0))
+    factor = 1.0 + np.divide(rr_pop, sums.pop, out=np.zeros(n_groups), where=rr_pop > 0)
+    model_total = grouping.sum(np.where(imp.by_model, total, 0.0))
+    model_var = grouping.sum(np.where(imp.by_model, var, 0.0))
     g_surveyed = np.bincount(codes, weights=surveyed.astype(float), minlength=n_groups)
-    g_imp_pop = gsum(np.where(imputed, pop, 0.0))
-    g_rate_n = np.bincount(codes, weights=by_rate.astype(float), minlength=n_groups)
-    g_model_n = np.bincount(codes, weights=by_model.astype(float), minlength=n_groups)
-    model_names = sorted({name for name, imp in imputers if not isinstance(imp, str)})
-    g_method = [_group_method(int(g_surveyed[g]), int(g_rate_n[g]), int(g_model_n[g]),
-                              float(factor[g]), model_names) for g in range(n_groups)]
+    g_rate_n = np.bincount(codes, weights=imp.by_rate.astype(float), minlength=n_groups)
+    g_model_n = np.bincount(codes, weights=imp.by_model.astype(float), minlength=n_groups)
+    model_names = sorted({name for name, model in imputers if not isinstance(model, str)})
+    return _GroupTotals(
+        total=factor * sums.total + model_total,
+        var=factor**2 * sums.var + model_var,
+        pop=grouping.sum(pop),
+        units=np.bincount(codes, minlength=n_groups),
+        surveyed=g_surveyed,
+        imputed=g_rate_n + g_model_n,
+        imputed_pop=grouping.sum(np.where(imp.imputed, pop, 0.0)),
+        method=[_group_method(int(g_surveyed[g]), int(g_rate_n[g]), int(g_model_n[g]),
+                              float(factor[g]), model_names) for g in range(n_groups)])
 
-    z = z_quantile(level)
-    rate_col = f"rate_per_{per:g}"
-    n_surveyed = int(surveyed.sum())
+
+def _group_rows(grouping: _Grouping, group: _GroupTotals, ci: str, z: float, per: float,
+                rate_col: str) -> pd.DataFrame:
+    """The group rows of the table."""
+    n_groups = grouping.n
+    return _rows("group", grouping.keys, np.full(n_groups, None, dtype=object), group.total,
+                 group.var, group.pop, group.units.astype(float), group.surveyed,
+                 group.imputed, group.imputed_pop, np.full(n_groups, pd.NA, dtype=object),
+                 np.array(group.method, dtype=object), np.full(n_groups, None, dtype=object),
+                 ci, z, per, rate_col)
+
+
+def _world_rows(group_cols: tuple[str, ...], group: _GroupTotals, surveyed: np.ndarray,
+                imp: _Imputation, ci: str, z: float, per: float, rate_col: str) -> pd.DataFrame:
+    """The world row: the sum of the group totals with the sum of their variances
+    (independent groups)."""
     world_method = ("sum of the group totals; Var = sum of the group variances (independent)"
-                    if group_cols else g_method[0])
-    parts = [
-        _rows("unit", frame[list(group_cols)], ids, total, var, pop, np.ones(n),
-              surveyed.astype(float), imputed.astype(float), np.where(imputed, pop, 0.0),
-              imputed, method, se_source, ci, z, per, rate_col),
-    ]
-    if group_cols:
-        parts.append(_rows("group", keys, np.full(n_groups, None, dtype=object), g_total, g_var,
-                           g_pop, g_units.astype(float), g_surveyed, g_rate_n + g_model_n,
-                           g_imp_pop, np.full(n_groups, pd.NA, dtype=object),
-                           np.array(g_method, dtype=object),
-                           np.full(n_groups, None, dtype=object), ci, z, per, rate_col))
-    parts.append(_rows("world", pd.DataFrame({g: [None] for g in group_cols}, index=[0]),
-                       np.array([None], dtype=object), np.array([g_total.sum()]),
-                       np.array([g_var.sum()]), np.array([g_pop.sum()]), np.array([float(n)]),
-                       np.array([float(n_surveyed)]), np.array([float(imputed.sum())]),
-                       np.array([g_imp_pop.sum()]), np.array([pd.NA], dtype=object),
-                       np.array([world_method], dtype=object), np.array([None], dtype=object),
-                       ci, z, per, rate_col))
+                    if group_cols else group.method[0])
+    return _rows("world", pd.DataFrame({g: [None] for g in group_cols}, index=[0]),
+                 np.array([None], dtype=object), np.array([group.total.sum()]),
+                 np.array([group.var.sum()]), np.array([group.pop.sum()]),
+                 np.array([float(len(surveyed))]), np.array([float(surveyed.sum())]),
+                 np.array([float(imp.imputed.sum())]), np.array([group.imputed_pop.sum()]),
+                 np.array([pd.NA], dtype=object), np.array([world_method], dtype=object),
+                 np.array([None], dtype=object), ci, z, per, rate_col)
+
+
+def _table(parts: list[pd.DataFrame], rate_col: str, unit_rate: np.ndarray) -> pd.DataFrame:
+    """The unit, group and world rows in one table; the unit rows carry the unit's own rate (a
+    given rate keeps its exact value)."""
     table = pd.concat(parts, ignore_index=True)
     table["imputed"] = table["imputed"].astype("boolean")
-    # unit rows: the rate is the unit's own (a given rate keeps its exact value)
     unit_rows = (table["level"] == "unit").to_numpy()
-    table.loc[unit_rows, rate_col] = per * unit_rate
-    provenance = {
+    table.loc[unit_rows, rate_col] = unit_rate
+    return table
+
+
+def _provenance(kind: str, level: float, in_level: float, ci: str, ci_scale: str, per: float,
+                imputers: list[tuple[str, Imputer]], imp: _Imputation, surveyed: np.ndarray,
+                columns: Mapping[str, Any]) -> dict[str, Any]:
+    """What made the numbers: the kind of estimate, the columns, the interval settings, the
+    imputation models, the variance assumptions (and what the SE leaves out), the counts of
+    units and the flestimate version."""
+    return {
         "function": "aggregate",
         "kind": kind,
-        "columns": {"value": value, "se": se, "ci_low": ci_low, "ci_high": ci_high,
-                    "population": population, "unit": unit, "groups": list(group_cols)},
+        "columns": dict(columns),
         "level": level,
         "ci_method": ci,
         "input_ci_level": in_level,
@@ -430,13 +618,12 @@ def aggregate(
         "variance": ("independent surveys: Var(sum T_c) = sum Var(T_c); populations are known "
                      "constants; regional-rate imputation scales the surveyed variance by "
                      "(1 + P_u/P_s)^2; model variances are added as independent"),
-        "caveat": _NOT_IN_SE if by_rate.any() else "",
-        "n_units": n,
-        "n_surveyed": n_surveyed,
-        "n_imputed": int(imputed.sum()),
+        "caveat": _NOT_IN_SE if imp.by_rate.any() else "",
+        "n_units": len(surveyed),
+        "n_surveyed": int(surveyed.sum()),
+        "n_imputed": int(imp.imputed.sum()),
         "version": __version__,
     }
-    return Aggregate(table, provenance, group_cols)
 
 
 def _standard_errors(frame: pd.DataFrame, est: np.ndarray, surveyed: np.ndarray,
@@ -538,176 +725,3 @@ def _rows(level: str, keys: pd.DataFrame, ids: np.ndarray, total: np.ndarray, va
     out["method"] = method
     out["se_source"] = se_source
     return out
-
-
-def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return ""
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
-
-
-class Aggregate:
-    """Unit, group and world totals from national estimates: a tidy table with provenance.
-
-    Immutable; other options are a new :func:`aggregate` call.
-
-    Attributes
-    ----------
-    provenance : Mapping
-        Kind of estimate, column names, interval method and level, imputation models, the
-        variance assumptions (and what the SE leaves out) and the flestimate version.
-    groups : tuple of str
-        The group columns.
-    """
-
-    __slots__ = ("_frozen", "_table", "groups", "provenance")
-    _table: pd.DataFrame
-    groups: tuple[str, ...]
-    provenance: Mapping[str, Any]
-
-    def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any],
-                 groups: Sequence[str]) -> None:
-        object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", freeze(dict(provenance)))
-        object.__setattr__(self, "groups", tuple(groups))
-        object.__setattr__(self, "_frozen", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Aggregate is immutable; call aggregate() again")
-
-    def to_frame(self, level: str | None = None) -> pd.DataFrame:
-        """The tidy table (a copy), or its rows of one ``level`` (``unit``, ``group``,
-        ``world``): ``level``, the group columns, ``unit``, ``total, se, ci_low, ci_high``,
-        ``rate_per_<per>`` with its ``_se``, ``_ci_low``, ``_ci_high``, ``population,
-        n_units, n_surveyed, n_imputed, imputed_population_share, imputed`` (unit rows),
-        ``method`` and ``se_source`` (unit rows: ``se``, ``CI, linear scale``, ``CI, log
-        scale``)."""
-        if level is not None and level not in LEVELS:
-            raise ArgumentError(f"`level` of `to_frame()` must be one of {', '.join(LEVELS)}; "
-                                f"got {level!r}")
-        t = self._table
-        out: pd.DataFrame = (t.copy() if level is None else
-                             t[t["level"] == level].reset_index(drop=True))
-        return out
-
-    @property
-    def world(self) -> pd.Series:
-        """The world row."""
-        row: pd.Series = self._table[self._table["level"] == "world"].iloc[0].copy()
-        return row
-
-    def to_dict(self) -> dict[str, Any]:
-        """Table records and provenance as plain Python objects."""
-        t = self._table.astype(object).where(self._table.notna(), None)
-        records = [{str(k): (v.item() if isinstance(v, np.generic) else v)
-                    for k, v in rec.items()} for rec in t.to_dict(orient="records")]
-        return {"estimates": records, "provenance": thaw(self.provenance)}
-
-    def _display(self, levels: Sequence[str]) -> pd.DataFrame:
-        t = self._table[self._table["level"].isin(levels)]
-        rate = f"rate_per_{self.provenance['per']:g}"
-        cols = ["level", *self.groups, "unit", "total", "se", "ci_low", "ci_high", rate,
-                f"{rate}_ci_low", f"{rate}_ci_high", "population", "n_surveyed", "n_imputed"]
-        out: pd.DataFrame = t[cols].copy()
-        if not out["unit"].notna().any():
-            out = out.drop(columns="unit")
-        for c in out.columns:
-            if pd.api.types.is_float_dtype(out[c]):
-                out[c] = out[c].map(_fmt)
-        shown: pd.DataFrame = out.astype(object).where(out.notna(), "")
-        return shown
-
-    def _title(self) -> str:
-        p = self.provenance
-        return (f"Aggregate of {p['n_units']} units ({p['n_surveyed']} surveyed, "
-                f"{p['n_imputed']} imputed); {p['kind']} estimates; {p['ci_method']} "
-                f"{100 * p['level']:g}% CI")
-
-    def __repr__(self) -> str:
-        with pd.option_context("display.max_rows", 60, "display.width", 160):
-            body = self._display(("group", "world")).to_string(index=False)
-        return f"{self._title()}\n{body}"
-
-    def _repr_html_(self) -> str:
-        body = self._display(("group", "world")).to_html(index=False, border=0, na_rep="")
-        caveat = self.provenance["caveat"]
-        note = f"<p><small>{html.escape(caveat)}</small></p>" if caveat else ""
-        return f"<div><p><b>{html.escape(self._title())}</b></p>{body}{note}</div>"
-
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Totals by group and the world total with their confidence intervals.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; by default a new figure (:func:`flestimate.results.new_axes`).
-
-        Returns
-        -------
-        matplotlib.axes.Axes
-            One row per group, then the world, top to bottom: a dot at the total (line
-            ``"total"``; hollow when part of the population is imputed) and a line from
-            ``ci_low`` to ``ci_high`` (collection ``"CI"``), annotated with the share of the
-            population that is imputed.
-        """
-        from matplotlib.ticker import FuncFormatter
-
-        t = self._table
-        rows = t[t["level"].isin(("group", "world"))].reset_index(drop=True)
-        labels = []
-        for i in range(len(rows)):
-            if rows.at[i, "level"] == "world":
-                labels.append("World")
-                continue
-            parts = [str(rows.at[i, g]) for g in self.groups if rows.at[i, g] is not None
-                     and not (isinstance(rows.at[i, g], float) and np.isnan(rows.at[i, g]))]
-            labels.append(", ".join(parts) or "group")
-        ax = new_axes(ax, 7.0, 1.4 + 0.4 * len(rows))
-        y = np.arange(len(rows), dtype=float)
-        est, lo, hi = (rows[c].to_numpy(float) for c in ("total", "ci_low", "ci_high"))
-        imputed = rows["imputed_population_share"].to_numpy(float)
-        ok = np.isfinite(lo) & np.isfinite(hi)
-        ax.hlines(y[ok], lo[ok], hi[ok], colors="#1f4e79", linewidth=1.6, label="CI")
-        marked = np.nan_to_num(imputed) > 0
-        ax.plot(est[~marked], y[~marked], "o", color="#1f4e79", label="total")
-        if marked.any():
-            ax.plot(est[marked], y[marked], "o", color="#1f4e79", markerfacecolor="white",
-                    label="total, partly imputed")
-        right = np.where(ok, hi, est)
-        for j in np.flatnonzero(marked):
-            ax.annotate(f"{format_percent(imputed[j])}% of population imputed",
-                        (right[j], y[j]), xytext=(5, 0), textcoords="offset points",
-                        va="center", fontsize="x-small", color="#555555")
-        ax.set_yticks(y, labels)
-        for tick, level in zip(ax.get_yticklabels(), rows["level"], strict=True):
-            if level == "world":
-                tick.set_fontweight("bold")
-        ax.set_ylim(len(rows) - 0.5, -0.5)
-        if marked.any():  # room for the notes
-            left, right_edge = ax.get_xlim()
-            ax.set_xlim(left, right_edge + 0.35 * (right_edge - left))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v)))
-        p = self.provenance
-        ax.set_xlabel(f"persons ({100 * p['level']:g}% {p['ci_method']} CI)")
-        ax.set_title(f"Aggregate of {p['n_units']} units ({p['n_imputed']} imputed)",
-                     loc="left")
-        ax.grid(axis="x", color="#eeeeee")
-        ax.legend(loc="best", fontsize="small", frameon=False)
-        return ax
-
-    def summary(self) -> str:
-        """The group and world rows, every unit row, and the methods."""
-        p = self.provenance
-        with pd.option_context("display.max_rows", 500, "display.width", 160):
-            units = self._display(("unit",)).to_string(index=False)
-        t = self._table
-        lines = [repr(self), "", "Units:", units, "", "Methods:"]
-        for i in np.flatnonzero((t["level"] != "unit").to_numpy()):
-            label = ", ".join(f"{g}={t.at[i, g]!s}" for g in self.groups
-                              if t.at[i, g] is not None)
-            lines.append(f"  {t.at[i, 'level']!s} {label}: {t.at[i, 'method']!s}")
-        lines += [f"Variance: {p['variance']}"]
-        if p["caveat"]:
-            lines.append(f"Caveat: {p['caveat']}")
-        lines.append(f"flestimate {p['version']}")
-        return "\n".join(lines)
