@@ -8,6 +8,7 @@ report. Reliability rule sets (NCHS 2017 by default) are data files: :func:`load
 
 from __future__ import annotations
 
+from flestimate.report._common import TABLE_COLUMNS, TABLES
 from flestimate.report._pipeline import (
     INDICATORS,
     MISSING_METHODS,
@@ -16,7 +17,7 @@ from flestimate.report._pipeline import (
     estimate_prevalence,
 )
 from flestimate.report._pool import pool_reports
-from flestimate.report._prevalence import TABLE_COLUMNS, TABLES, PrevalenceReport
+from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import (
     RELIABILITY_RULES,
     ReliabilityRules,

@@ -22,15 +22,10 @@ import pandas as pd
 from flestimate.classification import classify, load_rules
 from flestimate.errors import ArgumentError, DataError, DesignError, format_values
 from flestimate.mapping import ModuleSpec
-from flestimate.report._common import AMONG, PREFIX, UNIVERSE
-from flestimate.report._pipeline import (
-    Outcomes,
-    Prepared,
-    as_list,
-    input_frame,
-    merge_classification_options,
-    prepare,
-)
+from flestimate.report._common import AMONG, PREFIX, UNIVERSE, as_list
+from flestimate.report._frame import Outcomes, merge_classification_options, prepare
+from flestimate.report._inputs import input_frame
+from flestimate.report._prepared import Prepared
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules
 from flestimate.results import thaw
@@ -279,7 +274,7 @@ def prepare_dask(data: Any, spec: ModuleSpec, households: Any,
         The person file, partitioned so that no household spans two partitions (e.g.
         ``ddf.shuffle("hh_id")``, or divisions at household boundaries).
     spec, households, margins, design
-        As :func:`~flestimate.report._pipeline.prepare`; ``households`` (small) is a path, a
+        As :func:`~flestimate.report._frame.prepare`; ``households`` (small) is a path, a
         pandas DataFrame or Microdata, merged into every partition.
     forced_labour, trafficking, child, form, indicators, plain_penalties
         Passed to :func:`~flestimate.classify`.

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from flestimate.report._common import pct
 from flestimate.report._plot import MATPLOTLIB_HINT, forest_plot
-from flestimate.report._prevalence import pct
 from flestimate.results import describe_design
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError
-from flestimate.report._prevalence import LABELS, TABLES
+from flestimate.report._common import LABELS, TABLES
 from flestimate.results import MATPLOTLIB_HINT, new_axes
 
 if TYPE_CHECKING:

@@ -16,15 +16,11 @@ import pandas as pd
 
 from flestimate.disclosure import load_disclosure
 from flestimate.errors import ArgumentError, ArgumentTypeError
-from flestimate.report._common import AMONG, PREFIX, UNIVERSE
+from flestimate.report._common import AMONG, PREFIX, UNIVERSE, as_list
+from flestimate.report._frame import Outcomes, merge_classification_options
 from flestimate.report._imputed import pool_imputed
-from flestimate.report._pipeline import (
-    Outcomes,
-    Prepared,
-    as_list,
-    merge_classification_options,
-    parse_margins,
-)
+from flestimate.report._inputs import parse_margins
+from flestimate.report._prepared import Prepared
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
 from flestimate.results import thaw

@@ -16,45 +16,11 @@ from flestimate._atomic import atomic_write, atomic_write_text
 from flestimate._checks import check_choice
 from flestimate._safe_output import excel_writer
 from flestimate.errors import ArgumentError
+from flestimate.report._common import LABELS, TABLE_COLUMNS, TABLES, pct
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
-from flestimate.results import describe_design, freeze, is_replicate_summary, thaw
+from flestimate.results import Result, describe_design, is_replicate_summary, records, thaw
 
 __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
-
-#: Columns of :meth:`PrevalenceReport.to_frame` after ``table``, ``by``, ``domain`` and the
-#: domain columns.
-TABLE_COLUMNS: tuple[str, ...] = (
-    "measure", "indicator", "estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_cases",
-    "n_eff", "df", "bound_low", "bound_high", "bound_ci_low", "bound_ci_high", "minimum",
-    "fmi", "imputations", "reliability", "reliability_reason", "ci_flag", "disclosure",
-    "disclosure_reason",
-)
-
-TABLES = ("prevalence", "trafficked_by_form", "forced_labour_by_form")
-
-LABELS = {
-    "forced_labour": "In forced labour",
-    "trafficked": "  trafficked",
-    "forced_labour_not_trafficked": "  not trafficked",
-    "undetermined": "Undetermined",
-    "not_forced_labour": "Not in forced labour",
-    "form_state_imposed": "Forced labour: state-imposed",
-    "form_commercial_sexual_exploitation": "Forced labour: commercial sexual exploitation",
-    "form_economic_exploitation": "Forced labour: economic exploitation",
-    "form_mixed_undetermined": "Forced labour: mixed or undetermined",
-    "state_imposed": "State-imposed",
-    "commercial_sexual_exploitation": "Commercial sexual exploitation",
-    "economic_exploitation": "Economic exploitation",
-    "mixed_undetermined": "Mixed or undetermined",
-}
-
-
-def pct(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    v = 100 * p
-    return f"{v:.1f}" if v >= 1 or v == 0 else f"{v:.2f}"
-
 
 def _count(x: float) -> str:
     return f"{x:,.0f}" if np.isfinite(x) else ""
@@ -66,7 +32,7 @@ def _interval(lo: float, hi: float, fmt: Any) -> str:
     return f"{fmt(lo) or '.'} - {fmt(hi) or '.'}"
 
 
-class PrevalenceReport:
+class PrevalenceReport(Result):
     """National and domain estimates of forced labour and trafficking from one survey.
 
     Immutable; a different interval method or rule set is a new
@@ -89,37 +55,31 @@ class PrevalenceReport:
         The classification itself (``explain(row_id)``), when it was made in memory.
     """
 
-    __slots__ = ("_frozen", "_options", "_prepared", "_table", "classification",
-                 "classification_counts", "indicator_table", "provenance", "quality")
+    __slots__ = ("_options", "_prepared", "_table", "classification", "classification_counts",
+                 "indicator_table", "quality")
     _table: pd.DataFrame
-    provenance: Mapping[str, Any]
     quality: pd.DataFrame
     classification_counts: pd.DataFrame
     indicator_table: pd.DataFrame
     classification: Any
     _prepared: Any
     _options: Mapping[str, Any]
+    _label = "PrevalenceReport"
+    _records_key = "estimates"
+    _immutable_hint = "call estimate_prevalence() again"
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], *,
                  quality: pd.DataFrame, classification_counts: pd.DataFrame,
                  indicator_table: pd.DataFrame, classification: Any = None,
                  prepared: Any = None, options: Mapping[str, Any] | None = None) -> None:
-        for name, value in (("_table", table), ("quality", quality),
-                            ("classification_counts", classification_counts),
-                            ("indicator_table", indicator_table)):
-            object.__setattr__(self, name, value.copy())
-        object.__setattr__(self, "provenance", freeze(dict(provenance)))
-        object.__setattr__(self, "classification", classification)
-        # The estimation frame (design and class columns), kept so that several surveys can be
-        # pooled into one design (flestimate.report.pool_reports).
-        object.__setattr__(self, "_prepared", prepared)
-        # The estimation arguments, so that an analysis can estimate the survey again (the
-        # sensitivity analysis with shifted imputations).
-        object.__setattr__(self, "_options", dict(options or {}))
-        object.__setattr__(self, "_frozen", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("PrevalenceReport is immutable; call estimate_prevalence() again")
+        # _prepared: the estimation frame (design and class columns), kept so that several
+        # surveys can be pooled into one design (flestimate.report.pool_reports).
+        # _options: the estimation arguments, so that an analysis can estimate the survey
+        # again (the sensitivity analysis with shifted imputations).
+        super().__init__(provenance, _table=table, quality=quality,
+                         classification_counts=classification_counts,
+                         indicator_table=indicator_table, classification=classification,
+                         _prepared=prepared, _options=dict(options or {}))
 
     # -- data -----------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -159,10 +119,6 @@ class PrevalenceReport:
     def to_dict(self) -> dict[str, Any]:
         """Estimates, provenance, data quality and classification counts as plain Python
         objects (JSON-serialisable)."""
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            f = frame.astype(object).where(frame.notna(), None)
-            return [{str(k): (v.item() if isinstance(v, np.generic) else v)
-                     for k, v in rec.items()} for rec in f.to_dict(orient="records")]
         counts = self.classification_counts.reset_index()
         counts.columns = [str(c) for c in counts.columns]
         return {"estimates": records(self._table), "provenance": thaw(self.provenance),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError
-from flestimate.results import freeze, thaw
+from flestimate.results import Result
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,7 +45,7 @@ def _crossing(x: np.ndarray, y: np.ndarray, value: float) -> float:
     return float(min(hits, key=abs)) if hits else float("nan")
 
 
-class Sensitivity:
+class Sensitivity(Result):
     """The imputed shares under shifted log-odds of yes for the sensitive items (see
     :meth:`PrevalenceReport.sensitivity`). Immutable.
 
@@ -55,19 +55,14 @@ class Sensitivity:
         The report's source and method, the deltas, the sensitive items.
     """
 
-    __slots__ = ("_table", "provenance")
+    __slots__ = ("_table",)
     _table: pd.DataFrame
-    provenance: Mapping[str, Any]
+    _label = "Sensitivity"
+    _records_key = "sensitivity"
+    _immutable_hint = "call report.sensitivity() again"
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", freeze(dict(provenance)))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Sensitivity is immutable; call report.sensitivity() again")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("Sensitivity is immutable")
+        super().__init__(provenance, _table=table)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per delta, margin, domain and indicator: ``delta``, ``by``, ``domain``,
@@ -75,10 +70,6 @@ class Sensitivity:
         ``minimum`` and bounds (which no delta changes)."""
         out: pd.DataFrame = self._table.copy()
         return out
-
-    def to_dict(self) -> dict[str, Any]:
-        f = self._table.astype(object).where(self._table.notna(), None)
-        return {"sensitivity": f.to_dict(orient="records"), "provenance": thaw(self.provenance)}
 
     def tipping_points(self, value: float, indicator: str | None = None) -> pd.DataFrame:
         """For every margin, domain and indicator, the delta at which the estimate, and the
@@ -103,17 +94,19 @@ class Sensitivity:
         out: pd.DataFrame = pd.DataFrame(rows)
         return out
 
+    def _title(self) -> str:
+        return (f"MNAR sensitivity of {self.provenance['source']}: imputed shares (%) when the "
+                f"log-odds of yes of the missing sensitive answers are shifted by delta")
+
     def summary(self) -> str:
+        """The national shares (%) by delta, the sensitive items and the imputation method."""
         p = self.provenance
         nat = self._table[self._table["by"] == "national"]
         wide = nat.pivot_table(index="delta", columns="indicator", values="estimate")
         with pd.option_context("display.width", 140):
             body = (100 * wide).round(2).to_string()
-        return "\n".join([
-            f"MNAR sensitivity of {p['source']}: imputed shares (%) when the log-odds of yes of "
-            f"the missing sensitive answers are shifted by delta",
-            body, f"sensitive items: {', '.join(p['sensitive'])}",
-            f"{p['method']}"])
+        return "\n".join([self._title(), body, f"sensitive items: {', '.join(p['sensitive'])}",
+                          f"{p['method']}"])
 
     def __repr__(self) -> str:
         return self.summary()
@@ -122,7 +115,7 @@ class Sensitivity:
         nat = self._table[self._table["by"] == "national"]
         wide = (100 * nat.pivot_table(index="delta", columns="indicator",
                                       values="estimate")).round(2)
-        title = html.escape(self.summary().splitlines()[0])
+        title = html.escape(self._title())
         return f"<div><p><b>{title}</b></p>{wide.to_html(border=0)}</div>"
 
     def plot(self, indicator: str = "forced_labour", *, by: str = "national",

@@ -1,0 +1,189 @@
+"""The arguments and input files of the main job, checked: the margins, the module spec, the
+person (and household) frame, and the data against the spec (names in another case, repeated
+person ids), with the read check in the data-quality report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
+from flestimate.io import read_microdata
+from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
+from flestimate.report._common import as_list
+
+__all__ = ["check_spec_columns", "check_unique_ids", "input_frame", "margin_columns",
+           "module_spec", "parse_margins", "read_input", "with_read_row"]
+
+
+def parse_margins(by: Any) -> list[tuple[str, ...]]:
+    """``by`` as a list of margins: "sex" one margin, ["sex", "region"] two margins, and
+    "sex*region" (or a tuple inside the list) one crossed margin."""
+    if by is None:
+        return []
+    items = [by] if isinstance(by, str | tuple) else by
+    if not isinstance(items, Sequence):
+        raise ArgumentTypeError(f"`by` of `estimate_prevalence()` must be a column name or a "
+                                f"list of them; got {type(by).__name__}")
+    out: list[tuple[str, ...]] = []
+    for item in items:
+        cols = tuple(c.strip() for c in item.split("*")) if isinstance(item, str) else tuple(item)
+        if not cols or not all(isinstance(c, str) and c for c in cols):
+            raise ArgumentError(f"`by` of `estimate_prevalence()`: {item!r} is not a column name "
+                                f"or a crossing like 'sex*region'")
+        if cols not in out:
+            out.append(cols)
+    return out
+
+
+def module_spec(spec: Any) -> ModuleSpec:
+    """The ``spec`` argument as a ModuleSpec: a built-in name, a YAML path or a mapping."""
+    if isinstance(spec, ModuleSpec):
+        return spec
+    if isinstance(spec, str | Path):
+        return load_spec(spec)
+    if isinstance(spec, Mapping):
+        return ModuleSpec.from_dict(spec)
+    raise ArgumentTypeError(f"`spec` of `estimate_prevalence()` must be a built-in spec name, a "
+                            f"YAML path, a mapping or a ModuleSpec; got {type(spec).__name__}")
+
+
+def input_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
+    """The frame of a path, DataFrame or Microdata argument, and its source."""
+    frame, source, _ = read_input(data, what)
+    return frame, source
+
+
+def read_input(data: Any, what: str) -> tuple[pd.DataFrame, str, str | None]:
+    """The frame, its source, and how its row count was checked (None for a DataFrame)."""
+    if isinstance(data, str | Path):
+        md = read_microdata(data)
+        return md.frame, str(data), md.metadata.row_check or None
+    meta = getattr(data, "metadata", None)
+    frame, source = _given_frame(data, what)
+    return frame, source, getattr(meta, "row_check", None) or None
+
+
+def _given_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
+    if isinstance(data, pd.DataFrame):
+        return data, "<DataFrame>"
+    if hasattr(data, "frame") and isinstance(data.frame, pd.DataFrame):
+        meta = getattr(data, "metadata", None)
+        source = getattr(meta, "path", None) or getattr(meta, "file", None)
+        return data.frame, str(source) if source else "<Microdata>"
+    raise ArgumentTypeError(f"`{what}` of `estimate_prevalence()` must be a file path, a pandas "
+                            f"DataFrame or Microdata; got {type(data).__name__}")
+
+
+def _filter_columns(rule: Any) -> list[str]:
+    if isinstance(rule, Mapping):
+        own = [str(rule["column"])] if isinstance(rule.get("column"), str) else []
+        return own + [c for v in rule.values() for c in _filter_columns(v)]
+    if isinstance(rule, list):
+        return [c for v in rule for c in _filter_columns(v)]
+    return []
+
+
+def _spec_columns(spec: ModuleSpec) -> list[str]:
+    """The file columns a spec names: design, ids, merge key, universe, items, context."""
+    names = [c for key in ("weights", "strata", "psu", "fpc")
+             for c in as_list(spec.design.get(key))]
+    names += [str(v) for v in spec.ids.values()]
+    names += [str(spec.merge["on"])] if spec.merge else []
+    names += _filter_columns(spec.universe)
+    for ind in spec.indicators:
+        names += [*ind.items, *_filter_columns(ind.asked_if), *_filter_columns(ind.no_if)]
+    names += [c.column for c in spec.context]
+    return list(dict.fromkeys(names))
+
+
+def check_spec_columns(spec: ModuleSpec, source: str, persons: pd.DataFrame,
+                       households: pd.DataFrame | None = None) -> None:
+    """Columns of the spec that the file has only under another case (an SPSS portable
+    ``.por`` file stores its names in upper case) are a ``DataError`` saying so and how to
+    read them, instead of a "column not found" further on."""
+    have = [str(c) for c in persons.columns]
+    if households is not None:
+        have += [str(c) for c in households.columns]
+    present = set(have)
+    by_lower: dict[str, str] = {}
+    for c in have:
+        by_lower.setdefault(c.lower(), c)
+    other_case = {c: by_lower[c.lower()] for c in _spec_columns(spec)
+                  if c not in present and c.lower() in by_lower}
+    if not other_case:
+        return
+    upper = all(c == c.upper() for c in have)
+    what = ("the file's names are upper case" if upper else
+            "the file has them in another case")
+    fix = ("read it with read_microdata(path, lowercase_names=True)" if upper and all(
+        c == c.lower() for c in other_case) else "rename the columns to the spec's names")
+    raise DataError(
+        f"{source}: column(s) {format_values(list(other_case))} of spec {spec.name!r} not "
+        f"found: {what}: {format_values(list(other_case.values()))} (first names read: "
+        f"{format_values(have, limit=6)}); {fix}"
+    )
+
+
+def check_unique_ids(frame: pd.DataFrame, spec: ModuleSpec, source: str) -> None:
+    """Persons whose ids (the spec's ``ids``: household and person line) repeat an earlier
+    row would be counted twice: a ``DataError`` naming the first rows, their ids and the count.
+    Rows with a missing id are not compared; a spec without a ``person`` id is not checked."""
+    if "person" not in spec.ids:
+        return
+    cols = list(dict.fromkeys(str(v) for v in spec.ids.values()))
+    if not all(c in frame.columns for c in cols):
+        return
+    ids = frame[cols]
+    repeat = ids.duplicated(keep="first").to_numpy() & ids.notna().all(axis=1).to_numpy()
+    if not repeat.any():
+        return
+    def show(value: Any) -> str:
+        return (str(int(value)) if isinstance(value, float) and value.is_integer()
+                else repr(value) if isinstance(value, str) else str(value))
+
+    rows = np.flatnonzero(repeat)[:5]
+    shown = "; ".join(
+        f"row {frame.index[r]} ("
+        + ", ".join(f"{c}={show(v)}" for c, v in zip(cols, ids.iloc[r].tolist(), strict=True))
+        + ")" for r in rows)
+    more = f"; ... ({int(repeat.sum()) - len(rows)} more)" if repeat.sum() > len(rows) else ""
+    raise DataError(
+        f"{source}: {int(repeat.sum())} person row(s) repeat the ids ({', '.join(cols)}) of an "
+        f"earlier row (the spec's `ids`) and would be counted twice: {shown}{more}; drop the "
+        f"duplicates or fix the ids"
+    )
+
+
+def with_read_row(mapped: MappedSurvey, source: str, rows: int, row_check: str
+                   ) -> MappedSurvey:
+    """The data-quality report with a last row on reading (``section == "read"``): the rows
+    read and whether their number could be checked against the file (it cannot for a CSV
+    file)."""
+    import dataclasses
+
+    q = mapped.quality
+    row = pd.DataFrame([{"section": "read", "item": source, "n": rows, "reason": row_check}])
+    out = pd.concat([q.astype({"reason": object}), row], ignore_index=True)[list(q.columns)]
+    counts = [c for c in q.columns if c.startswith("n")]
+    out[counts] = out[counts].astype("Int64")
+    return dataclasses.replace(mapped, quality=out)
+
+
+def margin_columns(totals: Any) -> list[str]:
+    """The columns a calibration's population totals refer to."""
+    if totals is None:
+        return []
+    tables = [totals] if isinstance(totals, pd.DataFrame) else totals
+    if isinstance(tables, Mapping):
+        return [str(k) for k in tables if k != "_population"]
+    if isinstance(tables, list | tuple):
+        return list(dict.fromkeys(str(c) for t in tables if isinstance(t, pd.DataFrame)
+                                  for c in t.columns if c != "total"))
+    raise ArgumentTypeError(f"`calibrate` of `estimate_prevalence()` must be a DataFrame of "
+                            f"population totals, a list of them or a mapping; got "
+                            f"{type(totals).__name__}")

@@ -1,0 +1,260 @@
+"""One survey ready to estimate: :class:`Prepared` holds the estimation frame and what the
+report keeps of the mapping and the classification, declares the design (Taylor, shipped or
+made replicates, the non-response adjustment, the calibration) and estimates every margin into
+a :class:`~flestimate.report.PrevalenceReport`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from flestimate._version import __version__
+from flestimate.classification import Classification
+from flestimate.design import SurveyDesign
+from flestimate.disclosure import DisclosureRules, protect, protect_tables
+from flestimate.errors import ArgumentError, DataError, SpecError
+from flestimate.mapping import ModuleSpec
+from flestimate.replicate import ReplicateDesign
+from flestimate.report._combined import imputation_flags, imputed_frame, margin_imputed
+from flestimate.report._common import AMONG, NR_WEIGHT, TABLE_COLUMNS, UNIVERSE
+from flestimate.report._inputs import margin_columns
+from flestimate.report._margins import domain_labels, kg_interval, margin_tables
+from flestimate.report._prevalence import PrevalenceReport
+from flestimate.report._reliability import ReliabilityRules, assess_reliability
+
+if TYPE_CHECKING:
+    from flestimate.report._frame import Outcomes
+    from flestimate.report._imputed import Imputed
+
+__all__ = ["Prepared"]
+
+_NATIONAL = "national"
+
+
+def _calibrated(design: Any, totals: Any, method: str, bounds: Any) -> Any:
+    if method == "poststratify":
+        return design.poststratify(totals)
+    if method == "rake":
+        return design.rake(totals)
+    return design.calibrate(totals, method=method, bounds=bounds)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The estimation frame of one survey (design columns, 0/1 class columns, domain columns)
+    with what the report keeps of the mapping and the classification."""
+
+    frame: pd.DataFrame
+    outcomes: Outcomes
+    design_options: Mapping[str, Any]
+    spec: ModuleSpec
+    source: str
+    quality: pd.DataFrame
+    universe: Mapping[str, int]
+    classification: Classification | None
+    counts: pd.DataFrame
+    indicator_table: pd.DataFrame
+    rules: Mapping[str, Any]
+    #: A column of row multiplicities when each row stands for several persons (a collapsed
+    #: frame); every unweighted count sums it.
+    frequencies: str | None = None
+    #: The classification's options and findings (:func:`classification_options`).
+    classification_options: Mapping[str, Any] = field(default_factory=dict)
+    #: The completions of the undetermined respondents (``missing="impute"``), or None.
+    imputed: Imputed | None = None
+
+    def replicate_design(self, frame: pd.DataFrame | None = None) -> ReplicateDesign:
+        """The replicate design of the replicate weights the spec declares (``replicate_*``)."""
+        o = self.design_options
+        if not o.get("replicate_weights") or not o.get("replicate_method"):
+            raise SpecError(f"{self.spec.source}: design.replicate_weights: variance='replicate' "
+                            f"needs the replicate weight columns and `replicate_method` in the "
+                            f"spec's design (or design={{...}})")
+        return ReplicateDesign(self.frame if frame is None else frame, o["weights"],
+                               o["replicate_weights"],
+                               o["replicate_method"], scale=o.get("replicate_scale"),
+                               rscales=o.get("replicate_rscales"),
+                               mse=bool(o.get("replicate_mse", False)),
+                               rho=o.get("replicate_rho"),
+                               combined=bool(o.get("replicate_combined", True)))
+
+    def design(self, frame: pd.DataFrame | None = None, weights: str | None = None
+               ) -> SurveyDesign:
+        o = self.design_options
+        return SurveyDesign(self.frame if frame is None else frame,
+                            weights=o["weights"] if weights is None else weights,
+                            strata=o.get("strata"),
+                            psu=o.get("psu"), fpc=o.get("fpc"), nest=bool(o.get("nest", False)),
+                            lonely_psu=o.get("lonely_psu", "fail"),
+                            frequencies=self.frequencies)
+
+    def estimate(self, *, ci: str, level: float, df: float | None, rules: ReliabilityRules,
+                 margins: list[tuple[str, ...]], variance: str = "taylor",
+                 replicates: int | None = None, seed: int | None = None,
+                 design: Any = None,
+                 calibration: tuple[Any, str, Any] | None = None,
+                 disclosure: DisclosureRules | None = None) -> PrevalenceReport:
+        if design is None:
+            design = self._design(self.frame, variance, replicates, seed, calibration)
+        parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in AMONG}}
+        excluded: dict[str, int] = {}
+        for margin in [(), *margins]:
+            label = "*".join(margin) if margin else _NATIONAL
+            if margin:
+                missing = self.frame.loc[self.frame[UNIVERSE], list(margin)].isna().any(axis=1)
+                persons = (np.ones(len(missing)) if self.frequencies is None else
+                           self.frame.loc[self.frame[UNIVERSE], self.frequencies].to_numpy())
+                excluded[label] = int(persons[missing.to_numpy()].sum())
+                self._check_margin(label, margin, missing)
+            tables, prov = margin_tables(design, self.frame, self.outcomes, margin, ci, level, df,
+                                   self.frequencies)
+            for name, t in zip(("prevalence", "prevalence", *AMONG), tables, strict=True):
+                parts[name].append(t.assign(by=label, domain=domain_labels(t, margin)))
+        table = pd.concat([t for v in parts.values() for t in v], ignore_index=True)
+        table = table.rename(columns={"flag": "ci_flag"})
+        table["n_cases"] = table["n_cases"].fillna(0).astype(np.int64)
+        table = table.assign(minimum=table["estimate"], fmi=np.nan, imputations=0)
+        if self.imputed is not None:
+            table = self._imputed_table(table, margins, variance, replicates, seed, calibration,
+                                        ci, level, df)
+        kg_low, kg_high = kg_interval(table, ci, level)
+        flags = assess_reliability(table.assign(kg_low=kg_low, kg_high=kg_high), rules)
+        table = pd.concat([table, flags], axis=1)
+        if self.imputed is not None:
+            table = imputation_flags(table)
+        by_cols = list(dict.fromkeys(c for m in margins for c in m))
+        disclosure = disclosure if disclosure is not None else DisclosureRules()
+        table, disclosed = protect(table, margins, disclosure)
+        table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
+        provenance = {
+            "source": self.source,
+            "spec": {"name": self.spec.name, "source": self.spec.source},
+            "reference_period": self.spec.reference_period,
+            "rules": self.rules,
+            "classification": dict(self.classification_options),
+            "variance": prov["variance"],
+            "ci_method": ci,
+            "count_ci": "wald" if ci == "wald" else "log-scale, t on the design df",
+            "level": level,
+            "df_rule": prov["df_rule"],
+            "design": prov["design"],
+            "design_options": dict(self.design_options),
+            "calibration": None if calibration is None else {
+                "method": calibration[1], "bounds": calibration[2],
+                "margins": margin_columns(calibration[0])},
+            "replicates": replicates,
+            "seed": seed,
+            "reliability": {"name": rules.name, "source": rules.source,
+                            "reference": rules.reference},
+            "disclosure": disclosed,
+            "margins": ["*".join(m) for m in margins],
+            "excluded_missing_by": excluded,
+            "universe": dict(self.universe),
+            "missing": (self.imputed.provenance() if self.imputed is not None else
+                        {"method": "minimum",
+                         "rule": "undetermined respondents counted as not in the class (the "
+                                 "ILO minimum-estimate convention)"}),
+            "version": __version__,
+        }
+        counts, indicator_table, quality = protect_tables(self.counts, self.indicator_table,
+                                                          self.quality, disclosure)
+        return PrevalenceReport(table, provenance, quality=quality,
+                                classification_counts=counts,
+                                indicator_table=indicator_table,
+                                classification=self.classification, prepared=self,
+                                options={"ci": ci, "level": level, "df": df, "rules": rules,
+                                         "margins": margins, "variance": variance,
+                                         "replicates": replicates, "seed": seed,
+                                         "design": design, "calibration": calibration,
+                                         "disclosure": disclosure})
+
+    def _fay_rho(self, variance: str) -> float | None:
+        """Fay's coefficient of ``variance='fay'``, from the design options (spec or
+        ``design=``); without it, an ArgumentError saying where to give it."""
+        if variance != "fay":
+            return None
+        rho = self.design_options.get("replicate_rho")
+        if rho is None:
+            raise ArgumentError("`variance='fay'` of `estimate_prevalence()` needs Fay's "
+                                "coefficient: pass design={'replicate_rho': 0.5} (or set "
+                                "design.replicate_rho in the spec; in a batch, the survey's "
+                                "design table)")
+        return float(rho)
+
+    def _check_margin(self, label: str, margin: tuple[str, ...], missing: pd.Series) -> None:
+        """A margin whose domain value is missing for every person of the universe has no
+        domain to estimate: a DataError naming its empty columns (and their source columns)."""
+        if len(missing) and not missing.all():
+            return
+        if not len(missing):
+            raise DataError(f"{self.source}: no row is in the universe of spec "
+                            f"{self.spec.name!r}, so `by` margin {label!r} has no domain")
+        values = self.frame.loc[self.frame[UNIVERSE], list(margin)]
+        empty = [c for c in margin if values[c].isna().all()] or list(margin)
+        context = {c.name: c.column for c in self.spec.context}
+        columns = ", ".join(f"{c!r}" + (f" (spec context, column {context[c]!r})"
+                                        if c in context else "") for c in empty)
+        raise DataError(f"{self.source}: `by` margin {label!r} has no domain: {columns} "
+                        f"{'is' if len(empty) == 1 else 'are'} missing for all "
+                        f"{len(missing):,} persons in the universe; drop it from `by` or check "
+                        f"the column")
+
+    def _design(self, frame: pd.DataFrame, variance: str, replicates: int | None,
+                seed: int | None, calibration: tuple[Any, str, Any] | None,
+                imputed: Imputed | None = None) -> Any:
+        """The design over ``frame``: Taylor, shipped or made replicates; with ``imputed``, the
+        unit non-response adjustment (inside every replicate); then the calibration."""
+        if variance == "replicate":
+            design: Any = self.replicate_design(frame)
+        else:
+            design = self.design(frame, NR_WEIGHT if imputed is not None and variance ==
+                                 "taylor" else None)
+            if variance != "taylor":
+                design = design.to_replicate(variance, replicates, seed, rho=self._fay_rho(variance))
+        if imputed is not None and variance != "taylor":
+            design = design.nonresponse_adjusted(imputed.classes.code, imputed.respondent,
+                                                 "unit non-response adjustment")
+        if calibration is not None:
+            design = _calibrated(design, *calibration)
+        return design
+
+    def _imputed_table(self, table: pd.DataFrame, margins: list[tuple[str, ...]],
+                       variance: str, replicates: int | None, seed: int | None,
+                       calibration: tuple[Any, str, Any] | None, ci: str, level: float,
+                       df: float | None) -> pd.DataFrame:
+        """The table with every estimate replaced by its multiple-imputation estimate (Rubin's
+        rules over the completions); ``minimum`` keeps the classified estimate, the bounds
+        stay."""
+        imp = self.imputed
+        assert imp is not None
+        frame = imputed_frame(self.frame, imp, self.design_options["weights"])
+        design = self._design(frame, variance, replicates, seed, calibration, imp)
+        parts = []
+        for margin in [(), *margins]:
+            label = "*".join(margin) if margin else _NATIONAL
+            for t in margin_imputed(design, frame, imp, margin, ci, level, df):
+                parts.append(t.assign(by=label, domain=domain_labels(t, margin)))
+        mi = pd.concat(parts, ignore_index=True)
+        keys = ["table", "by", "domain", "measure", "indicator"]
+        mi = mi.rename(columns={c: f"{c}_mi" for c in mi.columns if c not in keys})
+        mi = mi.rename(columns={"flag_mi": "ci_flag_mi"})
+        merged = table.merge(mi[[c for c in mi.columns if c in keys or c.endswith("_mi")]],
+                             on=keys, how="left", validate="1:1")
+        has = merged["estimate_mi"].notna() | merged["indicator"].isin(imp.not_estimable)
+        has &= merged["indicator"] != "undetermined"
+        for col in ("estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_eff", "df",
+                    "fmi", "imputations", "n_cases"):
+            merged[col] = np.where(has, merged[f"{col}_mi"], merged[col])
+        merged["ci_flag"] = np.where(has, merged["ci_flag_mi"], merged["ci_flag"])
+        merged["imputations"] = merged["imputations"].fillna(0).astype(np.int64)
+        merged["n"] = merged["n"].astype(np.int64)
+        merged["n_cases"] = merged["n_cases"].fillna(0).astype(np.int64)
+        merged["_every_case_imputed"] = np.where(has, merged["every_case_imputed_mi"], False)
+        merged["_not_estimable"] = merged["indicator"].isin(imp.not_estimable) | (
+            merged["table"].eq("trafficked_by_form") & ("trafficked" in imp.not_estimable))
+        out: pd.DataFrame = merged[[c for c in merged.columns if not c.endswith("_mi")]]
+        return out
