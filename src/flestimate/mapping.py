@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
+from flestimate._indicators import indicator_table
 from flestimate.disclosure import load_disclosure
 from flestimate.errors import FlestimateError, SpecError
 
@@ -159,8 +160,6 @@ def canonical_ids() -> frozenset[str]:
     dimension suffix ``__recruitment``, ``__duress`` or ``__leaving``, or two joined by
     ``_or_`` such as ``__duress_or_leaving``) and the Delphi ``dec_``, ``vul_`` and ``exp_``
     ids."""
-    from flestimate.classification._rules import indicator_table
-
     return indicator_table().canonical_ids()
 
 

@@ -21,25 +21,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from flestimate._indicators import IndicatorTable, indicator_table
 from flestimate._version import __version__
-from flestimate.classification._rules import (
-    FORMS,
+from flestimate.classification._evaluate import (
     MIXED_SECTOR,
     PLAIN_PENALTIES,
     SEXUAL_SECTOR,
     Context,
     Expr,
-    IndicatorTable,
     Named,
     Pair,
-    RuleSet,
     Select,
     bounds_to_values,
-    builtin_rules,
-    indicator_table,
-    load_rules,
 )
+from flestimate.classification._rules import FORMS, RuleSet, builtin_rules, load_rules
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateWarning
+from flestimate.mapping import describe_filter, evaluate_filter
 from flestimate.results import format_count, format_percent, new_axes
 
 if TYPE_CHECKING:
@@ -518,8 +515,6 @@ def _parent_link(frame: pd.DataFrame, adult_fl: Pair, household: str | None,
 
 def _form(frame: pd.DataFrame, rules: RuleSet, in_scope: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray]:
-    from flestimate.mapping import describe_filter, evaluate_filter
-
     n = len(frame)
     form = np.full(n, None, dtype=object)
     case = np.full(n, None, dtype=object)
@@ -552,21 +547,12 @@ def _filter_columns(spec: Any) -> list[str]:
     return out
 
 
-def classify(
-    frame: Any,
-    forced_labour: RuleArg = "icls2018",
-    trafficking: RuleArg = "seed2007",
-    *,
-    child: RuleArg = "child2018",
-    form: RuleArg = "ilo2005",
-    indicators: str | Path | Mapping[str, Any] | None = None,
-    plain_penalties: str = "unknown_dimension",
-    age: str | None = "age",
-    household: str | None = "household",
-    relationship: str | None = "relationship",
-    child_age: float = 18,
-    reference_period: str | None = None,
-) -> Classification:
+def classify(frame: Any, forced_labour: RuleArg = "icls2018", trafficking: RuleArg = "seed2007",
+             *, child: RuleArg = "child2018", form: RuleArg = "ilo2005",
+             indicators: str | Path | Mapping[str, Any] | None = None,
+             plain_penalties: str = "unknown_dimension", age: str | None = "age",
+             household: str | None = "household", relationship: str | None = "relationship",
+             child_age: float = 18, reference_period: str | None = None) -> Classification:
     """Classify every respondent: forced labour, trafficking, status and form.
 
     Parameters
@@ -598,8 +584,7 @@ def classify(
     age, household, relationship : str or None
         Context columns: age (children follow the child rule; a missing age gives a result only
         where both rules agree), and the household link to a parent in forced labour
-        (``relationship`` values ``head``, ``spouse``, ``child``); without them the link is
-        missing.
+        (``relationship`` values ``head``, ``spouse``, ``child``); without them the link is missing.
     child_age : float
         Persons younger than this are children (18).
     reference_period : str, optional
@@ -619,16 +604,34 @@ def classify(
 
     Notes
     -----
-    Three-valued logic: every rule is monotone in the indicators, so it is evaluated twice,
-    with missing indicators read as 0 (``lower``) and as 1 (``upper``). TRUE when the lower
-    evaluation holds, FALSE when the upper one fails, missing otherwise: a result is missing
-    only when the missing items could change it. What is not measured at all is missing in the
-    same way. ``status``: trafficked_forced_labour when forced labour and trafficking are TRUE;
-    forced_labour_not_trafficked when forced labour is TRUE and trafficking FALSE;
-    not_forced_labour when forced labour is FALSE; undetermined otherwise. ``form`` is given for
-    persons whose forced labour is TRUE or missing (so that upper bounds by form exist) and is
-    missing when it is FALSE.
+    Three-valued logic: every rule is monotone in the indicators, so it is evaluated twice, with
+    missing indicators read as 0 (``lower``) and as 1 (``upper``). TRUE when the lower evaluation
+    holds, FALSE when the upper one fails, missing otherwise: a result is missing only when the
+    missing items could change it. What is not measured at all is missing in the same way.
+    ``status``: trafficked_forced_labour when forced labour and trafficking are TRUE;
+    forced_labour_not_trafficked when forced labour is TRUE and trafficking FALSE; not_forced_labour
+    when forced labour is FALSE; undetermined otherwise. ``form`` is given for persons whose forced
+    labour is TRUE or missing (so that upper bounds by form exist) and is missing when it is FALSE.
     """
+    data = _checked_frame(frame, plain_penalties)
+    reference_period = _reference_period(frame, reference_period)
+    rules = _rule_sets(forced_labour, child, trafficking, form)
+    table = indicator_table(indicators)
+    ind = _indicator_columns(data, table)
+    ctx = _context(data, ind, table, plain_penalties)
+    is_child = _age_pairs(data, age, child_age)
+    pairs, link = _evaluate_rules(ctx, rules, is_child, data, household, relationship)
+    forms, form_case = _form(data, rules["form"], pairs["forced_labour"][1])
+    not_measured = _not_measured(ctx, rules, is_child, pairs["forced_labour"])
+    provenance = _provenance(ctx, rules, table, ind, not_measured, {
+        "plain_penalties": plain_penalties, "reference_period": reference_period,
+        "child_age": child_age, "parent_link": link}, len(data))
+    return Classification(data, ind, pairs, rules, table, is_child, forms, form_case, provenance)
+
+
+def _checked_frame(frame: Any, plain_penalties: str) -> pd.DataFrame:
+    """The data frame to classify (a MappedSurvey's frame), after checking the arguments that
+    need no data: the frame's type and ``plain_penalties``."""
     data = frame.frame if hasattr(frame, "frame") and not isinstance(frame, pd.DataFrame) \
         else frame
     if not isinstance(data, pd.DataFrame):
@@ -637,18 +640,34 @@ def classify(
     if plain_penalties not in PLAIN_PENALTIES:
         raise ArgumentError(f"`plain_penalties` of `classify()` must be one of "
                             f"{', '.join(map(repr, PLAIN_PENALTIES))}; got {plain_penalties!r}")
-    if reference_period is None and hasattr(frame, "spec"):
-        reference_period = getattr(frame.spec, "reference_period", None)
-    rules = {
+    return data
+
+
+def _reference_period(frame: Any, given: str | None) -> str | None:
+    """The reference period recorded in the provenance: as given, else the module spec's."""
+    if given is None and hasattr(frame, "spec"):
+        return getattr(frame.spec, "reference_period", None)
+    return given
+
+
+def _rule_sets(forced_labour: RuleArg, child: RuleArg, trafficking: RuleArg,
+               form: RuleArg) -> dict[str, RuleSet]:
+    """The four rule sets, each loaded and checked to be of its kind."""
+    return {
         "forced_labour": load_rules(forced_labour, "forced_labour"),
         "child": load_rules(child, "child"),
         "trafficking": load_rules(trafficking, "trafficking"),
         "form": load_rules(form, "form"),
     }
-    table = indicator_table(indicators)
-    ind = _indicator_columns(data, table)
-    ctx = _context(data, ind, table, plain_penalties)
-    is_child = _age_pairs(data, age, child_age)
+
+
+def _evaluate_rules(ctx: Context, rules: Mapping[str, RuleSet], is_child: Pair,
+                    data: pd.DataFrame, household: str | None, relationship: str | None
+                    ) -> tuple[dict[str, Pair], str]:
+    """The bounds of every result, in the order the rules need them: the adult forced-labour
+    rule, the link to a parent in forced labour (which the child rule reads), the child rule,
+    forced labour by age, then trafficking by age (which may read forced labour); and the
+    description of the household link."""
     adult = _evaluate(rules["forced_labour"].adult, ctx, "adult")
     parent, link = _parent_link(data, adult, household, relationship)
     ctx.results["parent_forced_labour"] = parent
@@ -658,30 +677,31 @@ def classify(
     tr_rules = rules["trafficking"]
     tr = _switch(is_child, _evaluate(tr_rules.adult, ctx, "adult"),
                  _evaluate(tr_rules.child, ctx, "child"))
-    form_values, form_case = _form(data, rules["form"], fl[1])
-    not_measured = _not_measured(ctx, rules, is_child, fl)
+    pairs = {"forced_labour": fl, "trafficked": tr, "parent_forced_labour": parent,
+             "adult_forced_labour": adult, "child_forced_labour": kid}
+    return pairs, link
+
+
+def _provenance(ctx: Context, rules: Mapping[str, RuleSet], table: IndicatorTable,
+                ind: list[str], not_measured: dict[str, list[str]], options: dict[str, Any],
+                n: int) -> dict[str, Any]:
+    """The provenance of a classification: the rule sets, the indicator table's version, the
+    options, the indicators in the data, used and absent, and what was not measured."""
     canonical = _canonical_ids(table)
-    provenance = {
+    return {
         "rules": {k: {"name": r.name, "kind": r.kind, "version": r.version,
                       "evidence": dict(r.evidence), "source": r.source, "file": r.file}
                   for k, r in rules.items()},
         "indicator_table": table.version,
-        "plain_penalties": plain_penalties,
-        "reference_period": reference_period,
-        "child_age": child_age,
-        "parent_link": link,
+        **options,
         "indicators_in_data": tuple(ind),
         "indicators_used": tuple(sorted(ctx.used)),
         "canonical_absent": tuple(sorted(canonical - set(ind))),
         "not_measured": not_measured,
         "dimension_unknown": tuple(sorted(ctx.dimension_unknown)),
-        "n": len(data),
+        "n": n,
         "package_version": _version(),
     }
-    pairs = {"forced_labour": fl, "trafficked": tr, "parent_forced_labour": parent,
-             "adult_forced_labour": adult, "child_forced_labour": kid}
-    return Classification(data, ind, pairs, rules, table, is_child, form_values, form_case,
-                          provenance)
 
 
 def _evaluate(expr: Expr | None, ctx: Context, branch: str) -> Pair:
@@ -710,6 +730,8 @@ def _not_measured(ctx: Context, rules: Mapping[str, RuleSet], is_child: Pair,
                                                     for k, v in out.items()),
             "MISSING_ITEMS"), stacklevel=3)
     return out
+
+
 def _switch(is_child: Pair, adult: Pair, child: Pair) -> Pair:
     """Children (known) take the child result, adults (known) the adult one; with the age
     missing, a result holds only when both do (lower) and may hold when either may (upper)."""
