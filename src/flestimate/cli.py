@@ -75,116 +75,148 @@ def _split(value: str | None) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per task, each with the arguments added below."""
     parser = argparse.ArgumentParser(prog="flestimate", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"flestimate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    est = sub.add_parser("estimate", help="national and domain estimates of forced labour and "
-                                          "trafficking from a survey file")
-    est.add_argument("file", type=Path)
-    est.add_argument("--spec", required=True, help="module spec: a built-in name or a YAML file")
-    est.add_argument("--households", type=Path, help="household file to merge, if separate")
-    est.add_argument("--by", help="domain margins, comma-separated; 'a*b' crosses two columns")
-    est.add_argument("--ci", default="korn-graubard", choices=PREVALENCE_CI_METHODS,
-                     help="interval for shares (default korn-graubard)")
-    est.add_argument("--level", type=float, default=0.95)
-    est.add_argument("--variance", default="taylor", choices=VARIANCE_METHODS)
-    est.add_argument("--replicates", type=int, help="bootstrap replicates (default 50)")
-    est.add_argument("--seed", type=int, help="seed of the bootstrap replicates")
-    est.add_argument("--reliability", default="nchs2017",
-                     help="reliability rule set: nchs2017 (default), rse30, none, or a YAML file")
-    est.add_argument("--disclosure", choices=("threshold", "none"),
-                     help="disclosure control: threshold (default: no cell of fewer than "
-                          "--disclosure-threshold respondents, with complementary suppression) "
-                          "or none (internal use)")
-    est.add_argument("--disclosure-threshold", type=int,
-                     help="minimum respondents behind a published cell (default 3, or the "
-                          "spec's)")
-    est.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
-    est.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
-    est.add_argument("--missing", default="impute", choices=MISSING_METHODS,
-                     help="undetermined respondents: multiple imputation (impute, default) or "
-                          "counted as not (minimum, the ILO minimum-estimate convention)")
-    est.add_argument("--imputations", type=int, default=20,
-                     help="number of imputations M (20)")
-    est.add_argument("--plain-penalties", default="unknown_dimension",
-                     choices=PLAIN_PENALTIES,
-                     help="a penalty recorded without the dimension in which it was applied, "
-                          "where a rule asks for one dimension: undetermined there "
-                          "(unknown_dimension, default), counted in every dimension, ignored, "
-                          "or an error")
-    est.add_argument("--format", choices=_FORMATS["estimate"],
-                     help="output format (default: from the -o extension, else table)")
-    est.add_argument("-o", "--out", type=Path,
-                     help="output file (required for xlsx); its extension sets the format: "
-                          ".xlsx, .html, .csv, .json, .txt or .md (table)")
-    sens = sub.add_parser("sensitivity", help="how the imputed shares move when missing "
-                                              "sensitive answers are not missing at random")
-    sens.add_argument("file", type=Path)
-    sens.add_argument("--spec", required=True, help="module spec: a built-in name or a YAML file")
-    sens.add_argument("--households", type=Path, help="household file to merge, if separate")
-    sens.add_argument("--by", help="domain margins, comma-separated")
-    sens.add_argument("--delta", default=",".join(f"{d:g}" for d in DEFAULT_DELTAS),
-                      help="shifts of the log-odds of yes of the missing sensitive answers, "
-                           "comma-separated (default -2 to 2 by 0.5)")
-    sens.add_argument("--value", type=float,
-                      help="a share (e.g. 0.05): the deltas at which the estimate and its "
-                           "interval reach it (tipping points)")
-    sens.add_argument("--indicators", default="forced_labour,trafficked",
-                      help="classes, comma-separated (default forced_labour,trafficked)")
-    sens.add_argument("--imputations", type=int, default=20)
-    sens.add_argument("--seed", type=int, help="seed of the imputations (0 by default)")
-    sens.add_argument("--format", choices=_FORMATS["sensitivity"],
-                      help="output format (default: from the -o extension, else table)")
-    sens.add_argument("-o", "--out", type=Path,
-                      help="output file; its extension sets the format: .csv, .json, .txt or "
-                           ".md (table)")
-    run = sub.add_parser("run", help="many surveys from a batch file (TOML), in parallel, with "
-                                     "combined outputs and a manifest")
-    run.add_argument("batch", type=Path, help="batch file (docs/batch.md)")
-    where = run.add_mutually_exclusive_group()
+    _estimate_arguments(sub.add_parser(
+        "estimate", help="national and domain estimates of forced labour and trafficking from "
+                         "a survey file"))
+    _sensitivity_arguments(sub.add_parser(
+        "sensitivity", help="how the imputed shares move when missing sensitive answers are "
+                            "not missing at random"))
+    _run_arguments(sub.add_parser(
+        "run", help="many surveys from a batch file (TOML), in parallel, with combined outputs "
+                    "and a manifest"))
+    _tabulate_arguments(sub.add_parser(
+        "tabulate", help="means, proportions or totals with design-based SEs"))
+    _survey_file_arguments(sub.add_parser(
+        "inspect", help="variables, mapping and data-quality report of a file"))
+    _synthetic_arguments(sub.add_parser(
+        "synthetic", help="write synthetic Moldova- or Georgia-style survey files with their "
+                          "truth"))
+    return parser
+
+
+def _survey_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """The survey file, its module spec and its household file (estimate, sensitivity,
+    inspect)."""
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--spec", required=True,
+                        help="module spec: a built-in name or a YAML file")
+    parser.add_argument("--households", type=Path, help="household file to merge, if separate")
+
+
+def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``flestimate estimate``: the options of :func:`~flestimate.estimate_prevalence` and
+    the output."""
+    _survey_file_arguments(parser)
+    parser.add_argument("--by",
+                        help="domain margins, comma-separated; 'a*b' crosses two columns")
+    parser.add_argument("--ci", default="korn-graubard", choices=PREVALENCE_CI_METHODS,
+                        help="interval for shares (default korn-graubard)")
+    parser.add_argument("--level", type=float, default=0.95)
+    parser.add_argument("--variance", default="taylor", choices=VARIANCE_METHODS)
+    parser.add_argument("--replicates", type=int, help="bootstrap replicates (default 50)")
+    parser.add_argument("--seed", type=int, help="seed of the bootstrap replicates")
+    parser.add_argument("--reliability", default="nchs2017",
+                        help="reliability rule set: nchs2017 (default), rse30, none, or a "
+                             "YAML file")
+    parser.add_argument("--disclosure", choices=("threshold", "none"),
+                        help="disclosure control: threshold (default: no cell of fewer than "
+                             "--disclosure-threshold respondents, with complementary "
+                             "suppression) or none (internal use)")
+    parser.add_argument("--disclosure-threshold", type=int,
+                        help="minimum respondents behind a published cell (default 3, or the "
+                             "spec's)")
+    parser.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
+    parser.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
+    parser.add_argument("--missing", default="impute", choices=MISSING_METHODS,
+                        help="undetermined respondents: multiple imputation (impute, default) or "
+                             "counted as not (minimum, the ILO minimum-estimate convention)")
+    parser.add_argument("--imputations", type=int, default=20,
+                        help="number of imputations M (20)")
+    parser.add_argument("--plain-penalties", default="unknown_dimension",
+                        choices=PLAIN_PENALTIES,
+                        help="a penalty recorded without the dimension in which it was "
+                             "applied, where a rule asks for one dimension: undetermined there "
+                             "(unknown_dimension, default), counted in every dimension, "
+                             "ignored, or an error")
+    parser.add_argument("--format", choices=_FORMATS["estimate"],
+                        help="output format (default: from the -o extension, else table)")
+    parser.add_argument("-o", "--out", type=Path,
+                        help="output file (required for xlsx); its extension sets the format: "
+                             ".xlsx, .html, .csv, .json, .txt or .md (table)")
+
+
+def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
+    """``flestimate sensitivity``: the deltas, the tipping value, the classes and the output."""
+    _survey_file_arguments(parser)
+    parser.add_argument("--by", help="domain margins, comma-separated")
+    parser.add_argument("--delta", default=",".join(f"{d:g}" for d in DEFAULT_DELTAS),
+                        help="shifts of the log-odds of yes of the missing sensitive answers, "
+                             "comma-separated (default -2 to 2 by 0.5)")
+    parser.add_argument("--value", type=float,
+                        help="a share (e.g. 0.05): the deltas at which the estimate and its "
+                             "interval reach it (tipping points)")
+    parser.add_argument("--indicators", default="forced_labour,trafficked",
+                        help="classes, comma-separated (default forced_labour,trafficked)")
+    parser.add_argument("--imputations", type=int, default=20)
+    parser.add_argument("--seed", type=int, help="seed of the imputations (0 by default)")
+    parser.add_argument("--format", choices=_FORMATS["sensitivity"],
+                        help="output format (default: from the -o extension, else table)")
+    parser.add_argument("-o", "--out", type=Path,
+                        help="output file; its extension sets the format: .csv, .json, .txt or "
+                             ".md (table)")
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``flestimate run``: the batch file, where it runs and the output folder."""
+    parser.add_argument("batch", type=Path, help="batch file (docs/batch.md)")
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDR",
                        help="run on a Dask cluster: its scheduler address, e.g. tcp://host:8786")
     where.add_argument("--workers", type=int, metavar="N",
                        help="run on a local Dask cluster of N worker processes")
-    run.add_argument("--jobs", type=int, metavar="N",
-                     help="local processes (default: one per core, at most one per survey; "
-                          "1 runs in this process)")
-    run.add_argument("--out", type=Path, metavar="DIR",
-                     help="output folder (default: the batch file's [output] folder)")
-    run.add_argument("--force", action="store_true",
-                     help="rerun every survey, even those whose inputs are unchanged")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    tab = sub.add_parser("tabulate", help="means, proportions or totals with design-based SEs")
-    tab.add_argument("file", type=Path)
-    tab.add_argument("--weights", required=True, help="weight column")
-    tab.add_argument("--strata", help="stratum column(s), comma-separated")
-    tab.add_argument("--psu", help="cluster columns, one per stage, comma-separated")
-    tab.add_argument("--fpc", help="FPC columns, one per stage, comma-separated")
-    tab.add_argument("--nest", action="store_true", help="PSU ids are unique only within strata")
-    tab.add_argument("--lonely-psu", default="fail", choices=LONELY_PSU_RULES)
-    what = tab.add_mutually_exclusive_group(required=True)
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="local processes (default: one per core, at most one per survey; "
+                             "1 runs in this process)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="output folder (default: the batch file's [output] folder)")
+    parser.add_argument("--force", action="store_true",
+                        help="rerun every survey, even those whose inputs are unchanged")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _tabulate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``flestimate tabulate``: the design columns, one estimator and its domains."""
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--weights", required=True, help="weight column")
+    parser.add_argument("--strata", help="stratum column(s), comma-separated")
+    parser.add_argument("--psu", help="cluster columns, one per stage, comma-separated")
+    parser.add_argument("--fpc", help="FPC columns, one per stage, comma-separated")
+    parser.add_argument("--nest", action="store_true",
+                        help="PSU ids are unique only within strata")
+    parser.add_argument("--lonely-psu", default="fail", choices=LONELY_PSU_RULES)
+    what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--proportion", help="columns, comma-separated")
     what.add_argument("--mean", help="columns, comma-separated")
     what.add_argument("--total", help="columns, comma-separated")
-    tab.add_argument("--by", help="domain columns, comma-separated")
-    tab.add_argument("--subpop", help="boolean (0/1) column restricting the population")
-    tab.add_argument("--ci", choices=CI_METHODS, help="interval method")
-    tab.add_argument("--level", type=float, default=0.95)
-    tab.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    ins = sub.add_parser("inspect", help="variables, mapping and data-quality report of a file")
-    ins.add_argument("file", type=Path)
-    ins.add_argument("--spec", required=True,
-                     help="module spec: a built-in name or a YAML file")
-    ins.add_argument("--households", type=Path, help="household file to merge, if separate")
-    syn = sub.add_parser("synthetic", help="write synthetic Moldova- or Georgia-style survey "
-                                           "files with their truth")
-    syn.add_argument("style", choices=("moldova", "georgia"))
-    syn.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    syn.add_argument("--households", type=int, help="households to select (style default)")
-    syn.add_argument("--seed", type=int, help="seed (the shipped files' seed by default)")
-    syn.add_argument("--population-households", type=int,
-                     help="size of the synthetic population (country size by default)")
-    return parser
+    parser.add_argument("--by", help="domain columns, comma-separated")
+    parser.add_argument("--subpop", help="boolean (0/1) column restricting the population")
+    parser.add_argument("--ci", choices=CI_METHODS, help="interval method")
+    parser.add_argument("--level", type=float, default=0.95)
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+
+def _synthetic_arguments(parser: argparse.ArgumentParser) -> None:
+    """``flestimate synthetic``: the style, the output folder and the sizes."""
+    parser.add_argument("style", choices=("moldova", "georgia"))
+    parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--households", type=int, help="households to select (style default)")
+    parser.add_argument("--seed", type=int, help="seed (the shipped files' seed by default)")
+    parser.add_argument("--population-households", type=int,
+                        help="size of the synthetic population (country size by default)")
 
 
 def _synthetic(args: argparse.Namespace) -> str:

@@ -179,17 +179,10 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def read_microdata(
-    source: str | Path | pd.DataFrame,
-    *,
-    usecols: Sequence[str] | None = None,
-    chunksize: int | None = None,
-    encoding: str | None = None,
-    extended_missing: str = "codes",
-    sep: str | None = None,
-    decimal: str | None = None,
-    lowercase_names: bool = False,
-) -> Microdata:
+def read_microdata(source: str | Path | pd.DataFrame, *, usecols: Sequence[str] | None = None,
+                   chunksize: int | None = None, encoding: str | None = None,
+                   extended_missing: str = "codes", sep: str | None = None,
+                   decimal: str | None = None, lowercase_names: bool = False) -> Microdata:
     """Read survey microdata with its metadata.
 
     Parameters
@@ -245,12 +238,12 @@ def read_microdata(
     (pyreadstat ``user_missing=True``) and listed in ``metadata.missing_values``.
 
     With ``extended_missing="codes"``, a numeric column that holds Stata or SAS extended missing
-    values becomes an ``object`` column of its numbers (NaN for system missing ``.``) and the
-    codes ``".a"`` ... ``".z"`` (Stata) or ``".A"`` ... ``".Z"``, ``"._"`` (SAS); the codes
-    found are listed in ``metadata.missing_values[column]``, e.g. ``(".a", ".b")``. Columns
-    without them keep their numeric dtype. Value labels of extended missing values are keyed
-    by the same codes. ``.xpt`` and ``.por`` files are read through pyreadstat's parser rather
-    than ``read_xport``/``read_por``, which do not offer ``user_missing``.
+    values becomes an ``object`` column of its numbers (NaN for system missing ``.``) and the codes
+    ``".a"`` ... ``".z"`` (Stata) or ``".A"`` ... ``".Z"``, ``"._"`` (SAS); the codes found are
+    listed in ``metadata.missing_values[column]``, e.g. ``(".a", ".b")``. Columns without them keep
+    their numeric dtype. Value labels of extended missing values are keyed by the same codes.
+    ``.xpt`` and ``.por`` files are read through pyreadstat's parser rather than
+    ``read_xport``/``read_por``, which do not offer ``user_missing``.
 
     Value labels are kept as metadata; :meth:`Microdata.labelled` applies them.
 
@@ -259,6 +252,17 @@ def read_microdata(
     that record none (CSV, ``.por``, ``.xpt``) are checked as far as their layout allows, and
     ``metadata.row_check`` says what was checked.
     """
+    _check_options(extended_missing, chunksize)
+    if isinstance(source, pd.DataFrame):
+        return _wrapped(source, usecols)
+    path, fmt = _existing_file(source)
+    _check_text_options(sep, decimal)
+    data = _read_explained(path, fmt, usecols, chunksize, encoding, extended_missing, sep, decimal)
+    return _lowercased(data) if lowercase_names else data
+
+
+def _check_options(extended_missing: str, chunksize: int | None) -> None:
+    """The options that apply to every source: ``extended_missing`` and ``chunksize``."""
     if extended_missing not in _EXTENDED_MISSING:
         raise ArgumentError(
             f"`extended_missing` of `read_microdata()` must be 'codes' or 'nan'; got "
@@ -271,9 +275,16 @@ def read_microdata(
         raise ArgumentError(
             f"`chunksize` of `read_microdata()` must be a positive integer; got {chunksize!r}"
         )
-    if isinstance(source, pd.DataFrame):
-        frame = source if usecols is None else source[list(usecols)]
-        return Microdata(frame.copy(deep=False), Metadata())
+
+
+def _wrapped(source: pd.DataFrame, usecols: Sequence[str] | None) -> Microdata:
+    """A DataFrame as Microdata without metadata (a shallow copy, of ``usecols`` if given)."""
+    frame = source if usecols is None else source[list(usecols)]
+    return Microdata(frame.copy(deep=False), Metadata())
+
+
+def _existing_file(source: Any) -> tuple[Path, str]:
+    """The path of a file that exists and its format (from its extension)."""
     if not isinstance(source, str | Path):
         raise ArgumentTypeError(
             f"`source` of `read_microdata()` must be a path or a DataFrame; got "
@@ -282,16 +293,28 @@ def read_microdata(
     path = Path(source)
     if not path.exists():
         raise DataError(f"file {str(path)!r} does not exist")
-    fmt = _format_of(path)
+    return path, _format_of(path)
+
+
+def _check_text_options(sep: str | None, decimal: str | None) -> None:
+    """The CSV options ``sep`` (a non-empty string) and ``decimal`` (``.`` or ``,``)."""
     for name, value, allowed in (("sep", sep, None), ("decimal", decimal, (".", ","))):
         if value is not None and (not isinstance(value, str) or not value
                                   or (allowed is not None and value not in allowed)):
             raise ArgumentError(f"`{name}` of `read_microdata()` must be "
                                 f"{'one of . ,' if allowed else 'a non-empty string'}; "
                                 f"got {value!r}")
+
+
+def _read_explained(
+    path: Path, fmt: str, usecols: Sequence[str] | None, chunksize: int | None,
+    encoding: str | None, extended_missing: str, sep: str | None, decimal: str | None,
+) -> Microdata:
+    """The file read; any failure of a reader is a DataError that names the file and says
+    what to pass (the encoding, the columns asked for, the rows the header records)."""
     cols = None if usecols is None else list(usecols)
     try:
-        data = _read_any(path, fmt, cols, chunksize, encoding, extended_missing, sep, decimal)
+        return _read_any(path, fmt, cols, chunksize, encoding, extended_missing, sep, decimal)
     except DataError:
         raise
     except UnicodeDecodeError as exc:
@@ -309,8 +332,11 @@ def read_microdata(
             f"cannot read {str(path)!r} as {fmt}{how}: {type(exc).__name__}: {exc}"
             + _recorded_hint(path, fmt, encoding)
         ) from exc
-    if lowercase_names:
-        data.frame.columns = [str(c).lower() for c in data.frame.columns]
+
+
+def _lowercased(data: Microdata) -> Microdata:
+    """The same Microdata with every column name in lower case (``.por`` names are upper)."""
+    data.frame.columns = [str(c).lower() for c in data.frame.columns]
     return data
 
 

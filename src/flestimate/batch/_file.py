@@ -354,6 +354,20 @@ def load_batch(path: str | os.PathLike[str]) -> Batch:
     """
     file = Path(path).absolute()
     check = _Checker(file.name, file.parent)
+    raw_bytes, raw = _read_toml(file)
+    check_shape(raw, file.name)
+    check.unknown(raw, _TOP_KEYS, "")
+    folder, formats, reports = _output(check, raw.get("output", {}), file)
+    defaults = _defaults(check, raw.get("defaults", {}))
+    jobs = _surveys(check, raw.get("survey"), defaults)
+    return Batch(file, hashlib.sha256(raw_bytes).hexdigest(),
+                 folder if folder.is_absolute() else file.parent / folder,
+                 tuple(f for f in FORMATS if f in formats), reports, jobs)
+
+
+def _read_toml(file: Path) -> tuple[bytes, dict[str, Any]]:
+    """The batch file's bytes (hashed into the manifest) and its TOML, or a SpecError that
+    says why it cannot be read."""
     try:
         raw_bytes = file.read_bytes()
     except OSError as exc:
@@ -368,9 +382,12 @@ def load_batch(path: str | os.PathLike[str]) -> Batch:
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
         raise SpecError(f"{file.name}: arrays or inline tables nested deeper than "
                         f"{MAX_DEPTH} levels") from None
-    check_shape(raw, file.name)
-    check.unknown(raw, _TOP_KEYS, "")
-    output = raw.get("output", {})
+    return raw_bytes, raw
+
+
+def _output(check: _Checker, output: Any, file: Path) -> tuple[Path, list[str], bool]:
+    """The ``[output]`` table checked: the folder (as written), the formats and whether to
+    write the HTML reports."""
     if not isinstance(output, dict):
         raise check.fail("output", f"must be a table; got {_shown(output)}")
     check.unknown(output, _OUTPUT_KEYS, "output")
@@ -381,13 +398,21 @@ def load_batch(path: str | os.PathLike[str]) -> Batch:
     reports = output.get("reports", True)
     if not isinstance(reports, bool):
         raise check.fail("output.reports", f"must be true or false; got {_shown(reports)}")
-    defaults = raw.get("defaults", {})
+    return folder, formats, reports
+
+
+def _defaults(check: _Checker, defaults: Any) -> dict[str, Any]:
+    """The ``[defaults]`` table checked, its options resolved (no survey identity keys)."""
     if not isinstance(defaults, dict):
         raise check.fail("defaults", f"must be a table; got {_shown(defaults)}")
     check.unknown(defaults, _SURVEY_KEYS, "defaults",
                   {k: "not allowed in [defaults]; set it in each [[survey]]" for k in _IDENTITY})
-    resolved_defaults = {k: check.option(k, v, f"defaults.{k}") for k, v in defaults.items()}
-    surveys = raw.get("survey")
+    return {k: check.option(k, v, f"defaults.{k}") for k, v in defaults.items()}
+
+
+def _surveys(check: _Checker, surveys: Any,
+             defaults: Mapping[str, Any]) -> tuple[SurveyJob, ...]:
+    """One job per ``[[survey]]`` table, in file order; at least one, ids unique."""
     if surveys is None or surveys == []:
         raise check.fail("survey", "the batch lists no survey; add one [[survey]] table per "
                                    "survey")
@@ -397,16 +422,14 @@ def load_batch(path: str | os.PathLike[str]) -> Batch:
     jobs: list[SurveyJob] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(surveys):
-        job = _survey(check, i, entry, resolved_defaults)
+        job = _survey(check, i, entry, defaults)
         if job.id in seen:
             raise check.fail(f"survey[{i}] ({job.id}).id",
                              f"duplicate survey id {job.id!r} (also survey[{seen[job.id]}]); "
                              f"give each survey a unique `id`")
         seen[job.id] = i
         jobs.append(job)
-    return Batch(file, hashlib.sha256(raw_bytes).hexdigest(),
-                 folder if folder.is_absolute() else file.parent / folder,
-                 tuple(f for f in FORMATS if f in formats), reports, tuple(jobs))
+    return tuple(jobs)
 
 
 def _survey(check: _Checker, i: int, entry: Any, defaults: Mapping[str, Any]) -> SurveyJob:
