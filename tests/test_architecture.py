@@ -19,7 +19,11 @@ MAX_FUNCTION_LINES = 80
 #: Functions allowed over MAX_FUNCTION_LINES: coordinators that read top to bottom as a list of
 #: named steps (each step a call), documented as such in their docstring and in
 #: docs/architecture.md. Keep this list short.
-COORDINATORS: dict[str, str] = {}
+COORDINATORS: dict[str, str] = {
+    "flestimate.report._pipeline.estimate_prevalence": (
+        "the main job's public entry point: 28 keywords and their numpydoc docstring (about "
+        "100 lines) alone pass 80; the body is its steps in order, 25 lines of calls"),
+}
 #: Optional dependencies, imported lazily where they are used: not part of the graph.
 OPTIONAL = ("dask", "distributed", "matplotlib", "openpyxl", "pyarrow", "tqdm")
 

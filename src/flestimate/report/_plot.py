@@ -3,6 +3,7 @@ by domain, on a new figure from :func:`flestimate.results.new_axes` unless an Ax
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,9 +104,34 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     """
     rows = _rows(report, by, indicator, table)
     ax = new_axes(ax, 7.5, 1.4 + 0.32 * len(rows))
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
+    marks = _marks(rows)
+    handles: list[Any] = []
+    if table == "prevalence":
+        handles += _draw_bounds(ax, rows, marks)
+    handles += _draw_estimates(ax, marks)
+    _annotate(ax, marks)
+    handles += _draw_national(ax, report, table, indicator)
+    _style(ax, rows, marks.y, report, by, indicator, table, handles)
+    return ax
 
+
+@dataclass(frozen=True)
+class _Marks:
+    """Where each display row sits and how it is drawn."""
+
+    y: np.ndarray  # the row positions, top to bottom
+    est: np.ndarray  # estimate, interval ends, in percent
+    lo: np.ndarray
+    hi: np.ndarray
+    confidential: np.ndarray  # blanked by disclosure control
+    supp: np.ndarray  # not drawn: suppressed or confidential
+    flag: np.ndarray  # drawn as a flagged estimate
+    keep: np.ndarray  # drawn
+
+
+def _marks(rows: pd.DataFrame) -> _Marks:
+    """The rows' positions, values in percent and drawing status: a suppressed or confidential
+    estimate gets no marker, since its position would publish it."""
     y = np.arange(len(rows), dtype=float)
     est, lo, hi = (rows[c].to_numpy(float) * 100 for c in ("estimate", "ci_low", "ci_high"))
     status = rows["reliability"].fillna("").to_numpy(str)
@@ -116,44 +142,72 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     shown = (rows["kind"] == "estimate").to_numpy() & (np.isfinite(est) | confidential)
     supp = shown & ((status == "suppress") | confidential)
     flag = shown & (status == "flag")
-    keep = shown & ~supp
-    handles: list[Any] = []
+    return _Marks(y, est, lo, hi, confidential, supp, flag, shown & ~supp)
 
-    if table == "prevalence":
-        b_lo, b_hi = (rows[c].to_numpy(float) * 100 for c in ("bound_low", "bound_high"))
-        has = keep & np.isfinite(b_lo) & np.isfinite(b_hi)
-        if has.any():
-            ax.hlines(y[has], b_lo[has], b_hi[has], colors=_BOUND, linewidth=5, zorder=1,
-                      label="bounds")
-            handles.append(Line2D([], [], color=_BOUND, linewidth=5,
-                                  label="bounds from the undetermined"))
-    ci_ok = keep & np.isfinite(lo) & np.isfinite(hi)
-    ax.hlines(y[ci_ok], lo[ci_ok], hi[ci_ok], colors=_COLOUR, linewidth=1.6, zorder=2,
+
+def _draw_bounds(ax: Axes, rows: pd.DataFrame, m: _Marks) -> list[Any]:
+    """The bounds from the undetermined cases, a light bar behind each drawn estimate; the
+    legend handle when any is drawn."""
+    from matplotlib.lines import Line2D
+
+    b_lo, b_hi = (rows[c].to_numpy(float) * 100 for c in ("bound_low", "bound_high"))
+    has = m.keep & np.isfinite(b_lo) & np.isfinite(b_hi)
+    if not has.any():
+        return []
+    ax.hlines(m.y[has], b_lo[has], b_hi[has], colors=_BOUND, linewidth=5, zorder=1,
+              label="bounds")
+    return [Line2D([], [], color=_BOUND, linewidth=5, label="bounds from the undetermined")]
+
+
+def _draw_estimates(ax: Axes, m: _Marks) -> list[Any]:
+    """The intervals and the estimates (a dot, a hollow diamond when flagged); their legend
+    handles."""
+    from matplotlib.lines import Line2D
+
+    ci_ok = m.keep & np.isfinite(m.lo) & np.isfinite(m.hi)
+    ax.hlines(m.y[ci_ok], m.lo[ci_ok], m.hi[ci_ok], colors=_COLOUR, linewidth=1.6, zorder=2,
               label="CI")
-    plain = keep & ~flag
-    ax.plot(est[plain], y[plain], "o", color=_COLOUR, zorder=3, clip_on=False,
+    plain = m.keep & ~m.flag
+    ax.plot(m.est[plain], m.y[plain], "o", color=_COLOUR, zorder=3, clip_on=False,
             label="estimate")
-    handles.append(Line2D([], [], color=_COLOUR, marker="o", label="estimate and CI"))
-    if flag.any():
-        ax.plot(est[flag], y[flag], "D", color=_COLOUR, markerfacecolor="white", zorder=3,
-                clip_on=False, label="flagged")
+    handles: list[Any] = [Line2D([], [], color=_COLOUR, marker="o", label="estimate and CI")]
+    if m.flag.any():
+        ax.plot(m.est[m.flag], m.y[m.flag], "D", color=_COLOUR, markerfacecolor="white",
+                zorder=3, clip_on=False, label="flagged")
         handles.append(Line2D([], [], color=_COLOUR, marker="D", markerfacecolor="white",
                               label="* flagged"))
-    # a suppressed estimate gets no marker (its position would publish it): a note at the
-    # axis origin says why the row is empty
-    right = np.where(supp, 0.0, np.where(~np.isfinite(hi), est, hi))
-    for i in np.flatnonzero(supp | flag):  # a note beside each marked domain of the display
-        text = ("confidential" if confidential[i] else "suppressed") if supp[i] else "*"
-        ax.annotate(text, (right[i], y[i]), xytext=(5, 0), textcoords="offset points",
-                    va="center", fontsize="small", color=_GREY if supp[i] else _COLOUR)
+    return handles
+
+
+def _annotate(ax: Axes, m: _Marks) -> None:
+    """A note beside each marked domain: ``*`` after a flagged estimate's interval, and
+    "suppressed" or "confidential" at the axis origin for a row drawn empty."""
+    right = np.where(m.supp, 0.0, np.where(~np.isfinite(m.hi), m.est, m.hi))
+    for i in np.flatnonzero(m.supp | m.flag):  # a note beside each marked domain
+        text = ("confidential" if m.confidential[i] else "suppressed") if m.supp[i] else "*"
+        ax.annotate(text, (right[i], m.y[i]), xytext=(5, 0), textcoords="offset points",
+                    va="center", fontsize="small", color=_GREY if m.supp[i] else _COLOUR)
+
+
+def _draw_national(ax: Axes, report: PrevalenceReport, table: str,
+                   indicator: str) -> list[Any]:
+    """The national estimate as a vertical reference line (when it has one); its handle."""
+    from matplotlib.lines import Line2D
 
     frame = report.to_frame()
     national = frame[(frame["table"] == table) & (frame["by"] == "national")
                      & (frame["measure"] == "share") & (frame["indicator"] == indicator)]
-    if len(national) and np.isfinite(national["estimate"].iat[0]):
-        ax.axvline(100 * float(national["estimate"].iat[0]), color=_NATIONAL, linewidth=1,
-                   linestyle=":", zorder=1, label="national")
-        handles.append(Line2D([], [], color=_NATIONAL, linestyle=":", label="national"))
+    if not (len(national) and np.isfinite(national["estimate"].iat[0])):
+        return []
+    ax.axvline(100 * float(national["estimate"].iat[0]), color=_NATIONAL, linewidth=1,
+               linestyle=":", zorder=1, label="national")
+    return [Line2D([], [], color=_NATIONAL, linestyle=":", label="national")]
+
+
+def _style(ax: Axes, rows: pd.DataFrame, y: np.ndarray, report: PrevalenceReport,
+           by: str | None, indicator: str, table: str, handles: list[Any]) -> None:
+    """The margins' headings and separators, the axes in percent, the title and the legend."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     headings = (rows["kind"] == "heading").to_numpy()
     for pos in y[headings]:  # a separator above each margin's heading
@@ -174,4 +228,3 @@ def forest_plot(report: PrevalenceReport, by: str | None = None,
     ax.grid(axis="x", color="#eeeeee", zorder=0)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               fontsize="small", frameon=False)
-    return ax

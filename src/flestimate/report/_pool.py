@@ -137,41 +137,62 @@ def pool_reports(
     margins = [(unit,), *[m for m in parse_margins(by) if m != (unit,)]]
     by_cols = list(dict.fromkeys(c for m in margins for c in m))
     preps: list[Prepared] = [r._prepared for _, r in items]  # checked by _items
-    frames = [_unit_frame(uid, prep, by_cols, unit)
-              for (uid, _), prep in zip(items, preps, strict=True)]
-    pooled = pd.concat(frames, ignore_index=True)
+    pooled = pd.concat([_unit_frame(uid, prep, by_cols, unit)
+                        for (uid, _), prep in zip(items, preps, strict=True)], ignore_index=True)
+    lonely_psu = _lonely_psu(preps, lonely_psu)
+    prepared = _pooled_prepared([uid for uid, _ in items], preps, pooled, unit, lonely_psu)
+    rules = load_reliability(reliability)
+    sdc = load_disclosure(disclosure, disclosure_threshold, where="`disclosure` of "
+                          "`pool_reports()`")
+    report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
+                               disclosure=sdc)
+    return PrevalenceReport(report.to_frame(), _provenance(report, items, preps, unit),
+                            quality=prepared.quality, classification_counts=prepared.counts,
+                            indicator_table=prepared.indicator_table, prepared=prepared)
+
+
+def _lonely_psu(preps: Sequence[Prepared], lonely_psu: str | None) -> str:
+    """The pooled design's lonely-PSU rule: the one asked, else the reports' own when they
+    agree (an ArgumentError when they differ)."""
     policies = {str(p.design_options.get("lonely_psu", "fail")) for p in preps}
     if lonely_psu is None:
         if len(policies) > 1:
             raise ArgumentError(f"`lonely_psu` of `pool_reports()`: the reports' designs differ "
                                 f"({', '.join(sorted(policies))}); choose one")
         lonely_psu = policies.pop()
+    return lonely_psu
+
+
+def _pooled_prepared(ids: list[str], preps: Sequence[Prepared], pooled: pd.DataFrame,
+                     unit: str, lonely_psu: str) -> Prepared:
+    """The pooled survey ready to estimate: the surveys as strata of one design, their quality
+    reports and indicator tables stacked by ``unit``, universe and classification counts
+    summed, their completions (``missing="impute"``) pooled."""
     first = preps[0]
     outcomes = Outcomes({c: pooled[c].to_numpy() for c in first.outcomes.columns},
                          first.outcomes.bounded)
     quality = pd.concat([p.quality.assign(**{unit: uid})
-                         for (uid, _), p in zip(items, preps, strict=True)], ignore_index=True)
+                         for uid, p in zip(ids, preps, strict=True)], ignore_index=True)
     universe = {k: int(sum(p.universe[k] for p in preps)) for k in first.universe}
     counts = preps[0].counts
     for p in preps[1:]:
         counts = counts.add(p.counts, fill_value=0)
     indicators = pd.concat([p.indicator_table.assign(**{unit: uid})
-                            for (uid, _), p in zip(items, preps, strict=True)],
-                           ignore_index=True)
-    ids = [uid for uid, _ in items]
-    prepared = Prepared(pooled, outcomes,
-                        {"weights": _W, "strata": _STRATA, "psu": _PSU, "nest": False,
-                         "lonely_psu": lonely_psu},
-                        first.spec, f"pooled: {', '.join(ids)}", quality, universe, None,
-                        counts.astype(np.int64), indicators, first.rules, frequencies=_COUNT,
-                        imputed=pool_imputed([p.imputed for p in preps], ids),
-                        classification_options=merge_classification_options(
-                            [p.classification_options for p in preps]))
-    rules = load_reliability(reliability)
-    sdc = load_disclosure(disclosure, disclosure_threshold, where="`disclosure` of "
-                          "`pool_reports()`")
-    report = prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
-                               disclosure=sdc)
+                            for uid, p in zip(ids, preps, strict=True)], ignore_index=True)
+    return Prepared(pooled, outcomes,
+                    {"weights": _W, "strata": _STRATA, "psu": _PSU, "nest": False,
+                     "lonely_psu": lonely_psu},
+                    first.spec, f"pooled: {', '.join(ids)}", quality, universe, None,
+                    counts.astype(np.int64), indicators, first.rules, frequencies=_COUNT,
+                    imputed=pool_imputed([p.imputed for p in preps], ids),
+                    classification_options=merge_classification_options(
+                        [p.classification_options for p in preps]))
+
+
+def _provenance(report: PrevalenceReport, items: list[tuple[str, PrevalenceReport]],
+                preps: Sequence[Prepared], unit: str) -> dict[str, Any]:
+    """The pooled report's provenance: the specs and reference periods of every survey, and
+    under ``pooled`` each survey's source, spec, rules and variance."""
     provenance = thaw(report.provenance)
     provenance["spec"] = {"name": "pooled", "source": ", ".join(
         sorted({p.spec.name for p in preps}))}
@@ -182,6 +203,5 @@ def pool_reports(
          "reference_period": r.provenance.get("reference_period"),
          "rules": thaw(r.provenance["rules"]), "variance": r.provenance["variance"]}
         for uid, r in items]
-    return PrevalenceReport(report.to_frame(), provenance, quality=quality,
-                            classification_counts=prepared.counts,
-                            indicator_table=indicators, prepared=prepared)
+    out: dict[str, Any] = provenance
+    return out

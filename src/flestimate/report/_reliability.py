@@ -305,6 +305,29 @@ def _assess(rules: Mapping[str, Any], share: bool,
     return np.where(fail, 2, np.where(flag, 1, 0)), reasons
 
 
+def _columns(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The rows of shares and of numbers, and the numeric columns the rules read, checked
+    (every column present, ``measure`` share or number, the others numeric)."""
+    missing = [c for c in RELIABILITY_COLUMNS if c not in table.columns]
+    if missing:
+        raise ArgumentError(f"`table` of `assess_reliability()` has no column "
+                            f"{format_values(missing)}; expected {', '.join(RELIABILITY_COLUMNS)}")
+    measure = table["measure"].astype(object).to_numpy()
+    is_share, is_number = measure == "share", measure == "number"
+    if not (is_share | is_number).all():
+        bad = pd.unique(measure[~(is_share | is_number)])
+        raise ArgumentError(f"column `measure` of `assess_reliability()` must hold 'share' or "
+                            f"'number'; got {format_values(bad)}")
+    col: dict[str, np.ndarray] = {}
+    for name in RELIABILITY_COLUMNS[1:]:
+        try:
+            col[name] = pd.to_numeric(table[name]).to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"column `{name}` of `assess_reliability()` must be numeric; "
+                                f"{exc}") from exc
+    return is_share, is_number, col
+
+
 def assess_reliability(
     table: pd.DataFrame,
     rules: ReliabilityRules | str | Path | Mapping[str, Any] = "nchs2017",
@@ -360,23 +383,7 @@ def assess_reliability(
         raise ArgumentTypeError(f"`table` of `assess_reliability()` must be a pandas DataFrame; "
                                 f"got {type(table).__name__}")
     ruleset = load_reliability(rules)
-    missing = [c for c in RELIABILITY_COLUMNS if c not in table.columns]
-    if missing:
-        raise ArgumentError(f"`table` of `assess_reliability()` has no column "
-                            f"{format_values(missing)}; expected {', '.join(RELIABILITY_COLUMNS)}")
-    measure = table["measure"].astype(object).to_numpy()
-    is_share, is_number = measure == "share", measure == "number"
-    if not (is_share | is_number).all():
-        bad = pd.unique(measure[~(is_share | is_number)])
-        raise ArgumentError(f"column `measure` of `assess_reliability()` must hold 'share' or "
-                            f"'number'; got {format_values(bad)}")
-    col: dict[str, np.ndarray] = {}
-    for name in RELIABILITY_COLUMNS[1:]:
-        try:
-            col[name] = pd.to_numeric(table[name]).to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError) as exc:
-            raise ArgumentError(f"column `{name}` of `assess_reliability()` must be numeric; "
-                                f"{exc}") from exc
+    is_share, is_number, col = _columns(table)
     code = np.zeros(len(table), dtype=np.int64)
     reason = np.full(len(table), "", dtype=object)
     for rows, section, share in ((is_share, ruleset.proportions, True),
