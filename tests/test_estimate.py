@@ -233,12 +233,12 @@ def test_provenance_and_immutability(des: SurveyDesign) -> None:
 
 def test_domain_lookup_and_sort_paths_agree(monkeypatch: pytest.MonkeyPatch, lfs) -> None:
     """Domain cells from the lookup table and from the sort fallback are the same."""
-    from flestimate import estimate
+    from flestimate import _cells
 
     des = SurveyDesign(lfs, weights="w", strata="stratum", psu="psu", nest=True)
     by = ["dest", "sex", "region"]
     table = des.proportion("fl", by=by, subpop="migrant").to_frame()
-    monkeypatch.setattr(estimate, "_LOOKUP_MAX", 0)
+    monkeypatch.setattr(_cells, "_LOOKUP_MAX", 0)
     sort = des.proportion("fl", by=by, subpop="migrant").to_frame()
     pd.testing.assert_frame_equal(table, sort)
     assert len(table) == lfs.loc[lfs["migrant"] == 1, by].drop_duplicates().shape[0]

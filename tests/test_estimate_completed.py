@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flestimate import estimate as est_mod
+from flestimate import _sums
 from flestimate.design import SurveyDesign
 from flestimate.errors import ArgumentError
 from flestimate.estimate import (
@@ -84,7 +84,7 @@ def test_taylor_domains_and_subpopulation(seed: int) -> None:
 
 
 def test_sparse_pair_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(est_mod, "_DENSE_ELEMENTS", 0)
+    monkeypatch.setattr(_sums, "_DENSE_ELEMENTS", 0)
     frame, comp, _ = _frame(4)
     design = SurveyDesign(frame, weights="w", strata="stratum", psu="psu", nest=True)
     _compare(design, comp, 4, by="dom", subpop="sub")

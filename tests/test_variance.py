@@ -34,7 +34,7 @@ def test_sparse_pairs_and_chunks_give_same_estimates(
     monkeypatch: pytest.MonkeyPatch, lfs, subpop
 ) -> None:
     """Dense pairs in small row chunks, and sorted pairs in one pass, change nothing."""
-    from flestimate import estimate
+    from flestimate import _sums
 
     frame = lfs.assign(fl_missing=lfs["fl"].where(lfs["age"] % 7 != 0))
     des = SurveyDesign(frame, weights="w", strata="stratum", psu="psu", nest=True)
@@ -45,9 +45,9 @@ def test_sparse_pairs_and_chunks_give_same_estimates(
             return des.proportion(vars_, by="dest", subpop=subpop).to_frame()
 
     base = run()
-    monkeypatch.setattr(estimate, "_CHUNK", 1000)
+    monkeypatch.setattr(_sums, "_CHUNK", 1000)
     pd.testing.assert_frame_equal(base, run(), rtol=1e-12)
-    monkeypatch.setattr(estimate, "_DENSE_ELEMENTS", 0)
+    monkeypatch.setattr(_sums, "_DENSE_ELEMENTS", 0)
     pd.testing.assert_frame_equal(base, run(), rtol=1e-12)
 
 

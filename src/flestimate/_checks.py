@@ -11,13 +11,17 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flestimate.errors import ArgumentError, ArgumentTypeError
+from flestimate.errors import ArgumentError, ArgumentTypeError, DesignError
 
-__all__ = ["check_choice", "check_df", "check_level", "progress_bar"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MAX_WEIGHT", "check_choice", "check_df", "check_level", "check_weight_range",
+           "progress_bar"]
 
 
 def check_level(level: Any, func: str) -> float:
@@ -59,3 +63,29 @@ def progress_bar(total: int, desc: str, progress: bool, unit: str = "replicate")
 
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not progress,
                 leave=True)
+
+
+#: The largest weight a design accepts: a weight counts persons, and 1e12 is over a hundred
+#: times the world's population. Above it a weight is a data error (a code such as 9.99e99 or
+#: 1e308 read as a number), and the sums of squared weights the variance needs overflow.
+MAX_WEIGHT = 1e12
+
+
+def check_weight_range(w: np.ndarray, name: str, data: pd.DataFrame) -> None:
+    """Weights above :data:`MAX_WEIGHT`, or whose total or total of squares overflows, are a
+    :class:`~flestimate.errors.DesignError` naming the rows and values (a weight of 1e308 would
+    otherwise give a 100% share with overflow warnings)."""
+    big = np.isfinite(w) & (np.abs(w) > MAX_WEIGHT)
+    if big.any():
+        rows = data.index[big][:5].tolist()
+        shown = ", ".join(f"{r} ({v:.4g})" for r, v in zip(rows, w[big][:5], strict=False))
+        raise DesignError(
+            f"weights column {name!r} has {int(big.sum())} value(s) above {MAX_WEIGHT:.0e} (more "
+            f"persons than any population: a missing-value code or a scaling error?); rows "
+            f"(weight): {shown}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(np.sum(w)) and np.isfinite(np.sum(w * w))
+    if not finite:
+        raise DesignError(f"weights column {name!r}: the total of the weights or of their "
+                          f"squares overflows ({len(w)} rows); the weights are too large")

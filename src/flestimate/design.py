@@ -8,16 +8,14 @@ rows; the estimators zero the outcome outside the domain on the full design.
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import check_choice
+from flestimate._checks import check_choice, check_weight_range
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -27,69 +25,27 @@ from flestimate.errors import (
     LonelyPSUError,
     format_values,
 )
+from flestimate.estimate import Estimators
+from flestimate.protocol import DesignVariance, LinearisedTotals
+from flestimate.replicate import ReplicateDesign, to_replicate
+from flestimate.results import summary_html
+from flestimate.variance import (
+    CERTAINTY_TOL,
+    Stage,
+    calibration_residual,
+    domain_df,
+    stage_variance,
+)
 
 if TYPE_CHECKING:
-    from flestimate.results import Estimates
+    from flestimate.calibration import Calibration
 
 __all__ = ["LONELY_PSU_RULES", "LonelyPSU", "Stage", "SurveyDesign"]
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
 LONELY_PSU_RULES: tuple[str, ...] = ("fail", "remove", "certainty", "adjust", "average")
 
-# R's onestrat() treats a stratum whose finite population correction is below this as fully
-# enumerated (zero variance) before it looks at lonely PSUs.
-CERTAINTY_TOL = 1e-7
-#: The largest weight a design accepts: a weight counts persons, and 1e12 is over a hundred
-#: times the world's population. Above it a weight is a data error (a code such as 9.99e99 or
-#: 1e308 read as a number), and the sums of squared weights the variance needs overflow.
-MAX_WEIGHT = 1e12
-
 ColumnSpec = str | Sequence[str] | None
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One sampling stage of the design, as integer indexes.
-
-    Units of the stage are numbered so that units of the same parent (the stratum at stage 1,
-    the unit of the previous stage after that) are contiguous.
-
-    Attributes
-    ----------
-    unit : ndarray of int64, shape (n_rows,)
-        The unit of every row at this stage.
-    parent : ndarray of int64, shape (n_units,)
-        The parent group of every unit (non-decreasing).
-    n_sampled : ndarray of int64, shape (n_parents,)
-        Units sampled in each parent group (the design's ``n_h``, counting every unit).
-    fpc_factor : ndarray of float64, shape (n_parents,)
-        ``1 - n/N`` for each parent group; 1 without an FPC (with-replacement approximation).
-    weight : ndarray of float64, shape (n_parents,)
-        Product of the sampling fractions ``n/N`` of the earlier stages on the path to the
-        parent (1 at stage 1): the factor R's ``multistage()`` applies to later-stage variances.
-    """
-
-    unit: np.ndarray
-    parent: np.ndarray
-    n_sampled: np.ndarray
-    fpc_factor: np.ndarray
-    weight: np.ndarray
-
-    @property
-    def n_units(self) -> int:
-        return int(self.parent.shape[0])
-
-    @property
-    def n_parents(self) -> int:
-        return int(self.n_sampled.shape[0])
-
-
-def summary_html(title: str, rows: Sequence[tuple[str, Any]]) -> str:
-    """A design summary as a compact two-column HTML table (escaped), for Jupyter."""
-    body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-                   f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-                   for k, v in rows)
-    return f"<div><p><b>{html.escape(title)}</b></p><table border='0'>{body}</table></div>"
 
 
 def _as_list(spec: ColumnSpec, name: str) -> list[str]:
@@ -109,27 +65,7 @@ def _row_ids(data: pd.DataFrame, mask: np.ndarray) -> str:
     return format_values(data.index[mask].tolist())
 
 
-def check_weight_range(w: np.ndarray, name: str, data: pd.DataFrame) -> None:
-    """Weights above :data:`MAX_WEIGHT`, or whose total or total of squares overflows, are a
-    :class:`~flestimate.errors.DesignError` naming the rows and values (a weight of 1e308 would
-    otherwise give a 100% share with overflow warnings)."""
-    big = np.isfinite(w) & (np.abs(w) > MAX_WEIGHT)
-    if big.any():
-        rows = data.index[big][:5].tolist()
-        shown = ", ".join(f"{r} ({v:.4g})" for r, v in zip(rows, w[big][:5], strict=False))
-        raise DesignError(
-            f"weights column {name!r} has {int(big.sum())} value(s) above {MAX_WEIGHT:.0e} (more "
-            f"persons than any population: a missing-value code or a scaling error?); rows "
-            f"(weight): {shown}"
-        )
-    with np.errstate(over="ignore", invalid="ignore"):
-        finite = np.isfinite(np.sum(w)) and np.isfinite(np.sum(w * w))
-    if not finite:
-        raise DesignError(f"weights column {name!r}: the total of the weights or of their "
-                          f"squares overflows ({len(w)} rows); the weights are too large")
-
-
-class SurveyDesign:
+class SurveyDesign(Estimators):
     """A stratified multistage sample design, validated once and immutable.
 
     Parameters
@@ -231,7 +167,7 @@ class SurveyDesign:
     _lonely_strata: tuple[Any, ...]
     _variance_stages: int
     _summary: dict[str, Any]
-    _calibration: Any
+    _calibration: Calibration | None
 
     def __init__(
         self,
@@ -723,10 +659,39 @@ class SurveyDesign:
             rows.append(("weights calibrated", "yes"))
         return summary_html("SurveyDesign", rows)
 
-    # -- estimators -----------------------------------------------------------------------
+    # -- variance (the Design protocol) -----------------------------------------------------
+    @property
+    def needs_every_pair(self) -> bool:
+        """Calibrated weights: the regression residuals reach every PSU of every domain."""
+        return self._calibration is not None
+
+    def variance(self, totals: LinearisedTotals) -> DesignVariance:
+        """Taylor linearisation (R ``svyrecvar``): the stages' variances of the linearised
+        totals, after the calibration residuals at the first stage; df from the PSUs and
+        strata present in each domain (R ``degf``)."""
+        var = np.zeros((totals.n_cells, totals.k))
+        for s, stage_totals in enumerate(totals.stages):
+            z = totals.linearised(s)
+            if s == 0 and self._calibration is not None:
+                z = z - calibration_residual(self._calibration, self._stages[0], self._weights,
+                                             totals)
+            var = var + stage_variance(
+                self._stages[s], stage_totals.pairs, z, stage_totals.tc, totals.n_cells,
+                self._lonely_psu, self._adjust_domain_lonely, first_stage=s == 0,
+            )
+        first = totals.stages[0]
+        df = domain_df(self._stages[0], first.pairs, first.tc, totals.n_cells)
+        method = "Taylor linearisation, first-stage with-replacement approximation"
+        if self._fpc:
+            method += " with FPC"
+        if self._variance_stages > 1:
+            method += f", multistage recursion over {self._variance_stages} stages"
+        return DesignVariance(var, df, method,
+                              "PSUs minus strata with nonzero weight in the domain (R degf)")
+
     # -- calibration ------------------------------------------------------------------------
     @property
-    def calibration(self) -> Any:
+    def calibration(self) -> Calibration | None:
         """The calibration of the weights (a :class:`flestimate.calibration.Calibration`), or
         None for design weights."""
         return self._calibration
@@ -837,7 +802,7 @@ class SurveyDesign:
         *,
         rho: float | None = None,
         mse: bool = False,
-    ) -> Any:
+    ) -> ReplicateDesign:
         """A replicate-weight design made from this design (R ``as.svrepdesign``).
 
         Parameters
@@ -863,73 +828,5 @@ class SurveyDesign:
         -------
         ReplicateDesign
         """
-        from flestimate.replicate import to_replicate
-
         self._one_row_per_person("to_replicate")
         return to_replicate(self, method, replicates, seed, rho, mse)
-
-    def mean(
-        self,
-        vars: str | Sequence[str],
-        *,
-        by: str | Sequence[str] | None = None,
-        subpop: str | np.ndarray | pd.Series | None = None,
-        ci: str = "wald",
-        level: float = 0.95,
-        df: float | None = None,
-    ) -> Estimates:
-        """Weighted means with design-based standard errors. See :func:`flestimate.estimate.mean`."""
-        from flestimate import estimate
-
-        return estimate.mean(self, vars, by=by, subpop=subpop, ci=ci, level=level, df=df)
-
-    def proportion(
-        self,
-        vars: str | Sequence[str],
-        *,
-        by: str | Sequence[str] | None = None,
-        subpop: str | np.ndarray | pd.Series | None = None,
-        ci: str = "korn-graubard",
-        level: float = 0.95,
-        df: float | None = None,
-    ) -> Estimates:
-        """Proportions (prevalences) with intervals valid for rare events.
-
-        See :func:`flestimate.estimate.proportion`.
-        """
-        from flestimate import estimate
-
-        return estimate.proportion(self, vars, by=by, subpop=subpop, ci=ci, level=level, df=df)
-
-    def total(
-        self,
-        vars: str | Sequence[str],
-        *,
-        by: str | Sequence[str] | None = None,
-        subpop: str | np.ndarray | pd.Series | None = None,
-        ci: str = "wald",
-        level: float = 0.95,
-        df: float | None = None,
-    ) -> Estimates:
-        """Weighted totals. See :func:`flestimate.estimate.total`."""
-        from flestimate import estimate
-
-        return estimate.total(self, vars, by=by, subpop=subpop, ci=ci, level=level, df=df)
-
-    def ratio(
-        self,
-        numerator: str | Sequence[str],
-        denominator: str | Sequence[str],
-        *,
-        by: str | Sequence[str] | None = None,
-        subpop: str | np.ndarray | pd.Series | None = None,
-        ci: str = "wald",
-        level: float = 0.95,
-        df: float | None = None,
-    ) -> Estimates:
-        """Ratios of totals. See :func:`flestimate.estimate.ratio`."""
-        from flestimate import estimate
-
-        return estimate.ratio(
-            self, numerator, denominator, by=by, subpop=subpop, ci=ci, level=level, df=df
-        )

@@ -12,19 +12,19 @@ no Python loop over replicates, and no (rows x replicates) matrix is ever built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import progress_bar
-from flestimate.design import (
-    MAX_WEIGHT,
-    Stage,
-    SurveyDesign,
-    check_weight_range,
-    summary_html,
-)
+from flestimate._checks import MAX_WEIGHT, check_weight_range, progress_bar
+from flestimate.estimate import Estimators
+from flestimate.protocol import DesignVariance, LinearisedTotals
+from flestimate.results import summary_html
+from flestimate.variance import Stage
+
+if TYPE_CHECKING:
+    from flestimate.design import SurveyDesign
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -82,7 +82,7 @@ def _row_keys(multipliers: np.ndarray) -> np.ndarray:
     return np.column_stack([np.round(mant * 2.0**40), expo])
 
 
-class ReplicateDesign:
+class ReplicateDesign(Estimators):
     """A survey design defined by replicate weights.
 
     Parameters
@@ -261,6 +261,29 @@ class ReplicateDesign:
     @property
     def variance_stages(self) -> int:
         return 1
+
+    @property
+    def frequencies(self) -> None:
+        """Replicate designs have one row per person."""
+        return None
+
+    @property
+    def needs_every_pair(self) -> bool:
+        """Recalibrated replicates are whole new weights: only the rows' groups matter."""
+        return False
+
+    def variance(self, totals: LinearisedTotals) -> DesignVariance:
+        """Replicate variance (R ``svrVar``) of every estimate, from its totals per group of
+        rows sharing their multipliers; df the rank of the replicate weights over the
+        estimate's population minus one (R ``degf``)."""
+        var, var_logit = replicate_variance(self, totals)
+        df = np.full((totals.n_cells, totals.k), float(self.rank(totals.rows) - 1))
+        method = (f"replicate weights ({self._method}, {self.n_replicates} replicates, "
+                  f"scale {self._scale:.6g}, "
+                  f"{'mse' if self._mse else 'centred on the mean of the replicates'})")
+        return DesignVariance(var, df, method,
+                              "rank of the replicate weights over the population, minus 1 "
+                              "(R degf)", var_logit)
 
     @property
     def data(self) -> pd.DataFrame:
@@ -526,36 +549,6 @@ class ReplicateDesign:
         ]
         return summary_html("ReplicateDesign", rows)
 
-    # -- estimators -----------------------------------------------------------------------------------
-    def mean(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
-        """Weighted means with replicate standard errors (see :func:`flestimate.estimate.mean`)."""
-        from flestimate.estimate import mean
-
-        return mean(self, vars, **kwargs)  # type: ignore[arg-type]
-
-    def proportion(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
-        """Proportions with replicate standard errors (see
-        :func:`flestimate.estimate.proportion`)."""
-        from flestimate.estimate import proportion
-
-        return proportion(self, vars, **kwargs)  # type: ignore[arg-type]
-
-    def total(self, vars: str | Sequence[str], **kwargs: Any) -> Any:
-        """Totals with replicate standard errors (see :func:`flestimate.estimate.total`)."""
-        from flestimate.estimate import total
-
-        return total(self, vars, **kwargs)  # type: ignore[arg-type]
-
-    def ratio(self, numerator: str | Sequence[str], denominator: str | Sequence[str],
-              **kwargs: Any) -> Any:
-        """Ratios of totals with replicate standard errors (see
-        :func:`flestimate.estimate.ratio`)."""
-        from flestimate.estimate import ratio
-
-        return ratio(self, numerator, denominator, **kwargs)  # type: ignore[arg-type]
-
-
-
 
 def _rank(a: np.ndarray) -> int:
     if a.size == 0:
@@ -633,16 +626,11 @@ def hadamard(order: int) -> np.ndarray:
     return h
 
 
-def _psu_layout(design: SurveyDesign) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stage-1 unit of each row, stratum of each PSU, PSUs per stratum."""
-    st = design.stages[0]
-    return st.unit, st.parent, np.bincount(st.parent, minlength=st.n_parents)
-
-
 def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | None = None,
                  seed: int | np.random.Generator | None = None, rho: float | None = None,
                  mse: bool = False) -> ReplicateDesign:
-    """A replicate design from a Taylor design (see :meth:`SurveyDesign.to_replicate`)."""
+    """A replicate design from a Taylor design (see :meth:`SurveyDesign.to_replicate`): the
+    (PSU x replicate) multipliers of the method, with its scale and rscales."""
     func = "to_replicate"
     m = _method(method, func)
     if m not in GENERATED_METHODS:
@@ -650,76 +638,90 @@ def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | No
                             f"{', '.join(map(repr, GENERATED_METHODS))}; got {method!r} (SDR "
                             f"needs a sort order: build it and pass the columns to "
                             f"ReplicateDesign)")
-    unit, stratum, n_h = _psu_layout(design)
-    n_psu = len(stratum)
-    st = design.stages[0]
-    fpc = st.fpc_factor  # 1 - n/N per stratum (1 without an FPC)
-    rs_scale: np.ndarray
+    rho_v: float | None = None
     if m in ("bootstrap", "subbootstrap"):
-        if replicates is None:
-            replicates = 50
-        A, scale = _bootstrap(m, stratum, n_h, int(replicates), seed, fpc, func,
+        st = design.stages[0]
+        A, scale = _bootstrap(m, st.parent, _psu_counts(design), 50 if replicates is None
+                              else int(replicates), seed, st.fpc_factor, func,
                               design.lonely_psu)
-        rs_scale = np.ones(int(replicates))
+        rs_scale = np.ones(A.shape[1])
     elif m == "jk1":
-        if design.n_strata > 1:
-            raise DesignError("method 'jk1' deletes one PSU at a time ignoring strata; the "
-                              "design is stratified: use method 'jkn'")
-        A = np.full((n_psu, n_psu), n_psu / (n_psu - 1))
-        np.fill_diagonal(A, 0.0)
-        scale = float(fpc[0]) * (n_psu - 1) / n_psu
-        rs_scale = np.ones(n_psu)
+        A, scale, rs_scale = _jk1_multipliers(design)
     elif m == "jkn":
-        lonely = n_h[stratum] == 1
-        if lonely.any() and design.lonely_psu == "fail":
-            raise LonelyPSUError("method 'jkn' needs two or more PSUs per stratum; strata "
-                                 f"with one PSU: {np.flatnonzero(n_h == 1)[:5].tolist()} "
-                                 f"(declare lonely_psu='certainty' or 'remove' to let them "
-                                 f"contribute nothing)")
-        # replicate j deletes PSU j and reweights the rest of its stratum by n_h / (n_h - 1)
-        keep = ~lonely
-        reps = np.flatnonzero(keep)
-        A = np.ones((n_psu, len(reps)))
-        same = stratum[:, None] == stratum[reps][None, :]
-        with np.errstate(divide="ignore"):
-            factor = n_h[stratum] / (n_h[stratum] - 1.0)
-        A = np.where(same, factor[:, None], A)
-        A[reps, np.arange(len(reps))] = 0.0
-        nh = n_h[stratum[reps]]
-        rs_scale = (nh - 1) / nh * fpc[stratum[reps]]
-        scale = 1.0
+        A, scale, rs_scale = _jkn_multipliers(design)
     else:  # brr, fay
         rho_v = _check_rho(m, rho if m == "fay" else None, func)
-        if np.any(n_h < 2):
-            cols = design.summary_dict().get("strata") or []
-            raise LonelyPSUError(f"method {m!r} needs two PSUs per stratum; strata with one "
-                                 f"(column(s) {', '.join(map(repr, cols))}): "
-                                 f"{_stratum_labels(design, np.flatnonzero(n_h < 2)[:5])}; "
-                                 f"use 'jkn' or 'bootstrap', or collapse the strata")
-        n_strata = len(n_h)
-        order = 1 << int(np.ceil(np.log2(n_strata + 1)))
-        h = hadamard(order)[:, 1:n_strata + 1]  # replicates x strata, the all-ones column dropped
-        # Within a stratum, PSUs alternate between the two half-samples (PSUs of strata with
-        # more than two PSUs are grouped into two halves: "grouped BRR", documented).
-        rank_in = np.arange(n_psu) - np.searchsorted(stratum, stratum)
-        half = np.where(rank_in % 2 == 0, 1.0, -1.0)
-        sign = half[:, None] * h[:, stratum].T  # PSUs x replicates
-        low = 0.0 if m == "brr" else float(rho_v)  # type: ignore[arg-type]
-        A = np.where(sign > 0, 2.0 - low, low)
-        scale = 1.0 / (order * (1.0 - low) ** 2)
-        rs_scale = np.ones(order)
-        out = ReplicateDesign.__new__(ReplicateDesign)
-        out._setup(design._data, np.asarray(design.weights, dtype=float).copy(),
-                   str(design.summary_dict()["weights"] or "(implied by fpc)"), [], m, scale,
-                   rs_scale, mse, rho_v, True, unit, A,
-                   f"generated from a SurveyDesign ({m}; {_parent(design)})")
-        return out
+        A, scale, rs_scale = _brr_multipliers(design, m, 0.0 if rho_v is None else rho_v)
     out = ReplicateDesign.__new__(ReplicateDesign)
-    out._setup(design._data, np.asarray(design.weights, dtype=float).copy(),
+    out._setup(design.data, np.asarray(design.weights, dtype=float).copy(),
                str(design.summary_dict()["weights"] or "(implied by fpc)"), [], m, scale,
-               rs_scale, mse, None, True, unit, A,
+               rs_scale, mse, rho_v, True, design.stages[0].unit, A,
                f"generated from a SurveyDesign ({m}; {_parent(design)})")
     return out
+
+
+def _psu_counts(design: SurveyDesign) -> np.ndarray:
+    """PSUs per stratum."""
+    st = design.stages[0]
+    return np.bincount(st.parent, minlength=st.n_parents)
+
+
+def _jk1_multipliers(design: SurveyDesign) -> tuple[np.ndarray, float, np.ndarray]:
+    """Delete one PSU at a time (unstratified designs): scale (n - 1)/n times the FPC."""
+    if design.n_strata > 1:
+        raise DesignError("method 'jk1' deletes one PSU at a time ignoring strata; the "
+                          "design is stratified: use method 'jkn'")
+    st = design.stages[0]
+    n_psu = st.n_units
+    A = np.full((n_psu, n_psu), n_psu / (n_psu - 1))
+    np.fill_diagonal(A, 0.0)
+    return A, float(st.fpc_factor[0]) * (n_psu - 1) / n_psu, np.ones(n_psu)
+
+
+def _jkn_multipliers(design: SurveyDesign) -> tuple[np.ndarray, float, np.ndarray]:
+    """Delete one PSU at a time within strata: replicate j deletes PSU j and reweights the
+    rest of its stratum by n_h / (n_h - 1); rscales (n_h - 1)/n_h times the stratum's FPC.
+    Strata with one PSU (when the lonely-PSU rule lets them) get no replicate."""
+    st = design.stages[0]
+    stratum, n_h, fpc = st.parent, _psu_counts(design), st.fpc_factor
+    lonely = n_h[stratum] == 1
+    if lonely.any() and design.lonely_psu == "fail":
+        raise LonelyPSUError("method 'jkn' needs two or more PSUs per stratum; strata "
+                             f"with one PSU: {np.flatnonzero(n_h == 1)[:5].tolist()} "
+                             f"(declare lonely_psu='certainty' or 'remove' to let them "
+                             f"contribute nothing)")
+    reps = np.flatnonzero(~lonely)
+    A = np.ones((st.n_units, len(reps)))
+    same = stratum[:, None] == stratum[reps][None, :]
+    with np.errstate(divide="ignore"):
+        factor = n_h[stratum] / (n_h[stratum] - 1.0)
+    A = np.where(same, factor[:, None], A)
+    A[reps, np.arange(len(reps))] = 0.0
+    nh = n_h[stratum[reps]]
+    return A, 1.0, (nh - 1) / nh * fpc[stratum[reps]]
+
+
+def _brr_multipliers(design: SurveyDesign, m: str, rho: float
+                     ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Balanced half-samples from a Sylvester Hadamard matrix (two PSUs per stratum; with
+    more, the PSUs alternate between the two halves: grouped BRR); Fay's multipliers
+    2 - rho and rho (rho = 0: BRR)."""
+    st = design.stages[0]
+    stratum, n_h = st.parent, _psu_counts(design)
+    if np.any(n_h < 2):
+        cols = design.summary_dict().get("strata") or []
+        raise LonelyPSUError(f"method {m!r} needs two PSUs per stratum; strata with one "
+                             f"(column(s) {', '.join(map(repr, cols))}): "
+                             f"{_stratum_labels(design, np.flatnonzero(n_h < 2)[:5])}; "
+                             f"use 'jkn' or 'bootstrap', or collapse the strata")
+    n_strata = len(n_h)
+    order = 1 << int(np.ceil(np.log2(n_strata + 1)))
+    h = hadamard(order)[:, 1:n_strata + 1]  # replicates x strata, the all-ones column dropped
+    rank_in = np.arange(st.n_units) - np.searchsorted(stratum, stratum)
+    half = np.where(rank_in % 2 == 0, 1.0, -1.0)
+    sign = half[:, None] * h[:, stratum].T  # PSUs x replicates
+    A = np.where(sign > 0, 2.0 - rho, rho)
+    return A, 1.0 / (order * (1.0 - rho) ** 2), np.ones(order)
 
 
 def _parent(design: SurveyDesign) -> str:
@@ -790,8 +792,7 @@ def _bootstrap(method: str, stratum: np.ndarray, n_h: np.ndarray, replicates: in
     return A, float(scale)
 
 
-def replicate_variance(design: ReplicateDesign, kind: str, pairs: Any, ty: np.ndarray,
-                       tx: np.ndarray, est: np.ndarray, n_cells: int
+def replicate_variance(design: ReplicateDesign, totals: LinearisedTotals
                        ) -> tuple[np.ndarray, np.ndarray | None]:
     """Replicate variances of every (cell, variable) estimate from the (group x cell) totals.
 
@@ -809,6 +810,9 @@ def replicate_variance(design: ReplicateDesign, kind: str, pairs: Any, ty: np.nd
     """
     from scipy import sparse
 
+    kind, n_cells = totals.kind, totals.n_cells
+    first = totals.stages[0]
+    pairs, ty, tx, est = first.pairs, first.ty, first.tx, totals.estimate
     A = design.multipliers
     n_groups = A.shape[0]
     k = ty.shape[1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,7 +13,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Estimates", "Result"]
+__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Estimates", "Result", "summary_html"]
 
 #: The message of the ImportError raised by every ``plot()`` when matplotlib is missing.
 MATPLOTLIB_HINT = "plotting needs matplotlib: pip install 'flestimate[plot]'"
@@ -123,6 +123,14 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [thaw(v) for v in value]
     return value
+
+
+def summary_html(title: str, rows: Sequence[tuple[str, Any]]) -> str:
+    """A design summary as a compact two-column HTML table (escaped), for Jupyter."""
+    body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                   f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<div><p><b>{html.escape(title)}</b></p><table border='0'>{body}</table></div>"
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -10,21 +10,68 @@ variables in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from flestimate.design import CERTAINTY_TOL, Stage
+if TYPE_CHECKING:
+    from flestimate.calibration import Calibration
+    from flestimate.protocol import LinearisedTotals
 
 __all__ = [
+    "CERTAINTY_TOL",
     "PairIndex",
+    "Stage",
+    "calibration_residual",
     "dense_pairs",
+    "domain_df",
     "segment_sum",
     "sparse_pairs",
     "stage_variance",
     "summing_matrix",
 ]
+
+# R's onestrat() treats a stratum whose finite population correction is below this as fully
+# enumerated (zero variance) before it looks at lonely PSUs.
+CERTAINTY_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One sampling stage of the design, as integer indexes.
+
+    Units of the stage are numbered so that units of the same parent (the stratum at stage 1,
+    the unit of the previous stage after that) are contiguous.
+
+    Attributes
+    ----------
+    unit : ndarray of int64, shape (n_rows,)
+        The unit of every row at this stage.
+    parent : ndarray of int64, shape (n_units,)
+        The parent group of every unit (non-decreasing).
+    n_sampled : ndarray of int64, shape (n_parents,)
+        Units sampled in each parent group (the design's ``n_h``, counting every unit).
+    fpc_factor : ndarray of float64, shape (n_parents,)
+        ``1 - n/N`` for each parent group; 1 without an FPC (with-replacement approximation).
+    weight : ndarray of float64, shape (n_parents,)
+        Product of the sampling fractions ``n/N`` of the earlier stages on the path to the
+        parent (1 at stage 1): the factor R's ``multistage()`` applies to later-stage variances.
+    """
+
+    unit: np.ndarray
+    parent: np.ndarray
+    n_sampled: np.ndarray
+    fpc_factor: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return int(self.parent.shape[0])
+
+    @property
+    def n_parents(self) -> int:
+        return int(self.n_sampled.shape[0])
 
 
 def summing_matrix(index: np.ndarray, n_bins: int, weights: np.ndarray | None = None) -> Any:
@@ -181,3 +228,32 @@ def stage_variance(
         with np.errstate(divide="ignore", invalid="ignore"):
             var = np.where(n_ok > 0, var * n_str / n_ok, np.nan)
     return np.asarray(var)
+
+
+def domain_df(stage: Stage, pairs: PairIndex, counts: np.ndarray, n_cells: int) -> np.ndarray:
+    """Design degrees of freedom of every (cell, variable): the first-stage units with a row
+    of the cell (a value and nonzero weight) minus the strata holding them (R ``degf`` of the
+    domain), shape (n_cells, k)."""
+    k = counts.shape[1]
+    present = (counts > 0).astype(np.float64)
+    n_units = segment_sum(pairs.cell, present, n_cells)
+    group = stage.parent[pairs.unit] * n_cells + pairs.cell
+    strata_present = segment_sum(group, present, stage.n_parents * n_cells) > 0
+    n_strata = strata_present.reshape(stage.n_parents, n_cells, k).sum(axis=0)
+    return np.asarray(n_units - n_strata, dtype=np.float64)
+
+
+def calibration_residual(calibration: Calibration, stage: Stage, weights: np.ndarray,
+                         totals: LinearisedTotals) -> np.ndarray:
+    """What calibration takes off the linearised first-stage totals, per (unit, cell) pair in
+    the dense order and variable: ``T_psu' B`` with ``T_psu = sum_(i in psu) w_i x_i`` and
+    ``B = (X' D X)^{-1} sum_i x_i u_i / g_i`` (the regression residuals of R's ``svyrecvar``
+    with ``postStrata``; see :class:`flestimate.calibration.Calibration`)."""
+    X, pattern, d = calibration.margins.X, calibration.margins.pattern, calibration.d
+    p = X.shape[1]
+    s_y, s_x = totals.cross_sums(d, lambda rows: X[pattern[rows]])
+    score = totals.linearised_scores(s_y, s_x)
+    b = calibration.m_inv @ score.reshape(p, totals.n_cells * totals.k)
+    t_psu = sp.csr_matrix((weights, (stage.unit, pattern)),
+                          shape=(stage.n_units, X.shape[0])) @ X
+    return np.asarray(t_psu @ b).reshape(stage.n_units * totals.n_cells, totals.k)

@@ -1,0 +1,284 @@
+"""One pass over the rows summing everything the estimators need.
+
+The rows inside some domain are read in chunks (no (rows x variables) copy is ever held whole)
+and summed by sparse products into totals per (sampling unit, domain cell) pair for every
+variance stage, and per cell for the design effects. Completions of imputed variables are
+summed as their shared source plus the completed rows, so ``M`` completions cost little more
+than one column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from flestimate._cells import Column, Domains, Variables, fill
+from flestimate.errors import DataError, format_values
+from flestimate.protocol import Design
+from flestimate.variance import (
+    PairIndex,
+    dense_pairs,
+    segment_sum,
+    sparse_pairs,
+    summing_matrix,
+)
+
+__all__ = ["Sums", "accumulate", "cross_sums", "valid_cells"]
+
+# Rows are summed in chunks, so that no (rows x variables) float copy of the data is ever held
+# whole; the chunks are independent passes, each fully vectorised. Small chunks stay in cache;
+# a chunk twice the number of (unit x cell) pairs keeps the adds into the pair totals cheap.
+_CHUNK_MIN = 1 << 14
+_CHUNK = 1 << 16
+# Up to this many (unit x cell x variable) totals per stage, pairs are addressed directly and the
+# rows are chunked; beyond it the pairs that occur are found by one sort over the domain rows.
+_DENSE_ELEMENTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Totals per (unit, cell) pair for every variance stage, and per cell for design effects."""
+
+    pairs: list[PairIndex]
+    ty: list[np.ndarray]  # sum w y per pair, (n_pairs, k)
+    tx: list[np.ndarray]  # sum w x (x = 1 with a value, or the ratio's denominator)
+    tc: list[np.ndarray]  # rows with a value and nonzero weight
+    wyy: np.ndarray  # per cell: sum w y^2, (n_cells, k)
+    wxy: np.ndarray
+    wxx: np.ndarray
+    psum: np.ndarray  # sum w over rows with a value
+    n_missing: np.ndarray
+
+
+def accumulate(
+    design: Design, variables: Variables, domains: Domains, n_cells: int, func: str
+) -> Sums:
+    """One pass over the domain rows (in chunks) summing everything the estimators need.
+
+    Only rows inside some domain are read: rows outside contribute zero, and the design's own
+    PSU counts (n_h) keep the empty PSUs in the variance, so nothing is lost by skipping them.
+
+    Completed variables (columns with ``at``: the ``M`` completions of an imputed variable) are
+    summed as their shared sources over the domain rows, minus the sources plus the completed
+    values over the completed rows only: every sum here is a sum over rows, so the result is
+    the same and the rows are read once for all completions, not ``M`` times.
+    """
+    k = len(variables.y)
+    stages = design.stages[: design.variance_stages]
+    cell = domains.cell
+    # A calibrated design's residuals reach every PSU, so every (PSU, cell) pair is kept.
+    calibrated = design.needs_every_pair
+    dense = calibrated or all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS
+                              for st in stages)
+    dom_rows = domains.rows
+    select: slice | np.ndarray = slice(None) if dom_rows is None else dom_rows
+    n_dom = len(cell) if dom_rows is None else dom_rows.size
+    inverse: list[np.ndarray] = []
+    if dense:
+        pairs = [dense_pairs(st.n_units, n_cells) for st in stages]
+        chunk = min(_CHUNK, max(_CHUNK_MIN, 2 * max(p.n_pairs for p in pairs)))
+    else:
+        pairs = []
+        for st in stages:  # a few stages at most
+            index, inv = sparse_pairs(st.unit[select] * n_cells + cell[select], n_cells)
+            pairs.append(index)
+            inverse.append(inv)
+        chunk = max(n_dom, 1)
+
+    pair_keys = [] if dense else [p.unit * n_cells + p.cell for p in pairs]
+
+    def keys_of(s: int, rows: slice | np.ndarray, start: int, stop: int, full: bool
+                ) -> np.ndarray:
+        """The pair of each of ``rows`` at stage ``s``."""
+        if not dense and full:
+            return inverse[s][start:stop]
+        key: np.ndarray = stages[s].unit[rows] * n_cells + cell[rows]
+        return key if dense else np.searchsorted(pair_keys[s], key)
+
+    completed = [c for c in variables.y if c.at is not None]
+    if not completed or variables.x is not None:
+        return _finish(_sum_rows(design, variables, cell, dom_rows, n_dom, chunk, pairs,
+                                 n_cells, func, keys_of, full=True), pairs, variables)
+    # the distinct sources over every domain row; the completed rows once more, both ways
+    first: dict[tuple[int, int | None], int] = {}
+    where = np.array([first.setdefault((id(c.source), c.level), len(first))
+                      for c in variables.y], dtype=np.int64)
+    base_cols: list[Column] = []
+    base_names: list[str] = []
+    for j, c in enumerate(variables.y):
+        if where[j] == len(base_cols):
+            base_cols.append(c.base)
+            base_names.append(variables.variable[j])
+    base_vars = Variables(base_cols, None, base_names, None)
+    # the completed rows inside some domain (completions usually share one array of rows)
+    inside: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for c in completed:
+        if c.at is not None and id(c.at) not in inside:
+            keep = cell[c.at] >= 0
+            inside[id(c.at)] = (c.at[keep], keep)
+    at = (next(iter(inside.values()))[0] if len(inside) == 1
+          else np.unique(np.concatenate([a for a, _ in inside.values()])))
+    plus_vars = Variables(
+        [c if c.at is None or c.values is None
+         else Column(c.source, c.level, inside[id(c.at)][0], c.values[inside[id(c.at)][1]])
+         for c in variables.y], None, variables.variable, variables.category)
+    whole = _sum_rows(design, base_vars, cell, dom_rows, n_dom, chunk, pairs, n_cells, func,
+                      keys_of, full=True)
+    minus = _sum_rows(design, base_vars, cell, at, at.size, max(at.size, 1), pairs, n_cells,
+                      func, keys_of, full=False)
+    plus = _sum_rows(design, plus_vars, cell, at, at.size, max(at.size, 1), pairs, n_cells,
+                     func, keys_of, full=False)
+    def combine(w: np.ndarray, m: np.ndarray, p: np.ndarray) -> np.ndarray:
+        p += np.take(w - m, where, axis=1)  # the (pairs x distinct sources) difference first
+        return p
+
+    raw = {name: ([combine(w, m, p) for w, m, p in zip(whole[name], minus[name], plus[name],
+                                                         strict=True)]
+                  if isinstance(whole[name], list) else combine(whole[name], minus[name],
+                                                                plus[name]))
+           for name in plus}
+    return _finish(raw, pairs, variables)
+
+
+def _finish(raw: dict[str, Any], pairs: list[PairIndex], variables: Variables) -> Sums:
+    n_cells = raw["wyy"].shape[0]
+    # Weight over the rows with a value: the denominator totals, except for ratios.
+    psum = (segment_sum(pairs[0].cell, np.ascontiguousarray(raw["tx"][0]), n_cells)
+            if variables.x is None else raw["pw"])
+    return Sums(pairs, raw["ty"], raw["tx"], raw["tc"], raw["wyy"], raw["wxy"], raw["wxx"],
+                 psum, raw["n_missing"])
+
+
+def _sum_rows(design: Design, variables: Variables, cell: np.ndarray,
+              dom_rows: np.ndarray | None, n_dom: int, chunk: int, pairs: list[PairIndex],
+              n_cells: int, func: str, keys_of: Any, full: bool) -> dict[str, Any]:
+    """The sums over ``dom_rows`` (all rows when None): per pair of every stage ``sum w y``,
+    ``sum w x`` and the rows with a value; per cell the second moments and missing counts."""
+    w = design.weights
+    all_positive = design.all_weights_positive
+    freq = design.frequencies  # persons per row (collapsed data), or None
+    k = len(variables.y)
+    n_stages = len(pairs)
+    if not full:
+        chunk = max(chunk, 1)
+    ty = [np.zeros((p.n_pairs, k)) for p in pairs]
+    tx = [np.zeros((p.n_pairs, k)) for p in pairs]
+    tc = [np.zeros((p.n_pairs, k)) for p in pairs]
+    # Without missing values the denominators and counts are the same for every variable: one
+    # column each, broadcast at the end.
+    tx1 = [np.zeros(p.n_pairs) for p in pairs]
+    tc1 = [np.zeros(p.n_pairs) for p in pairs]
+    # Second moments and missing counts per cell (a small, cache-resident output).
+    wyy, wxy, wxx, pw, n_missing = (np.zeros((n_cells, k)) for _ in range(5))
+    for start in range(0, n_dom, chunk):  # chunks of rows bound the memory; each is vectorised
+        stop = min(start + chunk, n_dom)
+        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
+        m = stop - start
+        y = fill(variables.y, rows, m)
+        x = fill(variables.x, rows, m) if variables.x is not None else None
+        valid = valid_cells(y, x, variables.variable, func)
+        valid_f = None if valid is None else valid.astype(np.float64)
+        wd = w[rows]
+        c = cell[rows]
+        present = None if all_positive else (wd > 0).astype(np.float64)
+        fr = None if freq is None else freq[rows]
+        if fr is not None:  # each row counts as its number of persons
+            present = fr if present is None else present * fr
+        for s in range(n_stages):
+            key = keys_of(s, rows, start, stop, full)
+            nb = pairs[s].n_pairs
+            weighted = summing_matrix(key, nb, wd)
+            ty[s] += weighted @ y
+            if x is not None:
+                tx[s] += weighted @ x
+            elif valid_f is None:
+                tx1[s] += np.bincount(key, wd, minlength=nb)
+            else:
+                tx[s] += weighted @ valid_f
+            if valid_f is None:
+                tc1[s] += np.bincount(key, present, minlength=nb)  # rows of weight > 0
+            else:
+                tc[s] += segment_sum(key, valid_f, nb, present)
+        by_cell = summing_matrix(c, n_cells, wd)
+        if x is not None:
+            wxy += by_cell @ (y * x)
+            wxx += by_cell @ (x * x)
+            pw += by_cell @ (np.ones_like(x) if valid_f is None else valid_f)
+        if valid_f is not None:
+            n_missing += segment_sum(c, 1.0 - valid_f, n_cells, fr)
+        y *= y  # now y^2, in place
+        wyy += by_cell @ y
+    for s in range(n_stages):
+        tx[s] += tx1[s][:, None]
+        tc[s] += tc1[s][:, None]
+    return {"ty": ty, "tx": tx, "tc": tc, "wyy": wyy, "wxy": wxy, "wxx": wxx, "pw": pw,
+            "n_missing": n_missing}
+
+
+def valid_cells(
+    y: np.ndarray, x: np.ndarray | None, names: list[str], func: str
+) -> np.ndarray | None:
+    """The cells with a value (None when all have one); missing cells are zeroed in place."""
+    # A finite sum proves there is no NaN without building an (m, k) mask.
+    if np.isfinite(y.sum()) and (x is None or np.isfinite(x.sum())):
+        return None
+    for values in (y, x):
+        if values is not None and np.isinf(values).any():
+            bad = np.asarray(names)[np.isinf(values).any(axis=0)].tolist()
+            raise DataError(
+                f"`{func}()` got infinite values in {format_values(list(dict.fromkeys(bad)))}"
+            )
+    valid: np.ndarray = ~np.isnan(y)
+    if x is not None:
+        valid &= ~np.isnan(x)
+    if valid.all():
+        return None
+    y[~valid] = 0.0
+    if x is not None:
+        x[~valid] = 0.0
+    return valid
+
+
+def cross_sums(variables: Variables, domains: Domains, n_cells: int, func: str,
+               a: np.ndarray, rows_matrix: Callable[[slice | np.ndarray], np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_i a_i M_i y_i`` and ``sum_i a_i M_i x_i`` per cell and variable, each of shape
+    (p, n_cells, k), for per-row weights ``a`` and the (m, p) matrix ``M`` of any rows
+    (``x`` the denominator: 1 with a value, or the ratio's denominator). A calibrated design
+    asks for them with its calibration variables as ``M`` (see
+    :func:`flestimate.variance.calibration_residual`)."""
+    k = len(variables.y)
+    cell = domains.cell
+    dom_rows = domains.rows
+    n_dom = len(cell) if dom_rows is None else dom_rows.size
+    cols_k = np.arange(k)
+    s_y: np.ndarray | None = None
+    s_x: np.ndarray | None = None
+    for start in range(0, n_dom, _CHUNK):  # chunks of rows bound the memory
+        stop = min(start + _CHUNK, n_dom)
+        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
+        m = stop - start
+        y = fill(variables.y, rows, m)
+        x = fill(variables.x, rows, m) if variables.x is not None else None
+        valid = valid_cells(y, x, variables.variable, func)
+        den = x if x is not None else (np.ones((m, k)) if valid is None
+                                       else valid.astype(np.float64))
+        mat_rows = rows_matrix(rows)
+        if s_y is None or s_x is None:
+            s_y = np.zeros((mat_rows.shape[1], n_cells * k))
+            s_x = np.zeros((mat_rows.shape[1], n_cells * k))
+        at = (cell[rows][:, None] * k + cols_k[None, :]).ravel()
+        ri = np.repeat(np.arange(m), k)
+        weight = a[rows]
+        for target, values in ((s_y, y), (s_x, den)):
+            mat = sparse.csr_matrix(((weight[:, None] * values).ravel(), (ri, at)),
+                                    shape=(m, n_cells * k))
+            target += np.asarray((mat.T @ mat_rows).T)
+    if s_y is None or s_x is None:
+        p = rows_matrix(np.zeros(0, dtype=np.int64)).shape[1]
+        return np.zeros((p, n_cells, k)), np.zeros((p, n_cells, k))
+    return s_y.reshape(-1, n_cells, k), s_x.reshape(-1, n_cells, k)
