@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import stdtrit
 
 from flestimate._checks import check_choice, check_level
 from flestimate._version import __version__
+from flestimate.aggregate._protect import protect_breakdown
 from flestimate.aggregate._shares import (
     lognormal_interval,
     normal_interval,
@@ -21,11 +22,10 @@ from flestimate.aggregate._shares import (
     z_quantile,
 )
 from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
-from flestimate.disclosure import DisclosureRules, load_disclosure, protect
+from flestimate.disclosure import DisclosureRules, load_disclosure
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
-from flestimate.intervals import confidence_interval
-from flestimate.report._reliability import ReliabilityRules, assess_reliability, load_reliability
-from flestimate.results import format_percent, freeze, new_axes, thaw
+from flestimate.report._reliability import load_reliability
+from flestimate.results import Result, format_percent, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -217,12 +217,65 @@ def from_reports(
     has ``Var = T_c^2 Var(s_cf) + s_cf^2 Var(T_c)``. Regions' shares of the world total are
     shares of independent totals (:func:`shares`). Share intervals are on the logit scale.
 
+    The computation is a list of named steps (each a documented function of this module or
+    of ``_protect``): check the arguments, read each country's national numbers and shares by
+    form, build the tables, apply the reliability and disclosure rules, record the
+    provenance.
+
     References
     ----------
     Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed., Springer, ch. 6.
     Belser, P., de Cock, M. and Mehran, F. (2005). *ILO Minimum Estimate of Forced Labour in the
     World*, ILO (the breakdown by form and of the trafficked by form).
     """
+    level, sdc = _check_arguments(level, disclosure, disclosure_threshold, weights, ci,
+                                  population)
+    tidy = _tidy_inputs(reports)
+    ids = list(tidy)
+    pop = None if population is None else _populations(population, ids)
+    regions = (None if region is None else
+               np.array([str(v) for v in _mapping(region, "region", ids).values()], dtype=object))
+    numbers, by_form = _national_inputs(tidy, pop if weights == "population" else None)
+    table = _breakdown_table(numbers, by_form, ids, pop, regions, level, ci, per)
+    rules = load_reliability(reliability)
+    table, disclosed = protect_breakdown(table, _sample_cases(numbers, by_form, ids), sdc,
+                                         regions is not None, _sample_sizes(numbers, ids),
+                                         rules)
+    table = table[list(BREAKDOWN_COLUMNS)]
+    provenance = _provenance(ids, weights, pop, regions, level, ci, per, rules.name, disclosed)
+    return Breakdown(table, provenance)
+
+
+def _provenance(ids: list[str], weights: str, pop: np.ndarray | None,
+                regions: np.ndarray | None, level: float, ci: str, per: float,
+                reliability: str, disclosed: Mapping[str, Any]) -> dict[str, Any]:
+    """What made the breakdown: the units, weights, populations and regions, the interval
+    methods and level, the variance assumptions, the reliability and disclosure rules and
+    the flestimate version."""
+    return {
+        "function": "from_reports",
+        "units": ids,
+        "weights": weights,
+        "population": None if pop is None else dict(zip(ids, pop.tolist(), strict=True)),
+        "region": None if regions is None else dict(zip(ids, regions.tolist(), strict=True)),
+        "level": level,
+        "ci_method": f"{ci} for totals, logit for pooled shares, the report's for country shares",
+        "per": per,
+        "variance": ("independent surveys: Var(sum T_c) = sum Var(T_c); pooled shares: "
+                     + _POOLED),
+        "reliability": {"name": reliability,
+                        "note": "shares judged by the 95% Korn-Graubard interval from the "
+                                "pooled SE, with df and cases summed over the surveys"},
+        "disclosure": disclosed,
+        "version": __version__,
+    }
+
+
+def _check_arguments(level: float, disclosure: Any, disclosure_threshold: int | None,
+                     weights: str, ci: str,
+                     population: Mapping[str, float] | None) -> tuple[float, DisclosureRules]:
+    """The checked level and disclosure rules, after the choices are validated (population
+    weights need populations)."""
     func = "from_reports"
     level = check_level(level, func)
     sdc = load_disclosure(disclosure, disclosure_threshold,
@@ -231,31 +284,46 @@ def from_reports(
     check_choice(ci, AGGREGATE_CI_METHODS, "ci", "from_reports")
     if weights == "population" and population is None:
         raise ArgumentError("`weights='population'` of `from_reports()` needs `population`")
-    tidy = _tidy_inputs(reports)
-    ids = list(tidy)
-    pop = (None if population is None else
-           np.array([float(v) for v in _mapping(population, "population", ids).values()]))
-    if pop is not None and (~np.isfinite(pop) | (pop < 0)).any():
+    return level, sdc
+
+
+def _populations(population: Mapping[str, float], ids: Sequence[str]) -> np.ndarray:
+    """Each country's population, checked finite and >= 0."""
+    pop = np.array([float(v) for v in _mapping(population, "population", ids).values()])
+    if (~np.isfinite(pop) | (pop < 0)).any():
         bad = ~np.isfinite(pop) | (pop < 0)
         raise DataError(f"`population` of `from_reports()` must be finite and >= 0; got "
                         f"{format_values(pop[bad])} for {format_values(np.array(ids)[bad])}")
-    regions = (None if region is None else
-               np.array([str(v) for v in _mapping(region, "region", ids).values()], dtype=object))
+    return pop
 
+
+def _national_inputs(tidy: Mapping[str, pd.DataFrame], weighted: np.ndarray | None,
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, pd.DataFrame]]]:
+    """Each country's national numbers of the prevalence table (its reported numbers; with
+    ``weighted`` populations, its shares times the population, ``Var = P^2 Var(share)``) and
+    its shares by form of each by-form table."""
     numbers = {}
     by_form = {}
-    for uid, t in tidy.items():
-        if weights == "number":
+    for i, (uid, t) in enumerate(tidy.items()):
+        if weighted is None:
             numbers[uid] = _pick(t, uid, "prevalence", "number", TOTAL_INDICATORS)
         else:
             s = _pick(t, uid, "prevalence", "share", TOTAL_INDICATORS)
-            p = float(pop[ids.index(uid)])  # type: ignore[index]
+            p = float(weighted[i])
             numbers[uid] = pd.DataFrame({"estimate": p * s["estimate"], "se": p * s["se"]})
             for c in ("n_cases", "n", "df"):
                 if c in s.columns:
                     numbers[uid][c] = s[c]
         by_form[uid] = {tab: _pick(t, uid, tab, "share", FORMS) for tab in _AMONG}
+    return numbers, by_form
 
+
+def _breakdown_table(numbers: Mapping[str, pd.DataFrame],
+                     by_form: Mapping[str, Mapping[str, pd.DataFrame]], ids: Sequence[str],
+                     pop: np.ndarray | None, regions: np.ndarray | None, level: float, ci: str,
+                     per: float) -> pd.DataFrame:
+    """Every table of the breakdown (totals, the by-form tables, the regional ones) in one
+    frame; an estimate of 0 with SE 0 gets no upper end (its SE says nothing)."""
     z = z_quantile(level)
     parts = [_totals(numbers, ids, pop, regions, level, ci, per)]
     codes, keys = _codes(regions, len(ids))
@@ -272,170 +340,26 @@ def from_reports(
     table.loc[zero, "ci_high"] = np.nan
     table.loc[zero, "ci_flag"] = _ZERO_FLAG
     table.insert(0, "source", "survey")
-    cases = {uid: {**{("totals", i): numbers[uid].get("n_cases", pd.Series(dtype=float)).get(i)
-                      for i in TOTAL_INDICATORS},
-                   **{(tab, f): by_form[uid][tab].get("n_cases", pd.Series(dtype=float)).get(f)
-                      for tab in _AMONG for f in FORMS}}
-             for uid in ids}
-    sample = {uid: (float(numbers[uid].get("n", pd.Series([np.nan])).iloc[0]),
-                    float(numbers[uid].get("df", pd.Series([np.nan])).iloc[0])) for uid in ids}
-    table, disclosed = _protect_breakdown(table, cases, sdc, regions is not None, sample,
-                                          load_reliability(reliability))
-    table = table[list(BREAKDOWN_COLUMNS)]
-    provenance = {
-        "function": "from_reports",
-        "units": ids,
-        "weights": weights,
-        "population": None if pop is None else dict(zip(ids, pop.tolist(), strict=True)),
-        "region": None if regions is None else dict(zip(ids, regions.tolist(), strict=True)),
-        "level": level,
-        "ci_method": f"{ci} for totals, logit for pooled shares, the report's for country shares",
-        "per": per,
-        "variance": ("independent surveys: Var(sum T_c) = sum Var(T_c); pooled shares: "
-                     + _POOLED),
-        "reliability": {"name": load_reliability(reliability).name,
-                        "note": "shares judged by the 95% Korn-Graubard interval from the "
-                                "pooled SE, with df and cases summed over the surveys"},
-        "disclosure": disclosed,
-        "version": __version__,
-    }
-    return Breakdown(table, provenance)
+    return table
 
 
-def _protect_breakdown(table: pd.DataFrame,
-                       cases: Mapping[str, Mapping[tuple[str, str], Any]],
-                       rules: DisclosureRules, with_regions: bool,
-                       sample: Mapping[str, tuple[float, float]] | None = None,
-                       reliability: ReliabilityRules | None = None,
-                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The disclosure rule on a breakdown: its rows recast as cells of a report's tables (a
-    country, region or the world as the domain; a form's share and persons one cell; a
-    table's ``total`` its class) so that :func:`~flestimate.report.protect` finds the same
-    relations as in one survey's report."""
-    out = table.copy()
-    out["disclosure"] = "publish"
-    out["disclosure_reason"] = ""
-    out["reliability"] = "present"
-    out["reliability_reason"] = ""
-    known = [v for c in cases.values() for v in c.values()]
-    if not known or any(v is None or not np.isfinite(float(v)) for v in known):
-        summary = {**rules.to_dict(), "primary": 0, "secondary": 0}
-        if rules.rule != "none":
-            summary["note"] = "not applied: the inputs carry no n_cases"
-        out["reliability_reason"] = "not judged: the inputs carry no n_cases"
-        return out, summary
-    tab = out["table"].to_numpy(dtype=object)
-    comp = out["component"].astype(str).to_numpy(dtype=object)
-    kind = np.where(np.isin(tab, ["totals", "by_region", "trafficked_by_region"]),
-                    "prevalence", tab)
-    indicator = comp.copy()
-    indicator[(tab == "forced_labour_by_form") & (comp == "total")] = "forced_labour"
-    indicator[(tab == "trafficked_by_form") & (comp == "total")] = "trafficked"
-    kind[np.isin(tab, list(_AMONG)) & (comp == "total")] = "prevalence"
-    # the regions' shares of the world: the regions' own totals
-    regional = np.isin(tab, ["by_region", "trafficked_by_region"])
-    indicator[regional] = np.where(tab[regional] == "by_region", "forced_labour", "trafficked")
-    fl_form = (tab == "forced_labour_by_form") & (comp != "total")
-    indicator[fl_form] = "form_" + comp[fl_form]
-    kind[fl_form] = "prevalence"
-    lvl = out["level"].to_numpy(dtype=object)
-    region = out["region"].astype(str).to_numpy(dtype=object)
-    unit = out["unit"].astype(str).to_numpy(dtype=object)
-    by = np.where(lvl == "world", "national", np.where(
-        lvl == "region", "region", "region*unit" if with_regions else "unit"))
-    domain = np.where(lvl == "world", "all", np.where(lvl == "region", region, unit))
-    # sample cases: the country's, summed over the countries of a region and the world
-    key_table = np.where(kind == "prevalence", "totals", kind)
-    key_ind = np.where((kind == "prevalence") | (kind == "totals"), indicator, comp)
-    per_country = pd.DataFrame([(u, t, i, float(v)) for u, c in cases.items()
-                                for (t, i), v in c.items()],
-                               columns=["unit", "key_table", "key_ind", "n_cases"])
-    country_region = out.loc[lvl == "country", ["unit", "region"]].drop_duplicates("unit")
-    per_country = per_country.merge(country_region.astype(str), on="unit", how="left")
-    rows = pd.DataFrame({"key_table": key_table, "key_ind": key_ind, "lvl": lvl,
-                         "unit": unit, "region": region})
-    by_unit = per_country.set_index(["unit", "key_table", "key_ind"])["n_cases"]
-    by_region = per_country.groupby(["region", "key_table", "key_ind"])["n_cases"].sum()
-    world = per_country.groupby(["key_table", "key_ind"])["n_cases"].sum()
-    n_cases = np.select(
-        [lvl == "country", lvl == "region"],
-        [by_unit.reindex(pd.MultiIndex.from_frame(rows[["unit", "key_table", "key_ind"]]))
-         .to_numpy(float),
-         by_region.reindex(pd.MultiIndex.from_frame(rows[["region", "key_table", "key_ind"]]))
-         .to_numpy(float)],
-        world.reindex(pd.MultiIndex.from_frame(rows[["key_table", "key_ind"]])).to_numpy(float))
-    tidy = pd.DataFrame({"table": kind, "by": by, "domain": domain, "region": region,
-                         "unit": unit, "measure": out["quantity"].to_numpy(),
-                         "indicator": indicator, "n": np.nan, "n_cases": n_cases,
-                         "estimate": out["estimate"].to_numpy(float)})
-    margins: list[tuple[str, ...]] = ([("region",), ("region", "unit")] if with_regions
-                                      else [("unit",)])
-    if reliability is not None and sample is not None:
-        flags = _judge(out, tidy, rows, per_country, sample, reliability)
-        # a table's total share is 1 by construction: nothing to judge
-        whole = ((out["component"] == "total") & (out["quantity"] == "share")).to_numpy()
-        out["reliability"] = np.where(whole, "present", flags["reliability"].to_numpy())
-        out["reliability_reason"] = np.where(whole, "",
-                                             flags["reliability_reason"].to_numpy())
-    judged, summary = protect(tidy, margins, rules)
-    hide = judged["disclosure"].isin(["primary", "secondary"]).to_numpy()
-    out["disclosure"] = judged["disclosure"].to_numpy()
-    out["disclosure_reason"] = judged["disclosure_reason"].to_numpy()
-    out.loc[hide, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
-    return out, summary
+def _sample_cases(numbers: Mapping[str, pd.DataFrame],
+                  by_form: Mapping[str, Mapping[str, pd.DataFrame]],
+                  ids: Sequence[str]) -> dict[str, dict[tuple[str, str], Any]]:
+    """Each country's sample cases by cell (table, indicator), from its report's
+    ``n_cases``."""
+    return {uid: {**{("totals", i): numbers[uid].get("n_cases", pd.Series(dtype=float)).get(i)
+                     for i in TOTAL_INDICATORS},
+                  **{(tab, f): by_form[uid][tab].get("n_cases", pd.Series(dtype=float)).get(f)
+                     for tab in _AMONG for f in FORMS}}
+            for uid in ids}
 
 
-def _judge(out: pd.DataFrame, tidy: pd.DataFrame, rows: pd.DataFrame,
-           per_country: pd.DataFrame, sample: Mapping[str, tuple[float, float]],
-           rules: ReliabilityRules) -> pd.DataFrame:
-    """Reliability flags of a breakdown's rows, as a pooled report would get them: a share's
-    denominator cases (its class's, at the same level; the world's for a region's share of
-    it), the surveys' respondents and design df summed over the row's countries, the 95%
-    Korn-Graubard interval of a share from its SE, the log-scale interval of a number."""
-    lvl = rows["lvl"].to_numpy(dtype=object)
-    units = pd.DataFrame([(u, n, d) for u, (n, d) in sample.items()],
-                         columns=["unit", "n", "df"]).merge(
-        per_country[["unit", "region"]].drop_duplicates("unit"), on="unit", how="left")
-    tab = out["table"].to_numpy(dtype=object)
-    share_of_world = np.isin(tab, ["by_region", "trafficked_by_region"])
-    scope_lvl = np.where(share_of_world, "world", lvl)
-
-    def summed(col: str) -> np.ndarray:
-        by_unit = units.set_index("unit")[col]
-        by_region = units.groupby("region")[col].sum()
-        return np.select([scope_lvl == "country", scope_lvl == "region"],
-                         [by_unit.reindex(rows["unit"]).to_numpy(float),
-                          by_region.reindex(rows["region"]).to_numpy(float)],
-                         float(units[col].sum()))
-
-    n_resp, df = summed("n"), summed("df")
-    # the denominator's cases: the cell of the class the share is taken of
-    among = np.where(tab == "trafficked_by_form", "trafficked",
-                     np.where(tab == "forced_labour_by_form", "forced_labour",
-                              tidy["indicator"].to_numpy(dtype=object)))
-    cell_cases = pd.Series(tidy["n_cases"].to_numpy(float),
-                           index=pd.MultiIndex.from_arrays(
-                               [tidy["by"], tidy["domain"], tidy["indicator"]])).groupby(
-        level=[0, 1, 2]).max()
-    by = np.where(share_of_world, "national", tidy["by"].to_numpy(dtype=object))
-    domain = np.where(share_of_world, "all", tidy["domain"].to_numpy(dtype=object))
-    denom = cell_cases.reindex(pd.MultiIndex.from_arrays([by, domain, among])).to_numpy(float)
-    share = (out["quantity"] == "share").to_numpy()
-    est = out["estimate"].to_numpy(float)
-    se = out["se"].to_numpy(float)
-    kg_low, kg_high = out["ci_low"].to_numpy(float).copy(), out["ci_high"].to_numpy(float).copy()
-    if share.any():
-        kg_low[share], kg_high[share], _ = confidence_interval(
-            "korn-graubard", est[share], se[share], df[share], denom[share], 0.95)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = stdtrit(np.where(np.isfinite(df) & (df > 0), df, np.inf), 0.975)
-        spread = np.exp(t * se / est)
-    kg_low[~share], kg_high[~share] = (est / spread)[~share], (est * spread)[~share]
-    frame = pd.DataFrame({
-        "measure": np.where(share, "share", "number"), "estimate": est, "se": se,
-        "kg_low": kg_low, "kg_high": kg_high, "n": np.where(share, denom, n_resp),
-        "n_cases": tidy["n_cases"].to_numpy(float), "n_eff": np.nan, "df": df})
-    return assess_reliability(frame, rules)
+def _sample_sizes(numbers: Mapping[str, pd.DataFrame],
+                  ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Each country's respondents and design df (NaN where its report does not say)."""
+    return {uid: (float(numbers[uid].get("n", pd.Series([np.nan])).iloc[0]),
+                  float(numbers[uid].get("df", pd.Series([np.nan])).iloc[0])) for uid in ids}
 
 
 def _codes(regions: np.ndarray | None, n: int) -> tuple[np.ndarray, list[str]]:
@@ -494,10 +418,47 @@ def _pool(denom: np.ndarray, var_denom: np.ndarray, s: np.ndarray, var_s: np.nda
     return pooled, se, d
 
 
+@dataclass(frozen=True)
+class _FormInputs:
+    """One by-form table's inputs, countries x forms: the class's number ``T_c`` (``denom``)
+    and its variance, the shares ``s_cf`` and their variances (0 for a country with no one in
+    the class), and the persons by form with their variances and how they were got."""
+
+    denom: np.ndarray
+    var_denom: np.ndarray
+    s: np.ndarray
+    var_s: np.ndarray
+    empty: np.ndarray
+    persons: np.ndarray
+    var_p: np.ndarray
+    p_method: str
+
+
 def _by_form(tab: str, among: str, numbers: Mapping[str, pd.DataFrame],
              by_form: Mapping[str, Mapping[str, pd.DataFrame]], ids: Sequence[str],
              regions: np.ndarray | None, codes: np.ndarray, keys: Sequence[str], z: float,
              ci: str) -> pd.DataFrame:
+    """One by-form table: each country's shares and persons by form (and the class's total),
+    then the pooled shares and summed persons of each region and of the world."""
+    inputs = _form_inputs(tab, among, numbers, by_form, ids)
+    region_col = (np.full(len(ids), None, dtype=object) if regions is None else regions)
+    rows = _country_form_rows(tab, among, inputs, by_form, ids, region_col, z, ci)
+    groups: list[tuple[str, np.ndarray, list[str | None]]] = [
+        ("world", np.zeros(len(ids), dtype=np.int64), [None])]
+    if regions is not None:
+        groups.insert(0, ("region", codes, list(keys)))
+    for level, g_codes, labels in groups:
+        rows += _pooled_form_rows(level, g_codes, labels, inputs, z, ci)
+    out: pd.DataFrame = pd.concat(rows, ignore_index=True).assign(table=tab)
+    return out
+
+
+def _form_inputs(tab: str, among: str, numbers: Mapping[str, pd.DataFrame],
+                 by_form: Mapping[str, Mapping[str, pd.DataFrame]],
+                 ids: Sequence[str]) -> _FormInputs:
+    """The countries' numbers in the class and shares by form, checked (a country with
+    people in the class needs every share and SE); the persons by form are the report's form
+    numbers (forced labour) or ``s_cf T_c`` with ``Var = T^2 Var(s) + s^2 Var(T)``."""
     k, f = len(ids), len(FORMS)
     denom = np.array([numbers[u].at[among, "estimate"] for u in ids])
     var_denom = np.array([numbers[u].at[among, "se"] for u in ids]) ** 2
@@ -510,7 +471,6 @@ def _by_form(tab: str, among: str, numbers: Mapping[str, pd.DataFrame],
                         f"have {among} > 0 but missing shares or SEs in table {tab!r}")
     s = np.where(empty[:, None], 0.0, s)
     var_s = np.where(empty[:, None], 0.0, var_s)
-    # numbers by form per country: the report's form numbers (forced labour) or s_cf T_c
     if tab == "forced_labour_by_form":
         persons = np.array([[numbers[u].at[f"form_{g}", "estimate"] for g in FORMS]
                             for u in ids]).reshape(k, f)
@@ -521,64 +481,84 @@ def _by_form(tab: str, among: str, numbers: Mapping[str, pd.DataFrame],
         persons = s * denom[:, None]
         var_p = denom[:, None] ** 2 * var_s + s**2 * var_denom[:, None]
         p_method = "share x number trafficked; Var = T^2 Var(s) + s^2 Var(T)"
-    rows: list[pd.DataFrame] = []
-    region_col = (np.full(k, None, dtype=object) if regions is None else regions)
+    return _FormInputs(denom, var_denom, s, var_s, empty, persons, var_p, p_method)
 
-    def emit(level: str, region: Any, unit: Any, n_units: Any, comp: Sequence[str],
-             quantity: str, est: np.ndarray, se: np.ndarray, low: np.ndarray,
-             high: np.ndarray, method: Any, flag: Any = None) -> None:
-        rows.append(pd.DataFrame({
-            "level": level, "region": region, "unit": unit, "n_units": n_units,
-            "component": comp, "quantity": quantity, "estimate": est, "se": se,
-            "ci_low": low, "ci_high": high, "method": method, "ci_flag": flag}))
 
-    def total_ci(est: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if ci == "normal":
-            return normal_interval(est, se, z)
-        return lognormal_interval(est, se, z)
+def _form_rows(level: str, region: Any, unit: Any, n_units: Any, quantity: str,
+               est: np.ndarray, se: np.ndarray, low: np.ndarray, high: np.ndarray,
+               method: Any, flag: Any = None) -> pd.DataFrame:
+    """The rows of one quantity of one country, region or the world: the forms, then the
+    total."""
+    out: pd.DataFrame = pd.DataFrame({
+        "level": level, "region": region, "unit": unit, "n_units": n_units,
+        "component": [*FORMS, "total"], "quantity": quantity, "estimate": est, "se": se,
+        "ci_low": low, "ci_high": high, "method": method, "ci_flag": flag})
+    return out
 
-    comps = [*FORMS, "total"]
+
+def _total_interval(est: np.ndarray, se: np.ndarray, z: float,
+                    ci: str) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of numbers of persons: normal or lognormal (``ci``)."""
+    if ci == "normal":
+        return normal_interval(est, se, z)
+    return lognormal_interval(est, se, z)
+
+
+def _country_form_rows(tab: str, among: str, inputs: _FormInputs,
+                       by_form: Mapping[str, Mapping[str, pd.DataFrame]], ids: Sequence[str],
+                       region_col: np.ndarray, z: float, ci: str) -> list[pd.DataFrame]:
+    """Each country's shares (with its report's interval where it has one, else a logit
+    interval) and persons by form."""
+    f = len(FORMS)
+    rows = []
     for i, uid in enumerate(ids):
         sh = by_form[uid][tab]
-        se_i = np.sqrt(var_s[i])
-        if {"ci_low", "ci_high"} <= set(sh.columns) and not empty[i]:
+        se_i = np.sqrt(inputs.var_s[i])
+        if {"ci_low", "ci_high"} <= set(sh.columns) and not inputs.empty[i]:
             low, high, flag = sh["ci_low"].to_numpy(), sh["ci_high"].to_numpy(), None
             method = _REPORT_CI
         else:
-            low, high, flag = share_interval(s[i], se_i, z, "logit")
+            low, high, flag = share_interval(inputs.s[i], se_i, z, "logit")
             method = "the country's share; logit interval"
-        emit("country", region_col[i], uid, 1, comps, "share", np.append(s[i], 1.0),
-             np.append(se_i, 0.0), np.append(low, 1.0), np.append(high, 1.0), method,
-             None if flag is None else [*flag, None])
-        p_est = np.append(persons[i], denom[i])
-        p_se = np.sqrt(np.append(var_p[i], var_denom[i]))
-        emit("country", region_col[i], uid, 1, comps, "persons", p_est, p_se,
-             *total_ci(p_est, p_se), [*([p_method] * f), f"the report's number {among}"])
-    groups: list[tuple[str, np.ndarray, list[str | None]]] = [
-        ("world", np.zeros(k, dtype=np.int64), [None])]
-    if regions is not None:
-        groups.insert(0, ("region", codes, list(keys)))
-    for level, g_codes, labels in groups:
-        n_g = len(labels)
-        pooled, pooled_se, d = _pool(denom, var_denom, s, var_s, g_codes, n_g)
-        p_sum = np.zeros((n_g, f))
-        v_sum = np.zeros((n_g, f))
-        np.add.at(p_sum, g_codes, persons)
-        np.add.at(v_sum, g_codes, var_p)
-        vd = np.bincount(g_codes, weights=var_denom, minlength=n_g)
-        n_units = np.bincount(g_codes, minlength=n_g)
-        for g in range(n_g):
-            low, high, flag = share_interval(pooled[g], pooled_se[g], z, "logit")
-            emit(level, labels[g], None, int(n_units[g]), comps, "share",
-                 np.append(pooled[g], 1.0), np.append(pooled_se[g], 0.0), np.append(low, 1.0),
-                 np.append(high, 1.0), f"pooled over {int(n_units[g])} survey(s): " + _POOLED,
-                 [*flag, None])
-            p_est = np.append(p_sum[g], d[g])
-            p_se = np.sqrt(np.append(v_sum[g], vd[g]))
-            emit(level, labels[g], None, int(n_units[g]), comps, "persons", p_est, p_se,
-                 *total_ci(p_est, p_se), "sum over independent surveys; Var = sum of variances")
-    out: pd.DataFrame = pd.concat(rows, ignore_index=True).assign(table=tab)
-    return out
+        rows.append(_form_rows("country", region_col[i], uid, 1, "share",
+                               np.append(inputs.s[i], 1.0), np.append(se_i, 0.0),
+                               np.append(low, 1.0), np.append(high, 1.0), method,
+                               None if flag is None else [*flag, None]))
+        p_est = np.append(inputs.persons[i], inputs.denom[i])
+        p_se = np.sqrt(np.append(inputs.var_p[i], inputs.var_denom[i]))
+        rows.append(_form_rows("country", region_col[i], uid, 1, "persons", p_est, p_se,
+                               *_total_interval(p_est, p_se, z, ci),
+                               [*([inputs.p_method] * f), f"the report's number {among}"]))
+    return rows
+
+
+def _pooled_form_rows(level: str, g_codes: np.ndarray, labels: list[str | None],
+                      inputs: _FormInputs, z: float, ci: str) -> list[pd.DataFrame]:
+    """The shares of each region (or the world) pooled over its surveys (:func:`_pool`, logit
+    intervals) and its persons by form summed over them (``Var`` the sum of variances)."""
+    n_g, f = len(labels), len(FORMS)
+    pooled, pooled_se, d = _pool(inputs.denom, inputs.var_denom, inputs.s, inputs.var_s,
+                                 g_codes, n_g)
+    p_sum = np.zeros((n_g, f))
+    v_sum = np.zeros((n_g, f))
+    np.add.at(p_sum, g_codes, inputs.persons)
+    np.add.at(v_sum, g_codes, inputs.var_p)
+    vd = np.bincount(g_codes, weights=inputs.var_denom, minlength=n_g)
+    n_units = np.bincount(g_codes, minlength=n_g)
+    rows = []
+    for g in range(n_g):
+        low, high, flag = share_interval(pooled[g], pooled_se[g], z, "logit")
+        rows.append(_form_rows(level, labels[g], None, int(n_units[g]), "share",
+                               np.append(pooled[g], 1.0), np.append(pooled_se[g], 0.0),
+                               np.append(low, 1.0), np.append(high, 1.0),
+                               f"pooled over {int(n_units[g])} survey(s): " + _POOLED,
+                               [*flag, None]))
+        p_est = np.append(p_sum[g], d[g])
+        p_se = np.sqrt(np.append(v_sum[g], vd[g]))
+        rows.append(_form_rows(level, labels[g], None, int(n_units[g]), "persons", p_est, p_se,
+                               *_total_interval(p_est, p_se, z, ci),
+                               "sum over independent surveys; Var = sum of variances"))
+    return rows
 
 
 def _by_region(totals: pd.DataFrame, level: float, ci: str) -> list[pd.DataFrame]:
@@ -630,7 +610,7 @@ _FORMATS: Mapping[str, Callable[[float], str]] = {"shar": _share_fmt, "pers": _c
                                                   "per_": _rate_fmt}
 
 
-class Breakdown:
+class Breakdown(Result):
     """The ILO breakdown computed from surveys: a tidy table with provenance.
 
     Tables (``table``): ``totals`` (numbers, and rates with ``population``), ``forced_labour_by
@@ -646,17 +626,14 @@ class Breakdown:
         assumptions and the flestimate version.
     """
 
-    __slots__ = ("_frozen", "_table", "provenance")
+    __slots__ = ("_table",)
     _table: pd.DataFrame
-    provenance: Mapping[str, Any]
+    _label = "Breakdown"
+    _records_key = "estimates"
+    _immutable_hint = "call from_reports() again"
 
     def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_table", table.copy())
-        object.__setattr__(self, "provenance", freeze(dict(provenance)))
-        object.__setattr__(self, "_frozen", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Breakdown is immutable; call from_reports() again")
+        super().__init__(provenance, _table=table)
 
     def to_frame(self) -> pd.DataFrame:
         """Every row, tidy (a copy): ``source, table, level, region, unit, component,
@@ -679,13 +656,6 @@ class Breakdown:
         out: pd.DataFrame = t[(t["table"] == name) & (t["level"] == level)].reset_index(
             drop=True)
         return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """Rows and provenance as plain Python objects."""
-        t = self._table.astype(object).where(self._table.notna(), None)
-        records = [{str(k): (v.item() if isinstance(v, np.generic) else v)
-                    for k, v in rec.items()} for rec in t.to_dict(orient="records")]
-        return {"estimates": records, "provenance": thaw(self.provenance)}
 
     def _display(self, name: str) -> pd.DataFrame:
         t = self.table(name, "world")
@@ -719,6 +689,7 @@ class Breakdown:
                 + (f"; {sdc}" if sdc else ""))
 
     def __repr__(self) -> str:
+        """The title, then the world rows of the two by-form tables."""
         lines = [self._title()]
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             for name in ("forced_labour_by_form", "trafficked_by_form"):
