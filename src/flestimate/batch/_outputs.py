@@ -16,7 +16,7 @@ from flestimate._atomic import atomic_write
 from flestimate._safe_output import excel_writer, neutralise_csv
 from flestimate.batch._file import Batch
 from flestimate.report import TABLE_COLUMNS, TABLES
-from flestimate.results import freeze, thaw
+from flestimate.results import Result, thaw
 
 __all__ = ["BatchResult"]
 
@@ -118,10 +118,11 @@ def write_outputs(folder: Path, batch: Batch, estimates: pd.DataFrame, failures:
 
 
 # -- the result ---------------------------------------------------------------------------------
-class BatchResult:
+class BatchResult(Result):
     """What a batch run made: the stacked estimates, the failures and the manifest.
 
-    Immutable: the frames and the manifest are returned as copies.
+    Immutable: the frames and the manifest are returned as copies. :meth:`to_frame` is
+    :attr:`estimates`; :meth:`to_dict` gives its records (``"estimates"``) and the provenance.
 
     Attributes
     ----------
@@ -138,33 +139,34 @@ class BatchResult:
         unchanged.
     manifest : dict
         The run manifest, as written to ``manifest.json``.
+    provenance : Mapping
+        The manifest (read-only), with the flestimate version also under ``version``.
     folder : Path
         The output folder.
     ok : bool
         True when no survey failed.
     """
 
-    __slots__ = ("_estimates", "_failures", "_manifest", "done", "folder", "skipped")
+    __slots__ = ("_estimates", "_failures", "done", "folder", "skipped")
     _estimates: pd.DataFrame
     _failures: pd.DataFrame
-    _manifest: Mapping[str, Any]
     done: tuple[str, ...]
     skipped: tuple[str, ...]
     folder: Path
+    _label = "BatchResult"
+    _records_key = "estimates"
+    _immutable_hint = "call run_batch() again"
 
     def __init__(self, estimates: pd.DataFrame, failures: pd.DataFrame,
                  manifest: Mapping[str, Any], folder: Path) -> None:
         surveys = manifest["surveys"]
-        for name, value in (
-                ("_estimates", estimates.copy()), ("_failures", failures.copy()),
-                ("_manifest", freeze(json.loads(json.dumps(manifest, default=str)))),
-                ("done", tuple(s["id"] for s in surveys if s["status"] == "done")),
-                ("skipped", tuple(s["id"] for s in surveys if s["status"] == "skipped")),
-                ("folder", folder)):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("BatchResult is immutable; call run_batch() again")
+        written = json.loads(json.dumps(manifest, default=str))
+        super().__init__(
+            {**written, "version": written.get("flestimate")},
+            _estimates=estimates, _failures=failures,
+            done=tuple(s["id"] for s in surveys if s["status"] == "done"),
+            skipped=tuple(s["id"] for s in surveys if s["status"] == "skipped"),
+            folder=folder)
 
     @property
     def estimates(self) -> pd.DataFrame:
@@ -178,16 +180,24 @@ class BatchResult:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        out: dict[str, Any] = thaw(self._manifest)
+        out: dict[str, Any] = thaw(self.provenance)
+        del out["version"]
         return out
 
     @property
     def ok(self) -> bool:
         return self._failures.empty
 
+    def to_frame(self) -> pd.DataFrame:
+        """The stacked estimates (a copy): :attr:`estimates`."""
+        return self.estimates
+
+    def _title(self) -> str:
+        return self.summary().splitlines()[0]
+
     def summary(self) -> str:
         """Surveys done, skipped and failed (with the reasons), timings and the outputs."""
-        m = self._manifest
+        m = self.provenance
         surveys = m["surveys"]
         counts = {s: sum(1 for e in surveys if e["status"] == s)
                   for s in ("done", "skipped", "failed")}
@@ -217,7 +227,7 @@ class BatchResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        m = self._manifest
+        m = self.provenance
         rows = []
         for e in m["surveys"]:
             seconds = e.get("timings", {}).get("total", 0.0)
@@ -231,6 +241,5 @@ class BatchResult:
             rows.append({"survey": e["id"], "status": e["status"],
                          "seconds": f"{seconds:.2f}", "note": note})
         table = pd.DataFrame(rows).to_html(index=False, border=0, escape=True)
-        title = self.summary().splitlines()[0]
-        return (f"<div><p><b>{html.escape(title)}</b></p>{table}<p><small>outputs in "
+        return (f"<div><p><b>{html.escape(self._title())}</b></p>{table}<p><small>outputs in "
                 f"{html.escape(str(self.folder))}</small></p></div>")

@@ -22,7 +22,7 @@ from flestimate.global_estimates._checks import (
 )
 from flestimate.global_estimates._publications import BUILDERS
 from flestimate.global_estimates._sources import check_name, published, sources
-from flestimate.results import freeze, new_axes, thaw
+from flestimate.results import Result, new_axes, records, thaw
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Reproduction", "compare", "reproduce"]
 
 
-class Reproduction:
+class Reproduction(Result):
     """A published global estimate recomputed from its components.
 
     Immutable. Every number is in persons (not millions), with its evidence tag.
@@ -44,25 +44,19 @@ class Reproduction:
         the flestimate version.
     """
 
-    __slots__ = ("_checks", "_frozen", "_published", "_tables", "name", "provenance")
-    _tables: Mapping[str, pd.DataFrame]
+    __slots__ = ("_checks", "_published", "_tables", "name")
+    _tables: dict[str, pd.DataFrame]  # private copies, never changed (a dict pickles)
     _checks: pd.DataFrame
     _published: pd.DataFrame
     name: str
-    provenance: Mapping[str, Any]
+    _label = "Reproduction"
+    _immutable_hint = "call reproduce() again"
 
     def __init__(self, name: str, tables: Mapping[str, pd.DataFrame], checks: pd.DataFrame,
                  numbers: pd.DataFrame, provenance: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "_tables",
-                           MappingProxyType({k: v.copy() for k, v in tables.items()}))
-        object.__setattr__(self, "_checks", checks.copy())
-        object.__setattr__(self, "_published", numbers.copy())
-        object.__setattr__(self, "provenance", freeze(dict(provenance)))
-        object.__setattr__(self, "_frozen", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Reproduction is immutable; call reproduce() again")
+        super().__init__(provenance, name=name,
+                         _tables={k: v.copy() for k, v in tables.items()},
+                         _checks=checks, _published=numbers)
 
     @property
     def tables(self) -> Mapping[str, pd.DataFrame]:
@@ -98,10 +92,6 @@ class Reproduction:
 
     def to_dict(self) -> dict[str, Any]:
         """Tables, checks and provenance as plain Python objects."""
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            f = frame.astype(object).where(frame.notna(), None)
-            return [{str(k): (v.item() if isinstance(v, np.generic) else v)
-                     for k, v in rec.items()} for rec in f.to_dict(orient="records")]
         return {"tables": {k: records(v) for k, v in self._tables.items()},
                 "checks": records(self._checks), "provenance": thaw(self.provenance)}
 
