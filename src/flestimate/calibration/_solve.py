@@ -18,13 +18,25 @@ passes and margins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from flestimate.calibration._checks import (
+    as_cell_codes,
+    as_cell_totals,
+    design_weights,
+    float_array,
+    fmt,
+    g_bounds,
+    iteration_args,
+    margin_labels,
+    times,
+)
+from flestimate.calibration._newton import CALFUNS, RESCALE_THRESHOLD, greg, newton
 from flestimate.errors import ArgumentError, ArgumentTypeError, EstimationError
 
 __all__ = [
@@ -39,18 +51,8 @@ __all__ = [
 #: Distance functions of :func:`calibration_weights` (R ``calibrate(calfun=...)``).
 CALIBRATION_METHODS = ("linear", "raking", "logit")
 
-# R grake(): when every population total exceeds SOMETHRESHOLD times its sample estimate, the
-# design weights are scaled by the mean ratio before the iterations so that Newton starts near
-# the solution; the factor is multiplied back into g at the end.
-_RESCALE_THRESHOLD = 20.0
-# MASS::ginv(Tmat, tol = 256 * .Machine$double.eps) in grake(): singular values below this
-# fraction of the largest one are dropped, so a Newton step never blows up on a rank-deficient
-# Hessian (e.g. when every unit of a category sits at a bound).
-_GINV_RCOND = 256.0 * np.finfo(np.float64).eps
 # A g-weight this close (relatively) to a bound counts as "at the bound" in the report.
 _AT_BOUND_RTOL = 1e-9
-
-_Calfun = Callable[[np.ndarray, float, float], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -89,191 +91,40 @@ class CalibrationReport:
     message: str
 
 
-# --------------------------------------------------------------------------- argument checks
-
-
-def _float_array(value: Any, name: str, func: str, ndim: tuple[int, ...]) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ArgumentTypeError(
-            f"`{name}` of `{func}()` must be a numeric array; got {type(value).__name__}"
-        ) from None
-    if arr.ndim not in ndim:
-        dims = " or ".join(f"{k}-d" for k in ndim)
-        raise ArgumentError(
-            f"`{name}` of `{func}()` must be a {dims} array; got shape {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        bad = np.flatnonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))
-        raise ArgumentError(
-            f"`{name}` of `{func}()` must be finite; got NaN or infinite values in "
-            f"{bad.size} row(s), first at row {int(bad[0])}"
-        )
-    return arr
-
-
-def _design_weights(d: Any, n: int, func: str) -> np.ndarray:
-    arr = _float_array(d, "d", func, (1,))
-    if arr.shape[0] != n:
-        raise ArgumentError(f"`d` of `{func}()` must have one weight per row ({n}); "
-                            f"got {arr.shape[0]}")
-    negative = np.flatnonzero(arr < 0)
-    if negative.size:
-        raise ArgumentError(
-            f"`d` of `{func}()` must be non-negative; got {float(arr[negative[0]])!r} at row "
-            f"{int(negative[0])} ({negative.size} negative weight(s))"
-        )
-    if not np.any(arr > 0):
-        raise ArgumentError(f"`d` of `{func}()` must have at least one positive weight; "
-                            "got all zero")
-    return arr
-
-
-def _labels(names: Sequence[str] | None, p: int, func: str, what: str) -> list[str]:
-    """Quoted names of the margins for messages, or positional labels."""
-    if names is None:
-        return [f"{what} {j}" for j in range(p)]
-    if isinstance(names, str) or len(names) != p:
-        got = repr(names) if isinstance(names, str) else f"{len(names)} names"
-        raise ArgumentError(f"`names` of `{func}()` must give one name per {what} ({p}); "
-                            f"got {got}")
-    return [f"{what} {name!r}" for name in names]
-
-
-def _iteration_args(max_iter: Any, tol: Any, func: str, tol_rule: str) -> tuple[int, float]:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
-        raise ArgumentError(f"`max_iter` of `{func}()` must be a positive integer; "
-                            f"got {max_iter!r}")
-    if (isinstance(tol, bool) or not isinstance(tol, int | float | np.floating)
-            or not np.isfinite(tol) or tol <= 0):
-        raise ArgumentError(f"`tol` of `{func}()` must be a positive number ({tol_rule}); "
-                            f"got {tol!r}")
-    return int(max_iter), float(tol)
-
-
-def _bounds(bounds: Any, method: str, func: str) -> tuple[float, float]:
-    if bounds is None:
-        if method == "logit":
-            raise ArgumentError(f"`bounds` of `{func}()` are required for method 'logit' "
-                                "(finite lower < 1 < upper); got None")
-        return (-np.inf, np.inf)
-    try:
-        lower, upper = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"`bounds` of `{func}()` must be a pair (lower, upper) of numbers; "
-                            f"got {bounds!r}") from None
-    if np.isnan(lower) or np.isnan(upper) or not lower < upper:
-        raise ArgumentError(f"`bounds` of `{func}()` must satisfy lower < upper; "
-                            f"got {bounds!r}")
-    if method == "logit" and not (np.isfinite(lower) and np.isfinite(upper)
-                                  and lower < 1.0 < upper):
-        raise ArgumentError(f"`bounds` of `{func}()` must be finite with lower < 1 < upper "
-                            f"for method 'logit'; got {bounds!r}")
-    return (lower, upper)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.10g}"
-
-
-def _times(count: int, noun: str) -> str:
-    plural = noun + ("es" if noun.endswith("s") else "s")
-    return f"{count} {noun if count == 1 else plural}"
-
-
-# --------------------------------------------------------------------------- distance functions
-# Each calibration method is a pair (F - 1, F') of the inverse derivative of its distance, as R
-# survey's `calfun` objects cal.linear, cal.raking and cal.logit define them, expression for
-# expression, so that the Newton path (and hence the stopping point) is R's.
-
-
-def _linear_fm1(u: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    return np.asarray(np.minimum(np.maximum(u + 1.0, lower), upper) - 1.0)
-
-
-def _linear_df(u: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    return ((u < upper - 1.0) & (u > lower - 1.0)).astype(np.float64)
-
-
-def _raking_fm1(u: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    return np.asarray(np.minimum(np.maximum(np.exp(u), lower), upper) - 1.0)
-
-
-def _raking_df(u: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    # R's cal.raking tests u against the bounds minus 1 (not log of the bounds); this only
-    # shapes the Newton path, never the solution, and is kept so the iterates are R's.
-    return np.where((u < upper - 1.0) & (u > lower - 1.0), np.exp(u), 0.0)
-
-
-def _logit_fm1(u: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    a = (upper - lower) / ((upper - 1.0) * (1.0 - lower))
-    e = np.exp(a * u)
-    return np.asarray(
-        (lower * (upper - 1.0) + upper * (1.0 - lower) * e) / (upper - 1.0 + (1.0 - lower) * e)
-        - 1.0
-    )
-
-
-def _logit_df(u: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    a = (upper - lower) / ((upper - 1.0) * (1.0 - lower))
-    e = np.exp(a * u)
-    den = upper - 1.0 + (1.0 - lower) * e
-    num = lower * (upper - 1.0) + upper * (1.0 - lower) * e
-    return np.asarray(upper * (1.0 - lower) * e * a / den - num * ((1.0 - lower) * e * a) / den**2)
-
-
-_CALFUNS: dict[str, tuple[_Calfun, _Calfun]] = {
-    "linear": (_linear_fm1, _linear_df),
-    "raking": (_raking_fm1, _raking_df),
-    "logit": (_logit_fm1, _logit_df),
-}
-
-
 # --------------------------------------------------------------------------- calibration
 
 
-def calibration_weights(
-    X: npt.ArrayLike,
-    d: npt.ArrayLike,
-    totals: npt.ArrayLike,
-    method: str = "linear",
-    bounds: tuple[float, float] | None = None,
-    max_iter: int = 50,
-    tol: float = 1e-7,
-    names: Sequence[str] | None = None,
-    *,
-    force: bool = False,
-) -> tuple[np.ndarray, CalibrationReport]:
+def calibration_weights(X: npt.ArrayLike, d: npt.ArrayLike, totals: npt.ArrayLike,
+                        method: str = "linear", bounds: tuple[float, float] | None = None,
+                        max_iter: int = 50, tol: float = 1e-7, names: Sequence[str] | None = None,
+                        *, force: bool = False) -> tuple[np.ndarray, CalibrationReport]:
     """g-weights that calibrate the design weights ``d`` to the population ``totals``.
 
     Parameters
     ----------
     X : ndarray, shape (n, p)
-        Auxiliary variables, one row per unit (rows of the model matrix: intercept, dummies,
-        covariates).
+        Auxiliary variables, one row per unit (model-matrix rows: intercept, dummies, covariates).
     d : ndarray, shape (n,)
-        Design weights, non-negative. Rows with ``d == 0`` (out-of-domain rows) are kept: they
-        get a g-weight but their calibrated weight stays 0.
+        Design weights, non-negative. Rows with ``d == 0`` (out-of-domain rows) are kept: they get
+        a g-weight but their calibrated weight stays 0.
     totals : ndarray, shape (p,)
         Population totals of the columns of ``X``.
     method : {"linear", "raking", "logit"}
-        Distance function: ``"linear"`` (chi-square distance, GREG; truncated linear with
-        ``bounds``), ``"raking"`` (multiplicative, exponential) or ``"logit"`` (bounded; needs
-        ``bounds``).
+        The distance: ``"linear"`` (chi-square, GREG; truncated linear with ``bounds``),
+        ``"raking"`` (multiplicative, exponential) or ``"logit"`` (bounded; needs ``bounds``).
     bounds : (float, float), optional
         Lower and upper bounds on ``g = w / d``; ``-inf``/``inf`` leave a side open. Required for
         ``"logit"`` (finite, lower < 1 < upper).
     max_iter : int
         Maximum Newton steps (R's ``maxit``); step halvings count as steps, as in R.
     tol : float
-        Convergence tolerance (R's ``epsilon``): stop when every margin j has
-        ``|T_j - t_j| / (1 + |T_j|) < tol``, t_j being the calibrated estimate.
+        Convergence tolerance (R's ``epsilon``): stop when every margin j has ``|T_j - t_j| /
+        (1 + |T_j|) < tol``, t_j being the calibrated estimate.
     names : sequence of str, optional
         Names of the p margins (e.g. the model-matrix column names) for error messages.
     force : bool
-        Return the last iterate with ``converged=False`` instead of raising when the iterations
-        do not converge (R's ``force=TRUE``).
+        Return the last iterate with ``converged=False`` instead of raising when the iterations do
+        not converge (R's ``force=TRUE``).
 
     Returns
     -------
@@ -288,88 +139,131 @@ def calibration_weights(
     EstimationError
         A margin has no sample unit but a nonzero total, the margins are linearly dependent
         (``X' D X`` singular), or the iterations do not reach the totals (unreachable within the
-        bounds, or too few iterations); the message names the margins at fault with their
-        achieved and target totals.
+        bounds, or too few); the message names the margins at fault, achieved and target totals.
 
     Notes
     -----
     Calibration (Deville and Särndal, 1992) minimises ``sum_i d_i G(g_i)`` subject to
     ``sum_i d_i g_i x_i = T``; its solution is ``g_i = F(x_i' lambda)`` with F the inverse of
-    G's derivative. R survey's ``grake()`` finds lambda by Newton steps from lambda = 0::
-
-        H_k         = sum_i d_i F'(x_i' lambda_k) x_i x_i'
-        lambda_k+1  = lambda_k + ginv(H_k) (T - sum_i d_i F(x_i' lambda_k) x_i)
-
-    (``ginv`` the Moore-Penrose inverse, dropping singular values below 256 eps times the
-    largest), halving a step while it gives non-finite g. With bounds (L, U)::
+    G's derivative, lambda found by R survey's ``grake()`` Newton steps from lambda = 0 (a step
+    is halved while it gives non-finite g). With bounds (L, U)::
 
         linear:  F(u) = min(max(1 + u, L), U),     F'(u) = 1{L - 1 < u < U - 1}
         raking:  F(u) = min(max(exp(u), L), U),    F'(u) = exp(u) 1{L - 1 < u < U - 1}
         logit:   F(u) = [L (U - 1) + U (1 - L) exp(A u)] / [U - 1 + (1 - L) exp(A u)],
                  A = (U - L) / ((U - 1) (1 - L))
 
-    Unbounded linear calibration is R's ``regcalibrate()`` closed form, the GREG weights
-    ``g = 1 + X (X' D X)^-1 (T - X' d)``. As in ``grake()``, when every ratio ``T_j / t_j``
-    of target to sample total exceeds 20, unbounded iterations start from d scaled by the mean
-    ratio. Unlike R (which then applies the bounds to the rescaled weights, with a warning),
-    bounded problems are never rescaled, so the bounds always hold for ``g = w / d``.
-
-    Margins whose column is zero on every row with a positive weight and whose total is 0 are
-    dropped (multiplier 0), as in R.
+    Unbounded linear calibration is R's ``regcalibrate()`` closed form (GREG),
+    ``g = 1 + X (X' D X)^-1 (T - X' d)``. As in ``grake()``, unbounded iterations start from d
+    times the mean ratio ``T_j / t_j`` of target to sample total when every ratio exceeds 20;
+    bounded problems are never rescaled (R would apply the bounds to the rescaled weights, with a
+    warning), so the bounds always hold for ``g = w / d``. Margins whose column is zero on every
+    row with a positive weight and whose total is 0 are dropped (multiplier 0), as in R.
 
     References
     ----------
-    Deville, J.-C. and Särndal, C.-E. (1992). Calibration estimators in survey sampling.
-    *JASA* 87, 376-382. Deville, J.-C., Särndal, C.-E. and Sautory, O. (1993). Generalized
-    raking procedures in survey sampling. *JASA* 88, 1013-1020. Lumley, T. (2010). *Complex
-    Surveys*, ch. 7; R survey 4.1.1 ``calibrate()``, ``grake()``.
+    Deville and Särndal (1992). Calibration estimators in survey sampling. *JASA* 87, 376-382.
+    Deville, Särndal and Sautory (1993). Generalized raking procedures in survey sampling. *JASA*
+    88, 1013-1020. Lumley (2010). *Complex Surveys*, ch. 7; R survey 4.1.1 ``calibrate()``.
     """
+    func = "calibration_weights"
+    x, w0, target, labels, limits, max_iter, tol = _calibration_args(
+        X, d, totals, method, bounds, max_iter, tol, names, force)
+    keep, labels_kept = _margins_kept(x, w0, target, labels, func)
+    fit = _fit(x, keep, w0, target, method, limits, max_iter, tol)
+    return fit.g, _report_or_raise(fit, x, keep, w0, target, labels_kept, method, limits, tol,
+                                   force, func)
+
+
+def _calibration_args(X: Any, d: Any, totals: Any, method: Any, bounds: Any, max_iter: Any,
+                      tol: Any, names: Sequence[str] | None, force: Any
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str],
+                                 tuple[float, float], int, float]:
+    """The checked arguments of :func:`calibration_weights`: X, d and the totals as float
+    arrays, the margins' labels for messages, the bounds on g, ``max_iter`` and ``tol``."""
     func = "calibration_weights"
     if not isinstance(method, str) or method not in CALIBRATION_METHODS:
         raise ArgumentError(f"`method` of `{func}()` must be 'linear', 'raking' or 'logit'; "
                             f"got {method!r}")
-    x = _float_array(X, "X", func, (2,))
+    x = float_array(X, "X", func, (2,))
     n, p = x.shape
     if p == 0:
         raise ArgumentError(f"`X` of `{func}()` must have at least one column; got shape {x.shape}")
-    w0 = _design_weights(d, n, func)
-    target = _float_array(totals, "totals", func, (1,))
+    w0 = design_weights(d, n, func)
+    target = float_array(totals, "totals", func, (1,))
     if target.shape[0] != p:
         raise ArgumentError(f"`totals` of `{func}()` must have one total per column of `X` "
                             f"({p}); got {target.shape[0]}")
-    labels = _labels(names, p, func, "margin")
-    lower, upper = _bounds(bounds, method, func)
-    max_iter, tol = _iteration_args(max_iter, tol, func, "R's epsilon")
+    labels = margin_labels(names, p, func, "margin")
+    limits = g_bounds(bounds, method, func)
+    max_iter, tol = iteration_args(max_iter, tol, func, "R's epsilon")
     if not isinstance(force, bool | np.bool_):
         raise ArgumentTypeError(f"`force` of `{func}()` must be True or False; got {force!r}")
+    return x, w0, target, labels, limits, max_iter, tol
 
-    keep = _usable_margins(x, w0, target, labels, func)
+
+@dataclass(frozen=True)
+class _Fit:
+    """The g-weights of a calibration and how they were found: the iterations, whether they
+    converged, the scale of the design weights (None when not rescaled), the path (closed form
+    or Newton), the achieved totals ``X' (d g)`` and their relative misfits to the targets."""
+
+    g: np.ndarray
+    iterations: int
+    converged: bool
+    scale: float | None
+    how: str
+    achieved: np.ndarray
+    rel: np.ndarray
+
+
+def _fit(x: np.ndarray, keep: np.ndarray, w0: np.ndarray, target: np.ndarray, method: str,
+         limits: tuple[float, float], max_iter: int, tol: float) -> _Fit:
+    """g-weights on the margins kept: the closed form of unbounded linear calibration (checked
+    against ``tol``: R does not check it, but a misfit means that X' D X is too ill-conditioned
+    for the solve to be trusted), else Newton's iterations."""
+    lower, upper = limits
     xk, tk = x[:, keep], target[keep]
-    labels_kept = [labels[j] for j in np.flatnonzero(keep)]
-    _check_rank(xk, w0, labels_kept, func)
-
     unbounded = bool(np.isneginf(lower) and np.isposinf(upper))
     closed_form = method == "linear" and unbounded
     if closed_form:
-        g = _greg(xk, w0, tk)
+        g = greg(xk, w0, tk)
         iterations, converged, scale = 1, True, None
     else:
-        fm1, dfun = _CALFUNS[method]
-        g, iterations, converged, scale = _newton(xk, w0, tk, fm1, dfun, lower, upper,
-                                                  max_iter, tol, rescale=unbounded)
-
+        fm1, dfun = CALFUNS[method]
+        g, iterations, converged, scale = newton(xk, w0, tk, fm1, dfun, lower, upper,
+                                                 max_iter, tol, rescale=unbounded)
     achieved = x.T @ (w0 * g)
     rel = np.abs(target - achieved) / (1.0 + np.abs(target))
     if closed_form:
-        # R does not check the closed form; a misfit here means X' D X is too ill-conditioned
-        # for the solve to be trusted.
         converged = bool(np.all(rel < tol))
-    if not converged and not force:
-        raise EstimationError(_failure_message(xk, w0, tk, achieved[keep], rel[keep],
-                                               labels_kept, method, (lower, upper), iterations,
-                                               tol, func))
-    return g, _report(g, w0, achieved, target, rel, converged, iterations, method,
-                      (lower, upper), scale, "closed form" if closed_form else "Newton")
+    return _Fit(g, iterations, converged, scale, "closed form" if closed_form else "Newton",
+                achieved, rel)
+
+
+def _report_or_raise(fit: _Fit, x: np.ndarray, keep: np.ndarray, w0: np.ndarray,
+                     target: np.ndarray, labels_kept: list[str], method: str,
+                     limits: tuple[float, float], tol: float, force: bool, func: str
+                     ) -> CalibrationReport:
+    """The report of a calibration; when it did not converge (and ``force`` is False), an
+    EstimationError naming the margins at fault, with a linear-programming check of whether
+    the totals are reachable within the bounds at all."""
+    if not fit.converged and not force:
+        raise EstimationError(_failure_message(x[:, keep], w0, target[keep], fit.achieved[keep],
+                                               fit.rel[keep], labels_kept, method, limits,
+                                               fit.iterations, tol, func))
+    return _report(fit.g, w0, fit.achieved, target, fit.rel, fit.converged, fit.iterations,
+                   method, limits, fit.scale, fit.how)
+
+
+def _margins_kept(x: np.ndarray, d: np.ndarray, target: np.ndarray, labels: list[str],
+                  func: str) -> tuple[np.ndarray, list[str]]:
+    """The margins calibrated on (a boolean mask) and their labels: those with sample support,
+    after checking that they are linearly independent."""
+    keep = _usable_margins(x, d, target, labels, func)
+    labels_kept = [labels[j] for j in np.flatnonzero(keep)]
+    _check_rank(x[:, keep], d, labels_kept, func)
+    return keep, labels_kept
 
 
 def _usable_margins(x: np.ndarray, d: np.ndarray, target: np.ndarray, labels: list[str],
@@ -378,7 +272,7 @@ def _usable_margins(x: np.ndarray, d: np.ndarray, target: np.ndarray, labels: li
     empty = ~np.any((x != 0) & (d > 0)[:, None], axis=0)
     bad = np.flatnonzero(empty & (target != 0))
     if bad.size:
-        what = "; ".join(f"{labels[j]} (target {_fmt(target[j])})" for j in bad)
+        what = "; ".join(f"{labels[j]} (target {fmt(target[j])})" for j in bad)
         raise EstimationError(
             f"`{func}()` cannot reach the totals: no row with a positive weight has a nonzero "
             f"value in {what}, so its achieved total is 0; drop the margin or collapse its "
@@ -414,70 +308,6 @@ def _check_rank(x: np.ndarray, d: np.ndarray, labels: list[str], func: str) -> N
     )
 
 
-def _greg(x: np.ndarray, d: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """R regcalibrate(): g = 1 + X solve(X' D X, T - X' d)."""
-    xd = x * d[:, None]
-    lam = np.linalg.solve(x.T @ xd, target - xd.sum(axis=0))
-    return np.asarray(1.0 + x @ lam)
-
-
-def _newton(
-    x: np.ndarray,
-    d: np.ndarray,
-    target: np.ndarray,
-    fm1: _Calfun,
-    dfun: _Calfun,
-    lower: float,
-    upper: float,
-    max_iter: int,
-    tol: float,
-    rescale: bool,
-) -> tuple[np.ndarray, int, bool, float | None]:
-    """R grake(): Newton steps on the multipliers; returns g, iterations, converged, scale."""
-    sample_total = x.T @ d
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = target / sample_total
-    scale: float | None = None
-    if rescale and np.min(ratios) > _RESCALE_THRESHOLD:
-        scale = float(np.mean(ratios))
-        d = d * scale
-        sample_total = sample_total * scale
-
-    eta = np.zeros(x.shape[1])
-    xeta = x @ eta
-    deriv = dfun(xeta, lower, upper)
-    iteration = 1
-    converged = False
-    # Overflow of exp() in a long step is expected: it is caught by the step halving below.
-    with np.errstate(over="ignore", invalid="ignore"):
-        while True:
-            hess = (x * (d * deriv)[:, None]).T @ x
-            misfit = target - sample_total - x.T @ (d * fm1(xeta, lower, upper))
-            deta = np.linalg.pinv(hess, rcond=_GINV_RCOND) @ misfit
-            eta = eta + deta
-            xeta = x @ eta
-            gm1 = fm1(xeta, lower, upper)
-            deriv = dfun(xeta, lower, upper)
-            while iteration < max_iter and not (np.all(np.isfinite(gm1))
-                                                and np.all(np.isfinite(deriv))):
-                iteration += 1
-                deta = deta / 2.0
-                eta = eta - deta
-                xeta = x @ eta
-                gm1 = fm1(xeta, lower, upper)
-                deriv = dfun(xeta, lower, upper)
-            misfit = target - sample_total - x.T @ (d * gm1)
-            if np.all(np.abs(misfit) / (1.0 + np.abs(target)) < tol):
-                converged = True
-                break
-            iteration += 1
-            if iteration > max_iter or not np.all(np.isfinite(misfit)):
-                break
-    g = 1.0 + gm1
-    if scale is not None:
-        g = g * scale
-    return g, min(iteration, max_iter), converged, scale
-
 
 def _failure_message(
     x: np.ndarray,
@@ -493,18 +323,18 @@ def _failure_message(
     func: str,
 ) -> str:
     off = np.flatnonzero(~(rel < tol))
-    shown = "; ".join(f"{labels[j]} achieved {_fmt(achieved[j])}, target {_fmt(target[j])}"
+    shown = "; ".join(f"{labels[j]} achieved {fmt(achieved[j])}, target {fmt(target[j])}"
                       for j in off[:5])
     more = f" (and {off.size - 5} more)" if off.size > 5 else ""
     head = (f"`{func}()` with method {method!r} did not converge in "
-            f"{_times(iterations, 'iteration')} (relative misfit |T - t| / (1 + |T|) >= "
+            f"{times(iterations, 'iteration')} (relative misfit |T - t| / (1 + |T|) >= "
             f"tol={tol:g}): {shown}{more}")
     lower, upper = bounds
     if method == "raking":
         lower = max(lower, 0.0)
     reachable = _reachable(x, d, target, lower, upper)
     if reachable is False:
-        return (f"{head}; no g-weights within bounds ({_fmt(lower)}, {_fmt(upper)}) reach "
+        return (f"{head}; no g-weights within bounds ({fmt(lower)}, {fmt(upper)}) reach "
                 "these totals (checked by linear programming): widen `bounds`, use method "
                 "'linear', or check the totals and collapse sparse categories")
     return (f"{head}; try a larger `max_iter`, wider `bounds` or method 'linear', and check "
@@ -553,10 +383,10 @@ def _report(
     at_upper = np.isfinite(upper) & (np.abs(gp - upper) <= _AT_BOUND_RTOL * max(1.0, abs(upper)))
     status = "converged" if converged else "did NOT converge"
     msg = (f"{method} calibration ({how}) to {target.shape[0]} totals {status} in "
-           f"{_times(iterations, 'iteration')}; max relative misfit {np.max(rel):.3g}")
+           f"{times(iterations, 'iteration')}; max relative misfit {np.max(rel):.3g}")
     if scale is not None:
         msg += (f"; design weights scaled by {scale:.6g} before the iterations (every target "
-                f"exceeds {_RESCALE_THRESHOLD:g} times its sample total), as R grake() does")
+                f"exceeds {RESCALE_THRESHOLD:g} times its sample total), as R grake() does")
     return CalibrationReport(
         converged=bool(converged),
         iterations=int(iterations),
@@ -572,32 +402,6 @@ def _report(
 # --------------------------------------------------------------------------- post-stratification
 
 
-def _cell_codes(cells: Any, n: int | None, k: int, name: str, func: str) -> np.ndarray:
-    arr = np.asarray(cells)
-    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
-        rows = "" if n is None else f" ({n})"
-        raise ArgumentError(f"`{name}` of `{func}()` must be a 1-d array with one code per "
-                            f"row{rows}; got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ArgumentTypeError(f"`{name}` of `{func}()` must hold integer codes 0..K-1; "
-                                f"got dtype {arr.dtype}")
-    out = np.flatnonzero((arr < 0) | (arr >= k))
-    if out.size:
-        raise ArgumentError(f"`{name}` of `{func}()` must hold codes in 0..{k - 1} (one per "
-                            f"total); got {int(arr[out[0]])} at row {int(out[0])}")
-    return arr.astype(np.int64)
-
-
-def _cell_totals(totals: Any, name: str, func: str) -> np.ndarray:
-    arr = _float_array(totals, name, func, (1,))
-    if arr.shape[0] == 0:
-        raise ArgumentError(f"`{name}` of `{func}()` must hold at least one total; got none")
-    negative = np.flatnonzero(arr < 0)
-    if negative.size:
-        raise ArgumentError(f"`{name}` of `{func}()` must be non-negative; got "
-                            f"{float(arr[negative[0]])!r} for cell {int(negative[0])}")
-    return arr
-
 
 def _poststratify(cells: np.ndarray, w: np.ndarray, totals: np.ndarray, where: str,
                   labels: list[str] | None, func: str) -> np.ndarray:
@@ -610,14 +414,14 @@ def _poststratify(cells: np.ndarray, w: np.ndarray, totals: np.ndarray, where: s
 
     missing = np.flatnonzero((counts == 0) & (totals > 0))
     if missing.size:
-        what = "; ".join(f"{name(j)} with total {_fmt(totals[j])}" for j in missing[:5])
+        what = "; ".join(f"{name(j)} with total {fmt(totals[j])}" for j in missing[:5])
         raise EstimationError(
             f"`{func}()` cannot reach the totals: no row with a positive weight falls in "
             f"{what}; collapse the cell with a neighbouring one"
         )
     extra = np.flatnonzero((counts > 0) & (totals == 0))
     if extra.size:
-        what = "; ".join(f"{name(j)} (weighted count {_fmt(counts[j])})" for j in extra[:5])
+        what = "; ".join(f"{name(j)} (weighted count {fmt(counts[j])})" for j in extra[:5])
         raise EstimationError(
             f"`{func}()` cannot reach the totals: sample rows fall in {what} whose population "
             "total is 0; check the totals or the cell codes"
@@ -671,10 +475,10 @@ def poststratify_weights(
     (2010). *Complex Surveys*, sec. 7.1; R survey 4.1.1 ``postStratify()``.
     """
     func = "poststratify_weights"
-    totals = _cell_totals(cell_totals, "cell_totals", func)
+    totals = as_cell_totals(cell_totals, "cell_totals", func)
     k = totals.shape[0]
-    codes = _cell_codes(cells, None, k, "cells", func)
-    w0 = _design_weights(d, codes.shape[0], func)
+    codes = as_cell_codes(cells, None, k, "cells", func)
+    w0 = design_weights(d, codes.shape[0], func)
     if names is not None and (isinstance(names, str) or len(names) != k):
         got = repr(names) if isinstance(names, str) else f"{len(names)} names"
         raise ArgumentError(f"`names` of `{func}()` must give one name per cell ({k}); "
@@ -682,16 +486,10 @@ def poststratify_weights(
     return _poststratify(codes, w0, totals, "", None if names is None else list(names), func)
 
 
-def rake_weights(
-    margins: Sequence[npt.ArrayLike],
-    d: npt.ArrayLike,
-    margin_totals: Sequence[npt.ArrayLike],
-    max_iter: int = 10,
-    tol: float = 1.0,
-    names: Sequence[str] | None = None,
-    *,
-    force: bool = False,
-) -> tuple[np.ndarray, CalibrationReport]:
+def rake_weights(margins: Sequence[npt.ArrayLike], d: npt.ArrayLike,
+                 margin_totals: Sequence[npt.ArrayLike], max_iter: int = 10, tol: float = 1.0,
+                 names: Sequence[str] | None = None, *, force: bool = False,
+                 ) -> tuple[np.ndarray, CalibrationReport]:
     """g-weights of raking (iterative proportional fitting) to several one-way margins.
 
     Parameters
@@ -743,6 +541,29 @@ def rake_weights(
     427-444. Lumley, T. (2010). *Complex Surveys*, sec. 7.2; R survey 4.1.1 ``rake()``.
     """
     func = "rake_weights"
+    codes, w0, totals, labels, max_iter, tol = _rake_args(margins, d, margin_totals, max_iter,
+                                                          tol, names, force)
+    epsilon = tol * float(w0.sum()) if tol < 1 else tol
+    g, w, passes, converged, moved = _ipf(codes, w0, totals, labels, max_iter, epsilon, func)
+    achieved = np.concatenate([np.bincount(c, weights=w, minlength=t.shape[0])
+                               for c, t in zip(codes, totals, strict=True)])
+    target = np.concatenate(totals)
+    if not converged and not force:
+        raise EstimationError(_rake_failure(codes, w, totals, labels, moved, max_iter, epsilon,
+                                            func))
+    rel = np.abs(achieved - target) / (1.0 + np.abs(target))
+    report = _report(g, w0, achieved, target, rel, converged, passes, "rake", (-np.inf, np.inf),
+                     None, f"{len(codes)} margins")
+    return g, report
+
+
+def _rake_args(margins: Any, d: Any, margin_totals: Any, max_iter: Any, tol: Any,
+               names: Sequence[str] | None, force: Any
+               ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], list[str], int, float]:
+    """The checked arguments of :func:`rake_weights`: the category codes of every margin, the
+    design weights, the totals of every margin (which must add up to one population size),
+    the margins' labels for messages, ``max_iter`` and ``tol``."""
+    func = "rake_weights"
     if isinstance(margins, np.ndarray) or not isinstance(margins, Sequence) or not margins:
         raise ArgumentError(f"`margins` of `{func}()` must be a non-empty list of code arrays; "
                             f"got {type(margins).__name__}")
@@ -752,22 +573,29 @@ def rake_weights(
                else type(margin_totals).__name__)
         raise ArgumentError(f"`margin_totals` of `{func}()` must give one array of totals per "
                             f"margin ({len(margins)}); got {got}")
-    labels = _labels(names, len(margins), func, "margin")
-    totals = [_cell_totals(t, f"margin_totals[{m}]", func) for m, t in enumerate(margin_totals)]
-    first = _cell_codes(margins[0], None, totals[0].shape[0], "margins[0]", func)
-    codes = [first] + [_cell_codes(c, first.shape[0], t.shape[0], f"margins[{m + 1}]", func)
+    labels = margin_labels(names, len(margins), func, "margin")
+    totals = [as_cell_totals(t, f"margin_totals[{m}]", func) for m, t in enumerate(margin_totals)]
+    first = as_cell_codes(margins[0], None, totals[0].shape[0], "margins[0]", func)
+    codes = [first] + [as_cell_codes(c, first.shape[0], t.shape[0], f"margins[{m + 1}]", func)
                        for m, (c, t) in enumerate(zip(margins[1:], totals[1:], strict=True))]
-    w0 = _design_weights(d, first.shape[0], func)
-    max_iter, tol = _iteration_args(max_iter, tol, func, "below 1 a fraction of sum(d)")
+    w0 = design_weights(d, first.shape[0], func)
+    max_iter, tol = iteration_args(max_iter, tol, func, "below 1 a fraction of sum(d)")
     if not isinstance(force, bool | np.bool_):
         raise ArgumentTypeError(f"`force` of `{func}()` must be True or False; got {force!r}")
     pop = [float(t.sum()) for t in totals]
     if not np.allclose(pop, pop[0], rtol=1e-9, atol=0.0):
-        sums = ", ".join(f"{lab}: {_fmt(s)}" for lab, s in zip(labels, pop, strict=True))
+        sums = ", ".join(f"{lab}: {fmt(s)}" for lab, s in zip(labels, pop, strict=True))
         raise ArgumentError(f"`margin_totals` of `{func}()` must sum to the same population "
                             f"size in every margin; got {sums}")
-    epsilon = tol * float(w0.sum()) if tol < 1 else tol
+    return codes, w0, totals, labels, max_iter, tol
 
+
+def _ipf(codes: list[np.ndarray], w0: np.ndarray, totals: list[np.ndarray], labels: list[str],
+         max_iter: int, epsilon: float, func: str
+         ) -> tuple[np.ndarray, np.ndarray, int, bool, float]:
+    """The passes of iterative proportional fitting: g, the raked weights, the passes made,
+    whether they converged and, when they did not, the largest change of a joint cell between
+    the tables compared last (for the message)."""
     # The joint table's occupied cells (empty ones are 0 before and after, so never the max).
     _, joint = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
     joint = joint.reshape(-1)
@@ -789,25 +617,21 @@ def rake_weights(
             converged = True
             break
         old = new
+    moved = 0.0 if converged else float(np.max(np.abs(old - new)))
+    return g, w, passes, converged, moved
 
-    achieved = np.concatenate([np.bincount(c, weights=w, minlength=t.shape[0])
-                               for c, t in zip(codes, totals, strict=True)])
-    target = np.concatenate(totals)
-    if not converged and not force:
-        err = [np.max(np.abs(np.bincount(c, weights=w, minlength=t.shape[0]) - t))
-               for c, t in zip(codes, totals, strict=True)]
-        shown = "; ".join(f"{labels[m]} off by up to {_fmt(e)}" for m, e in enumerate(err))
-        moved = float(np.max(np.abs(old - new)))
-        raise EstimationError(
-            f"`{func}()` did not converge in {_times(max_iter, 'pass')} (a joint cell still "
-            f"moved by {_fmt(moved)} >= epsilon {_fmt(epsilon)}): {shown}; "
+
+def _rake_failure(codes: list[np.ndarray], w: np.ndarray, totals: list[np.ndarray],
+                  labels: list[str], moved: float, max_iter: int, epsilon: float,
+                  func: str) -> str:
+    """The message when the passes do not converge: how far off every margin still is."""
+    err = [np.max(np.abs(np.bincount(c, weights=w, minlength=t.shape[0]) - t))
+           for c, t in zip(codes, totals, strict=True)]
+    shown = "; ".join(f"{labels[m]} off by up to {fmt(e)}" for m, e in enumerate(err))
+    return (f"`{func}()` did not converge in {times(max_iter, 'pass')} (a joint cell still "
+            f"moved by {fmt(moved)} >= epsilon {fmt(epsilon)}): {shown}; "
             "try a larger `max_iter`, and check that the margins are consistent and that no "
-            "combination of categories is empty in the sample"
-        )
-    rel = np.abs(achieved - target) / (1.0 + np.abs(target))
-    report = _report(g, w0, achieved, target, rel, converged, passes, "rake", (-np.inf, np.inf),
-                     None, f"{len(codes)} margins")
-    return g, report
+            "combination of categories is empty in the sample")
 
 
 # --------------------------------------------------------------------------- variance
@@ -853,14 +677,14 @@ def calibration_residuals(X: npt.ArrayLike, d: npt.ArrayLike, g: npt.ArrayLike,
     estimator); R survey 4.1.1 ``svyrecvar()`` and ``calibrate()``.
     """
     func = "calibration_residuals"
-    x = _float_array(X, "X", func, (2,))
+    x = float_array(X, "X", func, (2,))
     n = x.shape[0]
-    w0 = _design_weights(d, n, func)
-    gg = _float_array(g, "g", func, (1,))
+    w0 = design_weights(d, n, func)
+    gg = float_array(g, "g", func, (1,))
     if gg.shape[0] != n:
         raise ArgumentError(f"`g` of `{func}()` must have one g-weight per row ({n}); "
                             f"got {gg.shape[0]}")
-    yy = _float_array(y, "y", func, (1, 2))
+    yy = float_array(y, "y", func, (1, 2))
     if yy.shape[0] != n:
         raise ArgumentError(f"`y` of `{func}()` must have one row per row of `X` ({n}); "
                             f"got {yy.shape[0]}")
