@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import secrets
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -205,7 +207,8 @@ def _rng(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, o
     if isinstance(seed, np.random.Generator):
         return seed, "numpy Generator"
     if seed is None:
-        entropy = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+        # the entropy a fresh SeedSequence draws (128 bits), recorded so the run can be repeated
+        entropy = secrets.randbits(128)
         return np.random.default_rng(entropy), entropy
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
         raise ArgumentTypeError(
@@ -213,8 +216,6 @@ def _rng(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, o
             f"got {seed!r}"
         )
     return np.random.default_rng(int(seed)), int(seed)
-
-
 
 
 def _bootstrap(
@@ -387,28 +388,79 @@ def fit(
     Cormack, R. M. (1992). Interval estimation for mark-recapture studies of closed
     populations. *Biometrics* 48, 567-576.
     """
+    selection = _selection_of(selection, interactions)
+    _validate_args(selection, ci, level, p_stop, max_interactions, n_boot, reselect)
+    tab = capture_table(table, count, lists)
+    _check_lists(tab)
+    cache = _admissibility(tab)
+    fixed = _parse_interactions(interactions, tab.lists) if interactions is not None else []
+    threshold = float(p_stop) if p_stop is not None else _P_STOP.get(selection, math.nan)
+    selected = _select(cache, selection, fixed, threshold, max_interactions)
+    model = _refit(tab, cache, selected)
+    provenance = _provenance(tab, selection, threshold, max_interactions, selected, ci, level)
+    interval, bootstrap = _population_interval(
+        ci, model, tab, cache, selected, selection, fixed, threshold, max_interactions,
+        float(level), n_boot, seed, reselect, bool(progress))
+    provenance.update(bootstrap)
+    provenance["ci_note"] = interval.note
+    provenance["version"] = __version__
+    return _result(tab, cache, selected, model, interval, selection, ci, float(level),
+                   provenance)
+
+
+def _selection_of(selection: str, interactions: Sequence[tuple[str, str] | str] | None) -> str:
+    """The selection rule: ``"fixed"`` when the caller gives the interactions (then no other
+    rule may be named), which ``"fixed"`` requires."""
     if interactions is not None:
         if selection not in ("stepwise-aic", "fixed"):
             raise ArgumentError(
                 "`interactions=` of `mse.fit()` gives the model: leave `selection` out or set "
                 f"it to 'fixed'; got selection={selection!r}"
             )
-        selection = "fixed"
-    elif selection == "fixed":
+        return "fixed"
+    if selection == "fixed":
         raise ArgumentError("selection='fixed' of `mse.fit()` needs `interactions=`")
-    _validate_args(selection, ci, level, p_stop, max_interactions, n_boot, reselect)
-    tab = capture_table(table, count, lists)
-    _check_lists(tab)
+    return selection
+
+
+def _admissibility(tab: CaptureTable) -> AdmissibilityCache:
+    """The admissibility of the table's models, once the main-effects model is known to be
+    fittable (otherwise no model is)."""
     cache = AdmissibilityCache(tab)
     main_reason = cache.reason([])
     if main_reason is not None:
         raise EstimationError(f"the main-effects model cannot be fitted: {main_reason}")
-    fixed = _parse_interactions(interactions, tab.lists) if interactions is not None else []
-    threshold = float(p_stop) if p_stop is not None else _P_STOP.get(selection, math.nan)
-    selected = _select(cache, selection, fixed, threshold, max_interactions)
+    return cache
 
+
+@dataclass(frozen=True)
+class _Refit:
+    """The selected model refitted by statsmodels: its design, coefficients with their SEs and
+    p-values, log-likelihood, deviance and fitted counts."""
+
+    x: np.ndarray
+    beta: np.ndarray
+    bse: np.ndarray
+    pvalues: np.ndarray
+    llf: float
+    deviance: float
+    mu: np.ndarray
+
+    @property
+    def unobserved(self) -> float:
+        """``exp(b0)``: the fitted count of the history on no list."""
+        return math.exp(float(self.beta[0]))
+
+    @property
+    def se(self) -> float:
+        """The SE of the population, ``sqrt(exp(b0) + exp(2 b0) Var(b0))``."""
+        return math.sqrt(self.unobserved + self.unobserved**2 * float(self.bse[0]) ** 2)
+
+
+def _refit(tab: CaptureTable, cache: AdmissibilityCache, selected: Selected) -> _Refit:
+    """The selected model fitted by statsmodels' Poisson GLM from the batched fit's
+    coefficients, for the reported coefficients, SEs and p-values."""
     pairs = list(selected.pairs)
-    names = ["(Intercept)", *tab.lists, *(cache.pair_name(q) for q in pairs)]
     x = design(tab.histories, pairs)
     glm = sm.GLM(tab.counts, x, family=sm.families.Poisson())
     with warnings.catch_warnings():
@@ -421,16 +473,20 @@ def fit(
         res = glm.fit(start_params=start, tol=1e-12, maxiter=200)
     if not bool(getattr(res, "converged", True)) or not np.all(np.isfinite(res.params)):
         raise EstimationError(f"the model {model_name(cache, pairs)} did not converge")
-    beta = np.asarray(res.params, dtype=np.float64)
-    bse = np.asarray(res.bse, dtype=np.float64)
-    llf = float(res.llf)
-    b0, se0 = float(beta[0]), float(bse[0])
-    observed = tab.observed
-    n = float(tab.counts.sum())
-    unobserved = math.exp(b0)
-    n_params = len(beta)
+    return _Refit(x=x, beta=np.asarray(res.params, dtype=np.float64),
+                  bse=np.asarray(res.bse, dtype=np.float64),
+                  pvalues=np.asarray(res.pvalues, dtype=np.float64), llf=float(res.llf),
+                  deviance=float(res.deviance),
+                  mu=np.asarray(res.fittedvalues, dtype=np.float64))
 
-    provenance: dict[str, object] = {
+
+def _provenance(tab: CaptureTable, selection: str, threshold: float,
+                max_interactions: int | None, selected: Selected, ci: str,
+                level: float) -> dict[str, object]:
+    """The choices behind the numbers: the rule and its threshold, why the selection
+    stopped, the table's cells and the interval settings (its note comes with the
+    interval)."""
+    return {
         "method": "Poisson log-linear multiple systems estimate",
         "rule": _RULES[selection],
         "p_stop": None if math.isnan(threshold) else threshold,
@@ -443,49 +499,67 @@ def fit(
         "level": float(level),
         "ci_note": "",
     }
-    se = math.sqrt(unobserved + unobserved**2 * se0**2)
-    if ci == "profile":
-        interval = profile_multinomial(x, tab.counts, n + unobserved, float(level))
-    elif ci == "profile-intercept":
-        interval = profile_poisson(x, tab.counts, beta, llf, se0, float(level))
-    elif ci == "wald":
-        interval = wald(n, unobserved, se, float(level))
-    else:
-        rng, seed_used = _rng(seed)
-        mu = np.asarray(res.fittedvalues, dtype=np.float64)
-        interval, failed = _bootstrap(cache, selected, selection, fixed, threshold,
-                                      max_interactions, mu, float(level), n_boot, rng, reselect,
-                                      bool(progress))
-        provenance.update({"n_boot": n_boot, "seed": seed_used, "reselect": reselect,
-                           "n_boot_failed": failed})
-    provenance["ci_note"] = interval.note
 
-    provenance["version"] = __version__
-    z = beta / bse
+
+def _population_interval(
+    ci: str, model: _Refit, tab: CaptureTable, cache: AdmissibilityCache, selected: Selected,
+    selection: str, fixed: list[Pair], threshold: float, max_interactions: int | None,
+    level: float, n_boot: int, seed: int | np.random.Generator | None, reselect: bool,
+    progress: bool,
+) -> tuple[Interval, dict[str, object]]:
+    """The interval of the population by ``ci`` (profile likelihood of N or of the
+    intercept, Wald, or parametric bootstrap), with the bootstrap's settings for the
+    provenance (none for the other methods)."""
+    n = float(tab.counts.sum())
+    if ci == "profile":
+        return profile_multinomial(model.x, tab.counts, n + model.unobserved, level), {}
+    if ci == "profile-intercept":
+        return profile_poisson(model.x, tab.counts, model.beta, model.llf,
+                               float(model.bse[0]), level), {}
+    if ci == "wald":
+        return wald(n, model.unobserved, model.se, level), {}
+    rng, seed_used = _rng(seed)
+    interval, failed = _bootstrap(cache, selected, selection, fixed, threshold,
+                                  max_interactions, model.mu, level, n_boot, rng, reselect,
+                                  progress)
+    return interval, {"n_boot": n_boot, "seed": seed_used, "reselect": reselect,
+                      "n_boot_failed": failed}
+
+
+def _result(tab: CaptureTable, cache: AdmissibilityCache, selected: Selected, model: _Refit,
+            interval: Interval, selection: str, ci: str, level: float,
+            provenance: dict[str, object]) -> MSEResult:
+    """The result: the population ``n + exp(b0)`` with its SE and interval, the model's fit
+    statistics (``AIC = -2 l + 2 p``, ``BIC = -2 l + p log n``), its coefficients and the
+    fitted counts (the history on no list last)."""
+    pairs = list(selected.pairs)
+    names = ["(Intercept)", *tab.lists, *(cache.pair_name(q) for q in pairs)]
+    n = float(tab.counts.sum())
+    n_params = len(model.beta)
     coefficients = pd.DataFrame({
-        "term": names, "estimate": beta, "se": bse, "z": z,
-        "p": np.asarray(res.pvalues, dtype=np.float64),
+        "term": names, "estimate": model.beta, "se": model.bse, "z": model.beta / model.bse,
+        "p": model.pvalues,
     })
     fitted = pd.DataFrame(
         np.vstack([tab.histories, np.zeros((1, tab.k), dtype=np.int8)]).astype(np.int64),
         columns=list(tab.lists),
     )
     fitted["observed"] = np.append(tab.counts, np.nan)
-    fitted["fitted"] = np.append(np.asarray(res.fittedvalues, dtype=np.float64), unobserved)
+    fitted["fitted"] = np.append(model.mu, model.unobserved)
     return MSEResult(
-        population=n + unobserved,
-        unobserved=unobserved,
-        observed=observed,
-        se=se,
+        population=n + model.unobserved,
+        unobserved=model.unobserved,
+        observed=tab.observed,
+        se=model.se,
         ci_low=interval.low,
         ci_high=interval.high,
-        level=float(level),
+        level=level,
         ci_method=ci,
         interactions=tuple((tab.lists[a], tab.lists[b]) for a, b in pairs),
         lists=tab.lists,
-        aic=-2.0 * llf + 2.0 * n_params,
-        bic=-2.0 * llf + math.log(n) * n_params,
-        deviance=float(res.deviance),
+        aic=-2.0 * model.llf + 2.0 * n_params,
+        bic=-2.0 * model.llf + math.log(n) * n_params,
+        deviance=model.deviance,
         df_resid=tab.n_cells - n_params,
         selection=selection,
         coefficients=coefficients,

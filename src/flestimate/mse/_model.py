@@ -171,57 +171,98 @@ def newton(
     msk = np.ones((m, p), dtype=bool) if mask is None else np.broadcast_to(mask, (m, p)).copy()
     w = np.ones((m, n)) if weights is None else np.broadcast_to(weights, (m, n)).astype(float)
     off = np.zeros((m, n)) if offset is None else np.broadcast_to(offset, (m, n)).astype(float)
-    lgy = special.gammaln(y2 + 1.0)
-    xx = (x[:, :, None] * x[:, None, :]).reshape(n, p * p)
-
-    if start is None:
-        mu0 = y2 + 0.5
-        z = np.log(mu0) - off
-        wm = w * mu0
-        h0 = (wm @ xx).reshape(m, p, p)
-        beta = _masked_solve(h0, (wm * z) @ x, msk)
-    else:
-        beta = np.where(msk, np.broadcast_to(start, (m, p)), 0.0).astype(np.float64)
-
-    ll = _loglik(y2, w, off + beta @ x.T, lgy)
+    prob = _Problem(x, y2, msk, w, off, special.gammaln(y2 + 1.0),
+                    (x[:, :, None] * x[:, None, :]).reshape(n, p * p))
+    beta = _start(prob, start)
+    ll = _loglik(y2, w, off + beta @ x.T, prob.lgy)
     converged = np.zeros(m, dtype=bool)
     for _ in range(max_iter):
         idx = np.flatnonzero(~converged)
         if idx.size == 0:
             break
-        b = beta[idx]
-        with np.errstate(over="ignore"):
-            mu = np.exp(off[idx] + b @ x.T)
-        g = (w[idx] * (y2[idx] - mu)) @ x
-        h = ((w[idx] * mu) @ xx).reshape(idx.size, p, p)
-        delta = _masked_solve(h, g, msk[idx])
-        new = b + delta
-        ll_old = ll[idx]
-        ll_new = _loglik(y2[idx], w[idx], off[idx] + new @ x.T, lgy[idx])
-        worse = ll_new < ll_old - 1e-10 * (1.0 + np.abs(ll_old))
-        for _halving in range(40):
-            if not worse.any():
-                break
-            delta[worse] *= 0.5
-            new[worse] = b[worse] + delta[worse]
-            sub = np.flatnonzero(worse)
-            ll_new[sub] = _loglik(
-                y2[idx[sub]], w[idx[sub]], off[idx[sub]] + new[sub] @ x.T, lgy[idx[sub]]
-            )
-            worse = ll_new < ll_old - 1e-10 * (1.0 + np.abs(ll_old))
+        new, delta, ll[idx] = _newton_step(prob, idx, beta[idx], ll[idx])
         beta[idx] = new
-        ll[idx] = ll_new
         step = np.abs(delta).max(axis=1) / (1.0 + np.abs(new).max(axis=1))
         converged[idx] = step < _STEP_TOL
+    return _batch_fit(prob, beta, ll, converged)
 
+
+@dataclass(frozen=True)
+class _Problem:
+    """The data of a batch of fits: the design ``x`` (n, p), counts ``y`` (M, n), column masks
+    (M, p), cell weights and offsets (M, n), ``log y!`` and the rows' outer products
+    ``x_i x_i'`` flattened (n, p * p), which give every information matrix by one product."""
+
+    x: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray
+    w: np.ndarray
+    off: np.ndarray
+    lgy: np.ndarray
+    xx: np.ndarray
+
+    def information(self, wmu: np.ndarray) -> np.ndarray:
+        """``X' diag(w mu) X`` for each row of ``wmu``, shape (rows, p, p)."""
+        p = self.x.shape[1]
+        out: np.ndarray = (wmu @ self.xx).reshape(wmu.shape[0], p, p)
+        return out
+
+
+def _start(prob: _Problem, start: np.ndarray | None) -> np.ndarray:
+    """Starting coefficients: ``start`` within each model's columns, or one weighted
+    least-squares step on ``log(y + 0.5)`` (as IRLS starts)."""
+    m, p = prob.mask.shape
+    if start is not None:
+        out: np.ndarray = np.where(prob.mask, np.broadcast_to(start, (m, p)), 0.0).astype(
+            np.float64)
+        return out
+    mu0 = prob.y + 0.5
+    z = np.log(mu0) - prob.off
+    wm = prob.w * mu0
+    return _masked_solve(prob.information(wm), (wm * z) @ prob.x, prob.mask)
+
+
+def _newton_step(prob: _Problem, idx: np.ndarray, b: np.ndarray,
+                 ll_old: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Newton-Raphson step of the fits ``idx`` from ``b``: the new coefficients, the step
+    taken and the new log-likelihood; a step that lowers the log-likelihood is halved (up to
+    40 times) until it does not."""
+    x = prob.x
     with np.errstate(over="ignore"):
-        mu = np.exp(off + beta @ x.T)
-    h = ((w * mu) @ xx).reshape(m, p, p)
-    cov = _masked_inverse(h, msk)
+        mu = np.exp(prob.off[idx] + b @ x.T)
+    g = (prob.w[idx] * (prob.y[idx] - mu)) @ x
+    h = prob.information(prob.w[idx] * mu)
+    delta = _masked_solve(h, g, prob.mask[idx])
+    new = b + delta
+    ll_new = _loglik(prob.y[idx], prob.w[idx], prob.off[idx] + new @ x.T, prob.lgy[idx])
+    worse = ll_new < ll_old - 1e-10 * (1.0 + np.abs(ll_old))
+    for _halving in range(40):
+        if not worse.any():
+            break
+        delta[worse] *= 0.5
+        new[worse] = b[worse] + delta[worse]
+        sub = np.flatnonzero(worse)
+        ll_new[sub] = _loglik(
+            prob.y[idx[sub]], prob.w[idx[sub]], prob.off[idx[sub]] + new[sub] @ x.T,
+            prob.lgy[idx[sub]]
+        )
+        worse = ll_new < ll_old - 1e-10 * (1.0 + np.abs(ll_old))
+    return new, delta, ll_new
+
+
+def _batch_fit(prob: _Problem, beta: np.ndarray, ll: np.ndarray,
+               converged: np.ndarray) -> BatchFit:
+    """The fits at their final coefficients: fitted means, the inverse information, the
+    deviance; a fit with an infinite log-likelihood or a coefficient beyond +-35 has not
+    converged."""
+    y2, w = prob.y, prob.w
+    with np.errstate(over="ignore"):
+        mu = np.exp(prob.off + beta @ prob.x.T)
+    cov = _masked_inverse(prob.information(w * mu), prob.mask)
     with np.errstate(divide="ignore", invalid="ignore"):
         dev_terms = np.where(y2 > 0, y2 * np.log(y2 / mu), 0.0) - (y2 - mu)
     deviance = 2.0 * (w * dev_terms).sum(axis=1)
-    converged &= np.isfinite(ll) & np.all(np.abs(beta) < _DIVERGED, axis=1)
+    converged = converged & np.isfinite(ll) & np.all(np.abs(beta) < _DIVERGED, axis=1)
     return BatchFit(beta=beta, cov=cov, llf=ll, deviance=deviance, mu=mu, converged=converged)
 
 

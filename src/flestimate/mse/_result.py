@@ -5,13 +5,12 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from flestimate.results import format_count, new_axes
+from flestimate.results import Result, format_count, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,12 +43,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [_plain(rec) for rec in out.to_dict(orient="records")]
 
 
-def freeze(frame: pd.DataFrame) -> pd.DataFrame:
-    out: pd.DataFrame = frame.copy()
-    return out
-
-
-class MSEResult:
+class MSEResult(Result):
     """A multiple systems estimate of a population: the fitted log-linear model, the estimate
     of the uncaught, its confidence interval and how the model was chosen.
 
@@ -87,9 +81,9 @@ class MSEResult:
     """
 
     __slots__ = (
-        "_coefficients", "_fitted", "_frozen", "_models", "aic", "bic", "ci_high", "ci_low",
-        "ci_method", "deviance", "df_resid", "interactions", "level", "lists", "observed",
-        "population", "provenance", "se", "selection", "unobserved",
+        "_coefficients", "_fitted", "_models", "aic", "bic", "ci_high", "ci_low", "ci_method",
+        "deviance", "df_resid", "interactions", "level", "lists", "observed", "population",
+        "se", "selection", "unobserved",
     )
     population: float
     unobserved: float
@@ -106,10 +100,11 @@ class MSEResult:
     deviance: float
     df_resid: int
     selection: str
-    provenance: Mapping[str, Any]
     _coefficients: pd.DataFrame
     _models: pd.DataFrame
     _fitted: pd.DataFrame
+    _label = "MSEResult"
+    _immutable_hint = "call mse.fit() again for other settings"
 
     def __init__(
         self,
@@ -134,26 +129,16 @@ class MSEResult:
         fitted: pd.DataFrame,
         provenance: Mapping[str, Any],
     ) -> None:
-        values = {
-            "population": float(population), "unobserved": float(unobserved),
-            "observed": int(observed), "se": float(se), "ci_low": float(ci_low),
-            "ci_high": float(ci_high), "level": float(level), "ci_method": ci_method,
-            "interactions": tuple((str(a), str(b)) for a, b in interactions),
-            "lists": tuple(lists), "aic": float(aic), "bic": float(bic),
-            "deviance": float(deviance), "df_resid": int(df_resid), "selection": selection,
-            "_coefficients": freeze(coefficients), "_models": freeze(models),
-            "_fitted": freeze(fitted),
-            "provenance": MappingProxyType(dict(provenance)),
-        }
-        for key, value in values.items():
-            object.__setattr__(self, key, value)
-        object.__setattr__(self, "_frozen", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("MSEResult is immutable; call mse.fit() again for other settings")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("MSEResult is immutable")
+        super().__init__(
+            provenance,
+            population=float(population), unobserved=float(unobserved),
+            observed=int(observed), se=float(se), ci_low=float(ci_low),
+            ci_high=float(ci_high), level=float(level), ci_method=ci_method,
+            interactions=tuple((str(a), str(b)) for a, b in interactions),
+            lists=tuple(lists), aic=float(aic), bic=float(bic), deviance=float(deviance),
+            df_resid=int(df_resid), selection=selection, _coefficients=coefficients,
+            _models=models, _fitted=fitted,
+        )
 
     @property
     def coefficients(self) -> pd.DataFrame:
@@ -233,7 +218,8 @@ class MSEResult:
             "provenance": _plain(dict(self.provenance)),
         }
 
-    def _headline(self) -> str:
+    def _title(self) -> str:
+        """The estimate in one line: population, interval, observed and unobserved."""
         return (
             f"population {self.population:,.0f} ({100 * self.level:g}% CI "
             f"{self.ci_low:,.0f} - {self.ci_high:,.0f}, {self.ci_method}); observed "
@@ -241,8 +227,9 @@ class MSEResult:
         )
 
     def __repr__(self) -> str:
+        """The estimate, then the lists and the model."""
         return (
-            f"MSEResult: {self._headline()}\n"
+            f"{self._label}: {self._title()}\n"
             f"  {len(self.lists)} lists ({', '.join(self.lists)}); model: {self.model} "
             f"[selection: {self.selection}]"
         )
@@ -261,7 +248,7 @@ class MSEResult:
                f"{self.bic:.2f}, deviance {self.deviance:.2f} on {self.df_resid} df; "
                f"{len(self.lists)} lists ({', '.join(self.lists)}); CI: {self.ci_method}")
         return (
-            f"<div><p><b>MSEResult</b>: {html.escape(self._headline())}</p>{table}"
+            f"<div><p><b>MSEResult</b>: {html.escape(self._title())}</p>{table}"
             f"<p><small>{html.escape(fit)}</small></p></div>"
         )
 
@@ -324,7 +311,8 @@ class MSEResult:
         return ax
 
     def summary(self) -> str:
-        """A readable report: the estimate, the model, its coefficients and the selection."""
+        """A readable report: the display, then the estimate, the model, its coefficients and
+        the selection."""
         p = self.provenance
         def fmt(v: float) -> str:
             return f"{v:.6g}"
@@ -333,6 +321,8 @@ class MSEResult:
             coefs = self._coefficients.to_string(index=False, float_format=fmt)
             models = self._models.head(20).to_string(index=False, float_format=fmt)
         lines = [
+            repr(self),
+            "",
             "Multiple systems estimate (Poisson log-linear model)",
             f"Lists ({len(self.lists)}): {', '.join(self.lists)}; observed cases "
             f"{self.observed:,}; {p.get('n_cells')} observable histories, "

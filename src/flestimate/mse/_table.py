@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,26 @@ def capture_table(
         missing, negative or non-integer count, the all-zero (unobservable) history, the same
         history on two rows, or no case at all. The message names the column and the rows.
     """
+    names = _list_names(table, count, lists)
+    bits = _list_bits(table, names)
+    raw_count = _case_counts(table, count)
+    code = _history_codes(table, bits, names)
+    k = len(names)
+    histories = all_histories(k)
+    full_code = histories.astype(np.int64) @ (2 ** np.arange(k, dtype=np.int64))
+    position = np.empty(2**k, dtype=np.int64)
+    position[full_code] = np.arange(full_code.shape[0])
+    counts = np.zeros(full_code.shape[0], dtype=np.float64)
+    counts[position[code]] = raw_count
+    if counts.sum() == 0:
+        raise DataError("the capture table has no case: every count is zero")
+    counts.setflags(write=False)
+    return CaptureTable(tuple(str(x) for x in names), histories, counts)
+
+
+def _list_names(table: pd.DataFrame, count: str, lists: Sequence[str] | None) -> list[Any]:
+    """The list columns (every column but ``count`` by default), checked: present, named
+    once, not the count column, between 2 and :data:`MAX_LISTS` of them, and rows to read."""
     if not isinstance(table, pd.DataFrame):
         raise ArgumentTypeError(
             f"`table` of `mse.fit()` must be a pandas DataFrame of capture histories and counts; "
@@ -131,25 +152,8 @@ def capture_table(
             f"count column {count!r} not found in the capture table; columns are "
             f"{format_values(columns, limit=10)}"
         )
-    if lists is None:
-        names = [c for c in table.columns if c != count]
-    else:
-        if isinstance(lists, str) or not all(isinstance(x, str) for x in lists):
-            raise ArgumentTypeError(
-                f"`lists` of `mse.fit()` must be a list of column names; got {lists!r}"
-            )
-        names = list(lists)
-        missing = [x for x in names if x not in table.columns]
-        if missing:
-            raise DataError(
-                f"list column(s) {format_values(missing)} not found in the capture table; "
-                f"columns are {format_values(columns, limit=10)}"
-            )
-        dup = sorted({x for x in names if names.count(x) > 1})
-        if dup:
-            raise DataError(f"list column(s) {format_values(dup)} given twice in `lists`")
-        if count in names:
-            raise DataError(f"the count column {count!r} cannot also be a list")
+    names = ([c for c in table.columns if c != count] if lists is None
+             else _given_lists(table, count, lists, columns))
     k = len(names)
     if k < 2:
         raise DataError(
@@ -160,8 +164,36 @@ def capture_table(
         raise DataError(f"at most {MAX_LISTS} lists are supported; the capture table has {k}")
     if len(table) == 0:
         raise DataError("the capture table has no rows")
+    return names
 
-    bits = np.empty((len(table), k), dtype=np.int8)
+
+def _given_lists(table: pd.DataFrame, count: str, lists: Sequence[str],
+                 columns: list[str]) -> list[Any]:
+    """The list columns the caller named, checked: names of columns of the table, each once,
+    not the count column."""
+    if isinstance(lists, str) or not all(isinstance(x, str) for x in lists):
+        raise ArgumentTypeError(
+            f"`lists` of `mse.fit()` must be a list of column names; got {lists!r}"
+        )
+    names = list(lists)
+    missing = [x for x in names if x not in table.columns]
+    if missing:
+        raise DataError(
+            f"list column(s) {format_values(missing)} not found in the capture table; "
+            f"columns are {format_values(columns, limit=10)}"
+        )
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        raise DataError(f"list column(s) {format_values(dup)} given twice in `lists`")
+    if count in names:
+        raise DataError(f"the count column {count!r} cannot also be a list")
+    return names
+
+
+def _list_bits(table: pd.DataFrame, names: list[Any]) -> np.ndarray:
+    """The 0/1 list columns as a (rows, k) int8 array; an error names a column holding
+    anything else and its rows."""
+    bits = np.empty((len(table), len(names)), dtype=np.int8)
     for j, name in enumerate(names):
         raw = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isin(raw, (0.0, 1.0))
@@ -172,7 +204,11 @@ def capture_table(
                 f"at {_where(table, bad)}"
             )
         bits[:, j] = raw.astype(np.int8)
+    return bits
 
+
+def _case_counts(table: pd.DataFrame, count: str) -> np.ndarray:
+    """The count column, checked: present, numeric, non-negative whole numbers."""
     raw_count = pd.to_numeric(table[count], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(raw_count)
     if bad.any():
@@ -189,14 +225,21 @@ def capture_table(
             f"count column {count!r} must hold whole numbers of cases; got "
             f"{format_values(raw_count[bad])} at {_where(table, bad)}"
         )
+    out: np.ndarray = raw_count
+    return out
 
+
+def _history_codes(table: pd.DataFrame, bits: np.ndarray, names: list[Any]) -> np.ndarray:
+    """Each row's history as an integer code (bit j for list j), checked: not the all-zero
+    history (unobservable), and no history on two rows."""
+    k = len(names)
     zero = bits.sum(axis=1) == 0
     if zero.any():
         raise DataError(
             f"the all-zero capture history (on no list) is unobservable and cannot be in the "
             f"capture table: {_where(table, zero)}; its count is what the model estimates"
         )
-    code = bits.astype(np.int64) @ (2 ** np.arange(k, dtype=np.int64))
+    code: np.ndarray = bits.astype(np.int64) @ (2 ** np.arange(k, dtype=np.int64))
     codes, first, counts_of = np.unique(code, return_index=True, return_counts=True)
     if (counts_of > 1).any():
         dup_codes = codes[counts_of > 1]
@@ -210,14 +253,4 @@ def capture_table(
             "each capture history must appear once in the capture table; duplicated: "
             + "; ".join(groups) + more + " (sum the counts first if that is what is meant)"
         )
-
-    histories = all_histories(k)
-    full_code = histories.astype(np.int64) @ (2 ** np.arange(k, dtype=np.int64))
-    position = np.empty(2**k, dtype=np.int64)
-    position[full_code] = np.arange(full_code.shape[0])
-    counts = np.zeros(full_code.shape[0], dtype=np.float64)
-    counts[position[code]] = raw_count
-    if counts.sum() == 0:
-        raise DataError("the capture table has no case: every count is zero")
-    counts.setflags(write=False)
-    return CaptureTable(tuple(str(x) for x in names), histories, counts)
+    return code
