@@ -137,6 +137,20 @@ def build_margins(data: pd.DataFrame, population_totals: Any, func: str,
     column -> {level: total} for a categorical margin, column -> number for a numeric margin
     (its population total); ``"_population"`` -> N when there is no categorical margin.
     """
+    tables, numeric, population = _margin_tables(population_totals, func, where)
+    margins = [_one_margin(data, t, func, where) for t in tables]
+    n_pop = _population_size(margins, population, intercept, func, where)
+    num = _numeric_columns(data, list(numeric), func, where)
+    pattern, first = _patterns([m[0] for m in margins], num, len(data))
+    return _model_matrix(pattern, first, margins, numeric, num,
+                         n_pop if intercept else None)
+
+
+def _margin_tables(population_totals: Any, func: str, where: str
+                   ) -> tuple[list[pd.DataFrame], dict[str, float], float | None]:
+    """The categorical margins as tidy tables, the numeric margins' totals by column, and the
+    population size given as ``"_population"`` (None if not given), from any of the accepted
+    forms of ``population_totals``."""
     tables: list[pd.DataFrame] = []
     numeric: dict[str, float] = {}
     population: float | None = None
@@ -168,27 +182,32 @@ def build_margins(data: pd.DataFrame, population_totals: Any, func: str,
                                 f"DataFrames or a mapping; got {type(population_totals).__name__}")
     if not tables and not numeric:
         raise ArgumentError(f"`{where}` of `{func}()` gives no margin")
-    codes: list[np.ndarray] = []
-    level_lists: list[list[Any]] = []
-    totals_list: list[np.ndarray] = []
-    margin_names: list[str] = []
-    for t in tables:
-        code, levels, level_totals, name = _one_margin(data, t, func, where)
-        codes.append(code)
-        level_lists.append(levels)
-        totals_list.append(level_totals)
-        margin_names.append(name)
-    sums = [float(t.sum()) for t in totals_list]
+    return tables, numeric, population
+
+
+_Margin = tuple[np.ndarray, list[Any], np.ndarray, str]  # codes, levels, level totals, name
+
+
+def _population_size(margins: list[_Margin], population: float | None, intercept: bool,
+                     func: str, where: str) -> float | None:
+    """The population size: the sum of every categorical margin (they must agree), else the
+    ``"_population"`` given, which the intercept needs when every margin is numeric."""
+    names = [m[3] for m in margins]
+    sums = [float(m[2].sum()) for m in margins]
     if sums and not np.allclose(sums, sums[0], rtol=1e-9, atol=1e-9):
         raise ArgumentError(f"`{where}` of `{func}()`: the margins add up to different "
                             f"population sizes: " + ", ".join(
-                                f"{n} {s:.10g}" for n, s in zip(margin_names, sums,
-                                                                strict=True)))
+                                f"{n} {s:.10g}" for n, s in zip(names, sums, strict=True)))
     n_pop = sums[0] if sums else population
     if intercept and n_pop is None:
         raise ArgumentError(f"`{where}` of `{func}()`: give the population size as "
                             f"'_population' when every margin is numeric")
-    num_cols = list(numeric)
+    return n_pop
+
+
+def _numeric_columns(data: pd.DataFrame, num_cols: list[str], func: str, where: str
+                     ) -> np.ndarray:
+    """The data's columns of the numeric margins as floats (n, k), without missing values."""
     absent = [c for c in num_cols if c not in data.columns]
     if absent:
         raise DataError(f"`{where}` of `{func}()`: column(s) {format_values(absent)} not found "
@@ -199,38 +218,52 @@ def build_margins(data: pd.DataFrame, population_totals: Any, func: str,
         finite = np.asarray(np.isfinite(num).all(axis=0), dtype=bool).tolist()
         bad = [c for c, ok in zip(num_cols, finite, strict=True) if not ok]
         raise DataError(f"numeric margin(s) {format_values(bad)} have missing values")
-    # Patterns: rows with the same category codes and numeric values.
+    return num
+
+
+def _patterns(codes: list[np.ndarray], num: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pattern of every row (rows with the same category codes and numeric values share
+    one) and the first row of every pattern."""
     key = pd.DataFrame({f"m{i}": c for i, c in enumerate(codes)} |
                        {f"x{j}": num[:, j] for j in range(num.shape[1])})
     if key.shape[1]:
         pattern = key.groupby(list(key.columns), sort=True).ngroup().to_numpy(dtype=np.int64)
         first = np.unique(pattern, return_index=True)[1]
     else:
-        pattern = np.zeros(len(data), dtype=np.int64)
+        pattern = np.zeros(n, dtype=np.int64)
         first = np.array([0])
+    return pattern, first
+
+
+def _model_matrix(pattern: np.ndarray, first: np.ndarray, margins: list[_Margin],
+                  numeric: dict[str, float], num: np.ndarray, intercept_total: float | None
+                  ) -> Margins:
+    """R's model matrix by pattern, with the totals of its columns: an intercept (with the
+    population size as its total; none when ``intercept_total`` is None), the treatment dummies
+    of every categorical margin (its first level dropped when there is an intercept) and the
+    numeric margins."""
     columns: list[np.ndarray] = []
     names: list[str] = []
     totals: list[float] = []
-    if intercept:
+    if intercept_total is not None:
         columns.append(np.ones(len(first)))
         names.append("(Intercept)")
-        totals.append(float(n_pop))  # type: ignore[arg-type]
+        totals.append(float(intercept_total))
     cells = []
-    for code, levels, tot, name in zip(codes, level_lists, totals_list, margin_names,
-                                       strict=True):
+    for code, levels, tot, name in margins:
         pc = code[first]
         cells.append(pc)
-        for j in range(1 if intercept else 0, len(levels)):
+        for j in range(1 if intercept_total is not None else 0, len(levels)):
             columns.append((pc == j).astype(float))
             names.append(_level_name(name, levels[j]))
             totals.append(float(tot[j]))
-    for j, c in enumerate(num_cols):
+    for j, c in enumerate(numeric):
         columns.append(num[first, j])
         names.append(c)
         totals.append(numeric[c])
     X = np.column_stack(columns) if columns else np.zeros((len(first), 0))
-    return Margins(pattern, X, np.asarray(totals), tuple(names), cells, totals_list,
-                   margin_names)
+    return Margins(pattern, X, np.asarray(totals), tuple(names), cells, [m[2] for m in margins],
+                   [m[3] for m in margins])
 
 
 def solve(design_weights: np.ndarray, margins: Margins, method: str,
