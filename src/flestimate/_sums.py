@@ -54,6 +54,9 @@ class Sums:
     n_missing: np.ndarray
 
 
+KeysOf = Callable[[int, "slice | np.ndarray", int, int, bool], np.ndarray]
+
+
 def accumulate(
     design: Design, variables: Variables, domains: Domains, n_cells: int, func: str
 ) -> Sums:
@@ -61,19 +64,31 @@ def accumulate(
 
     Only rows inside some domain are read: rows outside contribute zero, and the design's own
     PSU counts (n_h) keep the empty PSUs in the variance, so nothing is lost by skipping them.
-
-    Completed variables (columns with ``at``: the ``M`` completions of an imputed variable) are
-    summed as their shared sources over the domain rows, minus the sources plus the completed
-    values over the completed rows only: every sum here is a sum over rows, so the result is
-    the same and the rows are read once for all completions, not ``M`` times.
+    Completed variables are summed by :func:`_sum_completed`.
     """
-    k = len(variables.y)
+    pairs, chunk, keys_of = _pair_layout(design, domains, n_cells, len(variables.y))
+    completed = [c for c in variables.y if c.at is not None]
+    if not completed or variables.x is not None:
+        n_dom = len(domains.cell) if domains.rows is None else domains.rows.size
+        return _finish(_sum_rows(design, variables, domains.cell, domains.rows, n_dom, chunk,
+                                 pairs, n_cells, func, keys_of, full=True), pairs, variables)
+    return _finish(_sum_completed(design, variables, domains, n_cells, func, pairs, chunk,
+                                  keys_of), pairs, variables)
+
+
+def _pair_layout(design: Design, domains: Domains, n_cells: int, k: int
+                 ) -> tuple[list[PairIndex], int, KeysOf]:
+    """The (unit, cell) pairs of every variance stage, the chunk of rows summed at once, and
+    the function giving the pair of any rows at a stage.
+
+    Small designs address every pair directly (``unit * n_cells + cell``) and sum the rows in
+    chunks; large ones keep only the pairs that occur (one sort over the domain rows) and sum
+    in one pass. A calibrated design's residuals reach every PSU: every pair is kept.
+    """
     stages = design.stages[: design.variance_stages]
     cell = domains.cell
-    # A calibrated design's residuals reach every PSU, so every (PSU, cell) pair is kept.
-    calibrated = design.needs_every_pair
-    dense = calibrated or all(st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS
-                              for st in stages)
+    dense = design.needs_every_pair or all(
+        st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS for st in stages)
     dom_rows = domains.rows
     select: slice | np.ndarray = slice(None) if dom_rows is None else dom_rows
     n_dom = len(cell) if dom_rows is None else dom_rows.size
@@ -88,7 +103,6 @@ def accumulate(
             pairs.append(index)
             inverse.append(inv)
         chunk = max(n_dom, 1)
-
     pair_keys = [] if dense else [p.unit * n_cells + p.cell for p in pairs]
 
     def keys_of(s: int, rows: slice | np.ndarray, start: int, stop: int, full: bool
@@ -99,10 +113,19 @@ def accumulate(
         key: np.ndarray = stages[s].unit[rows] * n_cells + cell[rows]
         return key if dense else np.searchsorted(pair_keys[s], key)
 
+    return pairs, chunk, keys_of
+
+
+def _sum_completed(design: Design, variables: Variables, domains: Domains, n_cells: int,
+                   func: str, pairs: list[PairIndex], chunk: int, keys_of: KeysOf
+                   ) -> dict[str, Any]:
+    """The sums of completed variables (the ``M`` completions of an imputed variable, columns
+    with ``at``): their shared sources over the domain rows, minus the sources plus the
+    completed values over the completed rows only. Every sum is a sum over rows, so the result
+    is the same as summing each completion, and the rows are read once, not ``M`` times."""
+    cell, dom_rows = domains.cell, domains.rows
+    n_dom = len(cell) if dom_rows is None else dom_rows.size
     completed = [c for c in variables.y if c.at is not None]
-    if not completed or variables.x is not None:
-        return _finish(_sum_rows(design, variables, cell, dom_rows, n_dom, chunk, pairs,
-                                 n_cells, func, keys_of, full=True), pairs, variables)
     # the distinct sources over every domain row; the completed rows once more, both ways
     first: dict[tuple[int, int | None], int] = {}
     where = np.array([first.setdefault((id(c.source), c.level), len(first))
@@ -132,16 +155,16 @@ def accumulate(
                       func, keys_of, full=False)
     plus = _sum_rows(design, plus_vars, cell, at, at.size, max(at.size, 1), pairs, n_cells,
                      func, keys_of, full=False)
+
     def combine(w: np.ndarray, m: np.ndarray, p: np.ndarray) -> np.ndarray:
         p += np.take(w - m, where, axis=1)  # the (pairs x distinct sources) difference first
         return p
 
-    raw = {name: ([combine(w, m, p) for w, m, p in zip(whole[name], minus[name], plus[name],
-                                                         strict=True)]
-                  if isinstance(whole[name], list) else combine(whole[name], minus[name],
-                                                                plus[name]))
-           for name in plus}
-    return _finish(raw, pairs, variables)
+    return {name: ([combine(w, m, p) for w, m, p in zip(whole[name], minus[name], plus[name],
+                                                          strict=True)]
+                   if isinstance(whole[name], list) else combine(whole[name], minus[name],
+                                                                 plus[name]))
+            for name in plus}
 
 
 def _finish(raw: dict[str, Any], pairs: list[PairIndex], variables: Variables) -> Sums:
@@ -155,7 +178,7 @@ def _finish(raw: dict[str, Any], pairs: list[PairIndex], variables: Variables) -
 
 def _sum_rows(design: Design, variables: Variables, cell: np.ndarray,
               dom_rows: np.ndarray | None, n_dom: int, chunk: int, pairs: list[PairIndex],
-              n_cells: int, func: str, keys_of: Any, full: bool) -> dict[str, Any]:
+              n_cells: int, func: str, keys_of: KeysOf, full: bool) -> dict[str, Any]:
     """The sums over ``dom_rows`` (all rows when None): per pair of every stage ``sum w y``,
     ``sum w x`` and the rows with a value; per cell the second moments and missing counts."""
     w = design.weights

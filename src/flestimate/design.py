@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import check_choice, check_weight_range
+from flestimate._checks import check_choice
+from flestimate._design_build import (
+    frequencies_of,
+    row_ids,
+    stages_of,
+    strata_of,
+    unit_ids,
+    weights_of,
+)
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -61,8 +69,49 @@ def _as_list(spec: ColumnSpec, name: str) -> list[str]:
     )
 
 
-def _row_ids(data: pd.DataFrame, mask: np.ndarray) -> str:
-    return format_values(data.index[mask].tolist())
+def _check_arguments(data: Any, weights: Any, strata: ColumnSpec, psu: ColumnSpec,
+                     fpc: ColumnSpec, lonely_psu: Any, frequencies: Any,
+                     flags: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """The arguments of :class:`SurveyDesign` checked (types, choices, columns present, one
+    FPC column per stage); the strata, PSU and FPC columns as lists."""
+    if not isinstance(data, pd.DataFrame):
+        raise ArgumentTypeError(
+            f"`data` of `SurveyDesign()` must be a pandas DataFrame; got {type(data).__name__}"
+        )
+    check_choice(lonely_psu, LONELY_PSU_RULES, "lonely_psu", "SurveyDesign")
+    for flag_name, flag in flags.items():
+        if not isinstance(flag, bool | np.bool_):
+            raise ArgumentTypeError(
+                f"`{flag_name}` of `SurveyDesign()` must be True or False; got {flag!r}"
+            )
+    strata_cols = _as_list(strata, "strata")
+    psu_cols = _as_list(psu, "psu")
+    fpc_cols = _as_list(fpc, "fpc")
+    if weights is not None and not isinstance(weights, str):
+        raise ArgumentTypeError(
+            f"`weights` of `SurveyDesign()` must be a column name; got {weights!r}"
+        )
+    if frequencies is not None and not isinstance(frequencies, str):
+        raise ArgumentTypeError(
+            f"`frequencies` of `SurveyDesign()` must be a column name or None; "
+            f"got {frequencies!r}"
+        )
+    needed = ([weights] if weights else []) + strata_cols + psu_cols + fpc_cols
+    needed += [frequencies] if frequencies else []
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise DataError(
+            f"design column(s) {format_values(missing)} not found in `data`; "
+            f"available columns: {format_values(list(map(str, data.columns)), limit=12)}"
+        )
+    if len(data) == 0:
+        raise DataError("`data` of `SurveyDesign()` has no rows")
+    if fpc_cols and len(fpc_cols) not in (1, max(len(psu_cols), 1)):
+        raise ArgumentError(
+            f"`fpc` of `SurveyDesign()` must give one column per stage of `psu` "
+            f"({max(len(psu_cols), 1)}) or one for the first stage; got {len(fpc_cols)}"
+        )
+    return strata_cols, psu_cols, fpc_cols
 
 
 class SurveyDesign(Estimators):
@@ -183,54 +232,17 @@ class SurveyDesign(Estimators):
         ultimate_cluster: bool = False,
         frequencies: str | None = None,
     ) -> None:
-        if not isinstance(data, pd.DataFrame):
-            raise ArgumentTypeError(
-                f"`data` of `SurveyDesign()` must be a pandas DataFrame; got {type(data).__name__}"
-            )
-        check_choice(lonely_psu, LONELY_PSU_RULES, "lonely_psu", "SurveyDesign")
-        for flag_name, flag in (
-            ("nest", nest),
-            ("adjust_domain_lonely", adjust_domain_lonely),
-            ("ultimate_cluster", ultimate_cluster),
-        ):
-            if not isinstance(flag, bool | np.bool_):
-                raise ArgumentTypeError(
-                    f"`{flag_name}` of `SurveyDesign()` must be True or False; got {flag!r}"
-                )
-        strata_cols = _as_list(strata, "strata")
-        psu_cols = _as_list(psu, "psu")
-        fpc_cols = _as_list(fpc, "fpc")
-        if weights is not None and not isinstance(weights, str):
-            raise ArgumentTypeError(
-                f"`weights` of `SurveyDesign()` must be a column name; got {weights!r}"
-            )
-        if frequencies is not None and not isinstance(frequencies, str):
-            raise ArgumentTypeError(
-                f"`frequencies` of `SurveyDesign()` must be a column name or None; "
-                f"got {frequencies!r}"
-            )
-        needed = ([weights] if weights else []) + strata_cols + psu_cols + fpc_cols
-        needed += [frequencies] if frequencies else []
-        missing = [c for c in needed if c not in data.columns]
-        if missing:
-            raise DataError(
-                f"design column(s) {format_values(missing)} not found in `data`; "
-                f"available columns: {format_values(list(map(str, data.columns)), limit=12)}"
-            )
-        if len(data) == 0:
-            raise DataError("`data` of `SurveyDesign()` has no rows")
-        if fpc_cols and len(fpc_cols) not in (1, max(len(psu_cols), 1)):
-            raise ArgumentError(
-                f"`fpc` of `SurveyDesign()` must give one column per stage of `psu` "
-                f"({max(len(psu_cols), 1)}) or one for the first stage; got {len(fpc_cols)}"
-            )
+        strata_cols, psu_cols, fpc_cols = _check_arguments(
+            data, weights, strata, psu, fpc, lonely_psu, frequencies,
+            {"nest": nest, "adjust_domain_lonely": adjust_domain_lonely,
+             "ultimate_cluster": ultimate_cluster})
 
         object.__setattr__(self, "_frozen", False)
         self._calibration = None
         self._data = data.copy(deep=False)
         self._weights_col = weights
         self._frequencies_col = frequencies
-        self._frequencies = self._build_frequencies(frequencies, psu_cols)
+        self._frequencies = frequencies_of(self._data, frequencies, psu_cols)
         self._strata = tuple(strata_cols)
         self._psu = tuple(psu_cols)
         self._fpc = tuple(fpc_cols)
@@ -239,11 +251,11 @@ class SurveyDesign(Estimators):
         self._adjust_domain_lonely = bool(adjust_domain_lonely)
         self._ultimate_cluster = bool(ultimate_cluster)
 
-        n = len(data)
-        self._stratum, self._n_strata = self._build_strata(strata_cols)
-        ids = self._build_ids(psu_cols, n)
-        self._stages, popsizes = self._build_stages(ids, fpc_cols)
-        self._weights = self._build_weights(weights, popsizes)
+        self._stratum, self._n_strata = strata_of(self._data, strata_cols)
+        ids = unit_ids(self._data, psu_cols, self._stratum, self._n_strata, self._nest)
+        self._stages, popsizes = stages_of(self._data, ids, fpc_cols, self._stratum,
+                                           self._n_strata)
+        self._weights = weights_of(self._data, weights, popsizes, self._stages, self._stratum)
         self._check_frequency_weights()
         n_fpc_stages = len(fpc_cols)
         recurse = (not self._ultimate_cluster) and n_fpc_stages > 1
@@ -263,30 +275,6 @@ class SurveyDesign(Estimators):
         object.__setattr__(self, name, value)
 
     # -- construction helpers -------------------------------------------------------------
-    def _build_frequencies(self, col: str | None, psu_cols: list[str]) -> np.ndarray | None:
-        if col is None:
-            return None
-        data = self._data
-        raw = data[col]
-        if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
-            raise DesignError(f"frequencies column {col!r} must hold nonnegative integers; got "
-                              f"dtype {raw.dtype}")
-        f = np.array(raw.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(f) | (f < 0) | (f != np.round(f))
-        if bad.any():
-            raise DesignError(
-                f"frequencies column {col!r} must hold nonnegative integers; {int(bad.sum())} "
-                f"row(s) do not; first rows: {_row_ids(data, bad)}"
-            )
-        if not psu_cols and (f > 1).any():
-            raise DesignError(
-                f"frequencies column {col!r} needs a `psu` column: without one every row is its "
-                f"own PSU, and a row of several persons would merge their PSUs"
-            )
-        f.setflags(write=False)
-        return f
-
     def _check_frequency_weights(self) -> None:
         f = self._frequencies
         if f is None:
@@ -297,196 +285,8 @@ class SurveyDesign(Estimators):
         if bad.any():
             raise DesignError(
                 f"frequencies column {self._frequencies_col!r} is 0 in {int(bad.sum())} row(s) "
-                f"of positive weight; first rows: {_row_ids(self._data, bad)}"
+                f"of positive weight; first rows: {row_ids(self._data, bad)}"
             )
-
-    def _build_strata(self, strata_cols: list[str]) -> tuple[np.ndarray, int]:
-        data = self._data
-        n = len(data)
-        if not strata_cols:
-            return np.zeros(n, dtype=np.int64), 1
-        frame = data[strata_cols]
-        bad = frame.isna().any(axis=1).to_numpy()
-        if bad.any():
-            raise DesignError(
-                f"strata column(s) {format_values(strata_cols)} have {int(bad.sum())} missing "
-                f"value(s); first rows: {_row_ids(data, bad)}"
-            )
-        codes = frame.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy()
-        return codes.astype(np.int64), int(codes.max()) + 1
-
-    def _build_ids(self, psu_cols: list[str], n: int) -> list[np.ndarray]:
-        """Unit codes per stage, sorted by (stratum, earlier stages, this stage)."""
-        data = self._data
-        if not psu_cols:
-            # Every row its own PSU: number rows within strata, in stratum order.
-            order = np.argsort(self._stratum, kind="stable")
-            unit = np.empty(n, dtype=np.int64)
-            unit[order] = np.arange(n, dtype=np.int64)
-            if self._n_strata == 1 and n < 2:
-                raise DesignError("the design has only one primary sampling unit")
-            return [unit]
-        for col in psu_cols:
-            bad = data[col].isna().to_numpy()
-            if bad.any():
-                raise DesignError(
-                    f"PSU column {col!r} has {int(bad.sum())} missing value(s); "
-                    f"first rows: {_row_ids(data, bad)}"
-                )
-        first = data[psu_cols[0]]
-        if not self._nest and self._n_strata > 1:
-            per_psu = (
-                pd.DataFrame({"psu": first.to_numpy(), "stratum": self._stratum})
-                .groupby("psu", sort=True)["stratum"]
-                .nunique()
-            )
-            crossing = per_psu[per_psu > 1]
-            if len(crossing):
-                raise DesignError(
-                    f"PSU ids of column {psu_cols[0]!r} are not nested in strata: "
-                    f"{len(crossing)} id(s) occur in more than one stratum, e.g. "
-                    f"{format_values(crossing.index.tolist())}; pass nest=True if PSU ids are "
-                    f"only unique within strata"
-                )
-        if self._n_strata == 1 and first.nunique() < 2:
-            raise DesignError(
-                f"the design has only one primary sampling unit (column {psu_cols[0]!r})"
-            )
-        keys = pd.DataFrame({"_stratum": self._stratum})
-        units: list[np.ndarray] = []
-        for i, col in enumerate(psu_cols):
-            keys[f"_id{i}"] = data[col].to_numpy()
-            codes = keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
-            units.append(codes.astype(np.int64))
-        return units
-
-    def _build_stages(
-        self, ids: list[np.ndarray], fpc_cols: list[str]
-    ) -> tuple[list[Stage], list[np.ndarray | None]]:
-        stages: list[Stage] = []
-        popsizes: list[np.ndarray | None] = []
-        parent_of_row = self._stratum
-        n_parents = self._n_strata
-        path_weight = np.ones(n_parents)
-        for s, unit in enumerate(ids):
-            n_units = int(unit.max()) + 1
-            parent = np.zeros(n_units, dtype=np.int64)
-            parent[unit] = parent_of_row
-            n_sampled = np.bincount(parent, minlength=n_parents).astype(np.int64)
-            fpc_factor = np.ones(n_parents)
-            popsize: np.ndarray | None = None
-            if s < len(fpc_cols):
-                popsize = self._parse_fpc(fpc_cols[s], s, parent_of_row, n_parents, n_sampled)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    fpc_factor = np.where(
-                        np.isinf(popsize), 1.0, (popsize - n_sampled) / popsize
-                    )
-            stages.append(
-                Stage(
-                    unit=unit,
-                    parent=parent,
-                    n_sampled=n_sampled,
-                    fpc_factor=fpc_factor,
-                    weight=path_weight,
-                )
-            )
-            popsizes.append(popsize)
-            # Next stage: parents are this stage's units; R multiplies their variance by n/N.
-            fraction = np.ones(n_parents) if popsize is None else n_sampled / popsize
-            path_weight = (path_weight * fraction)[parent]
-            parent_of_row = unit
-            n_parents = n_units
-        for st in stages:
-            for arr in (st.unit, st.parent, st.n_sampled, st.fpc_factor, st.weight):
-                arr.setflags(write=False)
-        return stages, popsizes
-
-    def _parse_fpc(
-        self,
-        col: str,
-        stage: int,
-        parent_of_row: np.ndarray,
-        n_parents: int,
-        n_sampled: np.ndarray,
-    ) -> np.ndarray:
-        data = self._data
-        raw = data[col]
-        if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
-            raise DesignError(f"fpc column {col!r} must be numeric; got dtype {raw.dtype}")
-        values = raw.to_numpy(dtype=np.float64)
-        bad = np.isnan(values) | (values <= 0)
-        if bad.any():
-            raise DesignError(
-                f"fpc column {col!r} has {int(bad.sum())} missing or non-positive value(s); "
-                f"first rows: {_row_ids(data, bad)}"
-            )
-        lo = np.full(n_parents, np.inf)
-        hi = np.full(n_parents, -np.inf)
-        np.minimum.at(lo, parent_of_row, values)
-        np.maximum.at(hi, parent_of_row, values)
-        varying = np.flatnonzero(lo != hi)
-        what = "stratum" if stage == 0 else f"stage-{stage} parent unit"
-        if varying.size:
-            rows = np.isin(parent_of_row, varying)
-            raise DesignError(
-                f"fpc column {col!r} varies within {varying.size} {what}(s) (stage {stage + 1}); "
-                f"it must be constant within each; first rows: {_row_ids(data, rows)}"
-            )
-        is_count = bool((values > 1).any())
-        if is_count and not (values >= 1).all():
-            rows = values < 1
-            raise DesignError(
-                f"fpc column {col!r} mixes population counts (> 1) and sampling fractions (< 1); "
-                f"first rows with fractions: {_row_ids(data, rows)}"
-            )
-        popsize = lo if is_count else n_sampled / lo
-        too_small = np.flatnonzero(popsize < n_sampled - 1e-9)
-        if too_small.size:
-            rows = np.isin(parent_of_row, too_small)
-            raise DesignError(
-                f"fpc column {col!r} is smaller than the number of units sampled in "
-                f"{too_small.size} {what}(s) (stage {stage + 1}): population "
-                f"{format_values(popsize[too_small].tolist())} against sampled "
-                f"{format_values(n_sampled[too_small].tolist())}; first rows: "
-                f"{_row_ids(data, rows)}"
-            )
-        return popsize
-
-    def _build_weights(self, weights: str | None, popsizes: list[np.ndarray | None]) -> np.ndarray:
-        data = self._data
-        if weights is None:
-            if not popsizes or popsizes[0] is None:
-                raise DesignError(
-                    "`weights` of `SurveyDesign()` is required unless `fpc` gives population "
-                    "counts from which the weights follow"
-                )
-            implied = np.ones(len(data))
-            parent_of_row = self._stratum
-            for st, pop in zip(self._stages, popsizes, strict=True):
-                if pop is None:
-                    break
-                implied = implied * (pop / st.n_sampled)[parent_of_row]
-                parent_of_row = st.unit
-            check_weight_range(implied, "(implied by the fpc)", data)
-            return implied
-        raw = data[weights]
-        if pd.api.types.is_bool_dtype(raw) or not pd.api.types.is_numeric_dtype(raw):
-            raise DesignError(f"weights column {weights!r} must be numeric; got dtype {raw.dtype}")
-        w: np.ndarray = np.array(raw.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
-        for problem, mask in (
-            ("missing", np.isnan(w)),
-            ("infinite", np.isinf(w)),
-            ("negative", w < 0),
-        ):
-            if mask.any():
-                raise DesignError(
-                    f"weights column {weights!r} has {int(mask.sum())} {problem} value(s); "
-                    f"first rows: {_row_ids(data, mask)}"
-                )
-        check_weight_range(w, weights, data)
-        if not (w > 0).any():
-            raise DesignError(f"weights column {weights!r} is zero in every row")
-        return w
 
     def _check_lonely(self) -> tuple[Any, ...]:
         stage = self._stages[0]

@@ -194,31 +194,9 @@ def stage_variance(
         scale = np.where(n_g > 1, fpc * n_g / (n_g - 1), fpc)
     scale = np.where(certain, 0.0, scale)
 
-    lonely = (n_g == 1) & ~certain
-    lonely_2d = np.broadcast_to(lonely[:, None], (n_groups, k))
-    domain_lonely = np.zeros((n_groups, k), dtype=bool)
-    if adjust_domain_lonely and lonely_psu in ("adjust", "average"):
-        domain_lonely = ((n_g > 1) & ~certain)[:, None] & (present == 1)
-
-    if lonely_psu == "adjust":
-        cell_of_group = np.tile(np.arange(n_cells), n_parents)
-        if first_stage:
-            grand = segment_sum(pairs.cell, totals, n_cells) / stage.n_units
-        else:
-            grand = np.zeros((n_cells, k))
-        g = grand[cell_of_group]
-        ss = np.where(lonely_2d, (s1 - g) ** 2, ss)
-        # A stratum lonely inside the domain: its one PSU and the zero-padded others, all
-        # centred on the grand mean instead of the stratum mean.
-        ss_dom = (s1 - g) ** 2 + (n_g[:, None] - 1) * g * g
-        ss = np.where(domain_lonely, ss_dom, ss)
-        contrib = scale[:, None] * ss
-        excluded = np.zeros((n_groups, k), dtype=bool)
-    else:
-        contrib = scale[:, None] * ss
-        contrib = np.where(lonely_2d, 0.0, contrib)
-        excluded = (lonely_2d | domain_lonely) if lonely_psu == "average" else domain_lonely
-        contrib = np.where(excluded, 0.0, contrib)
+    contrib, excluded = _lonely_psu_rule(stage, pairs, totals, s1, ss, present, scale,
+                                         certain, n_cells, lonely_psu, adjust_domain_lonely,
+                                         first_stage)
 
     var = contrib.reshape(n_parents, n_cells, k).sum(axis=0)
     if lonely_psu == "average" and first_stage:
@@ -257,3 +235,44 @@ def calibration_residual(calibration: Calibration, stage: Stage, weights: np.nda
     t_psu = sp.csr_matrix((weights, (stage.unit, pattern)),
                           shape=(stage.n_units, X.shape[0])) @ X
     return np.asarray(t_psu @ b).reshape(stage.n_units * totals.n_cells, totals.k)
+
+
+def _lonely_psu_rule(stage: Stage, pairs: PairIndex, totals: np.ndarray, s1: np.ndarray,
+                     ss: np.ndarray, present: np.ndarray, scale: np.ndarray,
+                     certain: np.ndarray, n_cells: int, lonely_psu: str,
+                     adjust_domain_lonely: bool, first_stage: bool
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Every (parent group x cell, variable)'s variance contribution under the lonely-PSU
+    rule (R ``survey.lonely.psu`` and ``survey.adjust.domain.lonely``), and which groups the
+    rule excluded (for ``average``): ``adjust`` centres a lonely PSU (or a stratum lonely in
+    the domain) on the grand mean of the PSU totals; the others drop its contribution."""
+    k = totals.shape[1]
+    n_parents = stage.n_parents
+    n_groups = n_parents * n_cells
+    n_g = np.repeat(stage.n_sampled, n_cells).astype(np.float64)
+    lonely = (n_g == 1) & ~certain
+    lonely_2d = np.broadcast_to(lonely[:, None], (n_groups, k))
+    domain_lonely = np.zeros((n_groups, k), dtype=bool)
+    if adjust_domain_lonely and lonely_psu in ("adjust", "average"):
+        domain_lonely = ((n_g > 1) & ~certain)[:, None] & (present == 1)
+
+    if lonely_psu == "adjust":
+        cell_of_group = np.tile(np.arange(n_cells), n_parents)
+        if first_stage:
+            grand = segment_sum(pairs.cell, totals, n_cells) / stage.n_units
+        else:
+            grand = np.zeros((n_cells, k))
+        g = grand[cell_of_group]
+        ss = np.where(lonely_2d, (s1 - g) ** 2, ss)
+        # A stratum lonely inside the domain: its one PSU and the zero-padded others, all
+        # centred on the grand mean instead of the stratum mean.
+        ss_dom = (s1 - g) ** 2 + (n_g[:, None] - 1) * g * g
+        ss = np.where(domain_lonely, ss_dom, ss)
+        contrib = scale[:, None] * ss
+        excluded = np.zeros((n_groups, k), dtype=bool)
+    else:
+        contrib = scale[:, None] * ss
+        contrib = np.where(lonely_2d, 0.0, contrib)
+        excluded = (lonely_2d | domain_lonely) if lonely_psu == "average" else domain_lonely
+        contrib = np.where(excluded, 0.0, contrib)
+    return contrib, excluded
