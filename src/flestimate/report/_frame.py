@@ -194,8 +194,8 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
                                  status="trafficked")
     indicator_table = pd.concat([ind.assign(among="forced_labour"),
                                  ind_tr.assign(among="trafficked")], ignore_index=True)
-    return Prepared(frame, outcomes, opts, spec, source, mapped.quality, mapped.universe, cls,
-                    cls.counts(), indicator_table,
+    return Prepared(frame, outcomes, opts, spec, source, mapped.quality,
+                    dict(mapped.universe), cls, cls.counts(), indicator_table,
                     {k: v["name"] for k, v in cls.provenance["rules"].items()},
                     classification_options=classification_options(cls.provenance))
 

@@ -179,6 +179,19 @@ class ReliabilityRules:
                 "reference": self.reference, "proportions": dict(self.proportions),
                 "counts": dict(self.counts)}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and deep-copied as its fields, the thresholds as plain dicts (a read-only
+        view cannot be pickled)."""
+        return (_rebuild, (self.name, self.source, self.description, self.reference,
+                           dict(self.proportions), dict(self.counts)))
+
+
+def _rebuild(name: str, source: str, description: str, reference: str,
+             proportions: dict[str, Any], counts: dict[str, Any]) -> ReliabilityRules:
+    """A rule set from its pickled fields, the thresholds read-only again."""
+    return ReliabilityRules(name, source, description, reference,
+                            MappingProxyType(proportions), MappingProxyType(counts))
+
 
 def _read_yaml(path: Path, source: str) -> Any:
     """The file with the shared configuration loader (UTF-8, safe YAML, nesting and alias
