@@ -1,7 +1,8 @@
 """Calibration: weights adjusted to known population totals, and the variance that follows.
 
 :mod:`._solve` is the numerical core (arrays only, step for step as R survey's ``calibrate``,
-``postStratify`` and ``rake``); :mod:`._design` builds the auxiliary matrix from a design's data
+``postStratify`` and ``rake``; its Newton iteration and distance functions in :mod:`._newton`,
+its argument checks in :mod:`._checks`); :mod:`._design` builds the auxiliary matrix from a design's data
 and population totals given as tidy tables, and keeps what the variance after calibration needs.
 Use it through :meth:`SurveyDesign.calibrate`, :meth:`SurveyDesign.poststratify`,
 :meth:`SurveyDesign.rake` and the same methods of :class:`ReplicateDesign`.
