@@ -250,7 +250,7 @@ def mean(
     level: float = 0.95,
     df: float | None = None,
 ) -> Estimates:
-    """Weighted means with Taylor-linearised standard errors.
+    """Weighted means with design-based standard errors (Taylor or replicate).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -280,7 +280,7 @@ class Estimates(Result):
             f"df: {p['df_rule']}"
         )
 
-    def _formatter(self) -> Any:
+    def _formatter(self) -> Callable[[float], str]:
         est = self.provenance["estimator"]
         return {"proportion": format_percent, "total": format_count}.get(est, format_number)
 

@@ -10,7 +10,7 @@ variables in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -74,7 +74,8 @@ class Stage:
         return int(self.n_sampled.shape[0])
 
 
-def summing_matrix(index: np.ndarray, n_bins: int, weights: np.ndarray | None = None) -> Any:
+def summing_matrix(index: np.ndarray, n_bins: int, weights: np.ndarray | None = None
+                   ) -> sp.csc_matrix:
     """The sparse operator S (n_bins x m) with ``S @ v`` = per-bin sums of ``weights * v``.
 
     Built once and applied to several (m, k) matrices; scipy's compiled CSC kernel does the sums.
