@@ -107,14 +107,34 @@ def generate_population(style: str = "moldova", *, seed: int = 2008,
       deceptive or coercive recruitment (children need no means: Palermo art. 3 (c));
     - form: state-imposed, commercial sexual exploitation, economic exploitation, or mixed
       (commercial sex and other work).
+
+    The steps, each with its own random stream spawned from ``seed``: the frame (strata,
+    enumeration areas, households), the household rosters, migration and exploitation, the
+    true answers; then the true status (:func:`true_status`).
     """
     st = S.STYLES[style]
     ss = np.random.SeedSequence(seed)
     rng_frame, rng_people, rng_migr, rng_answers = (np.random.default_rng(s)
                                                     for s in ss.spawn(4))
     scale = 1.0 if households is None else households / st.default_population
+    strata = _strata(st, scale)
+    strata, eas = _enumeration_areas(st, strata, rng_frame)
+    households_df = _households(strata, eas, rng_frame)
+    hh_size = households_df["size"].to_numpy()
+    hh_urban = strata["urban"].to_numpy()[households_df["stratum"].to_numpy() - 1]
+    roster = _roster(hh_size, rng_people)
+    mig = _migration(st, roster, hh_urban, rng_migr)
+    answers = _true_answers(mig["exploited"], mig["sector"], rng_answers)
+    m = mig["rows"]
+    truth = true_status(answers, roster["age"][m], mig["sector"], mig["state"],
+                        roster["relation"][m], roster["household"][m], len(hh_size))
+    persons = _person_frame(roster, mig, truth)
+    return Population(style, seed, strata, eas, households_df, persons, answers)
 
-    # strata: region x urban/rural
+
+def _strata(st: S.Style, scale: float) -> pd.DataFrame:
+    """Strata region x urban/rural with their target numbers of households (a part too small
+    for four enumeration areas is left out)."""
     reg_rows = []
     for r, (_, n_hh, urban_share) in enumerate(st.regions):
         for urban, share in ((1, urban_share), (2, 1.0 - urban_share)):
@@ -123,72 +143,101 @@ def generate_population(style: str = "moldova", *, seed: int = 2008,
                 reg_rows.append((r + 1, urban, n))
     strata = pd.DataFrame(reg_rows, columns=["region", "urban", "target"])
     strata.insert(0, "stratum", np.arange(1, len(strata) + 1))
+    return strata
 
-    # enumeration areas with log-normal sizes
+
+def _enumeration_areas(st: S.Style, strata: pd.DataFrame, rng: np.random.Generator
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Enumeration areas of log-normal sizes (about ``ea_mean`` households, at least 30);
+    returns the strata with their household counts (in place of the target) and the areas."""
     n_ea = np.maximum(2, np.round(strata["target"].to_numpy() / st.ea_mean).astype(int))
     ea_stratum = np.repeat(strata["stratum"].to_numpy(), n_ea)
     sigma = 0.35
-    sizes = rng_frame.lognormal(np.log(st.ea_mean) - sigma ** 2 / 2, sigma, len(ea_stratum))
+    sizes = rng.lognormal(np.log(st.ea_mean) - sigma ** 2 / 2, sigma, len(ea_stratum))
     ea_size = np.clip(np.round(sizes), 30, None).astype(np.int64)
     eas = pd.DataFrame({"ea": np.arange(1, len(ea_size) + 1), "stratum": ea_stratum,
                         "households": ea_size})
     strata["households"] = np.bincount(ea_stratum, weights=ea_size,
                                        minlength=len(strata) + 1)[1:].astype(np.int64)
-    strata = strata.drop(columns="target")
+    return strata.drop(columns="target"), eas
 
-    # households and their sizes
+
+def _households(strata: pd.DataFrame, eas: pd.DataFrame, rng: np.random.Generator
+                ) -> pd.DataFrame:
+    """The households of every area, their sizes 1 + Poisson (larger in rural areas), at
+    most 9."""
+    ea_size = eas["households"].to_numpy()
     hh_ea = np.repeat(eas["ea"].to_numpy(), ea_size)
-    hh_stratum = np.repeat(ea_stratum, ea_size)
+    hh_stratum = np.repeat(eas["stratum"].to_numpy(), ea_size)
     hh_urban = strata["urban"].to_numpy()[hh_stratum - 1]
     lam = np.where(hh_urban == 1, 1.5, 1.9)
-    hh_size = np.minimum(1 + rng_frame.poisson(lam), 9)
-    households_df = pd.DataFrame({"ea": hh_ea, "stratum": hh_stratum, "size": hh_size})
+    hh_size = np.minimum(1 + rng.poisson(lam), 9)
+    return pd.DataFrame({"ea": hh_ea, "stratum": hh_stratum, "size": hh_size})
 
-    # persons
+
+def _roster(hh_size: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The persons of every household: ``household``, ``line``, ``relation`` to the head,
+    ``age`` and ``sex`` (ages and sexes of spouses, children and others follow the head's)."""
     n_hh = len(hh_size)
     hh_of = np.repeat(np.arange(n_hh), hh_size)
     starts = np.concatenate(([0], np.cumsum(hh_size)[:-1]))
     line = np.arange(len(hh_of)) - starts[hh_of] + 1
     n_p = len(hh_of)
-    u = rng_people.random((n_p, 4))
+    u = rng.random((n_p, 4))
     relation = np.where(line == 1, 1, np.where(line == 2, np.where(u[:, 0] < 0.75, 2, 4),
                                                np.where(u[:, 0] < 0.85, 3, 4)))
-    head_age = np.clip(22 + rng_people.gamma(4.0, 7.0, n_hh), 18, 95).astype(int)
-    head_male = rng_people.random(n_hh) < 0.68
+    head_age = np.clip(22 + rng.gamma(4.0, 7.0, n_hh), 18, 95).astype(int)
+    head_male = rng.random(n_hh) < 0.68
     h_age = head_age[hh_of]
     h_male = head_male[hh_of]
-    spouse_age = h_age + np.where(h_male, -3, 3) + np.round(rng_people.normal(0, 4, n_p))
+    spouse_age = h_age + np.where(h_male, -3, 3) + np.round(rng.normal(0, 4, n_p))
     child_age = h_age - 22 - np.floor(u[:, 1] * 18)
-    other_age = np.where(u[:, 2] < 0.5, h_age + 25 + np.round(rng_people.normal(0, 3, n_p)),
+    other_age = np.where(u[:, 2] < 0.5, h_age + 25 + np.round(rng.normal(0, 3, n_p)),
                          np.floor(u[:, 3] * 80))
     age = np.select([relation == 1, relation == 2, relation == 3],
                     [h_age, spouse_age, child_age], other_age)
     age = np.clip(age, 0, 99).astype(np.int16)
     sex = np.where(relation == 1, np.where(h_male, 1, 2),
                    np.where(relation == 2, np.where(h_male, 2, 1),
-                            np.where(rng_people.random(n_p) < 0.5, 1, 2))).astype(np.int8)
+                            np.where(rng.random(n_p) < 0.5, 1, 2))).astype(np.int8)
+    return {"household": hh_of, "line": line, "relation": relation, "age": age, "sex": sex}
 
-    # migration in the reference period
+
+def _migration(st: S.Style, roster: dict[str, np.ndarray], hh_urban: np.ndarray,
+               rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Who worked abroad in the reference period (by age, sex and urban/rural; current
+    migrants are never the head), and for the migrants (``rows``) their destination, sector,
+    whether they were exploited (a logit in those) and whether by the state."""
+    age, sex, relation = roster["age"], roster["sex"], roster["relation"]
+    n_p = len(age)
     age_factor = np.select(
         [age < 15, age < 18, age < 25, age < 35, age < 45, age < 55, age < 65],
         [0.0, 0.1, 0.9, 1.3, 1.2, 0.9, 0.4], 0.05)
     p_mig = (st.migrant_rate * age_factor * np.where(sex == 1, 1.25, 0.75)
-             * np.where(hh_urban[hh_of] == 1, 0.85, 1.15))
-    um = rng_migr.random((n_p, 2))
+             * np.where(hh_urban[roster["household"]] == 1, 0.85, 1.15))
+    um = rng.random((n_p, 2))
     migrant = um[:, 0] < p_mig
     current = migrant & (um[:, 1] < st.current_share) & (relation != 1)
     status = np.where(current, 2, np.where(migrant, 1, 0)).astype(np.int8)
 
     mig = np.flatnonzero(migrant)
     m_sex = sex[mig]
-    dest = _cum_choice(rng_migr, np.array(st.dest_probs), m_sex - 1)
-    sector = _cum_choice(rng_migr, np.array(S.SECTOR_PROBS), m_sex - 1)
+    dest = _cum_choice(rng, np.array(st.dest_probs), m_sex - 1)
+    sector = _cum_choice(rng, np.array(S.SECTOR_PROBS), m_sex - 1)
     logit = (S.BASE_LOGIT + np.array(st.dest_effect)[dest] + np.array(S.SECTOR_EFFECT)[sector]
              + S.FEMALE_EFFECT * (m_sex == 2) + S.CURRENT_EFFECT * (status[mig] == 2)
              + S.YOUNG_EFFECT * (age[mig] < 25))
-    exploited = rng_migr.random(len(mig)) < _expit(logit)
-    state = exploited & (rng_migr.random(len(mig)) < S.STATE_SHARE)
+    exploited = rng.random(len(mig)) < _expit(logit)
+    state = exploited & (rng.random(len(mig)) < S.STATE_SHARE)
+    return {"status": status, "rows": mig, "destination": dest, "sector": sector,
+            "exploited": exploited, "state": state}
 
+
+def _true_answers(exploited: np.ndarray, sector: np.ndarray, rng: np.random.Generator
+                  ) -> np.ndarray:
+    """Every migrant's true answer to every item: true with probability ``p1`` if exploited,
+    ``p0`` if not; confinement, documents, violence and deception about the work at least
+    0.5 for the exploited in commercial sex."""
     items = S.ITEMS
     p0, p1 = S.probabilities(items)
     prob = np.where(exploited[:, None], p1[None, :], p0[None, :])
@@ -197,23 +246,30 @@ def generate_population(style: str = "moldova", *, seed: int = 2008,
     boost = np.array([it.key in ("pen_confine", "pen_docs", "pen_violence", "rec_deceit_nature")
                       for it in items])
     prob = np.where((exploited & sex_work)[:, None] & boost[None, :], np.maximum(prob, 0.5), prob)
-    answers = rng_answers.random(prob.shape) < prob
+    return np.asarray(rng.random(prob.shape) < prob)
 
-    truth = true_status(answers, age[mig], sector, state, relation[mig], hh_of[mig], n_hh)
+
+def _person_frame(roster: dict[str, np.ndarray], mig: dict[str, np.ndarray],
+                  truth: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The persons table: the roster, the migrant status, and the migrants' columns (filled
+    with -1 or False for everyone else)."""
     persons = pd.DataFrame({
-        "household": hh_of, "line": line.astype(np.int16), "sex": sex, "age": age,
-        "relation": relation.astype(np.int8), "migrant_status": status,
+        "household": roster["household"], "line": roster["line"].astype(np.int16),
+        "sex": roster["sex"], "age": roster["age"],
+        "relation": roster["relation"].astype(np.int8), "migrant_status": mig["status"],
     })
-    for name, values, fill in (("destination", dest, -1), ("sector", sector, -1),
-                               ("perpetrator_state", state, False),
-                               ("exploited", exploited, False),
+    n_p = len(persons)
+    for name, values, fill in (("destination", mig["destination"], -1),
+                               ("sector", mig["sector"], -1),
+                               ("perpetrator_state", mig["state"], False),
+                               ("exploited", mig["exploited"], False),
                                ("forced_labour", truth["forced_labour"], False),
                                ("trafficked", truth["trafficked"], False),
                                ("form", truth["form"], -1)):
         col = np.full(n_p, fill, dtype=np.asarray(values).dtype)
-        col[mig] = values
+        col[mig["rows"]] = values
         persons[name] = col
-    return Population(style, seed, strata, eas, households_df, persons, answers)
+    return persons
 
 
 def _indicator_matrix(answers: np.ndarray, prefix: str | tuple[str, ...] = "",
