@@ -141,7 +141,8 @@ def yaml_loader() -> Any:
             self._depth += 1
             try:
                 if self._depth > MAX_DEPTH:
-                    mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                    peek: Callable[[], Any] = self.peek_event  # untyped in PyYAML's stubs
+                    mark = peek().start_mark
                     raise limit_error(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} "
                                       f"levels")
                 return super().compose_node(parent, index)
@@ -280,8 +281,8 @@ def _validator(schema: Mapping[str, Any]) -> Any:
 
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine("object", lambda _, x: isinstance(x, Mapping))
-    validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-        base, type_checker=checker)(schema)
+    extend: Callable[..., Any] = jsonschema.validators.extend  # untyped in jsonschema's stubs
+    validator = extend(base, type_checker=checker)(schema)
     _VALIDATORS[id(schema)] = validator
     return validator
 

@@ -142,11 +142,9 @@ def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
                              "applied, where a rule asks for one dimension: undetermined there "
                              "(unknown_dimension, default), counted in every dimension, "
                              "ignored, or an error")
-    parser.add_argument("--format", choices=_FORMATS["estimate"],
-                        help="output format (default: from the -o extension, else table)")
-    parser.add_argument("-o", "--out", type=Path,
-                        help="output file (required for xlsx); its extension sets the format: "
-                             ".xlsx, .html, .csv, .json, .txt or .md (table)")
+    _output_arguments(parser, _FORMATS["estimate"],
+                      "output file (required for xlsx); its extension sets the format: .xlsx, "
+                      ".html, .csv, .json, .txt or .md (table)")
 
 
 def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,11 +161,18 @@ def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         help="classes, comma-separated (default forced_labour,trafficked)")
     parser.add_argument("--imputations", type=int, default=20)
     parser.add_argument("--seed", type=int, help="seed of the imputations (0 by default)")
-    parser.add_argument("--format", choices=_FORMATS["sensitivity"],
+    _output_arguments(parser, _FORMATS["sensitivity"],
+                      "output file; its extension sets the format: .csv, .json, .txt or .md "
+                      "(table)")
+
+
+def _output_arguments(parser: argparse.ArgumentParser, formats: Sequence[str],
+                      out_help: str) -> None:
+    """``--format`` and ``-o``/``--out`` of a command that writes a report (estimate,
+    sensitivity)."""
+    parser.add_argument("--format", choices=formats,
                         help="output format (default: from the -o extension, else table)")
-    parser.add_argument("-o", "--out", type=Path,
-                        help="output file; its extension sets the format: .csv, .json, .txt or "
-                             ".md (table)")
+    parser.add_argument("-o", "--out", type=Path, help=out_help)
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -411,7 +411,11 @@ def _duplicate_names(path: Path, sep: str, encoding: str | None) -> int:
                        na_filter=False)
     names = [str(v) for v in head.iloc[0]] if len(head) else []
     seen: set[str] = set()
-    dups = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    dups: list[str] = []  # each repeat, in the order they come
+    for n in names:
+        if n in seen:
+            dups.append(n)
+        seen.add(n)
     if dups:
         raise DataError(
             f"file {str(path)!r} repeats column name(s) {format_values(list(dict.fromkeys(dups)))}"

@@ -154,6 +154,17 @@ class Batch:
     surveys: tuple[SurveyJob, ...]
 
 
+#: Options that name one of a set of methods or rules.
+_CHOICES: dict[str, Sequence[str]] = {
+    "ci": PREVALENCE_CI_METHODS, "variance": VARIANCE_METHODS, "plain_penalties": PLAIN_PENALTIES,
+    "missing": MISSING_METHODS, "disclosure": DISCLOSURE_RULES}
+#: Options that are numbers: (lowest, highest or None).
+_NUMBERS: dict[str, tuple[float, float | None]] = {"level": (0.0, 1.0), "df": (0.0, None)}
+#: Options that are whole numbers: the lowest.
+_INTEGERS: dict[str, int] = {"replicates": 2, "seed": 0, "imputations": 2,
+                             "imputation_classes": 1, "disclosure_threshold": 1}
+
+
 class _Checker:
     """Validation of one batch file: every error names the file and the key path."""
 
@@ -260,32 +271,14 @@ class _Checker:
             if len(set(tables)) < len(tables):
                 raise self.fail(where, f"a table is listed twice: {tables}")
             return [t for t in TABLES if t in tables]
-        if key == "ci":
-            return self.choice(value, PREVALENCE_CI_METHODS, where)
-        if key == "variance":
-            return self.choice(value, VARIANCE_METHODS, where)
-        if key == "level":
-            return self.number(value, where, 0.0, 1.0)
-        if key == "df":
-            return self.number(value, where, 0.0, None)
+        if key in _CHOICES:
+            return self.choice(value, _CHOICES[key], where)
+        if key in _NUMBERS:
+            return self.number(value, where, *_NUMBERS[key])
+        if key in _INTEGERS:
+            return self.integer(value, where, _INTEGERS[key])
         if key == "design":
             return self.design(value, where)
-        if key == "replicates":
-            return self.integer(value, where, 2)
-        if key == "seed":
-            return self.integer(value, where, 0)
-        if key == "plain_penalties":
-            return self.choice(value, PLAIN_PENALTIES, where)
-        if key == "missing":
-            return self.choice(value, MISSING_METHODS, where)
-        if key == "imputations":
-            return self.integer(value, where, 2)
-        if key == "imputation_classes":
-            return self.integer(value, where, 1)
-        if key == "disclosure":
-            return self.choice(value, DISCLOSURE_RULES, where)
-        if key == "disclosure_threshold":
-            return self.integer(value, where, 1)
         if key == "timeout":
             seconds = self.number(value, where, 0.0, None)
             if seconds == float("inf"):

@@ -101,8 +101,9 @@ class Book:
 
     def __init__(self, numbers: pd.DataFrame) -> None:
         self.frame = numbers
-        self._index = {(r.table, r.component, r.quantity): r
-                       for r in numbers.itertuples(index=False)}
+        # (table, component, quantity) -> row; pandas cannot type itertuples' named fields
+        self._index: dict[tuple[Any, Any, Any], Any] = {
+            (r.table, r.component, r.quantity): r for r in numbers.itertuples(index=False)}
         self.rows: list[dict[str, Any]] = []
         self.checks: list[dict[str, Any]] = []
         self.publication = str(numbers["publication"].iat[0])
@@ -113,7 +114,7 @@ class Book:
             raise SpecError(f"published tables of {self.publication}: no number for table "
                             f"{table!r}, component {component!r}, quantity {quantity!r}")
         unit = _UNITS.get(str(r.unit), str(r.unit))
-        value, rounding = float(r.value), float(r.rounding)  # type: ignore[arg-type]
+        value, rounding = float(r.value), float(r.rounding)
         return Num(f"{table}/{component} {quantity}", value, rounding / 2, str(r.evidence),
                     unit, str(r.evidence_note), str(r.source), rounding)
 
