@@ -32,6 +32,7 @@ from flestimate.synthetic._files import encode, write_csv, write_dta, write_sav
 from flestimate.synthetic._population import (
     FORMS,
     Population,
+    age_group_of,
     generate_population,
     population_values,
 )
@@ -260,62 +261,18 @@ def generate(style: str = "moldova", n_households: int | None = None, seed: int 
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:
+    """Counts of 1, 0 and missing of a canonical indicator."""
     return {"1": int((values == 1).sum()), "0": int((values == 0).sum()),
             "missing": int(np.isnan(values).sum())}
 
 
 def _truth(pop: Population, fw: Any, persons: pd.DataFrame, n_households: int, seed: int
            ) -> tuple[dict[str, Any], pd.DataFrame]:
-    st = S.STYLES[pop.style]
+    """The truth of a drawn survey: the JSON-ready summary (generator, population counts,
+    true population values, calibration controls, what the sample's files must give) and the
+    true status of every sampled person in the module's universe."""
     geo = pop.style == "georgia"
-    p = fw.persons
-    u = fw.universe
-    hh_col, line_col = ("hhid", "pid") if geo else ("hh_id", "ln")
-    fl = p["forced_labour"].to_numpy()[u]
-    tr = p["trafficked"].to_numpy()[u]
-    form = p["form"].to_numpy()[u]
-    canon = canonical(fw)
-    mig_pos = np.searchsorted(pop.migrants, p["person_row"].to_numpy()[u])
-    true_answers = pop.answers[mig_pos]
-
-    truth_persons = pd.DataFrame({
-        hh_col: persons[hh_col].to_numpy()[u], line_col: persons[line_col].to_numpy()[u],
-        "forced_labour": fl.astype(np.int8), "trafficked": tr.astype(np.int8),
-        "status": np.where(tr, "trafficked_forced_labour",
-                           np.where(fl, "forced_labour_not_trafficked", "not_forced_labour")),
-        "form": np.where(form >= 0, np.array(FORMS, dtype=object)[np.maximum(form, 0)], ""),
-        "exploited": p["exploited"].to_numpy()[u].astype(np.int8),
-    })
-    for ind in dict.fromkeys(it.indicator for it in S.ITEMS):
-        cols = [i for i, it in enumerate(S.ITEMS) if it.indicator == ind]
-        truth_persons[ind] = true_answers[:, cols].any(axis=1).astype(np.int8)
-
-    item_codes: dict[str, dict[str, int]] = {}
-    names = [(it.georgia if geo else it.moldova, fw.answers[:, j])
-             for j, it in enumerate(S.ITEMS)]
-    names.insert(0, (S.PEN_FILTER[1] if geo else S.PEN_FILTER[0], fw.pen_filter))
-    for name, cat in names:
-        item_codes[name] = {
-            "yes": int((cat == YES).sum()), "no": int((cat == NO).sum()),
-            "dont_know": int((cat == DONT_KNOW).sum()), "refused": int((cat == REFUSED).sum()),
-            "not_applicable": int((cat == SKIPPED).sum()) if geo else 0,
-            "system_missing": int((cat == NOT_INTERVIEWED).sum()
-                                  + (0 if geo else (cat == SKIPPED).sum())),
-        }
-    status = p["migrant_status"].to_numpy()[u]
-    hh = fw.households
-    region = pop.strata["region"].to_numpy()[pop.households["stratum"].to_numpy()
-                                              [pop.persons["household"].to_numpy()] - 1]
-    from flestimate.synthetic._population import age_group_of
-
-    controls = (pd.DataFrame({"region": region, "sex": pop.persons["sex"].to_numpy(),
-                              "age_group": age_group_of(pop.persons["age"].to_numpy())})
-                .value_counts().sort_index().rename("persons").reset_index())
-    controls["region"] = [st.regions[r - 1][0] for r in controls["region"]]
-    controls["sex"] = controls["sex"].map({1: "male", 2: "female"})
-    controls["age_group"] = [S.AGE_GROUP_LABELS[a] for a in controls["age_group"]]
-    pp = pop.persons
-    universe_pop = (pp["migrant_status"] > 0) & (pp["age"] >= 15)
+    ids = ("hhid", "pid") if geo else ("hh_id", "ln")
     truth: dict[str, Any] = {
         "description": (
             f"Truth of the synthetic {pop.style}-style survey made by flestimate.synthetic. "
@@ -328,43 +285,123 @@ def _truth(pop: Population, fw: Any, persons: pd.DataFrame, n_households: int, s
             "labour by perpetrator and sector."),
         "generator": {"package": "flestimate", "version": __version__, "style": pop.style,
                       "n_households": n_households, "sample_seed": seed},
-        "population": {
-            "households": len(pop.households), "persons": len(pp),
-            "persons_15_plus": int((pp["age"] >= 15).sum()),
-            "universe": int(universe_pop.sum()),
-            "returned": int((universe_pop & (pp["migrant_status"] == 1)).sum()),
-            "current_abroad": int((universe_pop & (pp["migrant_status"] == 2)).sum()),
-            "strata": len(pop.strata), "enumeration_areas": len(pop.eas),
-        },
+        "population": _population_counts(pop),
         "population_values": population_values(pop),
-        "controls": controls.to_dict(orient="records"),
-        "sample": {
-            "psus_selected": int(hh["ea"].nunique()),
-            "psus_responding": int(hh.loc[hh["outcome"] == 1, "ea"].nunique()),
-            "households_selected": len(hh),
-            "households_responding": int((hh["outcome"] == 1).sum()),
-            "persons": len(p),
-            "universe": len(u),
-            "returned": int((status == 1).sum()), "current_abroad": int((status == 2).sum()),
-            "proxy": int(fw.proxy.sum()),
-            "module_not_completed": int((~fw.interviewed).sum()),
-            "strata": int(hh["stratum"].nunique()),
-            "two_psu_strata": fw.design["two_psu_strata"],
-            "lonely_strata": fw.design["lonely_strata"],
-            "true_status": {
-                "forced_labour": int(fl.sum()), "trafficked": int(tr.sum()),
-                "forced_labour_not_trafficked": int((fl & ~tr).sum()),
-                **{f"form_{f}": int((form == i).sum()) for i, f in enumerate(FORMS)},
-            },
-            "canonical_counts": {k: _counts(v) for k, v in canon.items()},
-            "item_codes": item_codes,
-            "skip_violations": [
-                {hh_col: int(persons[hh_col].to_numpy()[u][i]),
-                 line_col: int(persons[line_col].to_numpy()[u][i]),
-                 "item": S.ITEMS[[it.key for it in S.ITEMS].index("pen_dismiss")]
-                 .georgia if geo else S.ITEMS[[it.key for it in S.ITEMS]
-                                              .index("pen_dismiss")].moldova}
-                for i in fw.skip_violations],
-        },
+        "controls": _controls(pop),
+        "sample": _sample_counts(fw, persons, ids, geo),
     }
-    return truth, truth_persons
+    return truth, _truth_persons(pop, fw, persons, ids)
+
+
+def _truth_persons(pop: Population, fw: Any, persons: pd.DataFrame, ids: tuple[str, str]
+                   ) -> pd.DataFrame:
+    """One row per sampled person in the universe: ids, true status and form, whether
+    exploited, and the true value (0/1) of every canonical indicator."""
+    p = fw.persons
+    u = fw.universe
+    hh_col, line_col = ids
+    fl = p["forced_labour"].to_numpy()[u]
+    tr = p["trafficked"].to_numpy()[u]
+    form = p["form"].to_numpy()[u]
+    mig_pos = np.searchsorted(pop.migrants, p["person_row"].to_numpy()[u])
+    true_answers = pop.answers[mig_pos]
+    truth_persons = pd.DataFrame({
+        hh_col: persons[hh_col].to_numpy()[u], line_col: persons[line_col].to_numpy()[u],
+        "forced_labour": fl.astype(np.int8), "trafficked": tr.astype(np.int8),
+        "status": np.where(tr, "trafficked_forced_labour",
+                           np.where(fl, "forced_labour_not_trafficked", "not_forced_labour")),
+        "form": np.where(form >= 0, np.array(FORMS, dtype=object)[np.maximum(form, 0)], ""),
+        "exploited": p["exploited"].to_numpy()[u].astype(np.int8),
+    })
+    for ind in dict.fromkeys(it.indicator for it in S.ITEMS):
+        cols = [i for i, it in enumerate(S.ITEMS) if it.indicator == ind]
+        truth_persons[ind] = true_answers[:, cols].any(axis=1).astype(np.int8)
+    return truth_persons
+
+
+def _item_codes(fw: Any, geo: bool) -> dict[str, dict[str, int]]:
+    """How many of each code every item (and the penalty filter) must show in the file: yes,
+    no, don't know, refused, not applicable (Georgia) and system missing."""
+    item_codes: dict[str, dict[str, int]] = {}
+    names = [(it.georgia if geo else it.moldova, fw.answers[:, j])
+             for j, it in enumerate(S.ITEMS)]
+    names.insert(0, (S.PEN_FILTER[1] if geo else S.PEN_FILTER[0], fw.pen_filter))
+    for name, cat in names:
+        item_codes[name] = {
+            "yes": int((cat == YES).sum()), "no": int((cat == NO).sum()),
+            "dont_know": int((cat == DONT_KNOW).sum()), "refused": int((cat == REFUSED).sum()),
+            "not_applicable": int((cat == SKIPPED).sum()) if geo else 0,
+            "system_missing": int((cat == NOT_INTERVIEWED).sum()
+                                  + (0 if geo else (cat == SKIPPED).sum())),
+        }
+    return item_codes
+
+
+def _controls(pop: Population) -> list[dict[str, Any]]:
+    """The calibration controls: population persons by region x sex x age group."""
+    st = S.STYLES[pop.style]
+    region = pop.strata["region"].to_numpy()[pop.households["stratum"].to_numpy()
+                                              [pop.persons["household"].to_numpy()] - 1]
+    controls = (pd.DataFrame({"region": region, "sex": pop.persons["sex"].to_numpy(),
+                              "age_group": age_group_of(pop.persons["age"].to_numpy())})
+                .value_counts().sort_index().rename("persons").reset_index())
+    controls["region"] = [st.regions[r - 1][0] for r in controls["region"]]
+    controls["sex"] = controls["sex"].map({1: "male", 2: "female"})
+    controls["age_group"] = [S.AGE_GROUP_LABELS[a] for a in controls["age_group"]]
+    records: list[dict[str, Any]] = controls.to_dict(orient="records")
+    return records
+
+
+def _population_counts(pop: Population) -> dict[str, int]:
+    """Households, persons, the module's universe and the frame's size in the population."""
+    pp = pop.persons
+    universe_pop = (pp["migrant_status"] > 0) & (pp["age"] >= 15)
+    return {
+        "households": len(pop.households), "persons": len(pp),
+        "persons_15_plus": int((pp["age"] >= 15).sum()),
+        "universe": int(universe_pop.sum()),
+        "returned": int((universe_pop & (pp["migrant_status"] == 1)).sum()),
+        "current_abroad": int((universe_pop & (pp["migrant_status"] == 2)).sum()),
+        "strata": len(pop.strata), "enumeration_areas": len(pop.eas),
+    }
+
+
+def _sample_counts(fw: Any, persons: pd.DataFrame, ids: tuple[str, str], geo: bool
+                   ) -> dict[str, Any]:
+    """What the sample's files must give: the design's counts, the true status among the
+    universe, the canonical counts, the item codes and the skip violations."""
+    p = fw.persons
+    u = fw.universe
+    hh = fw.households
+    hh_col, line_col = ids
+    fl = p["forced_labour"].to_numpy()[u]
+    tr = p["trafficked"].to_numpy()[u]
+    form = p["form"].to_numpy()[u]
+    status = p["migrant_status"].to_numpy()[u]
+    dismiss = S.ITEMS[[it.key for it in S.ITEMS].index("pen_dismiss")]
+    return {
+        "psus_selected": int(hh["ea"].nunique()),
+        "psus_responding": int(hh.loc[hh["outcome"] == 1, "ea"].nunique()),
+        "households_selected": len(hh),
+        "households_responding": int((hh["outcome"] == 1).sum()),
+        "persons": len(p),
+        "universe": len(u),
+        "returned": int((status == 1).sum()), "current_abroad": int((status == 2).sum()),
+        "proxy": int(fw.proxy.sum()),
+        "module_not_completed": int((~fw.interviewed).sum()),
+        "strata": int(hh["stratum"].nunique()),
+        "two_psu_strata": fw.design["two_psu_strata"],
+        "lonely_strata": fw.design["lonely_strata"],
+        "true_status": {
+            "forced_labour": int(fl.sum()), "trafficked": int(tr.sum()),
+            "forced_labour_not_trafficked": int((fl & ~tr).sum()),
+            **{f"form_{f}": int((form == i).sum()) for i, f in enumerate(FORMS)},
+        },
+        "canonical_counts": {k: _counts(v) for k, v in canonical(fw).items()},
+        "item_codes": _item_codes(fw, geo),
+        "skip_violations": [
+            {hh_col: int(persons[hh_col].to_numpy()[u][i]),
+             line_col: int(persons[line_col].to_numpy()[u][i]),
+             "item": dismiss.georgia if geo else dismiss.moldova}
+            for i in fw.skip_violations],
+    }
