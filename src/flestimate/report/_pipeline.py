@@ -3,6 +3,11 @@
 :func:`estimate_prevalence` declares the sample design on the whole file (every person row, in
 the universe or not) and estimates every class as a domain of it, so that the variance counts the
 PSUs of the universe that hold no case and no row is ever dropped.
+
+Its parts: the arguments and input files are checked in ``_inputs``, the estimation frame is
+built in ``_frame``, :class:`~flestimate.report._prepared.Prepared` declares the design and
+estimates every margin with the tables of ``_margins``; a dask DataFrame goes through
+``_dask``.
 """
 
 from __future__ import annotations
@@ -100,9 +105,9 @@ def estimate_prevalence(
     flag; and the shares of the trafficked and of all in forced labour by form.
 
     The steps, in order: check the arguments; read and check the files
-    (:func:`_read_survey`); classify; prepare the estimation frame; impute the undetermined
+    (``_read_survey``); classify; prepare the estimation frame; impute the undetermined
     (``missing="impute"``); estimate every margin. A dask DataFrame takes
-    :func:`_estimate_dask` instead of the reading and the preparation.
+    ``_estimate_dask`` instead of the reading and the preparation.
 
     Parameters
     ----------
