@@ -305,7 +305,7 @@ def _truth_persons(pop: Population, fw: Any, persons: pd.DataFrame, ids: tuple[s
     form = p["form"].to_numpy()[u]
     mig_pos = np.searchsorted(pop.migrants, p["person_row"].to_numpy()[u])
     true_answers = pop.answers[mig_pos]
-    truth_persons = pd.DataFrame({
+    truth_persons: pd.DataFrame = pd.DataFrame({
         hh_col: persons[hh_col].to_numpy()[u], line_col: persons[line_col].to_numpy()[u],
         "forced_labour": fl.astype(np.int8), "trafficked": tr.astype(np.int8),
         "status": np.where(tr, "trafficked_forced_labour",

@@ -141,7 +141,7 @@ def _strata(st: S.Style, scale: float) -> pd.DataFrame:
             n = int(round(n_hh * scale * share))
             if n >= st.ea_mean * 4:
                 reg_rows.append((r + 1, urban, n))
-    strata = pd.DataFrame(reg_rows, columns=["region", "urban", "target"])
+    strata: pd.DataFrame = pd.DataFrame(reg_rows, columns=["region", "urban", "target"])
     strata.insert(0, "stratum", np.arange(1, len(strata) + 1))
     return strata
 
@@ -172,7 +172,9 @@ def _households(strata: pd.DataFrame, eas: pd.DataFrame, rng: np.random.Generato
     hh_urban = strata["urban"].to_numpy()[hh_stratum - 1]
     lam = np.where(hh_urban == 1, 1.5, 1.9)
     hh_size = np.minimum(1 + rng.poisson(lam), 9)
-    return pd.DataFrame({"ea": hh_ea, "stratum": hh_stratum, "size": hh_size})
+    households: pd.DataFrame = pd.DataFrame({"ea": hh_ea, "stratum": hh_stratum,
+                                             "size": hh_size})
+    return households
 
 
 def _roster(hh_size: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -253,7 +255,7 @@ def _person_frame(roster: dict[str, np.ndarray], mig: dict[str, np.ndarray],
                   truth: dict[str, np.ndarray]) -> pd.DataFrame:
     """The persons table: the roster, the migrant status, and the migrants' columns (filled
     with -1 or False for everyone else)."""
-    persons = pd.DataFrame({
+    persons: pd.DataFrame = pd.DataFrame({
         "household": roster["household"], "line": roster["line"].astype(np.int16),
         "sex": roster["sex"], "age": roster["age"],
         "relation": roster["relation"].astype(np.int8), "migrant_status": mig["status"],

@@ -220,7 +220,9 @@ def _respondents(pop: Population, households: pd.DataFrame) -> pd.DataFrame:
     hh_info = resp_hh.set_index("household")
     for col in ("hh_seq", "stratum", "ea", "ea_in_stratum", "region", "urban", "weight"):
         persons[col] = hh_info[col].reindex(persons["household"]).to_numpy()
-    return persons.sort_values(["hh_seq", "line"], kind="stable").reset_index(drop=True)
+    ordered: pd.DataFrame = persons.sort_values(["hh_seq", "line"],
+                                                kind="stable").reset_index(drop=True)
+    return ordered
 
 
 def _calibrate(pop: Population, st: S.Style, persons: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -309,10 +311,10 @@ def _item_answers(truth: np.ndarray, proxy: np.ndarray, interviewed: np.ndarray,
     no_conditions = proxy & (uu[:, 3] < S.PROXY_NO_CONDITIONS)
     answers[no_recruitment[:, None] & recruit[None, :]] = DONT_KNOW
     answers[no_conditions[:, None] & ~recruit[None, :] & ~block[None, :]] = DONT_KNOW
-    pen_true = truth[:, block].any(axis=1)
+    pen_true = np.asarray(truth[:, block].any(axis=1))
     pen_filter = _respond(pen_true, np.where(proxy, S.DK_PROXY, S.DK_SELF),
                           np.where(proxy, S.REF_PROXY, S.REF_SELF), rng, missing, strength,
-                          truth[:, block & sensitive].any(axis=1))
+                          np.asarray(truth[:, block & sensitive].any(axis=1)))
     pen_filter[no_conditions] = DONT_KNOW
     answers[:, block] = np.where((pen_filter == YES)[:, None], answers[:, block], SKIPPED)
     answers[~interviewed] = NOT_INTERVIEWED
