@@ -167,3 +167,20 @@ def test_data_view_cannot_change_the_design() -> None:
     view.loc[0, "y"] = 100.0
     assert "z" not in d.data.columns
     assert d.mean("y").to_frame()["estimate"].iloc[0] == pytest.approx(5 / 12)
+
+
+def test_designs_copy_and_pickle_frozen() -> None:
+    """A design (Taylor, calibrated, replicate) survives copy, deepcopy and pickle with the
+    same estimates (to the last bit) and stays immutable."""
+    import copy
+    import pickle
+
+    frame = small_design_frame()
+    taylor = SurveyDesign(frame, weights="w", strata="stratum", psu="psu")
+    for design in (taylor, taylor.to_replicate("jkn")):
+        want = design.proportion("y", by="dom").to_frame()
+        for other in (copy.copy(design), copy.deepcopy(design),
+                      pickle.loads(pickle.dumps(design))):  # noqa: S301 (our own object)
+            pd.testing.assert_frame_equal(other.proportion("y", by="dom").to_frame(), want)
+            with pytest.raises(AttributeError, match="immutable"):
+                other._weights = None

@@ -36,7 +36,7 @@ from flestimate.errors import (
 from flestimate.estimate import Estimators
 from flestimate.protocol import DesignVariance, LinearisedTotals
 from flestimate.replicate import ReplicateDesign, to_replicate
-from flestimate.results import summary_html
+from flestimate.results import Frozen, summary_html
 from flestimate.variance import (
     CERTAINTY_TOL,
     Stage,
@@ -114,7 +114,7 @@ def _check_arguments(data: Any, weights: Any, strata: ColumnSpec, psu: ColumnSpe
     return strata_cols, psu_cols, fpc_cols
 
 
-class SurveyDesign(Estimators):
+class SurveyDesign(Frozen, Estimators):
     """A stratified multistage sample design, validated once and immutable.
 
     Parameters

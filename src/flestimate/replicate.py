@@ -28,7 +28,7 @@ from flestimate._replicate_weights import (
 )
 from flestimate.estimate import Estimators
 from flestimate.protocol import DesignVariance, LinearisedTotals
-from flestimate.results import summary_html
+from flestimate.results import Frozen, summary_html
 from flestimate.variance import Stage
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def _row_keys(multipliers: np.ndarray) -> np.ndarray:
     return np.column_stack([np.round(mant * 2.0**40), expo])
 
 
-class ReplicateDesign(Estimators):
+class ReplicateDesign(Frozen, Estimators):
     """A survey design defined by replicate weights.
 
     Parameters

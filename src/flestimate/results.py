@@ -140,7 +140,49 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for rec in table.to_dict(orient="records")]
 
 
-class Result:
+class _ReadOnly(dict[Any, Any]):
+    """A read-only mapping (MappingProxyType, which cannot be pickled) in a pickled state."""
+
+
+def _to_state(value: Any) -> Any:
+    if isinstance(value, MappingProxyType):
+        return _ReadOnly({k: _to_state(v) for k, v in value.items()})
+    if type(value) is tuple:
+        return tuple(_to_state(v) for v in value)
+    return value
+
+
+def _from_state(value: Any) -> Any:
+    if isinstance(value, _ReadOnly):
+        return MappingProxyType({k: _from_state(v) for k, v in value.items()})
+    if type(value) is tuple:
+        return tuple(_from_state(v) for v in value)
+    return value
+
+
+class Frozen:
+    """Copying and pickling for immutable objects with ``__slots__`` whose ``__setattr__``
+    raises: the state is every slot's value (read-only mappings included), restored without
+    going through ``__setattr__``. Designs, classifications and results use it, so a report
+    can be sent to a worker process or deep-copied in a notebook."""
+
+    __slots__ = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name not in ("__weakref__", "__dict__") and hasattr(self, name):
+                    state[name] = _to_state(getattr(self, name))
+        state.update({k: _to_state(v) for k, v in getattr(self, "__dict__", {}).items()})
+        return state
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, _from_state(value))
+
+
+class Result(Frozen):
     """The base of every result object: immutable, with its provenance, a tidy frame, a
     JSON-ready ``to_dict``, and the same text, HTML and summary displays.
 
@@ -174,20 +216,6 @@ class Result:
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; {self._immutable_hint}")
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = {}
-        for cls in type(self).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if name != "__weakref__" and hasattr(self, name):
-                    state[name] = getattr(self, name)
-        state["provenance"] = thaw(self.provenance)
-        return state
-
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "provenance", freeze(dict(state["provenance"])))
 
     def to_frame(self) -> pd.DataFrame:
         """The result as one tidy frame (a copy)."""

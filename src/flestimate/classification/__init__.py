@@ -37,7 +37,7 @@ from flestimate.classification._evaluate import (
 from flestimate.classification._rules import FORMS, RuleSet, builtin_rules, load_rules
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateWarning
 from flestimate.mapping import describe_filter, evaluate_filter
-from flestimate.results import format_count, format_percent, new_axes
+from flestimate.results import Frozen, format_count, format_percent, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,7 +53,7 @@ CHILD_RELATION = "child"
 RuleArg = str | Path | Mapping[str, Any] | RuleSet
 
 
-class Classification:
+class Classification(Frozen):
     """The classification of every respondent, with its evidence (see :func:`classify`).
 
     Immutable: every view returns new objects.
