@@ -607,18 +607,19 @@ def _ipf(codes: list[np.ndarray], w0: np.ndarray, totals: list[np.ndarray], labe
     old = np.bincount(joint, weights=w, minlength=n_joint)
     converged = False
     passes = 0
+    moved = float("inf")
     while passes < max_iter:
         passes += 1
         for m in range(len(codes)):
             g = g * _poststratify(codes[m], w, totals[m], f"{labels[m]} ", None, func)
             w = w0 * g
         new = np.bincount(joint, weights=w, minlength=n_joint)
-        if np.max(np.abs(old - new)) < epsilon:
+        moved = float(np.max(np.abs(old - new)))
+        if moved < epsilon:
             converged = True
             break
         old = new
-    moved = 0.0 if converged else float(np.max(np.abs(old - new)))
-    return g, w, passes, converged, moved
+    return g, w, passes, converged, 0.0 if converged else moved
 
 
 def _rake_failure(codes: list[np.ndarray], w: np.ndarray, totals: list[np.ndarray],
