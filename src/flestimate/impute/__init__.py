@@ -190,73 +190,123 @@ class ImputationModel:
             bootstrap's sampling noise, far above a relative log-likelihood change of 1e-6;
             a tighter ``tol`` doubles the iterations (all ``M`` refits must converge) and
             changes nothing that shows in an estimate.
+
+        Notes
+        -----
+        The steps: ``M`` parameter sets refitted on Bayesian-bootstrap reweightings of the
+        respondents (one stream), then, chunk by chunk of rows (another stream), every row's
+        class (with its profile where the profile variable is missing), its missing binary
+        items and its missing categorical items (:meth:`_draw_chunk`).
         """
-        # children by key, not seed.spawn(): spawning counts its calls, and a second call (the
-        # sensitivity analysis redrawing) would get other streams
-        fit_rng, draw_rng = (np.random.default_rng(np.random.SeedSequence(
-            seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size))
-            for i in range(2))
+        fit_rng, draw_rng = _child_streams(seed)
         pat = self.patterns
         weights = _model.bootstrap_weights(pat.count, imputations, fit_rng)
         refit = _model.fit(pat, self.classes, weight=weights, start=self.fit, max_iter=max_iter,
                            tol=tol)
-        where = np.searchsorted(self.respondents, rows)
-        if rows.size and ((where >= self.respondents.size).any()
-                          or not np.array_equal(self.respondents[np.minimum(
-                              where, self.respondents.size - 1)], rows)):
-            raise ArgumentError("`rows` of `complete()` must be respondents of the model")
-        u_pat = pat.inverse[where]
+        where = self._positions(rows)
         log_share = _model.log_shares(pat, refit)  # (M, G, K)
         j = pat.yes.shape[1]  # the imputed items, then the evidence
         out = np.empty((imputations, rows.size, j), dtype=np.float64)
         cats = {name: np.empty((imputations, rows.size), dtype=object)
                 for name, _ in self.categorical}
-        shift = np.where(self.sensitive, float(delta), 0.0)
-        delta = float(delta)
         # uniforms drawn in one stream per chunk of rows: the same rows get the same numbers
         for start in range(0, rows.size, _CHUNK):  # chunks of rows bound the memory
             stop = min(start + _CHUNK, rows.size)
-            rng = draw_rng
-            up = u_pat[start:stop]
-            prof = pat.profile[up]
-            ll = _model.item_loglik(pat.yes[up], pat.no[up], [lv[up] for lv in pat.levels],
-                                    refit, prof)
-            z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
-                                    rng.random((imputations, stop - start)))
-            prof_m = np.broadcast_to(prof, (imputations, stop - start))
-            own = self._joint_profiles(up, where[start:stop], refit, log_share, rng)
-            if own is not None:  # the rows whose profile variable is missing
-                rows_p, z_p, h_p = own
-                z[:, rows_p] = z_p
-                prof_m = prof_m.copy()
-                prof_m[:, rows_p] = h_p
-            observed = np.where(pat.yes[up] == 1, 1.0, np.where(pat.no[up] == 1, 0.0, np.nan))
-            out[:, start:stop] = observed[None]
-            # draws for the missing cells only: each cell's profile, item and drawn class
-            r_idx, j_idx = np.nonzero(self.missing_items[where[start:stop]])
-            m_idx = np.arange(imputations)[:, None]
-            p = refit.theta_profile[m_idx, prof_m[:, r_idx], j_idx[None, :], z[:, r_idx]]
-            if delta != 0.0:
-                with np.errstate(divide="ignore"):
-                    p = special.expit(special.logit(p) + shift[j_idx][None, :])
-            out[:, start + r_idx, j_idx] = (rng.random(p.shape) < p).astype(np.float64)
-            for c, (name, levels) in enumerate(self.categorical):
-                code = np.broadcast_to(pat.levels[c][up], (imputations, stop - start)).copy()
-                rows_c = np.flatnonzero(self.missing_categories[where[start:stop], c])
-                cdf = np.cumsum(refit.phi[c][m_idx, :, z[:, rows_c]], axis=2)  # (M, rows, L)
-                pick = (rng.random((imputations, rows_c.size))[..., None] > cdf).sum(axis=2)
-                code[:, rows_c] = np.minimum(pick, len(levels) - 1)
-                if own is not None and name == self.profile:
-                    assert self.profile_level is not None
-                    code[:, own[0]] = self.profile_level[own[2]]
-                values = np.asarray([*levels, None], dtype=object)  # code -1: None
-                cats[name][:, start:stop] = values[code]
+            self._draw_chunk(slice(start, stop), where, refit, log_share, float(delta),
+                             draw_rng, out, cats)
         return Completions(np.asarray(rows), out[:, :, :len(self.items)], cats)
 
+    def _positions(self, rows: np.ndarray) -> np.ndarray:
+        """Positions of ``rows`` among the model's respondents (an error if one is not)."""
+        where = np.searchsorted(self.respondents, rows)
+        if rows.size and ((where >= self.respondents.size).any()
+                          or not np.array_equal(self.respondents[np.minimum(
+                              where, self.respondents.size - 1)], rows)):
+            raise ArgumentError("`rows` of `complete()` must be respondents of the model")
+        return np.asarray(where)
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
-    codes, uniq = pd.factorize(values, sort=True)
-    return np.asarray(codes, dtype=np.int64), tuple(uniq.tolist())
+    def _draw_chunk(self, chunk: slice, where: np.ndarray, refit: _model.LatentClassFit,
+                    log_share: np.ndarray, delta: float, rng: np.random.Generator,
+                    out: np.ndarray, cats: dict[str, np.ndarray]) -> None:
+        """Complete one chunk of rows into ``out`` and ``cats``: classes (and profiles), then
+        the binary items, then the categorical items, in that order of the stream."""
+        pat = self.patterns
+        resp = where[chunk]
+        up = pat.inverse[resp]
+        z, prof_m, own = self._draw_classes(up, resp, refit, log_share, rng)
+        observed = np.where(pat.yes[up] == 1, 1.0, np.where(pat.no[up] == 1, 0.0, np.nan))
+        out[:, chunk] = observed[None]
+        self._draw_binary(chunk, resp, z, prof_m, refit, delta, rng, out)
+        self._draw_categorical(chunk, up, resp, z, own, refit, rng, cats)
+
+    def _draw_classes(self, up: np.ndarray, resp: np.ndarray, refit: _model.LatentClassFit,
+                      log_share: np.ndarray, rng: np.random.Generator
+                      ) -> tuple[np.ndarray, np.ndarray,
+                                 tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+        """Every row's class from its posterior given its answers, and its item profile (drawn
+        with the class where the profile variable is missing: :meth:`_joint_profiles`);
+        returns the classes (M, r), the profiles (M, r) and the joint draws."""
+        pat = self.patterns
+        m = log_share.shape[0]
+        prof = pat.profile[up]
+        ll = _model.item_loglik(pat.yes[up], pat.no[up], [lv[up] for lv in pat.levels],
+                                refit, prof)
+        z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
+                                rng.random((m, up.size)))
+        prof_m = np.broadcast_to(prof, (m, up.size))
+        own = self._joint_profiles(up, resp, refit, log_share, rng)
+        if own is not None:  # the rows whose profile variable is missing
+            rows_p, z_p, h_p = own
+            z[:, rows_p] = z_p
+            prof_m = prof_m.copy()
+            prof_m[:, rows_p] = h_p
+        return z, prof_m, own
+
+    def _draw_binary(self, chunk: slice, resp: np.ndarray, z: np.ndarray, prof_m: np.ndarray,
+                     refit: _model.LatentClassFit, delta: float, rng: np.random.Generator,
+                     out: np.ndarray) -> None:
+        """The missing binary cells: yes with their profile's, item's and drawn class's
+        probability, its log-odds shifted by ``delta`` for the sensitive items."""
+        r_idx, j_idx = np.nonzero(self.missing_items[resp])
+        m_idx = np.arange(z.shape[0])[:, None]
+        p = refit.theta_profile[m_idx, prof_m[:, r_idx], j_idx[None, :], z[:, r_idx]]
+        if delta != 0.0:
+            shift = np.where(self.sensitive, delta, 0.0)
+            with np.errstate(divide="ignore"):
+                p = special.expit(special.logit(p) + shift[j_idx][None, :])
+        out[:, chunk.start + r_idx, j_idx] = (rng.random(p.shape) < p).astype(np.float64)
+
+    def _draw_categorical(self, chunk: slice, up: np.ndarray, resp: np.ndarray, z: np.ndarray,
+                          own: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                          refit: _model.LatentClassFit, rng: np.random.Generator,
+                          cats: dict[str, np.ndarray]) -> None:
+        """The missing categorical cells from their drawn class's distribution (the profile
+        variable's from the joint draw where there is one), as the items' values."""
+        pat = self.patterns
+        m = z.shape[0]
+        m_idx = np.arange(m)[:, None]
+        for c, (name, levels) in enumerate(self.categorical):
+            code = np.broadcast_to(pat.levels[c][up], (m, up.size)).copy()
+            rows_c = np.flatnonzero(self.missing_categories[resp, c])
+            cdf = np.cumsum(refit.phi[c][m_idx, :, z[:, rows_c]], axis=2)  # (M, rows, L)
+            pick = (rng.random((m, rows_c.size))[..., None] > cdf).sum(axis=2)
+            code[:, rows_c] = np.minimum(pick, len(levels) - 1)
+            if own is not None and name == self.profile:
+                assert self.profile_level is not None
+                code[:, own[0]] = self.profile_level[own[2]]
+            values = np.asarray([*levels, None], dtype=object)  # code -1: None
+            cats[name][:, chunk] = values[code]
+
+
+def _child_streams(seed: np.random.SeedSequence) -> tuple[np.random.Generator,
+                                                         np.random.Generator]:
+    """The bootstrap refit's and the draws' generators: children of ``seed`` by key, not
+    ``seed.spawn()``: spawning counts its calls, and a second call (the sensitivity analysis
+    redrawing) would get other streams."""
+    fit_rng, draw_rng = (np.random.default_rng(np.random.SeedSequence(
+        seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size))
+        for i in range(2))
+    return fit_rng, draw_rng
 
 
 def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequence[str] = (),
@@ -294,34 +344,88 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     Returns
     -------
     ImputationModel
+
+    Notes
+    -----
+    The steps: the respondents' binary items (an item nobody answered is not imputed), the
+    evidence columns, the categorical items' codes, the covariates' codes, the profile's
+    codes; the distinct answer patterns and the EM fit on them; which items are sensitive and
+    which cells are to be imputed.
     """
+    _check_fit_arguments(frame, classes)
+    keep = (np.ones(len(frame), dtype=bool) if respondents is None
+            else np.asarray(respondents, bool))
+    pos = np.flatnonzero(keep)
+    if pos.size == 0:
+        raise EstimationError("the imputation model has no respondent to learn from")
+    binary, used, not_imputed = _binary_items(frame, items, pos)
+    binary_all, ev_cols = _with_evidence(binary, evidence, pos)
+    cat_codes, cat_levels, not_cat = _categorical_codes(frame, categorical, pos)
+    cov, cov_levels, cov_names = _covariate_codes(covariates, pos)
+    prof, profile_level = _profile_codes(frame, profile, pos, cat_levels)
+    pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
+                          tuple(cov_levels), prof)
+    fit = _model.fit(pat, int(classes), max_iter=max_iter)
+    sens_mask = _sensitive_mask(used, sensitive, len(ev_cols))
+    # The model's binary items are the imputed ones then the evidence; evidence is never drawn.
+    missing_items = np.concatenate([np.isnan(binary),
+                                    np.zeros((pos.size, len(ev_cols)), dtype=bool)], axis=1)
+    missing_cats = (np.column_stack([c < 0 for c in cat_codes]) if cat_codes
+                    else np.zeros((pos.size, 0), dtype=bool))
+    return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
+                           cov_names, (*not_imputed, *not_cat), sens_mask, pat, fit, pos,
+                           missing_items, missing_cats, profile, profile_level)
+
+
+def _check_fit_arguments(frame: Any, classes: Any) -> None:
+    """``classes`` a positive integer and ``frame`` a DataFrame, in the package's format."""
     if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes < 1:
         raise ArgumentError(f"`classes` of `fit_model()` must be a positive integer; got "
                             f"{classes!r}")
     if not isinstance(frame, pd.DataFrame):
         raise ArgumentTypeError(f"`frame` of `fit_model()` must be a DataFrame; got "
                                 f"{type(frame).__name__}")
-    n = len(frame)
-    keep = np.ones(n, dtype=bool) if respondents is None else np.asarray(respondents, bool)
-    pos = np.flatnonzero(keep)
-    if pos.size == 0:
-        raise EstimationError("the imputation model has no respondent to learn from")
+
+
+def _binary_items(frame: pd.DataFrame, items: Sequence[str], pos: np.ndarray
+                  ) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
+    """The respondents' binary items (1 / 0 / NaN), without those nobody answered (nothing to
+    learn them from); returns the values, the items kept and the items left out."""
     binary = frame[list(items)].to_numpy(dtype=np.float64)[pos] if items else np.zeros((pos.size,
                                                                                          0))
     observed = np.asarray(~np.isnan(binary), dtype=bool)
     usable = [bool(v) for v in np.asarray(observed.any(axis=0)).tolist()]
     not_imputed = tuple(c for c, ok in zip(items, usable, strict=True) if not ok)
     used = [c for c, ok in zip(items, usable, strict=True) if ok]
-    binary = binary[:, np.asarray(usable, dtype=bool)]
-    ev_cols: list[str] = []
-    if evidence is not None and evidence.shape[1]:
-        ev = evidence.to_numpy(dtype=np.float64)[pos]
-        keep_ev = ~np.isnan(ev).all(axis=0)
-        ev_cols = [str(c) for c, ok in zip(evidence.columns, keep_ev, strict=True) if ok]
-        binary_all = np.concatenate([binary, ev[:, keep_ev]], axis=1)
-    else:
-        binary_all = binary
-    cat_codes, cat_levels = [], []
+    return binary[:, np.asarray(usable, dtype=bool)], used, not_imputed
+
+
+def _with_evidence(binary: np.ndarray, evidence: pd.DataFrame | None, pos: np.ndarray
+                   ) -> tuple[np.ndarray, list[str]]:
+    """The binary items followed by the evidence columns with some answer among the
+    respondents; returns the combined values and the evidence columns kept."""
+    if evidence is None or not evidence.shape[1]:
+        return binary, []
+    ev = evidence.to_numpy(dtype=np.float64)[pos]
+    keep_ev = ~np.isnan(ev).all(axis=0)
+    ev_cols = [str(c) for c, ok in zip(evidence.columns, keep_ev, strict=True) if ok]
+    return np.concatenate([binary, ev[:, keep_ev]], axis=1), ev_cols
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Integer codes of ``values`` (-1 where missing) and the sorted levels."""
+    codes, uniq = pd.factorize(values, sort=True)
+    return np.asarray(codes, dtype=np.int64), tuple(uniq.tolist())
+
+
+def _categorical_codes(frame: pd.DataFrame, categorical: Sequence[str], pos: np.ndarray
+                       ) -> tuple[list[np.ndarray], list[tuple[str, tuple[Any, ...]]],
+                                  tuple[str, ...]]:
+    """The respondents' codes of every categorical item with its levels; an item never
+    observed among them is left out (returned last, not imputed)."""
+    cat_codes: list[np.ndarray] = []
+    cat_levels: list[tuple[str, tuple[Any, ...]]] = []
+    not_imputed: tuple[str, ...] = ()
     for name in categorical:
         codes, levels = _codes(frame[name].iloc[pos])
         if not levels:  # never observed among the respondents: nothing to learn it from
@@ -329,44 +433,50 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
             continue
         cat_codes.append(codes)
         cat_levels.append((name, levels))
-    if covariates is not None and covariates.shape[1]:
-        cov_codes = []
-        cov_levels = []
-        for c in covariates.columns:
-            codes, uniq = pd.factorize(covariates[c].iloc[pos].astype(object),
-                                       use_na_sentinel=False, sort=False)
-            cov_codes.append(np.asarray(codes, dtype=np.int64))
-            cov_levels.append(len(uniq))
-        cov = np.column_stack(cov_codes)
-        cov_names = tuple(str(c) for c in covariates.columns)
-    else:
-        cov = np.zeros((pos.size, 0), dtype=np.int64)
-        cov_levels, cov_names = [], ()
-    prof = None
-    profile_level = None
-    if profile is not None:
-        prof_codes, prof_values = pd.factorize(frame[profile].iloc[pos].astype(object),
-                                               use_na_sentinel=False, sort=False)
-        prof = np.asarray(prof_codes, dtype=np.int64)
-        names = [name for name, _ in cat_levels]
-        if profile in names:
-            cat = cat_levels[names.index(profile)][1]
-            profile_level = np.array([-1 if pd.isna(v) else cat.index(v)
-                                      for v in prof_values], dtype=np.int64)
-    pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
-                          tuple(cov_levels), prof)
-    fit = _model.fit(pat, int(classes), max_iter=max_iter)
+    return cat_codes, cat_levels, not_imputed
+
+
+def _covariate_codes(covariates: pd.DataFrame | None, pos: np.ndarray
+                     ) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
+    """The respondents' covariates as codes in order of appearance (missing a level of its
+    own), with each covariate's number of levels and the names."""
+    if covariates is None or not covariates.shape[1]:
+        return np.zeros((pos.size, 0), dtype=np.int64), [], ()
+    cov_codes = []
+    cov_levels = []
+    for c in covariates.columns:
+        codes, uniq = pd.factorize(covariates[c].iloc[pos].astype(object),
+                                   use_na_sentinel=False, sort=False)
+        cov_codes.append(np.asarray(codes, dtype=np.int64))
+        cov_levels.append(len(uniq))
+    return np.column_stack(cov_codes), cov_levels, tuple(str(c) for c in covariates.columns)
+
+
+def _profile_codes(frame: pd.DataFrame, profile: str | None, pos: np.ndarray,
+                   cat_levels: list[tuple[str, tuple[Any, ...]]]
+                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The respondents' item profiles (codes of the profile variable, missing a profile of
+    its own) and, when the profile variable is a categorical item, each profile's level."""
+    if profile is None:
+        return None, None
+    prof_codes, prof_values = pd.factorize(frame[profile].iloc[pos].astype(object),
+                                           use_na_sentinel=False, sort=False)
+    prof = np.asarray(prof_codes, dtype=np.int64)
+    names = [name for name, _ in cat_levels]
+    if profile not in names:
+        return prof, None
+    cat = cat_levels[names.index(profile)][1]
+    profile_level = np.array([-1 if pd.isna(v) else cat.index(v)
+                              for v in prof_values], dtype=np.int64)
+    return prof, profile_level
+
+
+def _sensitive_mask(used: list[str], sensitive: Sequence[str], n_evidence: int) -> np.ndarray:
+    """Which of the model's binary items the MNAR sensitivity shifts: those named in
+    ``sensitive``, else the indicator table's sensitive ones; never the evidence."""
     from flestimate.classification import indicator_table
 
     table = indicator_table()
     chosen = set(sensitive) if sensitive else None
-    sens_mask = np.array([(c in chosen) if chosen is not None else table.is_sensitive(c)
-                          for c in used] + [False] * len(ev_cols), dtype=bool)
-    # The model's binary items are the imputed ones then the evidence; evidence is never drawn.
-    missing_items = np.concatenate([np.isnan(binary),
-                                    np.zeros((pos.size, len(ev_cols)), dtype=bool)], axis=1)
-    missing_cats = (np.column_stack([c < 0 for c in cat_codes]) if cat_codes
-                    else np.zeros((pos.size, 0), dtype=bool))
-    return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
-                           cov_names, not_imputed, sens_mask, pat, fit, pos, missing_items,
-                           missing_cats, profile, profile_level)
+    return np.array([(c in chosen) if chosen is not None else table.is_sensitive(c)
+                     for c in used] + [False] * n_evidence, dtype=bool)
