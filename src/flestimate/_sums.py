@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from flestimate._cells import Column, Domains, Variables, fill
 from flestimate.errors import DataError, format_values
@@ -274,6 +273,8 @@ def cross_sums(variables: Variables, domains: Domains, n_cells: int, func: str,
     (``x`` the denominator: 1 with a value, or the ratio's denominator). A calibrated design
     asks for them with its calibration variables as ``M`` (see
     :func:`flestimate.variance.calibration_residual`)."""
+    from scipy import sparse
+
     k = len(variables.y)
     cell = domains.cell
     dom_rows = domains.rows

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from flestimate.errors import ArgumentError
 
@@ -32,6 +31,8 @@ Interval = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def t_quantile(q: float, df: np.ndarray) -> np.ndarray:
     """Student t quantile with ``df = inf`` giving the normal quantile and ``df <= 0`` NaN."""
+    from scipy import special  # loaded at first use, not with the package
+
     df = np.asarray(df, dtype=np.float64)
     out = np.full(df.shape, np.nan)
     finite = np.isfinite(df) & (df > 0)
@@ -60,6 +61,8 @@ def _df_adjustment(alpha: float, n: np.ndarray, df: np.ndarray) -> np.ndarray:
 
 def _beta_lower(alpha_half: float, x: np.ndarray, nn: np.ndarray) -> np.ndarray:
     """Clopper-Pearson lower bound B^-1(a; x, n - x + 1), 0 at x = 0."""
+    from scipy import special  # loaded at first use, not with the package
+
     out = np.zeros(x.shape)
     ok = (x > 0) & np.isfinite(x) & np.isfinite(nn)
     out[ok] = special.betaincinv(x[ok], nn[ok] - x[ok] + 1.0, alpha_half)
@@ -69,6 +72,8 @@ def _beta_lower(alpha_half: float, x: np.ndarray, nn: np.ndarray) -> np.ndarray:
 
 def _beta_upper(alpha_half: float, x: np.ndarray, nn: np.ndarray) -> np.ndarray:
     """Clopper-Pearson upper bound B^-1(1 - a; x + 1, n - x), 1 at x = n."""
+    from scipy import special  # loaded at first use, not with the package
+
     out = np.ones(x.shape)
     ok = (x < nn) & np.isfinite(x) & np.isfinite(nn)
     out[ok] = special.betaincinv(x[ok] + 1.0, nn[ok] - x[ok], 1.0 - alpha_half)
@@ -93,6 +98,8 @@ def logit(est: np.ndarray, se: np.ndarray, df: np.ndarray, n: np.ndarray, level:
 
     ``expit(logit(p) -/+ t se / (p (1 - p)))``; undefined at p = 0 or 1.
     """
+    from scipy import special  # loaded at first use, not with the package
+
     t = t_quantile(1 - (1 - level) / 2, df)
     flag = _flags(est.shape[0])
     inside = (est > _EPS) & (est < 1 - _EPS)

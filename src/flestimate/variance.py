@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from flestimate.calibration import Calibration
     from flestimate.protocol import LinearisedTotals
 
@@ -80,9 +81,11 @@ def summing_matrix(index: np.ndarray, n_bins: int, weights: np.ndarray | None = 
 
     Built once and applied to several (m, k) matrices; scipy's compiled CSC kernel does the sums.
     """
+    from scipy import sparse  # loaded at the first estimate, not with the package
+
     m = index.shape[0]
     data = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
-    rows = sp.csr_matrix((data, index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins))
+    rows = sparse.csr_matrix((data, index, np.arange(m + 1, dtype=np.int64)), shape=(m, n_bins))
     return rows.T
 
 
@@ -228,12 +231,14 @@ def calibration_residual(calibration: Calibration, stage: Stage, weights: np.nda
     the dense order and variable: ``T_psu' B`` with ``T_psu = sum_(i in psu) w_i x_i`` and
     ``B = (X' D X)^{-1} sum_i x_i u_i / g_i`` (the regression residuals of R's ``svyrecvar``
     with ``postStrata``; see :class:`flestimate.calibration.Calibration`)."""
+    from scipy import sparse
+
     X, pattern, d = calibration.margins.X, calibration.margins.pattern, calibration.d
     p = X.shape[1]
     s_y, s_x = totals.cross_sums(d, lambda rows: X[pattern[rows]])
     score = totals.linearised_scores(s_y, s_x)
     b = calibration.m_inv @ score.reshape(p, totals.n_cells * totals.k)
-    t_psu = sp.csr_matrix((weights, (stage.unit, pattern)),
+    t_psu = sparse.csr_matrix((weights, (stage.unit, pattern)),
                           shape=(stage.n_units, X.shape[0])) @ X
     return np.asarray(t_psu @ b).reshape(stage.n_units * totals.n_cells, totals.k)
 

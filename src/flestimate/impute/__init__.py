@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, EstimationError
 from flestimate.impute import _model
@@ -271,6 +270,8 @@ class ImputationModel:
         m_idx = np.arange(z.shape[0])[:, None]
         p = refit.theta_profile[m_idx, prof_m[:, r_idx], j_idx[None, :], z[:, r_idx]]
         if delta != 0.0:
+            from scipy import special  # loaded at first use, not with the package
+
             shift = np.where(self.sensitive, delta, 0.0)
             with np.errstate(divide="ignore"):
                 p = special.expit(special.logit(p) + shift[j_idx][None, :])

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 __all__ = ["AMONG", "LABELS", "NR_WEIGHT", "PREFIX", "TABLES", "TABLE_COLUMNS", "UNIVERSE",
            "as_list", "log_interval", "pct", "t_quantile"]
@@ -69,6 +68,8 @@ def pct(p: float) -> str:
 
 def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
     """The two-sided t quantile of ``level`` on ``df`` degrees of freedom (NaN where df <= 0)."""
+    from scipy import special  # loaded at first use, not with the package
+
     with np.errstate(invalid="ignore"):
         return np.where(df > 0, special.stdtrit(np.where(df > 0, df, 1.0), 0.5 + level / 2), np.nan)
 
