@@ -9,7 +9,7 @@ than one column.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +175,24 @@ def _finish(raw: dict[str, Any], pairs: list[PairIndex], variables: Variables) -
                  psum, raw["n_missing"])
 
 
+Chunk = tuple[int, int, "slice | np.ndarray", np.ndarray, "np.ndarray | None",
+              "np.ndarray | None"]
+
+
+def _chunks(variables: Variables, dom_rows: np.ndarray | None, n_dom: int, chunk: int,
+            func: str) -> Iterator[Chunk]:
+    """The domain rows in chunks (which bound the memory; each is vectorised): the chunk's
+    bounds and rows, its (m, k) outcomes and denominators, and which cells have a value (None:
+    all; missing cells are zeroed)."""
+    for start in range(0, n_dom, chunk):
+        stop = min(start + chunk, n_dom)
+        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
+        m = stop - start
+        y = fill(variables.y, rows, m)
+        x = fill(variables.x, rows, m) if variables.x is not None else None
+        yield start, stop, rows, y, x, valid_cells(y, x, variables.variable, func)
+
+
 def _sum_rows(design: Design, variables: Variables, cell: np.ndarray,
               dom_rows: np.ndarray | None, n_dom: int, chunk: int, pairs: list[PairIndex],
               n_cells: int, func: str, keys_of: KeysOf, full: bool) -> dict[str, Any]:
@@ -196,13 +214,7 @@ def _sum_rows(design: Design, variables: Variables, cell: np.ndarray,
     tc1 = [np.zeros(p.n_pairs) for p in pairs]
     # Second moments and missing counts per cell (a small, cache-resident output).
     wyy, wxy, wxx, pw, n_missing = (np.zeros((n_cells, k)) for _ in range(5))
-    for start in range(0, n_dom, chunk):  # chunks of rows bound the memory; each is vectorised
-        stop = min(start + chunk, n_dom)
-        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
-        m = stop - start
-        y = fill(variables.y, rows, m)
-        x = fill(variables.x, rows, m) if variables.x is not None else None
-        valid = valid_cells(y, x, variables.variable, func)
+    for start, stop, rows, y, x, valid in _chunks(variables, dom_rows, n_dom, chunk, func):
         valid_f = None if valid is None else valid.astype(np.float64)
         wd = w[rows]
         c = cell[rows]
@@ -282,13 +294,8 @@ def cross_sums(variables: Variables, domains: Domains, n_cells: int, func: str,
     cols_k = np.arange(k)
     s_y: np.ndarray | None = None
     s_x: np.ndarray | None = None
-    for start in range(0, n_dom, _CHUNK):  # chunks of rows bound the memory
-        stop = min(start + _CHUNK, n_dom)
-        rows = slice(start, stop) if dom_rows is None else dom_rows[start:stop]
+    for start, stop, rows, y, x, valid in _chunks(variables, dom_rows, n_dom, _CHUNK, func):
         m = stop - start
-        y = fill(variables.y, rows, m)
-        x = fill(variables.x, rows, m) if variables.x is not None else None
-        valid = valid_cells(y, x, variables.variable, func)
         den = x if x is not None else (np.ones((m, k)) if valid is None
                                        else valid.astype(np.float64))
         mat_rows = rows_matrix(rows)

@@ -156,7 +156,7 @@ def describe_filter(spec: Any) -> str:
 # -- canonical indicator ids --------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def canonical_ids() -> frozenset[str]:
-    """Every canonical indicator id of ``indicators.md``: ``inv_*``, ``pen_*`` (plain, with one
+    """Every canonical indicator id of ``rules/indicators.yaml``: ``inv_*``, ``pen_*`` (plain, with one
     dimension suffix ``__recruitment``, ``__duress`` or ``__leaving``, or two joined by
     ``_or_`` such as ``__duress_or_leaving``) and the Delphi ``dec_``, ``vul_`` and ``exp_``
     ids."""
