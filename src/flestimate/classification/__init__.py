@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from flestimate.classification._evaluate import (
 from flestimate.classification._rules import FORMS, RuleSet, builtin_rules, load_rules
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateWarning
 from flestimate.mapping import describe_filter, evaluate_filter
-from flestimate.results import Frozen, format_count, format_percent, new_axes
+from flestimate.results import Result, format_count, format_percent, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,34 +52,44 @@ CHILD_RELATION = "child"
 RuleArg = str | Path | Mapping[str, Any] | RuleSet
 
 
-class Classification(Frozen):
+class Classification(Result):
     """The classification of every respondent, with its evidence (see :func:`classify`).
 
     Immutable: every view returns new objects.
+
+    Attributes
+    ----------
+    provenance : Mapping
+        Rule sets (name, version, evidence, source), indicator table version, options,
+        indicators used and canonical indicators absent from the data (read-only).
     """
 
     __slots__ = ("_frame", "_ind", "_pairs", "_rules", "_table", "_columns", "_is_child",
-                 "_form", "_form_case", "_provenance")
+                 "_form", "_form_case")
+    _frame: pd.DataFrame
+    _ind: list[str]
+    _pairs: dict[str, Pair]
+    _rules: dict[str, RuleSet]
+    _table: IndicatorTable
+    _columns: pd.DataFrame
+    _is_child: Pair
+    _form: np.ndarray
+    _form_case: np.ndarray
+    _label = "Classification"
+    _records_key = "classification"
+    _immutable_hint = "classify() again"
 
     def __init__(self, frame: pd.DataFrame, indicators: list[str],
                  pairs: dict[str, Pair], rules: dict[str, RuleSet], table: IndicatorTable,
                  is_child: Pair, form: np.ndarray, form_case: np.ndarray,
                  provenance: dict[str, Any]) -> None:
-        self._frame = frame
-        self._ind = indicators
-        self._pairs = pairs
-        self._rules = rules
-        self._table = table
-        self._is_child = is_child
-        self._form = form
-        self._form_case = form_case
-        self._provenance = MappingProxyType(provenance)
-        self._columns = self._build()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if hasattr(self, "_columns"):
-            raise AttributeError("a Classification is immutable")
-        object.__setattr__(self, name, value)
+        # the input frame is kept as it is (not copied): explain() and evidence read it
+        for name, value in (("_frame", frame), ("_ind", indicators), ("_pairs", pairs),
+                            ("_rules", rules), ("_table", table), ("_is_child", is_child),
+                            ("_form", form), ("_form_case", form_case)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_columns", self._build())
+        super().__init__(provenance)
 
     def _build(self) -> pd.DataFrame:
         fl_lo, fl_hi = self._pairs["forced_labour"]
@@ -112,12 +121,6 @@ class Classification(Frozen):
         (the forced-labour rule set applied: adult, child, or both when the age is missing)."""
         out: pd.DataFrame = self._columns.copy()
         return out
-
-    @property
-    def provenance(self) -> Mapping[str, Any]:
-        """Rule sets (name, version, evidence, source), indicator table version, options,
-        indicators used and canonical indicators absent from the data."""
-        return self._provenance
 
     def counts(self) -> pd.DataFrame:
         """Unweighted counts by status and form."""
@@ -218,7 +221,7 @@ class Classification(Frozen):
             raise ArgumentError(f"`row_id` of `explain()`: {row_id!r} is not unique in the index")
         row = self._columns.iloc[pos]
         one = self._frame.iloc[[pos]]
-        ctx = _context(one, self._ind, self._table, str(self._provenance["plain_penalties"]))
+        ctx = _context(one, self._ind, self._table, str(self.provenance["plain_penalties"]))
         label = row_id.item() if isinstance(row_id, np.generic) else row_id
         lines = [f"respondent {label!r}: {row['status']}"]
         age = one["age"].iloc[0] if "age" in one.columns else None
@@ -261,7 +264,7 @@ class Classification(Frozen):
     def summary(self) -> str:
         """Counts by status, rules and options as text."""
         c = self._columns["status"].value_counts().reindex(STATUSES)
-        p = self._provenance
+        p = self.provenance
         lines = [f"Classification of {len(self._columns):,} respondents",
                  *(f"  {s:<30} {int(n):>9,}" for s, n in c.items()),
                  f"rules: forced labour {p['rules']['forced_labour']['name']}, children "
@@ -701,6 +704,7 @@ def _provenance(ctx: Context, rules: Mapping[str, RuleSet], table: IndicatorTabl
         "dimension_unknown": tuple(sorted(ctx.dimension_unknown)),
         "n": n,
         "package_version": _version(),
+        "version": _version(),  # the key every result's provenance has
     }
 
 
