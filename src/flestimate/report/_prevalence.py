@@ -3,7 +3,6 @@ data-quality report and the classification counts; every display is a view of th
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,23 +13,12 @@ import pandas as pd
 
 from flestimate._atomic import atomic_write, atomic_write_text
 from flestimate._checks import check_choice
-from flestimate._safe_output import excel_writer
 from flestimate.errors import ArgumentError
-from flestimate.report._common import LABELS, TABLE_COLUMNS, TABLES, pct
+from flestimate.report._common import TABLE_COLUMNS, TABLES
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
 from flestimate.results import Result, describe_design, is_replicate_summary, records, thaw
 
 __all__ = ["TABLE_COLUMNS", "PrevalenceReport"]
-
-def _count(x: float) -> str:
-    return f"{x:,.0f}" if np.isfinite(x) else ""
-
-
-def _interval(lo: float, hi: float, fmt: Any) -> str:
-    if not (np.isfinite(lo) or np.isfinite(hi)):
-        return ""
-    return f"{fmt(lo) or '.'} - {fmt(hi) or '.'}"
-
 
 class PrevalenceReport(Result):
     """National and domain estimates of forced labour and trafficking from one survey.
@@ -129,59 +117,32 @@ class PrevalenceReport(Result):
         return json.dumps(self.to_dict(), indent=1, default=str)
 
     # -- publication views ----------------------------------------------------------------------
-    def publication_table(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
-        """One table as an NSO would publish it: formatted strings, flagged cells marked with
-        ``*``, suppressed cells blank, and a ``note`` column with the reasons."""
-        t = self.select(table, by)
-        # select() drops a column blank throughout (a table whose every cell is confidential)
-        t = t.reindex(columns=[*t.columns, *(c for c in TABLE_COLUMNS if c not in t.columns)])
-        dom_cols = [] if by == "national" else by.split("*")
-        shares = t[t["measure"] == "share"].reset_index(drop=True)
-        num_rows = t[t["measure"] == "number"]
-        numbers = dict(zip(zip(*[num_rows[c] for c in [*dom_cols, "indicator"]], strict=True),
-                           num_rows.itertuples(index=False), strict=True))
-        rows = []
-        for r in shares.itertuples(index=False):  # a display of at most a few hundred cells
-            rec: dict[str, Any] = {c: getattr(r, c) for c in dom_cols}
-            rec["indicator"] = LABELS.get(r.indicator, r.indicator)
-            notes: list[str] = []
-            rec.update(self._cells(r, "%", pct, notes))
-            # a suppressed share shows nothing it could be read back from (bounds, minimum)
-            hidden = _hidden(r)
-            if self.imputed:
-                rec["% minimum"] = ("" if hidden or r.imputations == 0 else pct(r.minimum))
-            if table == "prevalence":
-                if not hidden and np.isfinite(r.bound_low) and np.isfinite(r.bound_high):
-                    rec["% bounds"] = f"{pct(r.bound_low)} - {pct(r.bound_high)}"
-                else:
-                    rec["% bounds"] = ""
-                num = numbers.get((*[getattr(r, c) for c in dom_cols], r.indicator))
-                if num is not None:
-                    rec.update(self._cells(num, "number", _count, notes))
-            rec["cases"] = "" if pd.isna(r.n_cases) else int(r.n_cases)
-            rec["n"] = "" if pd.isna(r.n) else int(r.n)
-            rec["note"] = "; ".join(dict.fromkeys(notes))
-            rows.append(rec)
-        out: pd.DataFrame = pd.DataFrame(rows)
-        return out
+    def publication_values(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
+        """One published table as numbers (what :meth:`publication_table` prints and the Excel
+        sheets store): the domain columns, ``indicator`` (its label), ``level`` (0, or 1 for
+        the rows "of which" trafficked / not trafficked), shares in percent (``%``, ``% CI
+        low``, ``% CI high``, ``% minimum`` when imputed, ``% bounds low/high`` and, in the
+        prevalence table, ``number``, ``number CI low/high``), ``cases``, ``n``, ``note``, and
+        the flags ``% flagged`` and ``number flagged``. A suppressed or confidential cell is
+        missing (NaN), with its reason in ``note``."""
+        from flestimate.report._publish import publication_values
 
-    @staticmethod
-    def _cells(r: Any, name: str, fmt: Any, notes: list[str]) -> dict[str, str]:
-        status, reason = r.reliability, r.reliability_reason
-        sdc = getattr(r, "disclosure", "publish")
-        if sdc in ("primary", "secondary"):
-            notes.append(f"confidential: {r.disclosure_reason}")
-            return {name: "", f"{name} CI": ""}
-        if status == "suppress":
-            notes.append(f"{'share' if name == '%' else name} suppressed: {reason}")
-            return {name: "", f"{name} CI": ""}
-        mark = " *" if status == "flag" else ""
-        if status == "flag":
-            notes.append(f"{'share' if name == '%' else name} flagged: {reason}")
-        flag = getattr(r, "ci_flag", None)  # select() drops a column without any flag
-        if isinstance(flag, str) and flag:
-            notes.append(flag)
-        return {name: fmt(r.estimate) + mark, f"{name} CI": _interval(r.ci_low, r.ci_high, fmt)}
+        return publication_values(self, table, by)
+
+    def publication_table(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
+        """One table as an NSO would publish it: formatted strings (one decimals rule per
+        column, thousands separators, en-dash ranges, :mod:`flestimate._format`), flagged cells
+        marked with ``*``, suppressed cells blank, the rows "of which" indented two spaces, and
+        a ``note`` column with the reasons."""
+        from flestimate.report._publish import format_values
+
+        return format_values(self.publication_values(table, by), by)
+
+    def legend(self, table: str = "prevalence") -> str:
+        """The short legend printed under a published table."""
+        from flestimate.report._publish import legend
+
+        return legend(self, table)
 
     def _title(self) -> str:
         p = self.provenance
@@ -276,37 +237,26 @@ class PrevalenceReport(Result):
         return str(d.get("description", "disclosure control: none"))
 
     def __repr__(self) -> str:
-        with pd.option_context("display.max_rows", 60, "display.width", 160,
-                               "display.max_colwidth", 60):
-            nat = self.publication_table().to_string(index=False)
-            tr = self.publication_table("trafficked_by_form").to_string(index=False)
-        return "\n".join([self._title(), "", nat, "", "Trafficked for forced labour, by form:",
-                          tr, "", self._methods()])
+        from flestimate.report._publish import report_text
+
+        return report_text(self, margins=False)
 
     def _repr_html_(self) -> str:
-        body = [f"<p><b>{html.escape(self._title())}</b></p>"]
-        for table, title in (("prevalence", "National estimates"),
-                             ("trafficked_by_form", "Trafficked for forced labour, by form")):
-            body.append(f"<p>{title}</p>")
-            body.append(self.publication_table(table).to_html(index=False, border=0,
-                                                              na_rep=""))
-        body.append(f"<p><small>{html.escape(self._methods())}</small></p>")
-        return "<div>" + "".join(body) + "</div>"
+        from flestimate.report._publish import notebook_html
+
+        return notebook_html(self)
 
     def summary(self) -> str:
         """The national table, every domain table, the shares by form, the classification
         counts, the data-quality report and the methods."""
         p = self.provenance
         d = p["design"]
-        lines = [repr(self)]
-        with pd.option_context("display.max_rows", 500, "display.width", 160,
-                               "display.max_colwidth", 60):
-            for by in self.margins[1:]:
-                lines += ["", f"By {by}:", self.publication_table("prevalence", by)
-                          .to_string(index=False)]
-            lines += ["", "In forced labour, by form:",
-                      self.publication_table("forced_labour_by_form").to_string(index=False),
-                      "", "Classification (unweighted persons):",
+        from flestimate.report._publish import report_text, table_text
+
+        lines = [report_text(self, margins=True), "", "In forced labour, by form:",
+                 table_text(self, "forced_labour_by_form", "national")]
+        with pd.option_context("display.max_rows", 500, "display.width", 160):
+            lines += ["", "Classification (unweighted persons):",
                       self.classification_counts.to_string()]
         design = (describe_design(d) if is_replicate_summary(d) else
                   f"{d['n_rows']:,} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, design df "
@@ -331,19 +281,9 @@ class PrevalenceReport(Result):
         return path
 
     def _write_workbook(self, path: Path) -> None:
-        with excel_writer(path) as xl:  # a text starting with "=" stays text, not a formula
-            for by in self.margins:
-                self.publication_table("prevalence", by).to_excel(
-                    xl, sheet_name=_sheet(by), index=False)
-            for table in TABLES[1:]:
-                self.publication_table(table).to_excel(xl, sheet_name=table, index=False)
-            self._table.to_excel(xl, sheet_name="estimates", index=False)
-            self.indicator_table.to_excel(xl, sheet_name="indicators", index=False)
-            self.quality.to_excel(xl, sheet_name="data_quality", index=False)
-            self.classification_counts.to_excel(xl, sheet_name="classification")
-            prov = pd.DataFrame({"key": list(self.provenance), "value": [
-                json.dumps(thaw(v), default=str) for v in self.provenance.values()]})
-            prov.to_excel(xl, sheet_name="provenance", index=False)
+        from flestimate.report._excel import write_workbook
+
+        write_workbook(self, path)
 
     def to_html(self, path: str | Path | None = None) -> str:
         """The self-contained HTML report (tables, forest plots, indicator tables, data quality,
@@ -361,16 +301,3 @@ class PrevalenceReport(Result):
         from flestimate.report._plot import forest_plot
 
         return forest_plot(self, by=by, indicator=indicator, table=table, ax=ax)
-
-
-def _hidden(r: Any) -> bool:
-    """Whether a tidy row's estimate is not published (reliability or disclosure)."""
-    return bool(r.reliability == "suppress"
-                or getattr(r, "disclosure", "publish") in ("primary", "secondary"))
-
-
-def _sheet(by: str) -> str:
-    name = "national" if by == "national" else f"by {by}"
-    for ch in "[]:*?/\\":
-        name = name.replace(ch, "_")
-    return name[:31]
