@@ -5,7 +5,7 @@ a :class:`~flestimate.report.PrevalenceReport`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +24,21 @@ from flestimate.report._common import AMONG, NR_WEIGHT, TABLE_COLUMNS, UNIVERSE
 from flestimate.report._inputs import margin_columns
 from flestimate.report._margins import domain_labels, kg_interval, margin_tables
 from flestimate.report._prevalence import PrevalenceReport
-from flestimate.report._reliability import ReliabilityRules, assess_reliability
+from flestimate.report._reliability import (
+    ReliabilityRules,
+    assess_reliability,
+    mark_not_measured,
+)
 
 if TYPE_CHECKING:
     from flestimate.report._frame import Outcomes
     from flestimate.report._imputed import Imputed
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "assumptions", "not_measured_reason", "not_measured_reasons"]
 
 _NATIONAL = "national"
+#: The classes of the prevalence table that the trafficking rule decides.
+_TRAFFICKING_CLASSES = ("trafficked", "forced_labour_not_trafficked")
 
 
 def _calibrated(design: Any, totals: Any, method: str, bounds: Any) -> Any:
@@ -124,13 +130,75 @@ class Prepared:
         kg_low, kg_high = kg_interval(table, ci, level)
         flags = assess_reliability(table.assign(kg_low=kg_low, kg_high=kg_high), rules)
         table = pd.concat([table, flags], axis=1)
+        reasons = not_measured_reasons(table, self.not_measured())
         if self.imputed is not None:
-            table = imputation_flags(table)
+            table = imputation_flags(table.assign(_not_estimable=False))
+        table = mark_not_measured(table, reasons)
         by_cols = list(dict.fromkeys(c for m in margins for c in m))
         disclosure = disclosure if disclosure is not None else DisclosureRules()
         table, disclosed = protect(table, margins, disclosure)
         table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
-        provenance = {
+        provenance = self._provenance(prov, ci=ci, level=level, rules=rules, margins=margins,
+                                      replicates=replicates, seed=seed, variance=variance,
+                                      calibration=calibration, disclosed=disclosed,
+                                      excluded=excluded)
+        counts, indicator_table, quality = protect_tables(self.counts, self.indicator_table,
+                                                          self.quality, disclosure)
+        return PrevalenceReport(table, provenance, quality=quality,
+                                classification_counts=counts,
+                                indicator_table=indicator_table,
+                                classification=self.classification, prepared=self,
+                                options={"ci": ci, "level": level, "df": df, "rules": rules,
+                                         "margins": margins, "variance": variance,
+                                         "replicates": replicates, "seed": seed,
+                                         "design": design, "calibration": calibration,
+                                         "disclosure": disclosure})
+
+    def not_measured(self) -> dict[str, str]:
+        """The classes the data cannot measure, each with the reason printed in its cells:
+        ``forced_labour`` (every class and form then) when the forced-labour or child rule
+        needs an item the spec does not map, ``trafficked`` (trafficked, in forced labour not
+        trafficked, the trafficked by form) when the trafficking rule does.
+
+        With ``missing="impute"``, the classes whose bounds the completions leave open (what
+        cannot be imputed is not: :attr:`Imputed.not_estimable`); with the minimum estimate, the
+        classes whose rule needs an item not measured and leaves a respondent undetermined, so
+        that the minimum would count as "no" what was never asked."""
+        needs: Mapping[str, Any] = self.classification_options.get("not_measured") or {}
+        out: dict[str, str] = {}
+        for cls, kinds in (("forced_labour", ("forced_labour", "child")),
+                           ("trafficked", ("trafficking",))):
+            items = {str(self.rules[k]): list(needs[self.rules[k]]) for k in kinds
+                     if self.rules.get(k) in needs}
+            if self.imputed is not None:
+                hit = cls in self.imputed.not_estimable
+            else:
+                hit = bool(items) and self._open(cls)
+            if hit:
+                out[cls] = not_measured_reason(
+                    items, self.classification_options.get("dimension_unknown") or ())
+        return out
+
+    def _open(self, cls: str) -> bool:
+        """Whether some respondent of the universe is undetermined in class ``cls`` (its lower
+        and upper bound columns differ)."""
+        universe = self.frame[UNIVERSE].to_numpy(dtype=bool)
+        low = self.frame[f"{cls}__lower"].to_numpy(dtype=bool)
+        high = self.frame[f"{cls}__upper"].to_numpy(dtype=bool)
+        return bool((universe & (low != high)).any())
+
+    def _provenance(self, prov: Mapping[str, Any], *, ci: str, level: float,
+                    rules: ReliabilityRules, margins: list[tuple[str, ...]],
+                    replicates: int | None, seed: int | None, variance: str,
+                    calibration: tuple[Any, str, Any] | None, disclosed: Mapping[str, Any],
+                    excluded: Mapping[str, int]) -> dict[str, Any]:
+        """The report's provenance: the inputs, the methods, and under ``assumptions`` every
+        choice that changes a number (:func:`assumptions`)."""
+        missing = (self.imputed.provenance() if self.imputed is not None else
+                   {"method": "minimum",
+                    "rule": "undetermined respondents counted as not in the class (the ILO "
+                            "minimum-estimate convention)"})
+        out: dict[str, Any] = {
             "source": self.source,
             "spec": {"name": self.spec.name, "source": self.spec.source},
             "reference_period": self.spec.reference_period,
@@ -150,27 +218,16 @@ class Prepared:
             "seed": seed,
             "reliability": {"name": rules.name, "source": rules.source,
                             "reference": rules.reference},
-            "disclosure": disclosed,
+            "disclosure": dict(disclosed),
             "margins": ["*".join(m) for m in margins],
-            "excluded_missing_by": excluded,
+            "excluded_missing_by": dict(excluded),
             "universe": dict(self.universe),
-            "missing": (self.imputed.provenance() if self.imputed is not None else
-                        {"method": "minimum",
-                         "rule": "undetermined respondents counted as not in the class (the "
-                                 "ILO minimum-estimate convention)"}),
+            "missing": missing,
             "version": __version__,
         }
-        counts, indicator_table, quality = protect_tables(self.counts, self.indicator_table,
-                                                          self.quality, disclosure)
-        return PrevalenceReport(table, provenance, quality=quality,
-                                classification_counts=counts,
-                                indicator_table=indicator_table,
-                                classification=self.classification, prepared=self,
-                                options={"ci": ci, "level": level, "df": df, "rules": rules,
-                                         "margins": margins, "variance": variance,
-                                         "replicates": replicates, "seed": seed,
-                                         "design": design, "calibration": calibration,
-                                         "disclosure": disclosure})
+        out["assumptions"] = assumptions(out, variance=variance,
+                                         not_measured=self.not_measured())
+        return out
 
     def _fay_rho(self, variance: str) -> float | None:
         """Fay's coefficient of ``variance='fay'``, from the design options (spec or
@@ -254,7 +311,77 @@ class Prepared:
         merged["n"] = merged["n"].astype(np.int64)
         merged["n_cases"] = merged["n_cases"].fillna(0).astype(np.int64)
         merged["_every_case_imputed"] = np.where(has, merged["every_case_imputed_mi"], False)
-        merged["_not_estimable"] = merged["indicator"].isin(imp.not_estimable) | (
-            merged["table"].eq("trafficked_by_form") & ("trafficked" in imp.not_estimable))
         out: pd.DataFrame = merged[[c for c in merged.columns if not c.endswith("_mi")]]
         return out
+
+
+def not_measured_reason(items: Mapping[str, Sequence[str]],
+                        dimension_unknown: Sequence[str] = ()) -> str:
+    """The note of a cell the data cannot measure: what each rule needs that the spec does not
+    map (``"not measured: rule 'seed2007' needs column moved, which the spec does not map"``),
+    else the penalties recorded without the dimension a rule asks for, else (multiple
+    imputation left the class open without either) "not estimable"."""
+    if items:
+        needs = "; ".join(f"rule {rule!r} needs {', '.join(what)}"
+                          for rule, what in items.items())
+        return f"not measured: {needs}, which the spec does not map"
+    if dimension_unknown:
+        cols = list(dimension_unknown)
+        return (f"not measured: the dimension of penalty {', '.join(cols[:4])}"
+                f"{' ...' if len(cols) > 4 else ''} is not recorded (plain_penalties="
+                f"'unknown_dimension')")
+    return ("not estimable: the completions leave it undetermined (the rules need what the "
+            "data do not measure, or nothing to impute it from)")
+
+
+def not_measured_reasons(table: pd.DataFrame, classes: Mapping[str, str]) -> np.ndarray:
+    """The not-measured note of every row of a report's tidy table ("" where measured):
+    ``classes`` as :meth:`Prepared.not_measured` gives them. Forced labour not measured takes
+    every class but the undetermined, and both by-form tables; trafficking not measured takes
+    the trafficked, the in forced labour not trafficked and the trafficked by form."""
+    reasons = np.full(len(table), "", dtype=object)
+    name = table["table"].to_numpy(dtype=object)
+    indicator = table["indicator"].to_numpy(dtype=object)
+    prevalence = name == "prevalence"
+    if "trafficked" in classes:
+        rows = (prevalence & np.isin(indicator, _TRAFFICKING_CLASSES)) | (
+            name == "trafficked_by_form")
+        reasons[rows] = classes["trafficked"]
+    if "forced_labour" in classes:
+        rows = (prevalence & (indicator != "undetermined")) | np.isin(name, list(AMONG))
+        reasons[rows] = classes["forced_labour"]
+    return reasons
+
+
+def assumptions(provenance: Mapping[str, Any], *, variance: str,
+                not_measured: Mapping[str, str]) -> dict[str, Any]:
+    """Every choice behind a report that changes a number, under flat keys with plain values
+    (strings, numbers, lists): the report header, the HTML, the Excel provenance and the batch
+    manifest show them as they are. The keys are listed in docs/prevalence.md."""
+    rules = provenance["rules"]
+    cls = provenance["classification"]
+    missing = provenance["missing"]
+    disclosure = provenance["disclosure"]
+    imputed = missing.get("method") == "multiple imputation"
+    return {
+        "forced_labour_rules": rules.get("forced_labour"),
+        "child_rules": rules.get("child"),
+        "trafficking_rules": rules.get("trafficking"),
+        "form_rules": rules.get("form"),
+        "plain_penalties": cls.get("plain_penalties"),
+        "dimension_unknown": list(cls.get("dimension_unknown") or ()),
+        "not_measured": [f"rule {rule!r}: {', '.join(what)}"
+                         for rule, what in (cls.get("not_measured") or {}).items()],
+        "not_estimated": sorted(not_measured),
+        "missing": "impute" if imputed else "minimum",
+        "imputations": missing.get("imputations") if imputed else None,
+        "imputation_delta": missing.get("delta") if imputed else None,
+        "disclosure": disclosure.get("rule", "none"),
+        "disclosure_threshold": disclosure.get("threshold"),
+        "reliability": provenance["reliability"]["name"],
+        "ci": provenance["ci_method"],
+        "level": provenance["level"],
+        "variance": variance,
+        "lonely_psu": provenance["design_options"].get("lonely_psu", "fail"),
+        "calibration": (provenance["calibration"] or {}).get("method"),
+    }

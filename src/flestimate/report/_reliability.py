@@ -34,6 +34,7 @@ __all__ = [
     "ReliabilityRules",
     "assess_reliability",
     "load_reliability",
+    "mark_not_measured",
 ]
 
 RELIABILITY_DIR = Path(__file__).resolve().parent / "reliability"
@@ -409,4 +410,32 @@ def assess_reliability(
             reason[rows] = part.astype(object)
     out: pd.DataFrame = pd.DataFrame({"reliability": np.asarray(STATUSES, dtype=object)[code],
                                       "reliability_reason": reason}, index=table.index)
+    return out
+
+
+#: Columns a cell that is not measured leaves empty: nothing that could be read as a value.
+NOT_MEASURED_EMPTY: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "cv", "deff",
+                                       "n_eff", "minimum")
+
+
+def mark_not_measured(table: pd.DataFrame, reasons: np.ndarray) -> pd.DataFrame:
+    """``table`` with the rows whose ``reasons`` is not empty marked as not measured: the rules
+    need an item the data do not measure, so the share or number is not zero but unknown.
+
+    Such a row is suppressed (``reliability`` ``"suppress"``) with ``reasons`` as its only
+    ``reliability_reason`` (the flags of the other rules, such as ``p = 0`` or ``n 0 < 10``,
+    describe a zero that is not there), no ``ci_flag`` (missing), and ``estimate``, ``se``, the interval,
+    ``cv``, ``deff``, ``n_eff`` and ``minimum`` missing. The bounds stay: they are what the data
+    say (the lower bound counts the undetermined as out of the class, the upper as in it).
+    """
+    mask = np.asarray(reasons != "", dtype=bool)
+    if not mask.any():
+        return table
+    out: pd.DataFrame = table.copy()
+    out.loc[mask, "reliability"] = "suppress"
+    out.loc[mask, "reliability_reason"] = np.asarray(reasons, dtype=object)[mask]
+    if "ci_flag" in out.columns:
+        out.loc[mask, "ci_flag"] = np.nan
+    empty = [c for c in NOT_MEASURED_EMPTY if c in out.columns]
+    out.loc[mask, empty] = np.nan
     return out
