@@ -464,7 +464,9 @@ def test_forced_labour_by_form_persons_add_up(both: Breakdown) -> None:
 def test_regions_rates_and_layout(both: Breakdown) -> None:
     """With regions: region rows in every table and regional shares of the world total
     (independent totals, ``shares``); with populations: rates per 1,000 = T / P x 1,000; every
-    row has source 'survey'; a share of 0 with SE 0 has no upper end (no sample cases)."""
+    row has source 'survey'; a share of 0 with SE 0 has the one-sided Korn-Graubard interval
+    of the estimators (test_zero_share_gets_the_one_sided_interval), a number of 0 with SE 0 no
+    upper end (no sample cases)."""
     f = both.to_frame()
     assert tuple(f.columns) == BREAKDOWN_COLUMNS
     assert (f["source"] == "survey").all()
@@ -479,11 +481,91 @@ def test_regions_rates_and_layout(both: Breakdown) -> None:
     tot = _world(both, "totals", "persons").loc["forced_labour"]
     assert rates["estimate"] == pytest.approx(tot["estimate"] / 7.2e6 * 1000)
     cse = _world(both, "trafficked_by_form", "share").loc["commercial_sexual_exploitation"]
-    assert cse["estimate"] == 0 and cse["ci_low"] == 0 and np.isnan(cse["ci_high"])
-    assert "no sample cases" in cse["ci_flag"]
+    assert cse["estimate"] == 0 and cse["ci_low"] == 0 and 0 < cse["ci_high"] < 1
+    assert cse["ci_flag"] == "p=0: one-sided interval (NCHS)"
+    cse_n = _world(both, "trafficked_by_form", "persons").loc["commercial_sexual_exploitation"]
+    assert cse_n["estimate"] == 0 and cse_n["ci_low"] == 0 and np.isnan(cse_n["ci_high"])
+    assert "no sample cases" in cse_n["ci_flag"]
     assert "trafficked_by_form" in repr(both) and "<table" in both._repr_html_()
     assert "Variance" in both.summary()
     json.dumps(both.to_dict(), default=str)
+
+
+def test_zero_share_gets_the_one_sided_interval(both: Breakdown, moldova: PrevalenceReport,
+                                                georgia: PrevalenceReport) -> None:
+    """A share of 0 with SE 0 (no trafficked case of commercial sexual exploitation in either
+    synthetic survey) gets the one-sided Korn-Graubard interval of the estimators (NCHS):
+    U = 1 - 0.025^(1 / n*), n* = min(n (t_{.975, n-1} / t_{.975, df})^2, n), with n the
+    trafficked sample cases and df the design df summed over the row's surveys. A region of
+    one survey gives that survey's report interval exactly (Moldova 35 cases, df 26: 10.22%;
+    Georgia 16 cases, df 8: 23.65%); the pool of both (n = 51, df = 34) gives 7.137%, the
+    interval of the same share in the pooled design (``pool_reports``)."""
+    from flestimate.report import pool_reports
+
+    def kg_upper(n: float, df: float) -> float:
+        n_star = min(n * (stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, df)) ** 2, n)
+        return float(1 - 0.025 ** (1 / n_star))
+
+    cse = "commercial_sexual_exploitation"
+    for report, region in ((moldova, "East"), (georgia, "Caucasus")):
+        nat = _national(report, "trafficked_by_form", "share").loc[cse]
+        assert nat["estimate"] == 0 and nat["ci_flag"] == "p=0: one-sided interval (NCHS)"
+        reg = both.table("trafficked_by_form", "region")
+        row = reg[(reg["region"] == region) & (reg["quantity"] == "share")
+                  & (reg["component"] == cse)].iloc[0]
+        assert row["ci_low"] == 0
+        assert row["ci_high"] == pytest.approx(nat["ci_high"], rel=1e-12)
+        assert row["ci_high"] == pytest.approx(kg_upper(nat["n"], nat["df"]), rel=1e-9)
+    world = _world(both, "trafficked_by_form", "share").loc[cse]
+    assert world["ci_high"] == pytest.approx(kg_upper(35 + 16, 26 + 8), rel=1e-9)
+    assert world["ci_high"] == pytest.approx(0.0713718739, abs=1e-9)
+    assert "n = 51 sample cases (trafficked) and df = 34" in world["method"]
+    pooled = pool_reports({"MDA": moldova, "GEO": georgia}, disclosure="none",
+                          lonely_psu="adjust").to_frame()
+    same = pooled[(pooled["table"] == "trafficked_by_form") & (pooled["by"] == "national")
+                  & (pooled["indicator"] == cse)].iloc[0]
+    assert world["ci_high"] == pytest.approx(same["ci_high"], rel=1e-12)
+
+
+def test_zero_share_without_cases_keeps_no_upper_end() -> None:
+    """Plain tables without ``n`` / ``n_cases`` / ``df``: a pooled share of 0 with SE 0 cannot
+    get a Korn-Graubard interval; it keeps [0, NaN] with the flag saying why."""
+    def national(cse: float) -> pd.DataFrame:
+        rows = [("prevalence", "number", i, 10.0, 1.0) for i in (
+            "forced_labour", "trafficked", "forced_labour_not_trafficked", "undetermined")]
+        rows += [("prevalence", "number", f"form_{f}", 2.5, 1.0) for f in FORMS]
+        shares_ = [0.0, 0.5, 0.25, 0.25]
+        rows += [(t, "share", f, v, 0.0 if v == 0 else 0.05)
+                 for t in ("trafficked_by_form", "forced_labour_by_form")
+                 for f, v in zip(FORMS, shares_, strict=True)]
+        return pd.DataFrame(rows, columns=["table", "measure", "indicator", "estimate", "se"])
+
+    b = from_reports({"x": national(0.0), "y": national(0.0)})
+    row = _world(b, "trafficked_by_form", "share").loc["state_imposed"]
+    assert row["estimate"] == 0 and row["ci_low"] == 0 and np.isnan(row["ci_high"])
+    assert "no sample cases" in row["ci_flag"]
+
+
+def test_pool_is_labelled_by_what_it_is(moldova: PrevalenceReport,
+                                        georgia: PrevalenceReport) -> None:
+    """The displays name the top level by the surveys it pools, never "world": one survey
+    "(survey: MDA)", two "(pooled: MDA, GEO)", seven and more "(pooled: all 7 surveys)"; the
+    regional tables' top row reads "all regions"."""
+    one = from_reports({"MDA": moldova}, disclosure="none")
+    assert one.pool_label == "survey: MDA"
+    assert "trafficked_by_form (survey: MDA):" in repr(one)
+    two = from_reports({"MDA": moldova, "GEO": georgia}, disclosure="none",
+                       region={"MDA": "East", "GEO": "Caucasus"})
+    assert two.pool_label == "pooled: MDA, GEO"
+    for text in (repr(two), two.summary(), two._repr_html_()):
+        assert "(world)" not in text
+        assert "(pooled: MDA, GEO)" in text
+    assert "by_region (pooled: MDA, GEO):" in two.summary()
+    assert "all regions" in two.summary() and "World" not in two.summary()
+    # the data keep the level name "world" (the top level of the table)
+    assert set(two.to_frame()["level"]) == {"country", "region", "world"}
+    many = from_reports({f"c{i}": moldova for i in range(7)}, disclosure="none")
+    assert many.pool_label == "pooled: all 7 surveys"
 
 
 def test_inputs_as_list_and_as_tidy_frames(moldova: PrevalenceReport,
@@ -540,8 +622,9 @@ def test_survey_breakdown_beside_ilo2005(moldova: PrevalenceReport,
     """The shipped synthetic surveys beside ILO 2005 (Belser et al. 2005: trafficked by form
     43 / 32 / 25%): the pooled survey puts 38.0% (25.6-52.3%) of the trafficked in the mixed or
     undetermined form, so the published 25% lies just outside; the survey's commercial sexual
-    exploitation share is 0 with no upper end, so whether 43% lies in it is unknown (NA), not
-    False."""
+    exploitation share is 0 with the one-sided interval [0, 7.14%] (Korn-Graubard at 51
+    trafficked cases and 34 df, as the pooled design gives it), so the published 43% is
+    outside it (False, no longer NA)."""
     from flestimate.global_estimates import compare, reproduce
 
     out = compare(from_reports({"moldova": moldova, "georgia": georgia}, disclosure="none"),
@@ -553,7 +636,11 @@ def test_survey_breakdown_beside_ilo2005(moldova: PrevalenceReport,
     assert (mixed["survey"], mixed["survey_ci_low"], mixed["survey_ci_high"]) == pytest.approx(
         (0.380241, 0.255863, 0.522618), abs=5e-7)
     assert not bool(mixed["published_in_ci"])
-    assert pd.isna(tr.loc["commercial_sexual_exploitation", "published_in_ci"])
+    cse = tr.loc["commercial_sexual_exploitation"]
+    assert (cse["survey"], cse["survey_ci_low"]) == (0, 0)
+    assert cse["survey_ci_high"] == pytest.approx(0.0713718739, abs=1e-9)
+    assert cse["survey_ci_flag"] == "p=0: one-sided interval (NCHS)"
+    assert not pd.isna(cse["published_in_ci"]) and not bool(cse["published_in_ci"])
     assert not bool(tr.loc["economic_exploitation", "published_in_ci"])
     assert pd.isna(tr.loc["state_imposed", "published"])
 

@@ -128,6 +128,64 @@ def test_published_numbers_are_tidy_in_persons_with_evidence_tags() -> None:
     assert len(published("gems2016")) == 4
 
 
+def test_uk_2013_figure_is_published_with_source_and_evidence() -> None:
+    """The UK 2013 multiple systems estimate (Silverman 2014, *Modern slavery: an application
+    of multiple systems estimation*, Home Office): 11,313 potential victims, 95% CI 9,889 -
+    13,063 (methodology published_figures.md), published as "between 10 thousand and 13
+    thousand" (gov.uk, 29 November 2014), 2,744 known cases; every number tagged V with its
+    note, the range rounded to thousands; the capture histories are data, not figures."""
+    p = published("uk_mse2013").set_index("component")
+    assert set(p["table"]) == {"estimate"} and set(p["file"]) == {"uk_mse2013_estimate.csv"}
+    assert p["value"].to_dict() == {"estimate": 11_313, "ci_low": 9_889, "ci_high": 13_063,
+                                    "published_low": 10_000, "published_high": 13_000,
+                                    "known_cases": 2_744}
+    assert (p["evidence"] == "V").all() and (p["unit"] == "persons").all()
+    assert p.loc["published_low", "rounding"] == 1000 and p.loc["estimate", "rounding"] == 1
+    assert "third-party Rcapture run" in p.loc["ci_high", "evidence_note"]
+    assert "between 10 thousand and 13 thousand" in p.loc["published_high", "evidence_note"]
+    assert all("Silverman, B. W. (2014)" in s and "Home Office" in s for s in p["source"])
+    pub = sources()["publications"]["uk_mse2013"]
+    assert (pub["publisher"], pub["year"], pub["reference_period"], pub["level"]) == (
+        "Home Office", 2014, "2013", 0.95)
+    assert "uk_mse_2013_5lists.csv" not in set(published()["file"])
+
+
+def test_uk_2013_published_range_is_the_interval_rounded() -> None:
+    """``reproduce("uk_mse2013")``: the published 10,000 - 13,000 is the 95% interval 9,889 -
+    13,063 rounded to thousands (both "rounds to published"); the 2,744 known cases are the
+    sum of the shipped capture histories (exact); the dark figure 11,313 - 2,744 = 8,569 and
+    the known share 2,744 / 11,313 = 24.26% are derived rows."""
+    rep = reproduce("uk_mse2013")
+    low, high = _check(rep, "published_range_low"), _check(rep, "published_range_high")
+    assert (low["published"], low["recomputed"], low["status"]) == (
+        10_000, 9_889, "rounds to published")
+    assert (high["published"], high["recomputed"], high["status"]) == (
+        13_000, 13_063, "rounds to published")
+    known = _check(rep, "known_cases_sum")
+    assert (known["published"], known["recomputed"], known["status"]) == (2744, 2744, "exact")
+    assert rep.discrepancies.empty
+    assert _row(rep, "estimate", "dark_figure", "persons")["recomputed"] == 11_313 - 2_744
+    assert _row(rep, "estimate", "known_share_pct", "share_pct")["recomputed"] == (
+        pytest.approx(100 * 2744 / 11313))
+    assert rep.provenance["citation"].startswith("Silverman, B. W. (2014)")
+    with pytest.raises(ArgumentError, match=r"`reproduction` of `compare\(\)` must have a "
+                       r"breakdown by form.*'uk_mse2013' has estimate"):
+        compare(_breakdown_of_one(), rep)
+
+
+def _breakdown_of_one() -> object:
+    """A breakdown of one made-up national table (every share 0.25)."""
+    forms = ["state_imposed", "commercial_sexual_exploitation", "economic_exploitation",
+             "mixed_undetermined"]
+    rows = [("prevalence", "number", i, 10.0, 1.0) for i in (
+        "forced_labour", "trafficked", "forced_labour_not_trafficked", "undetermined")]
+    rows += [("prevalence", "number", f"form_{f}", 2.5, 1.0) for f in forms]
+    rows += [(t, "share", f, 0.25, 0.05) for t in ("trafficked_by_form",
+                                                   "forced_labour_by_form") for f in forms]
+    return from_reports({"x": pd.DataFrame(rows, columns=["table", "measure", "indicator",
+                                                          "estimate", "se"])})
+
+
 # -- ILO 2005 -------------------------------------------------------------------------------------
 def test_ilo2005_12_3_million_is_the_sum_by_form_and_by_region(ilo2005: Reproduction) -> None:
     """ILO 2005 (Belser et al. 2005, table by form; regional table): 2.49 + 1.39 + 7.81 + 0.61 =
@@ -211,6 +269,31 @@ def test_ilo2005_shares_recomputed_from_persons(ilo2005: Reproduction) -> None:
     assert econ["status"] == "within rounding"
     row = _row(ilo2005, "forced_labour_by_form", "state_imposed", "share_pct")
     assert row["published"] == 20 and row["recomputed"] == pytest.approx(20.2439, abs=1e-4)
+
+
+def test_discrepancies_keep_units_apart_and_shares_in_points(ilo2005: Reproduction) -> None:
+    """ILO 2005 discrepancies: the published 64% against 7.81 / 12.3 = 63.50% differs by
+    -0.504 percentage points (not percent), persons by persons; every row says its unit and
+    the unit of its difference, and the displays write ``pp`` for share differences."""
+    d = ilo2005.discrepancies.set_index("check")
+    econ = d.loc["form_share_economic_exploitation"]
+    assert (econ["unit"], econ["difference_unit"]) == ("percent", "percentage points")
+    assert econ["difference"] == pytest.approx(100 * 7.81 / 12.3 - 64)
+    assert econ["tolerance"] == pytest.approx(0.7988, abs=1e-4)
+    assert "off by -0.5041 pp" in econ["note"] and "(tolerance 0.7988 pp)" in econ["note"]
+    private = d.loc["private_agents"]
+    assert (private["unit"], private["difference_unit"]) == ("persons", "persons")
+    assert "off by +10,000" in private["note"]
+    assert set(d["difference_unit"]) == {"percentage points", "persons"}
+    assert (d["difference_unit"] == d["unit"].map(
+        {"percent": "percentage points", "persons": "persons"})).all()
+    shown = repr(ilo2005)
+    line = next(x for x in shown.splitlines() if "form_share_economic_exploitation" in x)
+    assert line.split()[1:5] == ["percent", "64%", "63.5%", "-0.5041"]
+    assert "-0.5041 pp" in line
+    t = ilo2005.tables["forced_labour_by_form"]
+    share = t[t["quantity"] == "share_pct"]
+    assert (share["difference_unit"] == "percentage points").all()
 
 
 def test_ilo2005_every_discrepancy_is_listed(ilo2005: Reproduction) -> None:

@@ -114,6 +114,23 @@ def test_uk_2013_profile_interval(uk_fit: mse.MSEResult) -> None:
     assert uk_fit.ci_low < uk_fit.population < uk_fit.ci_high
 
 
+def test_uk_2013_fit_matches_the_shipped_published_figure(uk: pd.DataFrame,
+                                                           uk_fit: mse.MSEResult) -> None:
+    """``data/published/uk_mse2013_estimate.csv`` (Silverman 2014, Home Office: 11,313, 95% CI
+    9,889 - 13,063, published as 10,000 - 13,000; 2,744 known cases), read through
+    ``flestimate.global_estimates.published``: the fit of the shipped capture histories gives
+    each number to the unit, and its interval rounded to thousands is the published range."""
+    from flestimate.global_estimates import published
+
+    p = published("uk_mse2013").set_index("component")["value"]
+    assert round(uk_fit.population) == p["estimate"]
+    assert (round(uk_fit.ci_low), round(uk_fit.ci_high)) == (p["ci_low"], p["ci_high"])
+    assert uk_fit.level == 0.95
+    assert (round(uk_fit.ci_low, -3), round(uk_fit.ci_high, -3)) == (
+        p["published_low"], p["published_high"])
+    assert uk_fit.observed == p["known_cases"] == uk["count"].sum()
+
+
 def test_uk_2013_other_intervals(uk: pd.DataFrame) -> None:
     """The intercept profile and the log-scale Wald interval are within 1% of 9,889 - 13,063."""
     for ci in ("profile-intercept", "wald"):

@@ -22,6 +22,7 @@ from flestimate.aggregate._shares import (
     z_quantile,
 )
 from flestimate.aggregate._totals import AGGREGATE_CI_METHODS, aggregate
+from flestimate.aggregate._zero import zero_intervals
 from flestimate.disclosure import DisclosureRules, load_disclosure
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 from flestimate.report._reliability import load_reliability
@@ -50,8 +51,8 @@ BREAKDOWN_COLUMNS: tuple[str, ...] = (
 )
 _WEIGHTS = ("number", "population")
 _REPORT_CI = "the country report's share and interval"
-_ZERO_FLAG = ("0 with SE 0 (no sample cases): no upper end from the SE; see the country "
-              "reports' one-sided intervals")
+#: Up to this many surveys, the label of the pool names them.
+_NAMED_UNITS = 6
 _AMONG = {"forced_labour_by_form": "forced_labour", "trafficked_by_form": "trafficked"}
 _POOLED = ("S_f = sum_c s_cf T_c / sum_c T_c; Var = sum_c [(T_c/D)^2 Var(s_cf) + "
            "((s_cf - S_f)/D)^2 Var(T_c)], D = sum_c T_c; the within-survey covariance of s_cf "
@@ -176,8 +177,12 @@ def from_reports(
     ci : {"lognormal", "normal"}
         Interval for totals: ``T exp(-/+ z se / T)`` (default, as the report's numbers) or
         ``T -/+ z se``. Pooled shares get logit intervals; country rows of by-form shares keep
-        their report's interval. An estimate of 0 with SE 0 (no sample cases) gets no upper
-        end (NaN, with a ``ci_flag``): its SE says nothing about how large it could be.
+        their report's interval. A share of 0 with SE 0 (no sample case) gets the one-sided
+        Korn-Graubard interval ``[0, U]`` that the estimators give ``p = 0`` (``ci_flag``
+        ``"p=0: one-sided interval (NCHS)"``), at the sample cases of its class and the design
+        df summed over its surveys; a number of 0 with SE 0, or a share whose inputs carry no
+        ``n`` / ``df``, gets no upper end (NaN, with a ``ci_flag``): its SE says nothing about
+        how large it could be.
     per : float
         Rates per ``per`` persons.
     reliability
@@ -323,7 +328,8 @@ def _breakdown_table(numbers: Mapping[str, pd.DataFrame],
                      pop: np.ndarray | None, regions: np.ndarray | None, level: float, ci: str,
                      per: float) -> pd.DataFrame:
     """Every table of the breakdown (totals, the by-form tables, the regional ones) in one
-    frame; an estimate of 0 with SE 0 gets no upper end (its SE says nothing)."""
+    frame; a share of 0 with SE 0 gets the one-sided Korn-Graubard interval of the estimators
+    (:func:`~flestimate.aggregate._zero.zero_intervals`)."""
     z = z_quantile(level)
     parts = [_totals(numbers, ids, pop, regions, level, ci, per)]
     codes, keys = _codes(regions, len(ids))
@@ -334,11 +340,7 @@ def _breakdown_table(numbers: Mapping[str, pd.DataFrame],
     table = pd.concat(parts, ignore_index=True)
     table["ci_flag"] = table["ci_flag"].astype(object)
     table["ci_flag"] = table["ci_flag"].where(table["ci_flag"].notna(), None)
-    zero = ((table["estimate"] == 0) & (table["se"] == 0)
-            & (table["method"] != _REPORT_CI)).to_numpy()
-    table.loc[zero, "ci_low"] = 0.0
-    table.loc[zero, "ci_high"] = np.nan
-    table.loc[zero, "ci_flag"] = _ZERO_FLAG
+    table = zero_intervals(table, numbers, by_form, ids, level, keep=_REPORT_CI)
     table.insert(0, "source", "survey")
     return table
 
@@ -615,9 +617,10 @@ class Breakdown(Result):
 
     Tables (``table``): ``totals`` (numbers, and rates with ``population``), ``forced_labour_by
     _form``, ``trafficked_by_form`` and, with ``region``, ``by_region`` and
-    ``trafficked_by_region``; levels ``country``, ``region``, ``world``; every row has
-    ``source="survey"`` so it can be set beside a published breakdown
-    (:func:`flestimate.global_estimates.compare`).
+    ``trafficked_by_region``; levels ``country``, ``region``, ``world`` (the top level: the
+    pool of the given surveys, the world only if they cover it; the displays name it by
+    :attr:`pool_label`); every row has ``source="survey"`` so it can be set beside a published
+    breakdown (:func:`flestimate.global_estimates.compare`).
 
     Attributes
     ----------
@@ -657,8 +660,23 @@ class Breakdown(Result):
             drop=True)
         return out
 
+    @property
+    def pool_label(self) -> str:
+        """What the top level (``level == "world"``) of this breakdown is: the pool of the
+        given surveys, ``"survey: MDA"``, ``"pooled: MDA, GEO"`` or, past six surveys,
+        ``"pooled: all 12 surveys"``. It is the world only if the surveys cover it; the
+        displays name it by this label, never "world"."""
+        units = [str(u) for u in self.provenance["units"]]
+        if len(units) == 1:
+            return f"survey: {units[0]}"
+        if len(units) <= _NAMED_UNITS:
+            return f"pooled: {', '.join(units)}"
+        return f"pooled: all {len(units)} surveys"
+
     def _display(self, name: str) -> pd.DataFrame:
         t = self.table(name, "world")
+        # the top row of a regional table is the pool of the surveys, not the world
+        t = t.assign(component=t["component"].replace({"World": "all regions"}))
         # what the rules suppress is blank, what they flag is marked, as in a report's tables
         hidden = (t["reliability"] == "suppress") | t["disclosure"].isin(["primary",
                                                                            "secondary"])
@@ -689,22 +707,25 @@ class Breakdown(Result):
                 + (f"; {sdc}" if sdc else ""))
 
     def __repr__(self) -> str:
-        """The title, then the world rows of the two by-form tables."""
+        """The title, then the top rows (the pool of the surveys, :attr:`pool_label`) of the
+        two by-form tables."""
         lines = [self._title()]
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             for name in ("forced_labour_by_form", "trafficked_by_form"):
-                lines += ["", f"{name} (world):", self._display(name).to_string(index=False)]
+                lines += ["", f"{name} ({self.pool_label}):",
+                          self._display(name).to_string(index=False)]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         body = [f"<p><b>{html.escape(self._title())}</b></p>"]
         for name in ("forced_labour_by_form", "trafficked_by_form"):
-            body.append(f"<p>{html.escape(name)} (world)</p>")
+            body.append(f"<p>{html.escape(f'{name} ({self.pool_label})')}</p>")
             body.append(self._display(name).to_html(index=False, border=0))
         return "<div>" + "".join(body) + "</div>"
 
     def plot(self, table: str = "trafficked_by_form", ax: Axes | None = None) -> Axes:
-        """The world shares of one by-form table with their confidence intervals.
+        """The top-level shares (the pool of the surveys) of one by-form table with their
+        confidence intervals.
 
         Parameters
         ----------
@@ -755,7 +776,8 @@ class Breakdown(Result):
             for name in self.tables:
                 if name in _AMONG:
                     continue
-                lines += ["", f"{name} (world):", self._display(name).to_string(index=False)]
+                lines += ["", f"{name} ({self.pool_label}):",
+                          self._display(name).to_string(index=False)]
         lines += ["", f"Weights: {p['weights']}; intervals: {p['ci_method']}",
                   f"Variance: {p['variance']}", f"flestimate {p['version']}"]
         return "\n".join(lines)

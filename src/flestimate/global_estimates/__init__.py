@@ -1,6 +1,7 @@
 """The published global estimates of forced labour, recomputed from their own components.
 
-:func:`reproduce` (``"ilo2005"``, ``"ilo2012"``, ``"gems2016"``, ``"gems2021"``) reads the
+:func:`reproduce` (``"ilo2005"``, ``"ilo2012"``, ``"gems2016"``, ``"gems2021"``, and the UK
+2013 multiple systems estimate ``"uk_mse2013"``) reads the
 published tables shipped in ``flestimate/published`` (the same files as the project's
 ``data/published``; sources and evidence tags in ``sources.yaml``), recomputes every total and
 share the publication implies from its components, and lists every identity that does not add

@@ -18,20 +18,29 @@ __all__ = ["CHECK_COLUMNS", "CHECK_STATUSES", "TABLE_COLUMNS"]
 #: Columns of every table of a :class:`Reproduction` (and of its ``to_frame()``).
 TABLE_COLUMNS: tuple[str, ...] = (
     "publication", "table", "component", "quantity", "unit", "published", "rounding",
-    "evidence", "evidence_note", "recomputed", "difference", "relative_difference", "tolerance",
-    "within_rounding", "basis", "source",
+    "evidence", "evidence_note", "recomputed", "difference", "difference_unit",
+    "relative_difference", "tolerance", "within_rounding", "basis", "source",
 )
 #: Columns of :attr:`Reproduction.checks`.
 CHECK_COLUMNS: tuple[str, ...] = (
-    "publication", "check", "kind", "description", "published", "recomputed", "difference",
-    "relative_difference", "tolerance", "exact", "rounds_to_published", "within_rounding",
-    "status", "unit", "evidence", "inputs", "note",
+    "publication", "check", "kind", "description", "unit", "published", "recomputed",
+    "difference", "difference_unit", "relative_difference", "tolerance", "exact",
+    "rounds_to_published", "within_rounding", "status", "evidence", "inputs", "note",
 )
 #: Statuses of a check; the first two are consistent, the others are discrepancies.
 CHECK_STATUSES: tuple[str, ...] = ("exact", "rounds to published", "within rounding",
                                    "beyond rounding")
 _UNITS = {"persons": "persons", "percent": "percent", "per 1,000 inhabitants": "per_1000",
           "population": "population"}
+#: The unit of a difference (and of its tolerance) of two numbers in a unit: two percentages
+#: differ by percentage points, never by percent.
+_DIFFERENCE_UNITS = {"percent": "percentage points"}
+
+
+def difference_unit(unit: str) -> str:
+    """The unit of ``a - b`` for ``a`` and ``b`` in ``unit``: ``percentage points`` for
+    percentages, the unit itself otherwise."""
+    return _DIFFERENCE_UNITS.get(unit, unit)
 
 
 @dataclass(frozen=True)
@@ -78,13 +87,24 @@ def _evaluate(inputs: Sequence[Num], fn: Callable[[np.ndarray], float]) -> tuple
 
 
 def fmt(value: float, unit: str) -> str:
+    """A number in its unit: persons with thousands separators, a percentage with ``%``, a
+    difference of percentages (``percentage points``) with ``pp``."""
     if not np.isfinite(value):
         return ""
     if unit == "persons" or unit == "population":
         return f"{value:,.0f}"
     if unit == "percent":
         return f"{value:.4g}%"
+    if unit == "percentage points":
+        return f"{value:.4g} pp"
     return f"{value:.4g}"
+
+
+def fmt_difference(value: float, unit: str) -> str:
+    """A difference of two numbers in ``unit``, signed (``+0.5263 pp``, ``-10,000``), in
+    :func:`difference_unit`."""
+    text = fmt(value, difference_unit(unit))
+    return f"+{text}" if np.isfinite(value) and value > 0 else text
 
 
 def _weakest(inputs: Sequence[Num]) -> str:
@@ -145,6 +165,7 @@ class Book:
                        evidence_note="derived from " + ", ".join(i.label for i in inputs),
                        source="derived", basis=basis)
         rec.update(recomputed=recomputed, difference=diff,
+                   difference_unit=difference_unit(str(rec["unit"])),
                    relative_difference=diff / pub.value if pub is not None and pub.value
                    else np.nan,
                    tolerance=tol, within_rounding=(pd.NA if not np.isfinite(diff)
@@ -183,15 +204,15 @@ class Book:
                     f"{fmt(pub, unit)}")
         elif within:
             status = "within rounding"
-            auto = (f"off by {fmt(diff, unit)}: within the rounding of the published figures "
-                    f"(tolerance {fmt(tol, unit)})")
+            auto = (f"off by {fmt_difference(diff, unit)}: within the rounding of the "
+                    f"published figures (tolerance {fmt(tol, difference_unit(unit))})")
             if kind == "rounded":
                 auto += (f"; but {fmt(rec, unit)} does not round to the published "
                          f"{fmt(pub, unit)}")
         else:
             status = "beyond rounding"
-            auto = (f"off by {fmt(diff, unit)}: more than the rounding of the published "
-                    f"figures explains (tolerance {fmt(tol, unit)})")
+            auto = (f"off by {fmt_difference(diff, unit)}: more than the rounding of the "
+                    f"published figures explains (tolerance {fmt(tol, difference_unit(unit))})")
         side = "; ".join(f"{i.label} = {fmt(i.value, i.unit)}"
                          + (f" [{i.evidence}]" if i.evidence else "") for i in lhs)
         comp = "; ".join(f"{i.label} = {fmt(i.value, i.unit)}"
@@ -199,7 +220,8 @@ class Book:
         self.checks.append({
             "publication": self.publication, "check": name, "kind": kind,
             "description": description, "published": pub, "recomputed": rec,
-            "difference": diff, "relative_difference": diff / pub if pub else np.nan,
+            "difference": diff, "difference_unit": difference_unit(unit),
+            "relative_difference": diff / pub if pub else np.nan,
             "tolerance": tol, "exact": exact, "rounds_to_published": rounds,
             "within_rounding": within, "status": status, "unit": unit,
             "evidence": _weakest([*lhs, *rhs]),

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 import numpy as np
+import pandas as pd
 
 from flestimate.global_estimates._checks import Book, Num, const, sum_of
+from flestimate.global_estimates._sources import PUBLISHED_DIR
 
 __all__ = ["BUILDERS"]
 
@@ -235,5 +237,45 @@ def _gems2021(b: Book) -> None:
                  "per cent")
 
 
+def _uk_mse2013(b: Book) -> None:
+    """The UK 2013 estimate: 11,313 (95% CI 9,889 - 13,063) published as "between 10 thousand
+    and 13 thousand" (the interval rounded to thousands), from the 2,744 known cases that the
+    shipped capture histories hold."""
+    t = "estimate"
+    est, low, high = (b.n(t, c, "persons") for c in ("estimate", "ci_low", "ci_high"))
+    pub_low, pub_high = b.n(t, "published_low", "persons"), b.n(t, "published_high", "persons")
+    known = b.n(t, "known_cases", "persons")
+    for c, num in (("estimate", est), ("ci_low", low), ("ci_high", high), ("known_cases", known)):
+        b.row(t, c, "persons", num)
+    b.row(t, "published_low", "persons", pub_low, [low], _first_of,
+          "the interval's lower end, rounded to thousands in the publication")
+    b.row(t, "published_high", "persons", pub_high, [high], _first_of,
+          "the interval's upper end, rounded to thousands in the publication")
+    b.row(t, "dark_figure", "persons", None, [est, known], lambda x: x[0] - x[1],
+          "estimate - known cases (the victims no list recorded)", unit="persons")
+    b.row(t, "known_share_pct", "share_pct", None, [known, est], lambda x: 100 * x[0] / x[1],
+          "100 x known cases / estimate", unit="percent")
+    b.check("published_range_low", "The published lower end (10 thousand) against the 95% "
+            "interval's lower end (9,889)", [pub_low], [low], _first_of, kind="rounded")
+    b.check("published_range_high", "The published upper end (13 thousand) against the 95% "
+            "interval's upper end (13,063)", [pub_high], [high], _first_of, kind="rounded")
+    cases = _capture_histories()
+    b.check("known_cases_sum", "The 2,744 known cases against the sum of the shipped capture "
+            "histories (uk_mse_2013_5lists.csv)", [known],
+            [Num("uk_mse_2013_5lists.csv count (sum)", cases, 0.0, "V", "persons",
+                 "the author's public R package", "uk_mse_2013_5lists.csv", 1.0)])
+
+
+def _first_of(x: np.ndarray) -> float:
+    return float(x[0])
+
+
+def _capture_histories() -> float:
+    """The number of known cases in the shipped UK capture histories."""
+    frame = pd.read_csv(PUBLISHED_DIR / "uk_mse_2013_5lists.csv")
+    return float(frame["count"].sum())
+
+
 BUILDERS: Mapping[str, Callable[[Book], None]] = MappingProxyType({
-    "ilo2005": _ilo2005, "ilo2012": _ilo2012, "gems2016": _gems2016, "gems2021": _gems2021})
+    "ilo2005": _ilo2005, "ilo2012": _ilo2012, "gems2016": _gems2016, "gems2021": _gems2021,
+    "uk_mse2013": _uk_mse2013})

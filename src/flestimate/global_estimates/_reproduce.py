@@ -12,13 +12,14 @@ import pandas as pd
 
 from flestimate._checks import check_choice
 from flestimate._version import __version__
-from flestimate.errors import ArgumentTypeError
+from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.global_estimates._checks import (
     CHECK_COLUMNS,
     CHECK_STATUSES,
     TABLE_COLUMNS,
     Book,
     fmt,
+    fmt_difference,
 )
 from flestimate.global_estimates._publications import BUILDERS
 from flestimate.global_estimates._sources import check_name, published, sources
@@ -29,16 +30,22 @@ if TYPE_CHECKING:
 
 __all__ = ["Reproduction", "compare", "reproduce"]
 
+#: How each unit is named in the displays.
+_UNIT_LABELS: Mapping[str, str] = MappingProxyType({
+    "persons": "persons", "percent": "percent", "per_1000": "per 1,000",
+    "population": "persons"})
+
 
 class Reproduction(Result):
-    """A published global estimate recomputed from its components.
+    """A published estimate recomputed from its components.
 
     Immutable. Every number is in persons (not millions), with its evidence tag.
 
     Attributes
     ----------
     name : str
-        The publication (``ilo2005``, ``ilo2012``, ``gems2016``, ``gems2021``).
+        The publication (``ilo2005``, ``ilo2012``, ``gems2016``, ``gems2021``,
+        ``uk_mse2013``).
     provenance : Mapping
         Citation, year, method, the shipped files, the evidence legend, the rounding rule and
         the flestimate version.
@@ -75,7 +82,13 @@ class Reproduction(Result):
     @property
     def discrepancies(self) -> pd.DataFrame:
         """The checks that do not add up: every status but ``exact`` and ``rounds to
-        published`` (a recomputed share that rounds to the published one)."""
+        published`` (a recomputed share that rounds to the published one).
+
+        Columns :data:`CHECK_COLUMNS`: ``published`` and ``recomputed`` are in ``unit``
+        (``persons``, ``percent``, ``per_1000``, ``population``); ``difference`` and
+        ``tolerance`` in ``difference_unit``, which is ``percentage points`` for
+        percentages (64% against 63.5% is -0.5 percentage points, not -0.5%);
+        ``relative_difference`` is a fraction of the published number."""
         c = self._checks
         out: pd.DataFrame = c[~c["status"].isin(CHECK_STATUSES[:2])].reset_index(drop=True)
         return out
@@ -104,14 +117,17 @@ class Reproduction(Result):
                 f"{len(self.discrepancies)} discrepancies")
 
     def _display_checks(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The checks for display: the numbers with their unit (``12,300,000``, ``64%``) and
+        the unit of each row, the differences of percentages in percentage points (``pp``)."""
+        units = frame["unit"].map(lambda u: _UNIT_LABELS.get(str(u), str(u)))
         out: pd.DataFrame = pd.DataFrame({
-            "check": frame["check"],
+            "check": frame["check"], "unit": units,
             "published": [fmt(v, u) for v, u in zip(frame["published"], frame["unit"],
                                                       strict=True)],
             "recomputed": [fmt(v, u) for v, u in zip(frame["recomputed"], frame["unit"],
                                                        strict=True)],
-            "difference": [fmt(v, u) for v, u in zip(frame["difference"], frame["unit"],
-                                                       strict=True)],
+            "difference": [fmt_difference(v, u) for v, u in zip(frame["difference"],
+                                                                 frame["unit"], strict=True)],
             "status": frame["status"], "evidence": frame["evidence"]})
         return out
 
@@ -184,6 +200,7 @@ class Reproduction(Result):
             for name, t in self._tables.items():
                 view = pd.DataFrame({
                     "component": t["component"], "quantity": t["quantity"],
+                    "unit": t["unit"].map(lambda u: _UNIT_LABELS.get(str(u), str(u))),
                     "published": [fmt(v, u) for v, u in zip(t["published"], t["unit"],
                                                               strict=True)],
                     "recomputed": [fmt(v, u) for v, u in zip(t["recomputed"], t["unit"],
@@ -200,12 +217,16 @@ def reproduce(name: str) -> Reproduction:
 
     Parameters
     ----------
-    name : {"ilo2005", "ilo2012", "gems2016", "gems2021"}
+    name : {"ilo2005", "ilo2012", "gems2016", "gems2021", "uk_mse2013"}
         ``ilo2005``: the ILO minimum estimate (12.3 million; 2.45 million trafficked, 43% /
         32% / 25% by form; six regions). ``ilo2012``: the ILO global estimate (20.9 million =
         4.5 + 14.2 + 2.2; six regions; moved / not moved). ``gems2016``: 24.9 million = 16.0 +
         4.8 + 4.1. ``gems2021``: 27.6 million, 3.5 per 1,000 (23.6 private, 3.9 state-imposed;
-        63% / 23% / 14%; five regions).
+        63% / 23% / 14%; five regions). ``uk_mse2013``: the UK 2013 multiple systems estimate
+        (Silverman 2014, Home Office): 11,313 potential victims, 95% CI 9,889 - 13,063,
+        published as "between 10 thousand and 13 thousand"; the 2,744 known cases against the
+        shipped capture histories (:func:`flestimate.mse.fit` of
+        :func:`flestimate.mse.uk_2013` reproduces the estimate and its interval).
 
     Returns
     -------
@@ -243,6 +264,8 @@ def reproduce(name: str) -> Reproduction:
     World*. Geneva: ILO. ILO (2012). *ILO Global Estimate of Forced Labour: Results and
     methodology*. Geneva: ILO. ILO and Walk Free Foundation (2017) and ILO, Walk Free and IOM
     (2022). *Global Estimates of Modern Slavery: Forced Labour and Forced Marriage*. Geneva: ILO.
+    Silverman, B. W. (2014). *Modern slavery: an application of multiple systems estimation*.
+    London: Home Office.
     """
     name = check_name(name, "reproduce")
     numbers = published(name)
@@ -300,8 +323,12 @@ def compare(breakdown: Any, reproduction: Reproduction) -> pd.DataFrame:
         ``table, component, quantity`` (``persons`` or ``share``, as a fraction), the
         publication's ``published_component``, ``published`` (or the value derived from its
         published numbers, e.g. 25% x 2.45 million), ``published_basis``, ``evidence``, the
-        survey's ``survey, survey_se, survey_ci_low, survey_ci_high``, and
-        ``published_in_ci`` (whether the published share lies in the survey's interval).
+        survey's ``survey, survey_se, survey_ci_low, survey_ci_high, survey_ci_flag``, and
+        ``published_in_ci`` (whether the published share lies in the survey's interval; NA
+        where the interval has no upper end). A survey share of 0 with SE 0 has the
+        one-sided Korn-Graubard interval ``[0, U]`` of the estimators at ``p = 0``
+        (``survey_ci_flag`` ``"p=0: one-sided interval (NCHS)"``; see
+        :func:`~flestimate.aggregate.from_reports`).
         Published forms with other names are matched to the survey's forms
         (private sexual -> commercial sexual exploitation; private labour, private economy,
         forced labour exploitation -> economic exploitation) and the name kept.
@@ -315,6 +342,10 @@ def compare(breakdown: Any, reproduction: Reproduction) -> pd.DataFrame:
         raise ArgumentTypeError(f"`reproduction` of `compare()` must be a Reproduction; got "
                                 f"{type(reproduction).__name__}")
     pub = reproduction.to_frame()
+    if not pub["table"].isin(_COMPARED).any():
+        raise ArgumentError(f"`reproduction` of `compare()` must have a breakdown by form "
+                            f"(tables {', '.join(_COMPARED)}); {reproduction.name!r} has "
+                            f"{', '.join(reproduction.tables)}")
     pub = pub[pub["table"].isin(_COMPARED) & pub["quantity"].isin(("persons", "share_pct"))]
     value = pub["published"].where(pub["published"].notna(), pub["recomputed"])
     is_share = (pub["quantity"] == "share_pct").to_numpy()
@@ -334,7 +365,7 @@ def compare(breakdown: Any, reproduction: Reproduction) -> pd.DataFrame:
     right = pd.DataFrame({
         "table": s["table"], "component": s["component"], "quantity": s["quantity"],
         "survey": s["estimate"], "survey_se": s["se"], "survey_ci_low": s["ci_low"],
-        "survey_ci_high": s["ci_high"]})
+        "survey_ci_high": s["ci_high"], "survey_ci_flag": s["ci_flag"]})
     out = left.merge(right, on=["table", "component", "quantity"], how="outer", sort=False)
     inside = (out["published"] >= out["survey_ci_low"]) & (
         out["published"] <= out["survey_ci_high"])

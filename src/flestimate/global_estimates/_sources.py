@@ -20,7 +20,7 @@ __all__ = ["PUBLICATIONS", "PUBLISHED_COLUMNS", "PUBLISHED_DIR", "TAGS", "publis
 #: Folder of the packaged published tables and their ``sources.yaml``.
 PUBLISHED_DIR = Path(__file__).resolve().parent.parent / "published"
 #: Publications :func:`reproduce` knows.
-PUBLICATIONS: tuple[str, ...] = ("ilo2005", "ilo2012", "gems2016", "gems2021")
+PUBLICATIONS: tuple[str, ...] = ("ilo2005", "ilo2012", "gems2016", "gems2021", "uk_mse2013")
 #: Columns of :func:`published`.
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "publication", "table", "component", "quantity", "value", "unit", "rounding", "evidence",
@@ -110,7 +110,8 @@ def published(name: str | None = None) -> pd.DataFrame:
     Parameters
     ----------
     name : str, optional
-        One publication (``ilo2005``, ``ilo2012``, ``gems2016``, ``gems2021``); all by default.
+        One publication (``ilo2005``, ``ilo2012``, ``gems2016``, ``gems2021``,
+        ``uk_mse2013``); all by default.
 
     Returns
     -------
@@ -124,7 +125,8 @@ def published(name: str | None = None) -> pd.DataFrame:
     if name is not None:
         check_name(name, "published")
     src = sources()
+    # a file without a key (the UK capture histories) holds data, not published figures
     parts = [_file_numbers(f, spec, src["publications"]) for f, spec in src["files"].items()
-             if spec["publication"] in PUBLICATIONS and (name is None
-                                                         or spec["publication"] == name)]
+             if spec["publication"] in PUBLICATIONS and spec.get("key") is not None
+             and (name is None or spec["publication"] == name)]
     return pd.concat(parts, ignore_index=True)
