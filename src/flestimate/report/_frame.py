@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flestimate.classification import STATUSES, Classification
+from flestimate._caller import warn_caller
+from flestimate.classification import STATUSES, Classification, builtin_rules, load_rules
 from flestimate.classification._rules import FORMS
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, SpecError
 from flestimate.mapping import DESIGN_KEYS, MappedSurvey, ModuleSpec, recode_values
@@ -194,10 +195,60 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
                                  status="trafficked")
     indicator_table = pd.concat([ind.assign(among="forced_labour"),
                                  ind_tr.assign(among="trafficked")], ignore_index=True)
+    options = classification_options(cls.provenance)
+    needs, forms = form_needs(cls.provenance["rules"]["form"], mapped.frame.columns)
+    if forms:
+        options["not_measured"] = {**options["not_measured"], **needs}
+        options["forms_not_measured"] = forms
     return Prepared(frame, outcomes, opts, spec, source, mapped.quality,
                     dict(mapped.universe), cls, cls.counts(), indicator_table,
                     {k: v["name"] for k, v in cls.provenance["rules"].items()},
-                    classification_options=classification_options(cls.provenance))
+                    classification_options=options)
+
+
+def _filter_columns(spec: Any) -> list[str]:
+    """The columns a filter (``{column, op, value}``, ``and``, ``or``, ``not``) reads."""
+    if not isinstance(spec, Mapping):
+        return []
+    out = [str(spec["column"])] if "column" in spec else []
+    for key in ("and", "or"):
+        for part in spec.get(key) or []:
+            out += _filter_columns(part)
+    return out + _filter_columns(spec.get("not"))
+
+
+def form_needs(rule: Mapping[str, Any], columns: Sequence[str] | pd.Index
+               ) -> tuple[dict[str, list[str]], list[str]]:
+    """What the form rule needs that the mapped data lack, and the forms it therefore cannot
+    give; a MISSING_ITEMS warning names them.
+
+    The rule's cases are tried in order and the first that holds decides, so a form is still
+    measured when its case and every case before it read columns the data hold (with
+    ``sector`` unmapped, ``state_imposed`` of ``ilo2005``, decided by the perpetrator alone);
+    every later form, and the ``otherwise`` form, is not. Returns what the rule needs
+    (``{rule: ["column sector"]}``, for the report's ``not_measured``) and the forms not
+    measured (``forms_not_measured``). A rule set given as a mapping (no file to read back)
+    is not checked."""
+    name = str(rule.get("name"))
+    source = name if name in builtin_rules() else str(rule.get("file") or "")
+    if not source or source.startswith("<"):
+        return {}, []
+    rules = load_rules(source, "form")
+    have = set(map(str, columns))
+    needs = sorted({c for _, when in rules.cases for c in _filter_columns(when)} - have)
+    if not needs:
+        return {}, []
+    forms: list[str] = []
+    for form, when in rules.cases:
+        if forms or not set(_filter_columns(when)) <= have:
+            forms.append(form)
+    forms = list(dict.fromkeys([*forms, *([rules.otherwise] if rules.otherwise else [])]))
+    what = [f"column {c}" for c in needs]
+    warn_caller(f"not measured in the data, so the form of forced labour is undetermined "
+                f"(not 'mixed or undetermined'): rule {name!r}: {', '.join(what)}; the forms "
+                f"{', '.join(forms)} are not estimated (map the column in the spec's context "
+                f"section)", "MISSING_ITEMS")
+    return {name: what}, forms
 
 
 def classification_options(provenance: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,4 +274,7 @@ def merge_classification_options(options: Sequence[Mapping[str, Any]]) -> dict[s
     out["not_measured"] = {k: sorted(v) for k, v in sorted(needs.items())}
     out["dimension_unknown"] = sorted({c for o in options
                                        for c in o.get("dimension_unknown", ())})
+    forms = {f for o in options for f in o.get("forms_not_measured", ())}
+    if forms:
+        out["forms_not_measured"] = [f for f in FORMS if f in forms]
     return out

@@ -130,7 +130,8 @@ class Prepared:
         kg_low, kg_high = kg_interval(table, ci, level)
         flags = assess_reliability(table.assign(kg_low=kg_low, kg_high=kg_high), rules)
         table = pd.concat([table, flags], axis=1)
-        reasons = not_measured_reasons(table, self.not_measured())
+        reasons = not_measured_reasons(table, self.not_measured(),
+                                       self.classification_options.get("forms_not_measured"))
         if self.imputed is not None:
             table = imputation_flags(table.assign(_not_estimable=False))
         table = mark_not_measured(table, reasons)
@@ -177,15 +178,19 @@ class Prepared:
             if hit:
                 out[cls] = not_measured_reason(
                     items, self.classification_options.get("dimension_unknown") or ())
+        form = self.rules.get("form")
+        if (self.classification_options.get("forms_not_measured") and form in needs
+                and self._open("forced_labour", possible=True)):
+            out["form"] = not_measured_reason({str(form): list(needs[form])})
         return out
 
-    def _open(self, cls: str) -> bool:
+    def _open(self, cls: str, possible: bool = False) -> bool:
         """Whether some respondent of the universe is undetermined in class ``cls`` (its lower
-        and upper bound columns differ)."""
+        and upper bound columns differ), or with ``possible`` may be in it (upper bound)."""
         universe = self.frame[UNIVERSE].to_numpy(dtype=bool)
         low = self.frame[f"{cls}__lower"].to_numpy(dtype=bool)
         high = self.frame[f"{cls}__upper"].to_numpy(dtype=bool)
-        return bool((universe & (low != high)).any())
+        return bool((universe & (high if possible else low != high)).any())
 
     def _provenance(self, prov: Mapping[str, Any], *, ci: str, level: float,
                     rules: ReliabilityRules, margins: list[tuple[str, ...]],
@@ -334,15 +339,21 @@ def not_measured_reason(items: Mapping[str, Sequence[str]],
             "data do not measure, or nothing to impute it from)")
 
 
-def not_measured_reasons(table: pd.DataFrame, classes: Mapping[str, str]) -> np.ndarray:
+def not_measured_reasons(table: pd.DataFrame, classes: Mapping[str, str],
+                         forms: Sequence[str] | None = None) -> np.ndarray:
     """The not-measured note of every row of a report's tidy table ("" where measured):
     ``classes`` as :meth:`Prepared.not_measured` gives them. Forced labour not measured takes
     every class but the undetermined, and both by-form tables; trafficking not measured takes
-    the trafficked, the in forced labour not trafficked and the trafficked by form."""
+    the trafficked, the in forced labour not trafficked and the trafficked by form; the form
+    not measured takes ``forms`` (the form rule's cases it cannot decide) in every table."""
     reasons = np.full(len(table), "", dtype=object)
     name = table["table"].to_numpy(dtype=object)
     indicator = table["indicator"].to_numpy(dtype=object)
     prevalence = name == "prevalence"
+    if "form" in classes and forms:
+        rows = (prevalence & np.isin(indicator, [f"form_{f}" for f in forms])) | (
+            np.isin(name, list(AMONG)) & np.isin(indicator, list(forms)))
+        reasons[rows] = classes["form"]
     if "trafficked" in classes:
         rows = (prevalence & np.isin(indicator, _TRAFFICKING_CLASSES)) | (
             name == "trafficked_by_form")
