@@ -178,10 +178,10 @@ class Prepared:
             if hit:
                 out[cls] = not_measured_reason(
                     items, self.classification_options.get("dimension_unknown") or ())
-        form = self.rules.get("form")
+        form = str(self.rules.get("form"))
         if (self.classification_options.get("forms_not_measured") and form in needs
                 and self._open("forced_labour", possible=True)):
-            out["form"] = not_measured_reason({str(form): list(needs[form])})
+            out["form"] = not_measured_reason({form: list(needs[form])})
         return out
 
     def _open(self, cls: str, possible: bool = False) -> bool:
