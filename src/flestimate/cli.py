@@ -1,7 +1,8 @@
 """Command line: ``flestimate estimate FILE --spec SPEC`` national (and domain) estimates of
 forced labour and trafficking; ``flestimate run BATCH.toml`` many surveys at once;
 ``flestimate tabulate FILE --weights W [...]`` design-based tables from a file;
-``flestimate inspect FILE --spec SPEC`` the variables, the mapping and the data-quality report;
+``flestimate inspect FILE [--spec SPEC]`` the variables and their codes, the mapping and the
+data-quality report; ``flestimate spec new FILE -o SPEC`` a draft module spec (``spec check``);
 ``flestimate synthetic STYLE -o DIR`` synthetic survey files with their truth.
 
 Exit codes: 0 ok; 1 estimation error; 2 usage or input error, with a one-line reason on stderr.
@@ -91,18 +92,23 @@ def _parser() -> argparse.ArgumentParser:
     _tabulate_arguments(sub.add_parser(
         "tabulate", help="means, proportions or totals with design-based SEs"))
     _survey_file_arguments(sub.add_parser(
-        "inspect", help="variables, mapping and data-quality report of a file"))
+        "inspect", help="variables, labels and code counts of a file; with --spec, the "
+                        "mapping, the data-quality report and what the spec leaves unmapped"),
+        spec_required=False)
+    _spec_arguments(sub.add_parser(
+        "spec", help="draft a module spec from the data files (spec new), or check one "
+                     "(spec check)"))
     _synthetic_arguments(sub.add_parser(
         "synthetic", help="write synthetic Moldova- or Georgia-style survey files with their "
                           "truth"))
     return parser
 
 
-def _survey_file_arguments(parser: argparse.ArgumentParser) -> None:
+def _survey_file_arguments(parser: argparse.ArgumentParser, spec_required: bool = True) -> None:
     """The survey file, its module spec and its household file (estimate, sensitivity,
-    inspect)."""
+    inspect; the spec is optional for inspect)."""
     parser.add_argument("file", type=Path)
-    parser.add_argument("--spec", required=True,
+    parser.add_argument("--spec", required=spec_required,
                         help="module spec: a built-in name or a YAML file")
     parser.add_argument("--households", type=Path, help="household file to merge, if separate")
 
@@ -214,6 +220,35 @@ def _tabulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
 
+def _spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """``flestimate spec new`` (a draft from the files) and ``flestimate spec check``."""
+    sub = parser.add_subparsers(dest="spec_command", required=True)
+    new = sub.add_parser("new", help="write a commented draft spec from the files' variables, "
+                                     "labels and codes, every guess marked REVIEW")
+    new.add_argument("file", type=Path, help="the person file")
+    new.add_argument("--households", type=Path, help="the household file, if separate")
+    new.add_argument("-o", "--out", type=Path,
+                     help="the spec file to write (default: print the draft)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing -o file")
+    check = sub.add_parser("check", help="validate a module spec alone (exit 2 with the "
+                                         "error)")
+    check.add_argument("spec", help="the spec: a YAML file or a built-in name")
+    check.add_argument("--strict", action="store_true",
+                       help="also fail while lines are still marked REVIEW")
+
+
+def _spec(args: argparse.Namespace) -> str:
+    """`flestimate spec new` and `flestimate spec check`: the line to print."""
+    from flestimate import authoring
+
+    if args.spec_command == "check":
+        return authoring.spec_summary(authoring.check_spec(args.spec, strict=args.strict),
+                                      args.spec)
+    if args.out is None:
+        return authoring.new_spec(args.file, args.households).rstrip("\n")
+    return authoring.write_new_spec(args.file, args.out, args.households, force=args.force)
+
+
 def _synthetic_arguments(parser: argparse.ArgumentParser) -> None:
     """``flestimate synthetic``: the style, the output folder and the sizes."""
     parser.add_argument("style", choices=("moldova", "georgia"))
@@ -234,30 +269,12 @@ def _synthetic(args: argparse.Namespace) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> str:
-    """The report of `flestimate inspect`; raises FlestimateError when the spec does not fit."""
-    from flestimate.mapping import load_spec
+    """The report of `flestimate inspect`: the files' variables, labels and code counts; with
+    a spec, the mapping and what it leaves unmapped. A FlestimateError when the spec does not
+    fit (a column it names is missing, a code it does not know)."""
+    from flestimate.authoring import describe_file
 
-    spec = load_spec(args.spec)
-    data = read_microdata(args.file)
-    households = read_microdata(args.households) if args.households else None
-    mapped = spec.apply(data, households=households)
-    meta = data.metadata
-    lines = [f"file: {args.file} ({meta.file_format}, {len(data.frame)} rows, "
-             f"{data.frame.shape[1]} variables)", "", "variables:"]
-    for col in data.frame.columns:
-        label = meta.variable_labels.get(col) or ""
-        coded = " [value labels]" if col in meta.value_labels else ""
-        lines.append(f"  {col:<24} {label}{coded}")
-    lines += ["", f"spec: {spec.name} ({spec.source})", "mapping:"]
-    for ind in spec.indicators:
-        lines.append(f"  {ind.id:<32} <- {ind.combine}({', '.join(ind.items)})")
-    for ctx in spec.context:
-        recode = " (recoded)" if ctx.values is not None else ""
-        lines.append(f"  {ctx.name:<32} <- {ctx.column}{recode}")
-    u = mapped.universe
-    lines += ["", f"universe: {u['in_universe']} of {u['rows']} rows "
-                  f"({u['left_universe']} outside)", "", "data quality:", mapped.report()]
-    return "\n".join(lines)
+    return describe_file(args.file, args.households, args.spec)
 
 
 def _estimate(args: argparse.Namespace) -> PrevalenceReport:
@@ -381,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report = _inspect(args)
             elif args.command == "synthetic":
                 report = _synthetic(args)
+            elif args.command == "spec":
+                report = _spec(args)
             else:
                 result = _tabulate(args)
     except EstimationError as exc:
@@ -403,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write(text)
         elif args.command == "run":
             print(batch.summary())
-        elif args.command in ("inspect", "synthetic"):
+        elif args.command in ("inspect", "synthetic", "spec"):
             print(report)
         else:
             _write(result, args.format)
