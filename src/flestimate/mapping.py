@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
+from flestimate._context_values import check_context_values
 from flestimate._indicators import indicator_table
 from flestimate.disclosure import load_disclosure
 from flestimate.errors import FlestimateError, SpecError
@@ -720,6 +721,7 @@ def _apply(spec: ModuleSpec, frame: pd.DataFrame) -> MappedSurvey:
         if ctx.column not in sub.columns:
             raise SpecError(f"{where}: column {ctx.column!r} not found")
         out[ctx.name], ctx_row = recode_values(sub[ctx.column], ctx, where)
+        check_context_values(ctx.name, ctx.column, out[ctx.name], where)
         if ctx_row is not None:
             rows.append(ctx_row)
     universe = {"rows": n, "in_universe": int(inside.sum()), "left_universe": int((~inside).sum())}
