@@ -26,8 +26,9 @@ END = "<!-- end of generated tables -->"
 @dataclass(frozen=True)
 class ContextVariable:
     """A canonical context name: ``kind`` ``categories`` (the rules read the listed values;
-    ``open`` when other values are allowed too), ``binary`` (1 / 0, missing when unknown) or
-    ``free`` (the values only label the tables)."""
+    ``open`` when other values are allowed too), ``binary`` (1 / 0, missing when unknown),
+    ``number`` (age in years), ``id`` (the household id) or ``free`` (the values only label
+    the tables)."""
 
     name: str
     kind: str
@@ -47,14 +48,14 @@ CONTEXT_VARIABLES: Mapping[str, ContextVariable] = MappingProxyType({c.name: c f
     _ctx("sector", "categories", "the sector of the job the answers are about", {
         "commercial_sex": "commercial sexual exploitation only",
         "commercial_sex_and_other": "commercial sex and other work",
-        "illicit_activities": "drug production or trafficking and other illicit work (a "
-                              "worst form of child labour)",
+        "illicit_activities": "drug production or trafficking and other illicit work, a "
+                              "worst form of child labour",
         "armed_conflict": "forced recruitment into armed forces or groups"}, open_=True),
     _ctx("perpetrator", "categories", "who imposed the work (the form of forced labour)",
          {"state": "the state (state-imposed forced labour)",
           "private": "a private person or enterprise"}),
     _ctx("migrant_status", "categories", "the respondent's migration status",
-         {"returned": "returned migrant", "current_abroad": "abroad now (answered by proxy)",
+         {"returned": "returned migrant", "current_abroad": "abroad now, answered by a proxy",
           "non_migrant": "never worked abroad"}),
     _ctx("relationship", "categories", "relationship to the household head: the household "
          "link of the child rule", {"head": "household head", "spouse": "spouse of the head",
@@ -67,11 +68,12 @@ CONTEXT_VARIABLES: Mapping[str, ContextVariable] = MappingProxyType({c.name: c f
          "parent in forced labour needs it)"),
     _ctx("work_with_parents", "binary", "a child worked with or for the parents (required by "
          "that link when mapped)"),
+    _ctx("age", "number", "age in years: persons under 18 follow the child rule"),
+    _ctx("household", "id", "household id: the child rule's household link"),
     *(_ctx(n, "free", m) for n, m in (
-        ("sex", "sex"), ("age", "age in years: persons under 18 follow the child rule"),
-        ("age_group", "age group"), ("destination", "country or place of the job"),
-        ("region", "region of residence"), ("urban", "urban or rural"),
-        ("household", "household id: the child rule's household link"),
+        ("sex", "sex"), ("age_group", "age group"),
+        ("destination", "country or place of the job"), ("region", "region of residence"),
+        ("urban", "urban or rural"),
         ("reference_period", "reference period, when it varies by respondent"))),
 )})
 
@@ -97,8 +99,11 @@ def _indicator_rows(table: IndicatorTable) -> list[str]:
                     grade = low if low == high else f"{low}-{high}"
                     delphi_only.setdefault(iid, [dim]).append(f"{name} {grade}")
     for iid, (dim, *grades) in sorted(delphi_only.items()):
-        rows.append(f"| `{iid}` | Delphi only ({dim.replace('_', ' ')}) | | "
-                    f"{'; '.join(grades)} | used by the `delphi2009` rule set only |")
+        same = {g.split(" ", 1)[1] for g in grades}
+        text = same.pop() + " (every list)" if len(same) == 1 and len(grades) == len(
+            table.delphi) else "; ".join(grades)
+        rows.append(f"| `{iid}` | Delphi only ({dim.replace('_', ' ')}) | | {text} | used by "
+                    f"the `delphi2009` rule set only |")
     rows += ["", f"A penalty id takes the dimension in which the penalty was applied as a "
                  f"suffix: {suffixes} (dimensions {', '.join(DIMENSIONS)}); the plain id "
                  f"means that the question does not say."]
@@ -109,10 +114,14 @@ def _context_rows() -> list[str]:
     rows = ["| context name | kind | canonical values | meaning |", "|---|---|---|---|"]
     for c in CONTEXT_VARIABLES.values():
         if c.kind == "categories":
-            values = ", ".join(f"`{v}` ({_cell(m)})" for v, m in c.values.items())
+            values = "; ".join(f"`{v}`: {_cell(m)}" for v, m in c.values.items())
             values += "; other values free" if c.open else "; no other value"
         elif c.kind == "binary":
             values = "1 / 0 (missing when unknown)"
+        elif c.kind == "number":
+            values = "a number (missing when unknown)"
+        elif c.kind == "id":
+            values = "any id shared by the household's members"
         else:
             values = "free (the values label the tables)"
         rows.append(f"| `{c.name}` | {c.kind} | {values} | {_cell(c.meaning)} |")

@@ -141,7 +141,8 @@ def _probe_frame(spec: ModuleSpec) -> pd.DataFrame:
     shows what the rules need and the spec does not map (missing values are measured,
     absent columns are not)."""
     names = [i.id for i in spec.indicators] + [c.name for c in spec.context]
-    return pd.DataFrame({n: np.full(2, np.nan) for n in dict.fromkeys(names)})
+    frame: pd.DataFrame = pd.DataFrame({n: np.full(2, np.nan) for n in dict.fromkeys(names)})
+    return frame
 
 
 def unmapped_needs(spec: ModuleSpec, forced_labour: Any = "icls2018",

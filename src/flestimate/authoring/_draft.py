@@ -289,7 +289,7 @@ def _context_lines(name: str, guess: Guess, d: _Draft) -> list[str]:
     note = f"# REVIEW: guessed from the {guess.why}"
     col = guess.column
     var = d.variables.get(col)
-    if kind == "free" and not (var and var.value_labels):
+    if kind in ("number", "id") or (kind == "free" and not (var and var.value_labels)):
         return [f"  {name}: {scalar(col)}   {note}"]
     out = [f"  {name}:   {note}", f"    column: {scalar(col)}", "    values:"]
     if kind == "binary":
@@ -326,7 +326,7 @@ def _context_section(d: _Draft) -> list[str]:
     if len(out) == 2:
         out[-1] = "context: {}"
     missing = [c for c in CONTEXT_VARIABLES.values() if c.name not in found
-               and c.kind != "free"]
+               and c.kind in ("categories", "binary", "number", "id")]
     if missing:
         out.append("# Not found (REVIEW: map them if the questionnaire has them; the rules "
                    "leave what they decide undetermined without them):")
