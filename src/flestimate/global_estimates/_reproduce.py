@@ -276,9 +276,15 @@ def reproduce(name: str) -> Reproduction:
     tables = {str(t): g.reset_index(drop=True) for t, g in rows.groupby("table", sort=False)}
     checks = pd.DataFrame(book.checks, columns=list(CHECK_COLUMNS))
     checks["rounds_to_published"] = checks["rounds_to_published"].astype("boolean")
+    return Reproduction(name, tables, checks, numbers, _provenance(name, numbers))
+
+
+def _provenance(name: str, numbers: pd.DataFrame) -> dict[str, Any]:
+    """Citation, year, method, the shipped files, the evidence legend, the rounding rule and
+    the flestimate version of one publication's reproduction."""
     src = sources()
     pub = src["publications"][name]
-    provenance = {
+    return {
         "publication": name,
         "title": pub["title"],
         "citation": pub["citation"],
@@ -292,7 +298,6 @@ def reproduce(name: str) -> Reproduction:
                           "published digit"),
         "version": __version__,
     }
-    return Reproduction(name, tables, checks, numbers, provenance)
 
 
 # -- survey beside published -------------------------------------------------------------------
