@@ -362,6 +362,7 @@ def test_the_tables_list_every_canonical_id_and_every_value_the_rules_read() -> 
     ids = {i for i in table.canonical_ids() if "__" not in i}
     assert {i for i in ids if f"| `{i}` |" not in text} == set()
     assert set(CONTEXT_VARIABLES) == set(mapping._CONTEXT_NAMES)
+    assert all(m for c in CONTEXT_VARIABLES.values() for m in (c.meaning, *c.values.values()))
     read: set[tuple[str, str]] = set()
 
     def walk(node: object) -> None:
@@ -381,3 +382,18 @@ def test_the_tables_list_every_canonical_id_and_every_value_the_rules_read() -> 
     assert ("perpetrator", "state") in read and ("sector", "armed_conflict") in read
     assert {(c, v) for c, v in read if v not in CONTEXT_VARIABLES[c].values} == set()
     assert {(c, v) for c, v in read if f"`{v}`" not in text} == set()
+
+
+def test_inspect_checks_the_needs_of_the_rule_sets_given(
+        survey: tuple[Path, Path], draft: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ua.yaml"
+    path.write_text(draft)
+    code = main(["inspect", str(survey[0]), "--households", str(survey[1]), "--spec", str(path),
+                 "--trafficking", "delphi2009"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "  rule delphi2009: Delphi dimension abuse_of_vulnerability_at_destination, " in out
+    assert main(["inspect", str(survey[0]), "--spec", str(path), "--households",
+                 str(survey[1]), "--trafficking", "seed2008"]) == 2
+    assert "seed2008" in capsys.readouterr().err

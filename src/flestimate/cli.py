@@ -91,10 +91,14 @@ def _parser() -> argparse.ArgumentParser:
                     "and a manifest"))
     _tabulate_arguments(sub.add_parser(
         "tabulate", help="means, proportions or totals with design-based SEs"))
-    _survey_file_arguments(sub.add_parser(
+    inspect = sub.add_parser(
         "inspect", help="variables, labels and code counts of a file; with --spec, the "
-                        "mapping, the data-quality report and what the spec leaves unmapped"),
-        spec_required=False)
+                        "mapping, the data-quality report and what the spec leaves unmapped")
+    _survey_file_arguments(inspect, spec_required=False)
+    inspect.add_argument("--forced-labour", default="icls2018",
+                         help="forced-labour rule set whose needs are checked (icls2018)")
+    inspect.add_argument("--trafficking", default="seed2007",
+                         help="trafficking rule set whose needs are checked (seed2007)")
     _spec_arguments(sub.add_parser(
         "spec", help="draft a module spec from the data files (spec new), or check one "
                      "(spec check)"))
@@ -274,7 +278,8 @@ def _inspect(args: argparse.Namespace) -> str:
     fit (a column it names is missing, a code it does not know)."""
     from flestimate.authoring import describe_file
 
-    return describe_file(args.file, args.households, args.spec)
+    return describe_file(args.file, args.households, args.spec,
+                         forced_labour=args.forced_labour, trafficking=args.trafficking)
 
 
 def _estimate(args: argparse.Namespace) -> PrevalenceReport:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from flestimate._context_values import BINARY_CONTEXT, CATEGORY_CONTEXT
 from flestimate._indicators import DIMENSIONS, IndicatorTable, indicator_table, penalty_suffixes
 from flestimate.errors import SpecError
 
@@ -37,45 +38,59 @@ class ContextVariable:
     open: bool = False
 
 
-def _ctx(name: str, kind: str, meaning: str, values: Mapping[str, str] | None = None,
-         open_: bool = False) -> ContextVariable:
-    return ContextVariable(name, kind, meaning, MappingProxyType(dict(values or {})), open_)
+#: What each canonical value means (the values themselves are those of
+#: :data:`flestimate._context_values.CATEGORY_CONTEXT`, which the mapping checks).
+_VALUE_MEANINGS = {
+    "commercial_sex": "commercial sexual exploitation only",
+    "commercial_sex_and_other": "commercial sex and other work",
+    "illicit_activities": "drug production or trafficking and other illicit work, a worst "
+                          "form of child labour",
+    "armed_conflict": "forced recruitment into armed forces or groups",
+    "state": "the state (state-imposed forced labour)",
+    "private": "a private person or enterprise",
+    "returned": "returned migrant", "current_abroad": "abroad now, answered by a proxy",
+    "non_migrant": "never worked abroad",
+    "head": "household head", "spouse": "spouse of the head", "child": "child of the head",
+}
+_MEANINGS = {
+    "sector": "the sector of the job the answers are about",
+    "perpetrator": "who imposed the work (the form of forced labour)",
+    "migrant_status": "the respondent's migration status",
+    "relationship": "relationship to the household head: the household link of the child rule",
+    "moved": "moved (within or across borders) for the job: without it nobody is trafficked "
+             "or not trafficked",
+    "moved_international": "crossed a border for the job",
+    "proxy": "answered by a proxy respondent",
+    "worked": "worked in the reference period (the child rule's link to a parent in forced "
+              "labour needs it)",
+    "work_with_parents": "a child worked with or for the parents (required by that link when "
+                         "mapped)",
+    "age": "age in years: persons under 18 follow the child rule",
+    "household": "household id: the child rule's household link",
+    "sex": "sex", "age_group": "age group", "destination": "country or place of the job",
+    "region": "region of residence", "urban": "urban or rural",
+    "reference_period": "reference period, when it varies by respondent",
+}
+_OTHER_KINDS = {"age": "number", "household": "id"}
+#: The context names whose values only label the tables (a test checks that these and the
+#: others are exactly the names the mapping knows).
+_FREE = ("sex", "age_group", "destination", "region", "urban", "reference_period")
 
 
-#: Every context name of a module spec, in the order of ``docs/map.md``, with the values the
-#: rules (``rules/*.yaml`` and the classification's household link) read.
-CONTEXT_VARIABLES: Mapping[str, ContextVariable] = MappingProxyType({c.name: c for c in (
-    _ctx("sector", "categories", "the sector of the job the answers are about", {
-        "commercial_sex": "commercial sexual exploitation only",
-        "commercial_sex_and_other": "commercial sex and other work",
-        "illicit_activities": "drug production or trafficking and other illicit work, a "
-                              "worst form of child labour",
-        "armed_conflict": "forced recruitment into armed forces or groups"}, open_=True),
-    _ctx("perpetrator", "categories", "who imposed the work (the form of forced labour)",
-         {"state": "the state (state-imposed forced labour)",
-          "private": "a private person or enterprise"}),
-    _ctx("migrant_status", "categories", "the respondent's migration status",
-         {"returned": "returned migrant", "current_abroad": "abroad now, answered by a proxy",
-          "non_migrant": "never worked abroad"}),
-    _ctx("relationship", "categories", "relationship to the household head: the household "
-         "link of the child rule", {"head": "household head", "spouse": "spouse of the head",
-                                    "child": "child of the head"}, open_=True),
-    _ctx("moved", "binary", "moved (within or across borders) for the job: without it nobody "
-         "is trafficked or not trafficked"),
-    _ctx("moved_international", "binary", "crossed a border for the job"),
-    _ctx("proxy", "binary", "answered by a proxy respondent"),
-    _ctx("worked", "binary", "worked in the reference period (the child rule's link to a "
-         "parent in forced labour needs it)"),
-    _ctx("work_with_parents", "binary", "a child worked with or for the parents (required by "
-         "that link when mapped)"),
-    _ctx("age", "number", "age in years: persons under 18 follow the child rule"),
-    _ctx("household", "id", "household id: the child rule's household link"),
-    *(_ctx(n, "free", m) for n, m in (
-        ("sex", "sex"), ("age_group", "age group"),
-        ("destination", "country or place of the job"), ("region", "region of residence"),
-        ("urban", "urban or rural"),
-        ("reference_period", "reference period, when it varies by respondent"))),
-)})
+def _variable(name: str) -> ContextVariable:
+    if name in CATEGORY_CONTEXT:
+        values, open_ = CATEGORY_CONTEXT[name]
+        return ContextVariable(name, "categories", _MEANINGS.get(name, ""),
+                               MappingProxyType({v: _VALUE_MEANINGS.get(v, "") for v in values}),
+                               open_)
+    kind = "binary" if name in BINARY_CONTEXT else _OTHER_KINDS.get(name, "free")
+    return ContextVariable(name, kind, _MEANINGS.get(name, ""))
+
+
+#: Every context name of a module spec (those the mapping knows), the categorical ones first,
+#: with the values the rules read (from :mod:`flestimate._context_values`) and their meaning.
+CONTEXT_VARIABLES: Mapping[str, ContextVariable] = MappingProxyType({
+    n: _variable(n) for n in (*CATEGORY_CONTEXT, *BINARY_CONTEXT, *_OTHER_KINDS, *_FREE)})
 
 
 def _cell(text: str) -> str:
