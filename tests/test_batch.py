@@ -322,7 +322,9 @@ INVALID = [
     (HEADER + MOLDOVA_ENTRY.replace("moldova-2008-synthetic", "moldova-2008"),
      "survey[0] (MDA-2008).spec: 'moldova-2008' is neither a built-in module spec"),
     (HEADER + MOLDOVA_ENTRY + "forced_labour = 'seed2007'\n",
-     "survey[0] (MDA-2008).forced_labour: 'seed2007' is neither a built-in forced_labour rule"),
+     "survey[0] (MDA-2008).forced_labour: must be a built-in forced_labour rule set "
+     "(htshtc2012_dimension, htshtc2012_strong, icls2018) or a .yaml file; got string "
+     "'seed2007'"),
     (HEADER + MOLDOVA_ENTRY + "design = { lonely = 'adjust' }\n",
      "survey[0] (MDA-2008).design.lonely: unknown key; did you mean 'lonely_psu'?"),
     (HEADER + "file = 'x.sav'\n" + MOLDOVA_ENTRY,

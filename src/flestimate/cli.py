@@ -20,17 +20,12 @@ from typing import TYPE_CHECKING
 from flestimate._atomic import atomic_write_text
 from flestimate._safe_output import neutralise_csv
 from flestimate._version import __version__
-from flestimate.classification._rules import PLAIN_PENALTIES
 from flestimate.design import LONELY_PSU_RULES, SurveyDesign
 from flestimate.errors import ArgumentError, EstimationError, FlestimateError
 from flestimate.intervals import CI_METHODS
 from flestimate.io import read_microdata
-from flestimate.report import (
-    MISSING_METHODS,
-    PREVALENCE_CI_METHODS,
-    VARIANCE_METHODS,
-    PrevalenceReport,
-)
+from flestimate.report import PrevalenceReport
+from flestimate.report._options import add_arguments, given_options
 from flestimate.report._sensitivity import DEFAULT_DELTAS
 from flestimate.results import Estimates
 
@@ -118,49 +113,24 @@ def _survey_file_arguments(parser: argparse.ArgumentParser, spec_required: bool 
 
 
 def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
-    """``flestimate estimate``: the options of :func:`~flestimate.estimate_prevalence` and
-    the output."""
+    """``flestimate estimate``: every option of :func:`~flestimate.estimate_prevalence` (the
+    table of ``flestimate.report._options``: same names, help and checks) and the output."""
     _survey_file_arguments(parser)
-    parser.add_argument("--by",
-                        help="domain margins, comma-separated; 'a*b' crosses two columns")
-    parser.add_argument("--ci", default="korn-graubard", choices=PREVALENCE_CI_METHODS,
-                        help="interval for shares (default korn-graubard)")
-    parser.add_argument("--level", type=float, default=0.95)
-    parser.add_argument("--variance", default="taylor", choices=VARIANCE_METHODS)
-    parser.add_argument("--replicates", type=int, help="bootstrap replicates (default 50)")
-    parser.add_argument("--seed", type=int, help="seed of the bootstrap replicates")
-    parser.add_argument("--reliability", default="nchs2017",
-                        help="reliability rule set: nchs2017 (default), rse30, none, or a "
-                             "YAML file")
-    parser.add_argument("--disclosure", choices=("threshold", "none"),
-                        help="disclosure control: threshold (default: no cell of fewer than "
-                             "--disclosure-threshold respondents, with complementary "
-                             "suppression) or none (internal use)")
-    parser.add_argument("--disclosure-threshold", type=int,
-                        help="minimum respondents behind a published cell (default 3, or the "
-                             "spec's)")
-    parser.add_argument("--forced-labour", default="icls2018", help="forced-labour rule set")
-    parser.add_argument("--trafficking", default="seed2007", help="trafficking rule set")
-    parser.add_argument("--missing", default="impute", choices=MISSING_METHODS,
-                        help="undetermined respondents: multiple imputation (impute, default) or "
-                             "counted as not (minimum, the ILO minimum-estimate convention)")
-    parser.add_argument("--imputations", type=int, default=20,
-                        help="number of imputations M (20)")
-    parser.add_argument("--plain-penalties", default="unknown_dimension",
-                        choices=PLAIN_PENALTIES,
-                        help="a penalty recorded without the dimension in which it was "
-                             "applied, where a rule asks for one dimension: undetermined there "
-                             "(unknown_dimension, default), counted in every dimension, "
-                             "ignored, or an error")
+    add_arguments(parser)
     _output_arguments(parser, _FORMATS["estimate"],
                       "output file (required for xlsx); its extension sets the format: .xlsx, "
                       ".html, .csv, .json, .txt or .md (table)")
 
 
+#: Options of estimate_prevalence that `flestimate sensitivity` does not take: its --indicators
+#: are the classes to shift, and it always imputes.
+_NOT_SENSITIVITY = ("indicators", "missing")
+
+
 def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
-    """``flestimate sensitivity``: the deltas, the tipping value, the classes and the output."""
+    """``flestimate sensitivity``: the deltas, the tipping value, the classes, the options of
+    the estimate (but ``--indicators`` and ``--missing``) and the output."""
     _survey_file_arguments(parser)
-    parser.add_argument("--by", help="domain margins, comma-separated")
     parser.add_argument("--delta", default=",".join(f"{d:g}" for d in DEFAULT_DELTAS),
                         help="shifts of the log-odds of yes of the missing sensitive answers, "
                              "comma-separated (default -2 to 2 by 0.5)")
@@ -169,8 +139,7 @@ def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                              "interval reach it (tipping points)")
     parser.add_argument("--indicators", default="forced_labour,trafficked",
                         help="classes, comma-separated (default forced_labour,trafficked)")
-    parser.add_argument("--imputations", type=int, default=20)
-    parser.add_argument("--seed", type=int, help="seed of the imputations (0 by default)")
+    add_arguments(parser, skip=_NOT_SENSITIVITY)
     _output_arguments(parser, _FORMATS["sensitivity"],
                       "output file; its extension sets the format: .csv, .json, .txt or .md "
                       "(table)")
@@ -288,13 +257,8 @@ def _estimate(args: argparse.Namespace) -> PrevalenceReport:
     args.format = _output_format(args)
     if args.format == "xlsx" and args.out is None:
         raise ArgumentError("--format xlsx writes a workbook: give its path with -o FILE")
-    return estimate_prevalence(
-        args.file, args.spec, by=_split(args.by) or None, ci=args.ci, variance=args.variance,
-        level=args.level, households=args.households, replicates=args.replicates,
-        seed=args.seed, reliability=args.reliability, forced_labour=args.forced_labour,
-        trafficking=args.trafficking, plain_penalties=args.plain_penalties,
-        missing=args.missing, imputations=args.imputations, disclosure=args.disclosure,
-        disclosure_threshold=args.disclosure_threshold)
+    options = given_options(args)  # checked before any file is read
+    return estimate_prevalence(args.file, args.spec, households=args.households, **options)
 
 
 def _sensitivity(args: argparse.Namespace) -> str:
@@ -311,9 +275,9 @@ def _sensitivity(args: argparse.Namespace) -> str:
     except ValueError as exc:
         raise ArgumentError(f"--delta must be numbers separated by commas; got "
                             f"{args.delta!r}") from exc
-    report = estimate_prevalence(args.file, args.spec, by=_split(args.by) or None,
-                                 households=args.households, imputations=args.imputations,
-                                 seed=args.seed, missing="impute")
+    options = given_options(args, skip=_NOT_SENSITIVITY)
+    report = estimate_prevalence(args.file, args.spec, households=args.households,
+                                 missing="impute", **options)
     sens = report.sensitivity(delta=deltas, indicators=_split(args.indicators))
     tips = sens.tipping_points(args.value) if args.value is not None else None
     if args.format == "csv":

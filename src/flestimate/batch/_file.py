@@ -14,18 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from flestimate._config import MAX_DEPTH, check_shape
-from flestimate.classification._rules import PLAIN_PENALTIES, RULES_DIR, builtin_rules
-from flestimate.design import LONELY_PSU_RULES
-from flestimate.disclosure import DISCLOSURE_RULES
+from flestimate.classification._rules import RULES_DIR
 from flestimate.errors import SpecError
 from flestimate.mapping import SPEC_DIR, builtin_specs
-from flestimate.report import (
-    MISSING_METHODS,
-    PREVALENCE_CI_METHODS,
-    RELIABILITY_RULES,
-    TABLES,
-    VARIANCE_METHODS,
-    estimate_prevalence,
+from flestimate.report import TABLES, estimate_prevalence
+from flestimate.report._options import (
+    OPTIONS,
+    RULE_KINDS,
+    InvalidOption,
+    is_path,
+    margins,
+    option,
 )
 from flestimate.report._reliability import RELIABILITY_DIR
 from flestimate.results import freeze, thaw
@@ -35,17 +34,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["FORMATS", "Batch", "SurveyJob", "load_batch"]
+__all__ = ["FORMATS", "Batch", "SurveyJob", "is_path", "load_batch"]
 
 #: Output formats of the combined estimates (``[output] formats``).
 FORMATS: tuple[str, ...] = ("parquet", "csv", "xlsx")
 
 # Keyword arguments of estimate_prevalence() a survey (or [defaults]) may set, besides the
-# files, the spec and the tables; their defaults are the function's own.
-_OPTIONS = ("by", "ci", "variance", "level", "df", "design", "replicates", "seed", "reliability",
-            "forced_labour", "trafficking", "child", "form", "indicators", "plain_penalties",
-            "missing", "imputations", "imputation_classes", "disclosure",
-            "disclosure_threshold")
+# files, the spec and the tables: every option of the one table (flestimate.report._options),
+# checked by it; their defaults are the function's own.
+_OPTIONS = tuple(o.name for o in OPTIONS)
 _OPTION_DEFAULTS: Mapping[str, Any] = {
     name: p.default for name, p in inspect.signature(estimate_prevalence).parameters.items()
     if name in _OPTIONS}
@@ -61,8 +58,7 @@ DESIGN_KEYS = ("weights", "strata", "psu", "fpc", "nest", "lonely_psu", "replica
                 "replicate_method", "replicate_scale", "replicate_rscales", "replicate_mse",
                 "replicate_rho", "replicate_combined")
 # File-valued keys: a built-in name, or a .yaml/.yml file relative to the batch file.
-_RULE_KINDS = ("forced_labour", "trafficking", "child", "form")
-REFERENCES = ("spec", "reliability", *_RULE_KINDS, "indicators")
+REFERENCES = ("spec", "reliability", *RULE_KINDS, "indicators")
 _RANDOM_VARIANCE = ("bootstrap", "subbootstrap")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _TOML_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
@@ -120,6 +116,9 @@ class SurveyJob:
                 args[key] = str(self.files[key])
             elif key == "spec":
                 args[key] = value
+        if args.get("calibrate"):  # the files of population totals, one per margin
+            args["calibrate"] = [str(self.files[f"calibrate[{j}]"])
+                                 for j in range(len(args["calibrate"]))]
         args["data_or_path"] = str(self.file)
         args["households"] = str(self.households) if self.households is not None else None
         return args
@@ -152,17 +151,6 @@ class Batch:
     formats: tuple[str, ...]
     reports: bool
     surveys: tuple[SurveyJob, ...]
-
-
-#: Options that name one of a set of methods or rules.
-_CHOICES: dict[str, Sequence[str]] = {
-    "ci": PREVALENCE_CI_METHODS, "variance": VARIANCE_METHODS, "plain_penalties": PLAIN_PENALTIES,
-    "missing": MISSING_METHODS, "disclosure": DISCLOSURE_RULES}
-#: Options that are numbers: (lowest, highest or None).
-_NUMBERS: dict[str, tuple[float, float | None]] = {"level": (0.0, 1.0), "df": (0.0, None)}
-#: Options that are whole numbers: the lowest.
-_INTEGERS: dict[str, int] = {"replicates": 2, "seed": 0, "imputations": 2,
-                             "imputation_classes": 1, "disclosure_threshold": 1}
 
 
 class _Checker:
@@ -218,67 +206,43 @@ class _Checker:
             raise self.fail(where, f"must be an integer >= {low}; got {_shown(value)}")
         return value
 
-    def design(self, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"must be a table like the spec's design section; got "
-                                   f"{_shown(value)}")
-        self.unknown(value, DESIGN_KEYS, where)
-        out: dict[str, Any] = {}
-        for key, v in value.items():
-            at = f"{where}.{key}"
-            if key == "weights":
-                out[key] = self.text(v, at)
-            elif key in ("strata", "psu", "fpc", "replicate_weights"):
-                out[key] = v if isinstance(v, str) and v else self.texts(v, at)
-            elif key in ("nest", "replicate_mse", "replicate_combined"):
-                if not isinstance(v, bool):
-                    raise self.fail(at, f"must be true or false; got {_shown(v)}")
-                out[key] = v
-            elif key == "replicate_method":
-                out[key] = self.text(v, at)
-            elif key in ("replicate_scale", "replicate_rho"):
-                if isinstance(v, bool) or not isinstance(v, int | float):
-                    raise self.fail(at, f"must be a number; got {_shown(v)}")
-                out[key] = float(v)
-            elif key == "replicate_rscales":
-                if not isinstance(v, list) or not all(
-                        isinstance(x, int | float) and not isinstance(x, bool) for x in v):
-                    raise self.fail(at, f"must be an array of numbers; got {_shown(v)}")
-                out[key] = [float(x) for x in v]
-            else:
-                out[key] = self.choice(v, LONELY_PSU_RULES, at)
-        return out
-
     def reference(self, key: str, value: Any, where: str) -> str:
         """A built-in name (checked here) or a YAML file (checked when the survey runs)."""
         text = self.text(value, where)
-        if is_path(text):
-            return text
-        names = _builtin_names(key)
-        if text not in names:
+        if key == "spec":
+            names = builtin_specs()
+            if is_path(text) or text in names:
+                return text
             close = difflib.get_close_matches(text, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise self.fail(where, f"{text!r} is neither a built-in {WHAT[key]} "
+            raise self.fail(where, f"{text!r} is neither a built-in module spec "
                                    f"({', '.join(names)}) nor a .yaml file{hint}")
-        return text
+        return str(self.checked(key, text, where))
+
+    def checked(self, key: str, value: Any, where: str) -> Any:
+        """``value`` checked by the option's own check (the one estimate_prevalence and the
+        command line use), the received value shown with its TOML type."""
+        try:
+            return option(key).check(value)
+        except InvalidOption as exc:
+            raise self.fail(where + exc.at, exc.message(_shown)) from None
+
+    def files(self, value: Any, where: str) -> list[str]:
+        """``calibrate``: a CSV file or an array of them (relative to the batch file), one per
+        margin."""
+        names = self.texts(value, where)
+        if len(names) > MAX_CALIBRATION_FILES:
+            raise self.fail(where, f"at most {MAX_CALIBRATION_FILES} files of population "
+                                   f"totals; got {len(names)}")
+        return names
 
     def option(self, key: str, value: Any, where: str) -> Any:
-        if key == "by":
-            return self.texts(value, where)
         if key == "tables":
             tables = [self.choice(t, TABLES, f"{where}[{i}]")
                       for i, t in enumerate(self.texts(value, where))]
             if len(set(tables)) < len(tables):
                 raise self.fail(where, f"a table is listed twice: {tables}")
             return [t for t in TABLES if t in tables]
-        if key in _CHOICES:
-            return self.choice(value, _CHOICES[key], where)
-        if key in _NUMBERS:
-            return self.number(value, where, *_NUMBERS[key])
-        if key in _INTEGERS:
-            return self.integer(value, where, _INTEGERS[key])
-        if key == "design":
-            return self.design(value, where)
         if key == "timeout":
             seconds = self.number(value, where, 0.0, None)
             if seconds == float("inf"):
@@ -287,30 +251,29 @@ class _Checker:
             return seconds
         if key in REFERENCES:
             return self.reference(key, value, where)
-        return self.text(value, where)  # households
+        if key == "households":
+            return self.text(value, where)
+        if key == "design" and not isinstance(value, dict):
+            raise self.fail(where, f"must be a table like the spec's design section; got "
+                                   f"{_shown(value)}")
+        if key == "calibrate":
+            return self.files(value, where)
+        checked = self.checked(key, value, where)
+        if key == "by":  # "sex,region" or ["sex", "region*urban"]: one name per margin
+            return ["*".join(m) for m in margins(checked)]
+        return checked
 
 
+#: At most this many files of population totals in a survey's ``calibrate``.
+MAX_CALIBRATION_FILES = 16
 WHAT = {"spec": "module spec", "reliability": "reliability rule set",
-         "indicators": "indicator table", **{k: f"{k} rule set" for k in _RULE_KINDS}}
+        "indicators": "indicator table", **{k: f"{k} rule set" for k in RULE_KINDS},
+        **{f"calibrate[{j}]": "population totals file" for j in range(MAX_CALIBRATION_FILES)}}
 
 
 def _shown(value: Any) -> str:
     kind = _TOML_TYPES.get(type(value), type(value).__name__)
     return f"{kind} {value!r}" if not isinstance(value, dict | list) else kind
-
-
-def is_path(value: str) -> bool:
-    return "/" in value or "\\" in value or value.lower().endswith((".yaml", ".yml"))
-
-
-def _builtin_names(key: str) -> list[str]:
-    if key == "spec":
-        return builtin_specs()
-    if key == "reliability":
-        return list(RELIABILITY_RULES)
-    if key == "indicators":
-        return []
-    return [name for name, kind in builtin_rules().items() if kind == key]
 
 
 def _builtin_file(key: str, name: str) -> Path:
@@ -463,6 +426,8 @@ def _survey(check: _Checker, i: int, entry: Any, defaults: Mapping[str, Any]) ->
         if isinstance(value, str):
             files[key] = (_absolute(check.base, value) if is_path(value)
                           else _builtin_file(key, value))
+    for j, name in enumerate(options["calibrate"] or ()):
+        files[f"calibrate[{j}]"] = _absolute(check.base, name)
     return SurveyJob(sid, country, year, i, person_file, files.get("households"),
                      str(values["spec"]), tuple(values.get("tables", TABLES)), freeze(options),
                      freeze(files), values.get("timeout", DEFAULT_TIMEOUT))

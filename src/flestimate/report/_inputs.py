@@ -4,7 +4,7 @@ person ids), with the read check in the data-quality report."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +15,21 @@ from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, forma
 from flestimate.io import read_microdata
 from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
 from flestimate.report._common import as_list
+from flestimate.report._options import InvalidOption, margins
 
-__all__ = ["check_spec_columns", "check_unique_ids", "input_frame", "margin_columns",
-           "module_spec", "parse_margins", "read_input", "with_read_row"]
+__all__ = ["calibration_totals", "check_spec_columns", "check_unique_ids", "input_frame",
+           "margin_columns", "module_spec", "parse_margins", "read_input", "with_read_row"]
 
 
-def parse_margins(by: Any) -> list[tuple[str, ...]]:
-    """``by`` as a list of margins: "sex" one margin, ["sex", "region"] two margins, and
-    "sex*region" (or a tuple inside the list) one crossed margin."""
-    if by is None:
-        return []
-    items = [by] if isinstance(by, str | tuple) else by
-    if not isinstance(items, Sequence):
-        raise ArgumentTypeError(f"`by` of `estimate_prevalence()` must be a column name or a "
-                                f"list of them; got {type(by).__name__}")
-    out: list[tuple[str, ...]] = []
-    for item in items:
-        cols = tuple(c.strip() for c in item.split("*")) if isinstance(item, str) else tuple(item)
-        if not cols or not all(isinstance(c, str) and c for c in cols):
-            raise ArgumentError(f"`by` of `estimate_prevalence()`: {item!r} is not a column name "
-                                f"or a crossing like 'sex*region'")
-        if cols not in out:
-            out.append(cols)
-    return out
+def parse_margins(by: Any, func: str = "estimate_prevalence") -> list[tuple[str, ...]]:
+    """``by`` as a list of margins: "sex" one margin; "sex,region" or ["sex", "region"] two
+    margins; "sex*region" (or a tuple inside the list) one crossed margin (the option's rule,
+    :func:`~flestimate.report._options.margins`)."""
+    try:
+        return margins(by)
+    except InvalidOption as exc:
+        error = ArgumentTypeError if exc.wrong_type else ArgumentError
+        raise error(f"`by` of `{func}()` {exc.message()}") from None
 
 
 def module_spec(spec: Any) -> ModuleSpec:
@@ -187,3 +179,26 @@ def margin_columns(totals: Any) -> list[str]:
     raise ArgumentTypeError(f"`calibrate` of `estimate_prevalence()` must be a DataFrame of "
                             f"population totals, a list of them or a mapping; got "
                             f"{type(totals).__name__}")
+
+
+def calibration_totals(totals: Any) -> Any:
+    """``calibrate`` with CSV files of population totals (a path, or a list of paths and
+    DataFrames) read as DataFrames; anything else as given. A file that cannot be read is a
+    ``DataError`` naming it."""
+    if isinstance(totals, str | Path):
+        return _totals_file(totals)
+    if isinstance(totals, list | tuple) and any(isinstance(t, str | Path) for t in totals):
+        return [_totals_file(t) if isinstance(t, str | Path) else t for t in totals]
+    return totals
+
+
+def _totals_file(path: str | Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the population totals of `calibrate` (a CSV file "
+                        f"of margin columns and a `total` column): {exc}") from exc
+    if "total" not in frame.columns:
+        raise DataError(f"{path}: population totals of `calibrate` need a `total` column; got "
+                        f"columns {format_values([str(c) for c in frame.columns])}")
+    return frame

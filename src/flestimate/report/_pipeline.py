@@ -19,16 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import check_choice
 from flestimate.classification import classify
 from flestimate.classification._rules import FORMS
 from flestimate.disclosure import DisclosureRules, load_disclosure
 from flestimate.errors import ArgumentError
 from flestimate.impute import check_imputations, seed_sequence
-from flestimate.intervals import PROPORTION_CI_METHODS
 from flestimate.mapping import MappedSurvey, ModuleSpec
 from flestimate.report._frame import prepare, with_imputations
 from flestimate.report._inputs import (
+    calibration_totals,
     check_spec_columns,
     check_unique_ids,
     input_frame,
@@ -38,21 +37,17 @@ from flestimate.report._inputs import (
     read_input,
     with_read_row,
 )
+from flestimate.report._options import (
+    MISSING_METHODS,
+    PREVALENCE_CI_METHODS,
+    VARIANCE_METHODS,
+    check_options,
+)
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules, load_reliability
 
 __all__ = ["INDICATORS", "MISSING_METHODS", "PREVALENCE_CI_METHODS", "VARIANCE_METHODS",
            "estimate_prevalence"]
-
-#: ``ci=`` choices: the interval methods for proportions, and Wald.
-PREVALENCE_CI_METHODS = (*PROPORTION_CI_METHODS, "wald")
-
-#: ``missing=`` choices: multiple imputation of the undetermined, or the minimum estimate.
-MISSING_METHODS = ("impute", "minimum")
-
-#: ``variance=`` choices: Taylor linearisation or replicates made from the declared design.
-VARIANCE_METHODS = ("taylor", "replicate", "jk1", "jkn", "brr", "fay", "bootstrap",
-                    "subbootstrap")
 
 #: The classes estimated in the ``prevalence`` table, in display order, with their labels.
 INDICATORS: Mapping[str, str] = {
@@ -117,7 +112,8 @@ def estimate_prevalence(
     spec : str, path, mapping or ModuleSpec
         Built-in spec name (e.g. ``"moldova-2008-synthetic"``) or a YAML file.
     by : str or list, optional
-        Domain margins: ``"sex"``; ``["sex", "destination"]`` (two margins);
+        Domain margins: ``"sex"``; ``["sex", "destination"]`` or ``"sex,destination"`` (two
+        margins);
         ``"sex*destination"`` (crossed). Context variables of the spec or columns of the file.
     ci : str
         Interval for shares: ``korn-graubard`` (default), ``beta``, ``logit``, ``wilson``,
@@ -149,8 +145,9 @@ def estimate_prevalence(
         {rule: threshold, threshold: 5}`` in the spec).
     forced_labour, trafficking, child, form, indicators, plain_penalties
         Passed to :func:`~flestimate.classify`.
-    calibrate : DataFrame, list of DataFrames or mapping, optional
-        Population totals to calibrate the weights to, over every row of the file
+    calibrate : DataFrame, list of DataFrames, mapping, or CSV file(s), optional
+        Population totals to calibrate the weights to (a CSV file is read as a DataFrame:
+        margin columns and a ``total`` column), over every row of the file
         (:meth:`SurveyDesign.calibrate`): margin columns are columns of the file or context
         variables of the spec (recoded over every row, so that controls can use labels such as
         ``sex: male``). Replicate designs recalibrate every replicate.
@@ -190,8 +187,17 @@ def estimate_prevalence(
     Manski 2004 give a narrower one). Numbers use the log-scale interval ``x exp(-+ t se/x)``
     (Parker et al. 2023, eq. 24) with the design df.
     """
-    imputations, seed_seq = _check_arguments(variance, ci, missing, imputations, seed,
-                                             imputation_classes)
+    check_options({"by": by, "ci": ci, "variance": variance, "level": level, "df": df,
+                   "design": design, "replicates": replicates, "seed": seed,
+                   "reliability": reliability, "forced_labour": forced_labour,
+                   "trafficking": trafficking, "child": child, "form": form,
+                   "indicators": indicators, "plain_penalties": plain_penalties,
+                   "calibrate": calibrate, "calibration_method": calibration_method,
+                   "calibration_bounds": calibration_bounds, "missing": missing,
+                   "imputations": imputations, "imputation_classes": imputation_classes,
+                   "disclosure": disclosure, "disclosure_threshold": disclosure_threshold})
+    calibrate = calibration_totals(calibrate)
+    imputations, seed_seq = _imputation_stream(missing, imputations, seed)
     margins = parse_margins(by)
     spec_obj = module_spec(spec)
     rules = load_reliability(reliability)
@@ -218,24 +224,14 @@ def estimate_prevalence(
 
 
 # -- its steps ----------------------------------------------------------------------------------
-def _check_arguments(variance: str, ci: str, missing: str, imputations: int, seed: Any,
-                     imputation_classes: int) -> tuple[int, np.random.SeedSequence | None]:
-    """The choices and the imputation settings, checked before any file is read: the number
-    of imputations and the imputations' random stream (None for ``missing="minimum"``)."""
-    check_choice(variance, VARIANCE_METHODS, "variance", "estimate_prevalence")
-    check_choice(ci, PREVALENCE_CI_METHODS, "ci", "estimate_prevalence")
-    if missing not in MISSING_METHODS:
-        raise ArgumentError(f"`missing` of `estimate_prevalence()` must be one of "
-                            f"{', '.join(map(repr, MISSING_METHODS))}; got {missing!r}")
+def _imputation_stream(missing: str, imputations: int, seed: Any
+                       ) -> tuple[int, np.random.SeedSequence | None]:
+    """The number of imputations and the imputations' random stream (None for
+    ``missing="minimum"``); the options themselves are checked by ``check_options``."""
     if missing != "impute":
         return imputations, None
-    imputations = check_imputations(imputations, "estimate_prevalence")
-    seed_seq = seed_sequence(seed, "estimate_prevalence")
-    if isinstance(imputation_classes, bool) or not isinstance(
-            imputation_classes, int | np.integer) or imputation_classes < 1:
-        raise ArgumentError(f"`imputation_classes` of `estimate_prevalence()` must be a "
-                            f"positive integer; got {imputation_classes!r}")
-    return imputations, seed_seq
+    return (check_imputations(imputations, "estimate_prevalence"),
+            seed_sequence(seed, "estimate_prevalence"))
 
 
 def _disclosure_rules(disclosure: str | Mapping[str, Any] | DisclosureRules | None,
