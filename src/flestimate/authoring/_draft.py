@@ -40,7 +40,8 @@ __all__ = ["draft_spec", "variables_of"]
 _RESERVED = {"yes", "no", "true", "false", "null", "on", "off", "y", "n", "~"}
 #: Label patterns that suggest a canonical value of a context variable the rules read.
 _SUGGEST: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "sector": (("commercial_sex", r"sex|prostitut|escort"),
+    "sector": (("commercial_sex_and_other", r"(sex|prostitut).*\b(and|or) other|other.*\bsex"),
+               ("commercial_sex", r"sex|prostitut|escort"),
                ("armed_conflict", r"\barm(ed|y)\b|militar|combat"),
                ("illicit_activities", r"drug|illicit|criminal")),
     "perpetrator": (("state", r"state|government|police|army|prison|public|authorit"),
@@ -99,6 +100,7 @@ class _Draft:
     columns: Mapping[str, Guess]
     codes: Mapping[str, list[Any]]
     items: list[Variable]
+    matches: Mapping[str, tuple[str, float]]  # yes/no item -> (canonical id, score)
 
 
 def _merge_key(persons: Microdata, households: Microdata | None) -> str | None:
@@ -119,18 +121,19 @@ def _prepare(persons: Microdata, households: Microdata | None) -> _Draft:
     if households is not None:
         allvars.update({k: v for k, v in variables_of(households).items() if k not in pvars})
     key = _merge_key(persons, households)
-    columns = guess_columns(allvars, taken=[key] if key else [])
+    yes_no = [v for v in pvars.values() if {"yes", "no"} <= set(code_kinds(v.value_labels))]
+    matched = match_indicators(yes_no, indicator_table())
+    columns = guess_columns(allvars, taken=[key] if key else [], items=matched)
     if key:
         columns = {"ids.household": Guess(key, "column both files share"), **columns}
     taken = {g.column for g in columns.values()}
-    items = [v for v in pvars.values() if v.name not in taken
-             and {"yes", "no"} <= set(code_kinds(v.value_labels))]
+    items = [v for v in yes_no if v.name not in taken]
     codes, _ = default_codes(items)
     frame = persons.frame
     if households is not None and key:
         extra = [c for c in households.frame.columns if c not in frame.columns or c == key]
         frame = frame.merge(households.frame[extra], on=key, how="left")
-    return _Draft(pvars, allvars, frame, key, columns, codes, items)
+    return _Draft(pvars, allvars, frame, key, columns, codes, items, matched)
 
 
 # -- sections -------------------------------------------------------------------------------------
@@ -238,7 +241,7 @@ def _reversed_line(iid: str, item: Variable, d: _Draft) -> str:
 
 
 def _indicators_section(d: _Draft) -> list[str]:
-    matches = match_indicators(d.items, indicator_table())
+    matches = d.matches
     groups: dict[str, list[Variable]] = {}
     reversed_: list[tuple[str, Variable]] = []
     for item in d.items:

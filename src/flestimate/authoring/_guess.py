@@ -200,23 +200,27 @@ COLUMN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("context.destination", r"destination|country of (work|job|last job)|\bcountry"),
     ("context.moved", r"moved|cross(ed)? (a |the )?border|travel+ed|relocat"),
     ("context.proxy", r"proxy|respondent type|who answered"),
-    ("context.worked", r"\bworked\b|did (you|he|she) work"),
+    ("context.worked", r"^worked$|did (you|he|she) work\b|worked (in|during) the (last|past|"
+                       r"reference)"),
     ("context.region", r"region|oblast|province|governorate|district|county"),
     ("context.urban", r"urban|rural|settlement type"),
 )
 
 
-def guess_columns(variables: Mapping[str, Variable], taken: Iterable[str] = ()
-                  ) -> dict[str, Guess]:
+def guess_columns(variables: Mapping[str, Variable], taken: Iterable[str] = (),
+                  items: Iterable[str] = ()) -> dict[str, Guess]:
     """A column for each key of :data:`COLUMN_PATTERNS` whose pattern matches a column's name
     or label (first match in file order; a column serves one key; ``taken`` are skipped).
-    Binary context keys take yes/no items only, design and id keys unlabelled columns only."""
+    Binary context keys take yes/no items only, but not ``items`` (those matched to an
+    indicator); design and id keys take unlabelled columns only."""
     used = set(taken)
+    matched = set(items)
     out: dict[str, Guess] = {}
     for key, pattern in COLUMN_PATTERNS:
         rx = re.compile(pattern, re.IGNORECASE)
         for var in variables.values():
-            if var.name in used or not _fits(key, var):
+            if var.name in used or not _fits(key, var) or (
+                    var.name in matched and key.startswith("context.")):
                 continue
             for source, text in (("name", var.name), ("label", var.label)):
                 if text and rx.search(text):
