@@ -397,3 +397,42 @@ def test_inspect_checks_the_needs_of_the_rule_sets_given(
     assert main(["inspect", str(survey[0]), "--spec", str(path), "--households",
                  str(survey[1]), "--trafficking", "seed2008"]) == 2
     assert "seed2008" in capsys.readouterr().err
+
+
+def test_an_item_coded_otherwise_gets_its_own_codes_and_a_file_without_items_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyreadstat
+
+    frame = pd.DataFrame({"a1": [1.0, 3, 1], "a2": [1.0, 3, 3], "a3": [1.0, 2, 2],
+                          "w": [1.0, 2.0, 3.0]})
+    sav = tmp_path / "odd.sav"
+    pyreadstat.write_sav(frame, sav, column_labels={
+        "a1": "Deceived about the nature of the work", "a2": "Forced to be on call day and night",
+        "a3": "Were your wages withheld?", "w": "Person weight"},
+        variable_value_labels={"a1": YN, "a2": YN, "a3": {1: "Yes", 2: "No"}})
+    text = new_spec(sav)
+    assert "codes:\n  yes: [1]\n  no: [3]\n" in text  # two items of three share it
+    assert ("  pen_wages_withheld: {items: [a3], codes: {yes: [1], no: [2]}}   # REVIEW: "
+            'guessed from a3 "Were your wages withheld?"') in text
+    spec = _spec_of(text)
+    assert next(i for i in spec.indicators if i.id == "pen_wages_withheld").codes["no"] == (2,)
+    bare = tmp_path / "bare.sav"
+    pyreadstat.write_sav(frame[["w"]], bare)
+    assert main(["spec", "new", str(bare), "-o", str(tmp_path / "bare.yaml")]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {tmp_path / 'bare.yaml'}: no yes/no item matched a canonical indicator; map at "
+        f"least one under `indicators:` (docs/map.md lists the ids) before the spec loads\n")
+
+
+def test_the_generated_block_is_rewritten_between_its_markers(tmp_path: Path) -> None:
+    from flestimate.authoring import rewrite_generated_block
+    from flestimate.authoring._catalogue import BEGIN, END
+
+    page = tmp_path / "page.md"
+    page.write_text(f"# Title\n\n{BEGIN}\nold table\n{END}\n\nafter\n")
+    assert rewrite_generated_block(page) is True
+    assert page.read_text() == f"# Title\n\n{canonical_tables_markdown()}\n\nafter\n"
+    assert rewrite_generated_block(page) is False
+    page.write_text("# no markers\n")
+    with pytest.raises(SpecError, match="the markers of the generated block are missing"):
+        rewrite_generated_block(page)

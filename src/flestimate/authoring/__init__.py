@@ -86,6 +86,9 @@ def write_new_spec(path: str | Path, out: str | Path, households: str | Path | N
         ModuleSpec.from_dict(raw, target.name)
     atomic_write_text(target, text)
     context = raw.get("context") or {}
+    if not indicators:
+        return (f"wrote {target}: no yes/no item matched a canonical indicator; map at least "
+                f"one under `indicators:` (docs/map.md lists the ids) before the spec loads")
     return (f"wrote {target}: {len(indicators)} indicator(s) and {len(context)} context "
             f"variable(s) guessed, {len(review_lines(text))} line(s) marked REVIEW; check "
             f"them, then run `flestimate spec check {target}` and `flestimate inspect {path}"
