@@ -10,10 +10,13 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from flestimate._format import count_text, html_table, label_text
 from flestimate.report._common import pct
 from flestimate.report._plot import MATPLOTLIB_HINT, forest_plot
+from flestimate.report._publish import table_html
 from flestimate.results import describe_design
 
 if TYPE_CHECKING:
@@ -35,7 +38,7 @@ max-width:72em;padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.5em}h2{font-size:1.25em;border-bottom:1px solid #ccc;margin-top:2em}
 h3{font-size:1.05em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.88em}
-th,td{padding:.2em .6em;border-bottom:1px solid #e4e4e4;text-align:right;white-space:pre-wrap}
+th,td{padding:.2em .6em;border-bottom:1px solid #e4e4e4;text-align:right}
 th{background:#f3f5f8;border-bottom:1px solid #999}
 td:first-child,th:first-child{text-align:left}
 table.meta td,table.meta th{text-align:left}
@@ -115,14 +118,25 @@ def _esc(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(frame: pd.DataFrame, index: bool = False) -> str:
-    # a blank (confidential or missing) cell, whatever its dtype (pd.NA prints as <NA>)
-    shown = frame.copy()
-    for col in shown.columns[[isinstance(t, pd.api.extensions.ExtensionDtype)
-                              for t in shown.dtypes]]:
-        shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
-    out: str = shown.to_html(escape=True, index=index, border=0, na_rep="")
-    return out
+def _cell(value: Any) -> str:
+    """A cell of a report frame as printed: whole numbers with thousands separators, other
+    numbers with four significant digits, blanks for missing values."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return "" if value is None or value is pd.NA else label_text(value)
+    if not np.isfinite(float(value)):
+        return ""
+    return count_text(value) if float(value).is_integer() else f"{float(value):.4g}"
+
+
+def _table(frame: pd.DataFrame, index: bool = False, legend: str = "") -> str:
+    """A report frame (indicators, quality, counts) as an HTML table in the one style:
+    text columns left-aligned, numbers right-aligned and formatted, blanks for missing."""
+    shown = frame.reset_index() if index else frame
+    text = [c for c in shown.columns if not pd.api.types.is_numeric_dtype(shown[c])
+            or pd.api.types.is_bool_dtype(shown[c])]
+    cells = pd.DataFrame({str(c): [_cell(v) for v in shown[c].astype(object)]
+                          for c in shown.columns}, index=range(len(shown)))
+    return html_table(cells, left=[str(c) for c in text], legend=legend)
 
 
 def _png(ax: Any) -> str:
@@ -176,17 +190,16 @@ def _header(report: PrevalenceReport) -> list[str]:
 
 
 def _estimates(report: PrevalenceReport) -> list[str]:
-    out = ["<h2>National estimates</h2>", _table(report.publication_table("prevalence"))]
+    out = ["<h2>National estimates</h2>", table_html(report, "prevalence", "national")]
     for by in report.margins[1:]:
-        out += [f"<h2>Estimates by {_esc(by)}</h2>",
-                _table(report.publication_table("prevalence", by))]
+        out += [f"<h2>Estimates by {_esc(by)}</h2>", table_html(report, "prevalence", by)]
     for table, title in (("trafficked_by_form", SECTIONS[1]), ("forced_labour_by_form",
                                                                SECTIONS[2])):
         out.append(f"<h2>{title}</h2>")
         for by in report.margins:
             if by != "national":
                 out.append(f"<h3>By {_esc(by)}</h3>")
-            out.append(_table(report.publication_table(table, by)))
+            out.append(table_html(report, table, by))
     return out
 
 
@@ -196,11 +209,11 @@ def _plots(report: PrevalenceReport) -> list[str]:
         import matplotlib  # noqa: F401
     except ImportError:
         return [*out, f'<p class="note">Forest plots are not included: {MATPLOTLIB_HINT}.</p>']
-    out.append('<p class="note">Shares with their intervals by domain; the dotted line is the '
-               "national estimate; the light bar the bounds from the undetermined cases.</p>")
-    for indicator in ("forced_labour", "trafficked"):
-        for by in report.margins[1:] or ("national",):
-            out.append(_png(forest_plot(report, by=by, indicator=indicator)))
+    out.append('<p class="note">Shares with their intervals, nationally and by domain (one plot '
+               "per class, every margin under its heading); the dotted line is the national "
+               "estimate; the light bar the bounds from the undetermined cases.</p>")
+    for indicator in ("forced_labour", "trafficked"):  # one figure each: drawing is the cost
+        out.append(_png(forest_plot(report, by=None, indicator=indicator)))
     return out
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from flestimate.report._prevalence import PrevalenceReport
 
 __all__ = ["DISPLAYS", "LEVELS", "format_values", "hidden", "legend", "merge_notes", "notebook_html",
-           "publication_values", "report_text", "share_columns", "table_text"]
+           "publication_values", "report_text", "share_columns", "table_html", "table_text"]
 
 #: Indent level of the rows "of which" (the parts of the forced-labour total).
 LEVELS = {"trafficked": 1, "forced_labour_not_trafficked": 1}
@@ -185,12 +185,14 @@ def legend(report: PrevalenceReport, table: str) -> str:
 
 
 def table_text(report: PrevalenceReport, table: str, by: str) -> str:
-    """One published table as text, with its legend."""
-    shown = report.publication_table(table, by)
+    """One published table as text, with its legend (wrapped at 100 characters)."""
+    import textwrap
+
     values = report.publication_values(table, by)
+    shown = format_values(values, by)
     left = [*([] if by == "national" else by.split("*")), "indicator", "note"]
     body = text_table(shown, left=left, levels=list(values["level"]) if len(values) else [])
-    return body + "\n" + report.legend(table)
+    return body + "\n" + textwrap.fill(report.legend(table), 100)
 
 
 def report_text(report: PrevalenceReport, margins: bool) -> str:
@@ -206,9 +208,11 @@ def report_text(report: PrevalenceReport, margins: bool) -> str:
     return "\n".join(parts)
 
 
-def _html_block(report: PrevalenceReport, table: str, by: str) -> str:
-    shown = report.publication_table(table, by)
+def table_html(report: PrevalenceReport, table: str, by: str) -> str:
+    """One published table as HTML (inline styles: the same in the report and a notebook),
+    the rows "of which" indented, intervals never wrapped, with its legend."""
     values = report.publication_values(table, by)
+    shown = format_values(values, by)
     dom = [] if by == "national" else by.split("*")
     return html_table(shown, left=[*dom, "indicator", "note"],
                       levels=list(values["level"]) if len(values) else [],
@@ -220,10 +224,10 @@ def notebook_html(report: PrevalenceReport) -> str:
     report has domains) and the tables by form, styled inline, then the methods."""
     h = '<h4 style="margin:.8em 0 .2em">{}</h4>'
     body = [f'<p style="font-weight:bold">{html.escape(report._title())}</p>',
-            h.format("National estimates"), _html_block(report, "prevalence", "national")]
+            h.format("National estimates"), table_html(report, "prevalence", "national")]
     for by in report.margins[1:]:
-        body += [h.format(f"By {html.escape(by)}"), _html_block(report, "prevalence", by)]
+        body += [h.format(f"By {html.escape(by)}"), table_html(report, "prevalence", by)]
     for table, title in DISPLAYS[1:]:
-        body += [h.format(title), _html_block(report, table, "national")]
+        body += [h.format(title), table_html(report, table, "national")]
     body.append(f'<p style="color:#555;font-size:.85em">{html.escape(report._methods())}</p>')
     return '<div class="flestimate-report">' + "".join(body) + "</div>"
