@@ -262,7 +262,7 @@ def test_csv_json_excel_html_show_no_small_cell(report: fl.PrevalenceReport,
     counts = sheets["classification"].drop(columns=sheets["classification"].columns[0])
     assert not counts.apply(_small).any().any()
     prov = dict(zip(sheets["provenance"]["key"], sheets["provenance"]["value"], strict=True))
-    assert "threshold rule" in str(prov["disclosure"])
+    assert "threshold rule" in str(prov["disclosure.description"])
 
     parser = _Tables()
     parser.feed(report.to_html())
