@@ -38,7 +38,7 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "korn-graubard 95% CI" in text
     assert "female" in text and "male" in text
-    assert "Design: 19467 rows, 31 strata, 660 PSUs" in text
+    assert "Design: 19,467 rows, 31 strata, 660 PSUs" in text  # thousands separators
 
 
 def test_input_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -126,9 +126,13 @@ def test_estimates_html_shows_percent_ci_se_n_df(design: SurveyDesign) -> None:
     text = est._repr_html_()
     _no_unescaped(text)
     row = t.iloc[0]
-    assert f"<td>{format_percent(row['estimate'])}</td>" in text
-    assert f"{format_percent(row['ci_low'])} – {format_percent(row['ci_high'])}" in text
-    assert f"<td>{format_percent(row['se'])}</td>" in text
+    # one decimals rule per column (flestimate._format): the estimate column and its CI take
+    # two decimals only when a non-zero estimate is below 1%; the SE one decimal more
+    d = 2 if ((t["estimate"] > 0) & (t["estimate"] < 0.01)).any() else 1
+    d_se = (2 if ((t["se"] > 0) & (t["se"] < 0.01)).any() else 1) + 1
+    assert f"<td>{100 * row['estimate']:.{d}f}</td>" in text
+    assert f"{100 * row['ci_low']:.{d}f} – {100 * row['ci_high']:.{d}f}" in text
+    assert f"<td>{100 * row['se']:.{d_se}f}</td>" in text
     for col in ("%", "% CI", "SE (%)", "n", "df"):
         assert f"<th>{html.escape(col)}</th>" in text
     assert "proportion" in text and "korn-graubard" in text  # the method in the title

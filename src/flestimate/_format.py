@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["DASH", "FLAG", "count_format", "count_text", "excel_share_format",
-           "html_table", "interval_text", "label_text", "share_decimals", "share_text",
-           "text_table"]
+           "html_table", "interval_text", "label_text", "number_decimals", "number_text",
+           "share_decimals", "share_text", "text_table"]
 
 #: The range dash (an en dash, with spaces around it between two numbers).
 DASH = "\u2013"
@@ -46,6 +46,22 @@ def share_decimals(shares: Iterable[float]) -> int:
     else 1."""
     v = np.abs(np.asarray([float(s) for s in shares if _finite(s)], dtype=float)) * 100
     return 2 if bool(((v > 0) & (v < 1)).any()) else 1
+
+
+def number_decimals(values: Iterable[float]) -> int:
+    """The decimals of a column of means or ratios: four significant digits for its largest
+    value (0 from 1,000 up, at most 6)."""
+    v = np.abs(np.asarray([float(x) for x in values if _finite(x)], dtype=float))
+    v = v[v > 0]
+    if not len(v):
+        return 0
+    return int(np.clip(3 - np.floor(np.log10(v.max())), 0, 6))
+
+
+def number_text(x: Any, decimals: int) -> str:
+    """A mean or ratio with ``decimals`` decimals and thousands separators (``""`` if
+    missing)."""
+    return f"{float(x):,.{decimals}f}" if _finite(x) else ""
 
 
 def share_text(p: Any, decimals: int = 1) -> str:

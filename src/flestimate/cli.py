@@ -333,7 +333,21 @@ def _tabulate(args: argparse.Namespace) -> Estimates:
     design_cols = [args.weights, *_split(args.strata), *_split(args.psu), *_split(args.fpc)]
     by = _split(args.by)
     needed = list(dict.fromkeys(design_cols + variables + by + _split(args.subpop)))
-    frame = read_microdata(args.file, usecols=needed).frame
+    import pandas as pd
+
+    from flestimate._format import label_text
+
+    data = read_microdata(args.file, usecols=needed)
+    frame = data.frame
+    for col in [*by, *(variables if kind == "proportion" else [])]:  # labels, not codes
+        labels = dict(data.metadata.value_labels.get(col) or {})
+        if labels:
+            named = frame[col].map(labels)
+            codes = frame[col].map(label_text).where(frame[col].notna())
+            shown = named.where(named.notna(), codes)
+            order = [labels[k] for k in sorted(labels)]  # domains in the codes' order
+            frame[col] = pd.Categorical(shown, categories=list(dict.fromkeys(
+                [*order, *sorted(set(shown.dropna()) - set(order))])))
     design = SurveyDesign(
         frame, weights=args.weights, strata=_split(args.strata) or None,
         psu=_split(args.psu) or None, fpc=_split(args.fpc) or None, nest=args.nest,
@@ -410,8 +424,8 @@ def _write(result: Estimates, fmt: str) -> None:
 
         json.dump(result.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")
-    else:
-        print(result.summary())
+    else:  # formatted numbers (labels, percent, thousands separators), not raw floats
+        print(result.to_text())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from flestimate._format import (
+    DASH,
+    count_text,
+    interval_text,
+    label_text,
+    number_decimals,
+    number_text,
+    share_decimals,
+    share_text,
+    text_table,
+)
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -113,7 +125,7 @@ def describe_design(d: Mapping[str, Any]) -> str:
             f"PSUs {psu} ({d['n_psu']}); FPC {d.get('fpc') or 'none'}; design df {d['degf']}; "
             f"lonely PSUs: {d['lonely_psu']}")
     if d.get("lonely_strata"):
-        text += f" (strata {', '.join(map(str, d['lonely_strata']))})"
+        text += f" (strata {', '.join(map(label_text, d['lonely_strata']))})"
     return text
 
 
@@ -312,27 +324,58 @@ class Estimates(Result):
         est = self.provenance["estimator"]
         return {"proportion": format_percent, "total": format_count}.get(est, format_number)
 
-    def _html_frame(self) -> pd.DataFrame:
-        """The display of :meth:`_repr_html_`: formatted strings, proportions in percent."""
+    def _formats(self) -> tuple[Callable[[Any], str], str]:
+        """The formatter of the estimate, SE and interval columns (one decimals rule for the
+        whole table: :mod:`flestimate._format`) and the estimate column's name."""
         t = self._table
-        fmt = self._formatter()
-        pct = self.provenance["estimator"] == "proportion"
-        out: pd.DataFrame = pd.DataFrame({c: t[c].astype(str) for c in self._by},
+        est = self.provenance["estimator"]
+        if est == "proportion":
+            d = share_decimals(t["estimate"])
+            return (lambda v: share_text(v, d)), "%"
+        if est == "total":
+            return count_text, "estimate"
+        d = number_decimals(t["estimate"])
+        return (lambda v: number_text(v, d)), "estimate"
+
+    def publication_table(self) -> pd.DataFrame:
+        """The estimates as published (strings): domain values as labels, proportions in
+        percent with one decimals rule per column, ``low – high`` intervals, counts with
+        thousands separators (what the notebook display and ``flestimate tabulate`` print)."""
+        t = self._table
+        fmt, name = self._formats()
+        pct = name == "%"
+        out: pd.DataFrame = pd.DataFrame({c: [label_text(v) for v in t[c]] for c in self._by},
                                          index=t.index)
         out["variable"] = t["variable"].astype(str)
         if "category" in t.columns and t["category"].notna().any():
-            out["category"] = t["category"].astype(object).where(t["category"].notna(), "")
-        name = "%" if pct else "estimate"
+            out["category"] = [label_text(v) for v in t["category"]]
         out[name] = [fmt(v) for v in t["estimate"]]
-        out[f"{name} CI" if pct else "CI"] = [
-            f"{fmt(lo) or '.'} – {fmt(hi) or '.'}" if np.isfinite(lo) or np.isfinite(hi) else ""
-            for lo, hi in zip(t["ci_low"], t["ci_high"], strict=True)]
-        out["SE" if not pct else "SE (%)"] = [fmt(v) for v in t["se"]]
-        out["n"] = [format_count(v) for v in t["n"]]
-        out["df"] = [format_count(v) for v in t["df"]]
+        out["% CI" if pct else "CI"] = [interval_text(lo, hi, fmt)
+                                        for lo, hi in zip(t["ci_low"], t["ci_high"], strict=True)]
+        se_d = share_decimals(t["se"]) + 1 if pct else None
+        out["SE (%)" if pct else "SE"] = [share_text(v, se_d) if se_d else fmt(v)
+                                          for v in t["se"]]
+        out["n"] = [count_text(v) for v in t["n"]]
+        out["df"] = [count_text(v) for v in t["df"]]
         if t["flag"].notna().any():
             out["flag"] = t["flag"].astype(object).where(t["flag"].notna(), "")
         return out
+
+    def _html_frame(self) -> pd.DataFrame:
+        """The display of :meth:`_repr_html_` (:meth:`publication_table`)."""
+        return self.publication_table()
+
+    def to_text(self) -> str:
+        """The title, the published table (labels left, numbers right) and a legend, as
+        ``flestimate tabulate`` prints it."""
+        shown = self.publication_table()
+        left = [*self._by, "variable", "category", "flag"]
+        pct = self.provenance["estimator"] == "proportion"
+        legend = ("% in percent; " if pct else "") + (
+            f"CI: low {DASH} high; n: sample rows in the domain; df: design degrees of "
+            "freedom")
+        return "\n".join([f"{self._label}: {self._title()}", text_table(shown, left=left),
+                           legend, "", *self._footer()])
 
     def _repr_html_(self) -> str:
         table = self._html_frame().to_html(index=False, border=0, escape=True)
@@ -405,23 +448,26 @@ class Estimates(Result):
 
     def summary(self) -> str:
         """A readable report: the table, then the design and the methods used."""
+        lines = [
+            repr(self),
+            "",
+            *self._footer(),
+        ]
+        return "\n".join(lines)
+
+    def _footer(self) -> list[str]:
+        """The design, variance, missing values and version lines under the table."""
         p = self.provenance
         d = p["design"]
-        weights = (f"sum of weights {d['sum_weights']:.6g}, Kish deff of weights "
+        weights = (f"sum of weights {count_text(d['sum_weights'])}, Kish deff of weights "
                    f"{d['kish_deff_weights']:.4g}")
         if is_replicate_summary(d):
             design = [f"Design: {describe_design(d)}; {weights}", f"Variance: {p['variance']}"]
         else:
-            design = [f"Design: {d['n_rows']} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, "
-                      f"{weights}, design df {d['degf']}",
+            design = [f"Design: {d['n_rows']:,} rows, {d['n_strata']:,} strata, "
+                      f"{d['n_psu']:,} PSUs, {weights}, design df {d['degf']:,}",
                       f"Variance: {p['variance']}; lonely PSUs: {d['lonely_psu']}"
-                      + (f" (strata {', '.join(d['lonely_strata'])})" if d["lonely_strata"]
-                         else "")]
-        lines = [
-            repr(self),
-            "",
-            *design,
-            f"Missing values excluded: {int(self._table['n_missing'].sum())}",
-            f"flestimate {p['version']}",
-        ]
-        return "\n".join(lines)
+                      + (f" (strata {', '.join(map(label_text, d['lonely_strata']))})"
+                         if d["lonely_strata"] else "")]
+        return [*design, f"Missing values excluded: {int(self._table['n_missing'].sum()):,}",
+                f"flestimate {p['version']}"]

@@ -60,6 +60,8 @@ def flat_provenance(provenance: Mapping[str, Any]) -> pd.DataFrame:
         if isinstance(value, Mapping) and value:
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, Mapping | list | tuple) and not value:
+            rows.append((prefix, "none"))
         elif isinstance(value, bool) or not isinstance(value, int | float):
             rows.append((prefix, _text(value) if not isinstance(value, bool) else str(value)))
         else:
