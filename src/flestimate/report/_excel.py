@@ -68,7 +68,8 @@ def flat_provenance(provenance: Mapping[str, Any]) -> pd.DataFrame:
             rows.append((prefix, value))
 
     walk("", thaw(provenance))
-    return pd.DataFrame(rows, columns=["key", "value"])
+    out: pd.DataFrame = pd.DataFrame(rows, columns=["key", "value"])
+    return out
 
 
 def notes_rows(report: PrevalenceReport) -> list[tuple[str, str]]:
@@ -117,7 +118,7 @@ def _format_published(sheet: Any, values: pd.DataFrame, shown: pd.DataFrame,
                       legend: str) -> None:
     """Number formats, the indent of the rows "of which", widths, frozen panes and the legend
     of one published sheet (``shown``: the columns written, in order)."""
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped]
 
     decimals = share_decimals(values["%"] / 100) if len(values) else 1
     cols = list(shown.columns)

@@ -52,14 +52,14 @@ def merge_notes(reason: Any, ci_flag: Any) -> str:
     """The flag note of a share: its reason, and the interval's flag unless it says the same
     (``p = 0`` and ``p=0: one-sided interval (NCHS)`` become ``p = 0, one-sided interval
     (NCHS)``)."""
-    reason = str(reason) if isinstance(reason, str) else ""
-    flag = str(ci_flag) if isinstance(ci_flag, str) else ""
+    why: str = reason if isinstance(reason, str) else ""
+    flag: str = ci_flag if isinstance(ci_flag, str) else ""
     if not flag:
-        return reason
+        return why
     head, _, rest = flag.partition(":")
-    if rest and reason and head.replace(" ", "") == reason.replace(" ", ""):
-        return f"{reason},{rest}"
-    return f"{reason}; {flag}" if reason else flag
+    if rest and why and head.replace(" ", "") == why.replace(" ", ""):
+        return f"{why},{rest}"
+    return f"{why}; {flag}" if why else flag
 
 
 def _cell(r: Any, name: str, notes: list[str]) -> tuple[float, float, float, bool]:
@@ -128,7 +128,8 @@ def publication_values(report: PrevalenceReport, table: str, by: str) -> pd.Data
         key = (*[getattr(r, c) for c in dom_cols], r.indicator)
         rec.update(_share_row(report, table, r, numbers.get(key)))
         rows.append(rec)
-    return pd.DataFrame(rows)
+    out: pd.DataFrame = pd.DataFrame(rows)
+    return out
 
 
 def format_values(values: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -139,7 +140,8 @@ def format_values(values: pd.DataFrame, by: str) -> pd.DataFrame:
     out = pd.DataFrame({c: [label_text(v) for v in values[c]] for c in dom_cols},
                        index=values.index)
     if not len(values):
-        return out.assign(indicator=[], note=[])
+        empty: pd.DataFrame = out.assign(indicator=[], note=[])
+        return empty
     out["indicator"] = ["  " * int(lv) + str(i)
                         for i, lv in zip(values["indicator"], values["level"], strict=True)]
     decimals = share_decimals(values["%"] / 100)
@@ -165,7 +167,8 @@ def format_values(values: pd.DataFrame, by: str) -> pd.DataFrame:
     out["cases"] = [count_text(v) for v in values["cases"]]
     out["n"] = [count_text(v) for v in values["n"]]
     out["note"] = values["note"].to_numpy()
-    return out
+    shown: pd.DataFrame = out
+    return shown
 
 
 def legend(report: PrevalenceReport, table: str) -> str:
