@@ -265,13 +265,14 @@ BAD_PYTHON = [
     ({"level": "high"}, ArgumentTypeError,
      "`level` of `estimate_prevalence()` must be a number in (0, 1); got 'high'"),
     ({"df": -1}, ArgumentError,
-     "`df` of `estimate_prevalence()` must be None or a number > 0; got -1"),
+     "`df` of `estimate_prevalence()` must be a number > 0 or None; got -1"),
     ({"replicates": 1}, ArgumentError,
-     "`replicates` of `estimate_prevalence()` must be None or an integer >= 2; got 1"),
+     "`replicates` of `estimate_prevalence()` must be an integer >= 2 or None; got 1"),
     ({"imputation_classes": 0}, ArgumentError,
-     "`imputation_classes` of `estimate_prevalence()` must be an integer >= 1; got 0"),
+     "`imputation_classes` of `estimate_prevalence()` must be a positive integer; got 0"),
     ({"disclosure_threshold": 0}, ArgumentError,
-     "`disclosure_threshold` of `estimate_prevalence()` must be None or an integer >= 1; got 0"),
+     "`disclosure_threshold` of `estimate_prevalence()` must be a positive integer or None; "
+     "got 0"),
     ({"calibration_bounds": (2, 1)}, ArgumentError,
      "`calibration_bounds` of `estimate_prevalence()` must be None or two numbers (low, high) "
      "with low < high; got (2, 1)"),
@@ -294,6 +295,7 @@ def test_errors_name_the_function_the_user_called(kwargs: dict[str, Any], error:
     with pytest.raises(error) as info:
         estimate_prevalence(NOWHERE, SPEC, **kwargs)
     assert str(info.value) == message
+    assert isinstance(info.value, ArgumentError)  # a wrong type too, as before the table
 
 
 def test_command_line_numbers_and_design_pairs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -310,3 +312,13 @@ def test_command_line_numbers_and_design_pairs(capsys: pytest.CaptureFixture[str
                                             "(low, high) with low < high; got '2'")):
         assert main(["estimate", NOWHERE, "--spec", SPEC, *extra]) == 2
         assert capsys.readouterr().err == f"flestimate: {message}\n"
+
+
+def test_the_options_page_is_the_table() -> None:
+    """docs/options.md holds the table as markdown_table() writes it (regenerate it with that
+    function when an option changes)."""
+    from flestimate.report._options import markdown_table
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "options.md").read_text()
+    start = page.index("-->\n", page.index("<!-- options table")) + 4
+    assert page[start:page.index("<!-- end of options table -->")] == markdown_table()

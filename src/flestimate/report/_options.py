@@ -38,8 +38,8 @@ from flestimate.mapping import DESIGN_KEYS
 
 __all__ = ["CALIBRATION_METHODS", "MISSING_METHODS", "NOT_OPTIONS", "OPTIONS",
            "PREVALENCE_CI_METHODS", "RULE_KINDS", "VARIANCE_METHODS", "InvalidOption", "Option",
-           "add_arguments", "check_option", "check_options", "given_options", "is_path",
-           "margins", "option"]
+           "OptionTypeError", "add_arguments", "builtin_names", "check_option", "check_options",
+           "given_options", "is_path", "margins", "option"]
 
 #: ``ci=`` choices: the interval methods for proportions, and Wald.
 PREVALENCE_CI_METHODS = (*PROPORTION_CI_METHODS, "wald")
@@ -160,7 +160,7 @@ def _choice(choices: Sequence[str], none: bool = False) -> Callable[[Any], Any]:
 def _number(low: float, high: float | None = None, none: bool = False) -> Callable[[Any], Any]:
     """A check that the value is a number in (low, high) (or > low; or None with ``none``)."""
     span = f"in ({low:g}, {high:g})" if high is not None else f"> {low:g}"
-    what = f"must be None or a number {span}" if none else f"must be a number {span}"
+    what = f"must be a number {span}" + (" or None" if none else "")
 
     def check(value: Any) -> Any:
         if value is None and none:
@@ -169,13 +169,15 @@ def _number(low: float, high: float | None = None, none: bool = False) -> Callab
             raise InvalidOption(what, value, wrong_type=True)
         if not (low < value and (high is None or value < high)):
             raise InvalidOption(what, value)
-        return value
+        return float(value)
     return check
 
 
 def _integer(low: int, none: bool = False) -> Callable[[Any], Any]:
     """A check that the value is an integer >= low (or None with ``none``)."""
-    what = f"must be None or an integer >= {low}" if none else f"must be an integer >= {low}"
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(low,
+                                                                     f"an integer >= {low}")
+    what = f"must be {kind}" + (" or None" if none else "")
 
     def check(value: Any) -> Any:
         if value is None and none:
@@ -404,7 +406,7 @@ def _names(kind: str) -> Callable[[], Sequence[str]]:
 
 def _rule_set(kind: str, default: str, what: str) -> Option:
     return Option(kind, f"{what} rule set: a built-in name or a YAML file (default {default})",
-                  _reference(kind, f"{kind} rule set"), metavar="NAME|FILE",
+                  _reference(kind, f"{kind} rule set"), metavar="NAME/FILE",
                   choices=_names(kind))
 
 
@@ -427,11 +429,11 @@ OPTIONS: tuple[Option, ...] = (
            metavar="KEY=VALUE", repeat=True),
     Option("replicates", "replicates made from the design (default 50)",
            _integer(2, none=True), _as_number, metavar="N"),
-    Option("seed", "seed of the bootstrap replicates and of the imputations (default 0)",
-           _seed, _as_number, metavar="N"),
+    Option("seed", "seed of the bootstrap replicates and of the imputations (the imputations "
+                   "use 0 when none is given)", _seed, _as_number, metavar="N"),
     Option("reliability", "reliability rule set: nchs2017 (default), rse30, none, or a YAML "
                           "file", _reference("reliability", "reliability rule set"),
-           metavar="NAME|FILE", choices=_names("reliability")),
+           metavar="NAME/FILE", choices=_names("reliability")),
     _rule_set("forced_labour", "icls2018", "forced-labour"),
     _rule_set("trafficking", "seed2007", "trafficking"),
     _rule_set("child", "child2018", "child-labour"),
@@ -475,6 +477,13 @@ def option(name: str) -> Option:
 
 
 # -- Python -------------------------------------------------------------------------------------
+class OptionTypeError(ArgumentTypeError, ArgumentError):
+    """A keyword of the wrong type: an :class:`~flestimate.errors.ArgumentTypeError` (a
+    ``TypeError``) that is also an :class:`~flestimate.errors.ArgumentError`, as these keywords
+    raised before the table checked them (scikit-learn's ``InvalidParameterError`` is both
+    too)."""
+
+
 def check_option(name: str, value: Any, func: str = "estimate_prevalence") -> Any:
     """``value`` of the keyword ``name`` checked; an ArgumentError (an ArgumentTypeError for
     a wrong type) in the library's format, e.g. "`level` of `estimate_prevalence()` must be a
@@ -484,7 +493,7 @@ def check_option(name: str, value: Any, func: str = "estimate_prevalence") -> An
     except InvalidOption as exc:
         message = exc.message()
         sep = " " if message.startswith("must") else ": "
-        error = ArgumentTypeError if exc.wrong_type else ArgumentError
+        error = OptionTypeError if exc.wrong_type else ArgumentError
         raise error(f"`{name}{exc.at}` of `{func}()`{sep}{message}") from None
 
 
@@ -528,3 +537,18 @@ def given_options(args: argparse.Namespace, skip: Sequence[str] = ()) -> dict[st
             at = f" {exc.at[1:]}" if exc.at else ""
             raise ArgumentError(f"{opt.flag}{at}{sep}{message}") from None
     return out
+
+
+# -- the documentation --------------------------------------------------------------------------
+def markdown_table() -> str:
+    """The options as the Markdown table of ``docs/options.md`` (``tests/test_options.py``
+    holds the page to it): keyword, command-line flag, batch key and help."""
+    rows = ["| keyword of `estimate_prevalence` | command line | batch file key | meaning |",
+            "|---|---|---|---|"]
+    for opt in OPTIONS:
+        names = f" ({', '.join(f'`{c}`' for c in opt.choices())})" if opt.choices else ""
+        flag = f"`{opt.flag} {opt.metavar}`" + (" (repeatable)" if opt.repeat else "")
+        if opt.metavar == "TEXT" and opt.choices:
+            flag = f"`{opt.flag}`"
+        rows.append(f"| `{opt.name}` | {flag} | `{opt.name}` | {opt.help}{names} |")
+    return "\n".join(rows) + "\n"
