@@ -325,3 +325,15 @@ def test_assumptions_follow_the_options() -> None:
         "dimension abuse_of_vulnerability_at_recruitment",)
     assert a["not_estimated"] == ("trafficked",)
     assert np.isnan(_national(rep).loc["trafficked", "estimate"])
+
+
+def test_batch_manifest_sheet_lists_plain_values_as_text() -> None:
+    """The batch workbook's manifest sheet: a list of plain values (an assumption such as
+    ``not_measured``) reads as text joined by "; ", an empty one as "none"; other structures
+    stay JSON."""
+    from flestimate.batch._outputs import _cell
+
+    assert _cell(["rule 'seed2007': column moved", "rule 'x': y"]) == (
+        "rule 'seed2007': column moved; rule 'x': y")
+    assert _cell(()) == "none"
+    assert _cell([{"a": 1}]) == '[{"a": 1}]'

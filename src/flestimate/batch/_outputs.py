@@ -70,9 +70,13 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _cell(value: Any) -> Any:
-    """A value Excel accepts: JSON for structures, no control characters, at most 32,767
+    """A value Excel accepts: a list of plain values joined by "; " (the assumptions'
+    ``not_measured``), JSON for other structures, no control characters, at most 32,767
     characters."""
-    if isinstance(value, dict | list):
+    if isinstance(value, list | tuple) and all(
+            isinstance(v, str | int | float | bool) or v is None for v in value):
+        value = "; ".join("none" if v is None else str(v) for v in value) or "none"
+    elif isinstance(value, dict | list | tuple):
         value = json.dumps(value, default=str)
     if isinstance(value, str):
         return _ILLEGAL.sub(" ", value)[:32767]
