@@ -225,6 +225,12 @@ def test_manifest(processes: BatchResult, batch_file: Path) -> None:
     # the disclosure control each survey's outputs got, stated in the manifest
     assert mda["disclosure"].startswith("disclosure control: threshold rule, no cell of fewer "
                                         "than 3 respondents")
+    # every assumption that changes a number, as the survey's report recorded it
+    assert mda["assumptions"]["forced_labour_rules"] == "icls2018"
+    assert mda["assumptions"]["plain_penalties"] == "unknown_dimension"
+    assert mda["assumptions"]["disclosure"] == "threshold"
+    assert mda["assumptions"]["variance"] == "taylor"
+    assert "assumptions" not in broken or broken["assumptions"] is None
 
 
 def test_batch_outputs_show_no_small_cell(processes: BatchResult) -> None:

@@ -92,6 +92,8 @@ def run_survey(job: Mapping[str, Any],
                 table = report.to_frame()
                 table = table[table["table"].isin(job["tables"])].reset_index(drop=True)
                 out["disclosure"] = report.disclosure_method()
+                # every assumption that changes a number, as the report's provenance has them
+                out["assumptions"] = thaw(report.provenance.get("assumptions", {}))
                 timings["estimate"] = time.perf_counter() - t
                 if job["report"]:
                     step, t = "writing the HTML report: ", time.perf_counter()
@@ -205,6 +207,7 @@ def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any],
         entry.update(status="skipped", rows=len(cached.frame),
                      reference_period=cached.info.get("reference_period"),
                      disclosure=cached.info.get("disclosure"),
+                     assumptions=cached.info.get("assumptions"),
                      cached={k: cached.info.get(k) for k in ("finished", "timings", "version")})
         return cached.frame
     report = folder / "reports" / f"{result['id']}.html"
@@ -214,10 +217,10 @@ def _store(folder: Path, result: Mapping[str, Any], entry: dict[str, Any],
         return None
     finished = now()
     entry.update(reference_period=result["reference_period"],
-                 disclosure=result.get("disclosure"))
+                 disclosure=result.get("disclosure"), assumptions=result.get("assumptions"))
     info = {"finished": finished, "timings": entry["timings"], "warnings": entry["warnings"],
             "reference_period": result["reference_period"], "version": __version__,
-            "disclosure": result.get("disclosure")}
+            "disclosure": result.get("disclosure"), "assumptions": result.get("assumptions")}
     try:
         frame = write_entry(folder, str(result["id"]), result["key"], result["estimates"],
                             result["html"], info)
