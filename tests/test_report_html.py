@@ -188,8 +188,10 @@ def test_indicator_tables(report: PrevalenceReport, doc: str) -> None:
             start = section.index(f"<h3>{title}, among persons {who}</h3>")
             block = section[start:section.index("</table>", start)]
             assert block.count("<tr>") == len(part) + 1  # and the header row
-            v = 100 * top["share"]
-            pct = f"{v:.1f}" if v >= 1 else f"{v:.2f}"
+            # one decimals rule per column: two when a non-zero share of it is below 1%
+            shares = 100 * part["share"]
+            d = 2 if ((shares > 0) & (shares < 1)).any() else 1
+            pct = f"{100 * top['share']:.{d}f}"
             row = re.search(rf"<td>{top['indicator']}</td>(.*?)</tr>", block, re.S)
             assert row is not None and f"<td>{pct}</td>" in row.group(1)
 

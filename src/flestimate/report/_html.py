@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from flestimate._format import count_text, html_table, label_text
-from flestimate.report._common import pct
+from flestimate._format import count_text, html_table, label_text, share_decimals, share_text
 from flestimate.report._plot import MATPLOTLIB_HINT, forest_plot
 from flestimate.report._publish import table_html
 from flestimate.results import describe_design
@@ -217,6 +216,12 @@ def _plots(report: PrevalenceReport) -> list[str]:
     return out
 
 
+def _shares(values: pd.Series) -> list[str]:
+    """A column of shares in percent, one decimals rule for the column."""
+    decimals = share_decimals(values)
+    return [share_text(v, decimals) for v in values]
+
+
 def _indicators(report: PrevalenceReport) -> list[str]:
     t = report.indicator_table
     out = ["<h2>Types of coercion and involuntariness</h2>",
@@ -228,9 +233,9 @@ def _indicators(report: PrevalenceReport) -> list[str]:
             part = t[(t["among"] == among) & t["indicator"].astype(str).str.startswith(prefix)]
             cols = [c for c in ("indicator", "dimension", "grade", "n_yes", "n_no", "n_missing")
                     if c in part.columns]
-            shown = part[cols].assign(**{"%": part["share"].map(pct)})
+            shown = part[cols].assign(**{"%": _shares(part["share"])})
             if "share_unweighted" in part.columns:
-                shown["% unweighted"] = part["share_unweighted"].map(pct)
+                shown["% unweighted"] = _shares(part["share_unweighted"])
             out += [f"<h3>{title}, among persons {who}</h3>",
                     _table(shown) if len(shown) else '<p class="note">None.</p>']
     return out

@@ -13,6 +13,7 @@ import pandas as pd
 
 from flestimate._atomic import atomic_write, atomic_write_text
 from flestimate._checks import check_choice
+from flestimate._format import count_text
 from flestimate.errors import ArgumentError
 from flestimate.report._common import TABLE_COLUMNS, TABLES
 from flestimate.report._sensitivity import DEFAULT_DELTAS, Sensitivity
@@ -257,7 +258,7 @@ class PrevalenceReport(Result):
                  table_text(self, "forced_labour_by_form", "national")]
         with pd.option_context("display.max_rows", 500, "display.width", 160):
             lines += ["", "Classification (unweighted persons):",
-                      self.classification_counts.to_string()]
+                      self.classification_counts.map(count_text).to_string()]
         design = (describe_design(d) if is_replicate_summary(d) else
                   f"{d['n_rows']:,} rows, {d['n_strata']} strata, {d['n_psu']} PSUs, design df "
                   f"{d['degf']}; lonely PSUs: {d['lonely_psu']}")
