@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+from types import FrameType
 
 from flestimate.errors import FlestimateWarning
 
@@ -18,11 +19,11 @@ _PACKAGE = str(Path(__file__).resolve().parent)
 def caller_stacklevel(skip: int = 1) -> int:
     """The ``stacklevel`` that makes :func:`warnings.warn`, called by the function ``skip``
     frames above this one, name the first frame outside flestimate."""
-    frame = sys._getframe(skip)
+    frame: FrameType | None = sys._getframe(skip)
     level = 1
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
             _PACKAGE):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
         level += 1
     return level
 

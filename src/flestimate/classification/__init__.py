@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from flestimate._caller import warn_caller
 from flestimate._indicators import IndicatorTable, indicator_table
 from flestimate._version import __version__
 from flestimate.classification._evaluate import (
@@ -34,7 +35,7 @@ from flestimate.classification._evaluate import (
     bounds_to_values,
 )
 from flestimate.classification._rules import FORMS, RuleSet, builtin_rules, load_rules
-from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, FlestimateWarning
+from flestimate.errors import ArgumentError, ArgumentTypeError, DataError
 from flestimate.mapping import describe_filter, evaluate_filter
 from flestimate.results import Result, format_count, format_percent, new_axes
 
@@ -726,13 +727,12 @@ def _not_measured(ctx: Context, rules: Mapping[str, RuleSet], is_child: Pair,
     out = {r.name: sorted(ctx.not_measured[r.name]) for key, r in rules.items()
            if applies[key] and r.name in ctx.not_measured}
     if out:
-        import warnings
-
-        warnings.warn(FlestimateWarning(
+        warn_caller(
             "not measured in the data, so the respondents these rules would decide are "
             "undetermined (not 'no'): " + "; ".join(f"rule {k!r}: {', '.join(v)}"
-                                                    for k, v in out.items()),
-            "MISSING_ITEMS"), stacklevel=3)
+                                                    for k, v in out.items())
+            + " (map the items in the spec's indicators, the columns in its context section)",
+            "MISSING_ITEMS")
     return out
 
 
