@@ -276,3 +276,26 @@ def test_zero_weight_rows_do_not_count() -> None:
     # PSU 4 still counts in n_h = 2 for stratum 2: totals 10, 20 | 0, 0.
     tot = d.total("y").to_frame().iloc[0]
     assert tot["se"] == pytest.approx(np.sqrt(2 * (25 + 25)), rel=1e-14)
+
+
+def test_warnings_point_at_the_callers_line() -> None:
+    """Every warning of a design, an estimator and the main job names the user's file and line
+    (not library source, which a notebook would print)."""
+    import warnings
+    from pathlib import Path
+
+    from flestimate import estimate_prevalence
+
+    ROOT = Path(__file__).resolve().parents[1]
+
+    frame = pd.DataFrame({"w": [1.0, 2, 3, 4], "st": [1, 1, 2, 3], "psu": [1, 2, 3, 4],
+                          "y": [1.0, np.nan, 0, 1], "d": [1, None, 2, 2]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        des = SurveyDesign(frame, weights="w", strata="st", psu="psu", lonely_psu="adjust")
+        des.mean("y", by="d")
+        estimate_prevalence(ROOT / "data/synthetic/moldova_synthetic.sav",
+                            "moldova-2008-synthetic", missing="minimum")
+    codes = {getattr(w.message, "code", None) for w in caught}
+    assert {"LONELY_PSU", "MISSING_ITEMS"} <= codes
+    assert {w.filename for w in caught} == {__file__}

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._caller import caller_stacklevel
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -197,7 +198,7 @@ def domains_of(design: Design, by: By, subpop: Subpop, func: str) -> Domains:
                 f"{format_values(by_cols)} are outside every domain of `{func}()`",
                 "MISSING_ITEMS",
             ),
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
     if sel is None and not any_missing:
         return Domains(sub_cell, None, labels, tuple(by_cols), 0, sub_desc)

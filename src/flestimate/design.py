@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from flestimate._caller import caller_stacklevel
 from flestimate._checks import check_choice
 from flestimate._design_build import (
     frequencies_of,
@@ -306,7 +307,7 @@ class SurveyDesign(Frozen, Estimators):
                 f"handled with lonely_psu={self._lonely_psu!r}",
                 "LONELY_PSU",
             ),
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         return labels
 

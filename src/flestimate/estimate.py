@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from flestimate._caller import caller_stacklevel
 from flestimate._cells import (
     By,
     Completed,
@@ -179,7 +180,7 @@ def _warn_missing(table: pd.DataFrame, func: str) -> None:
             + ", ".join(f"{v} ({int(c)})" for v, c in per_var.items()),
             "MISSING_ITEMS",
         ),
-        stacklevel=4,
+        stacklevel=caller_stacklevel(),
     )
 
 
