@@ -134,7 +134,7 @@ def pool_reports(
     calibration is not carried over: the provenance records each report's variance).
     """
     items = _items(reports)
-    margins = [(unit,), *[m for m in parse_margins(by) if m != (unit,)]]
+    margins = [(unit,), *[m for m in parse_margins(by, "pool_reports") if m != (unit,)]]
     by_cols = list(dict.fromkeys(c for m in margins for c in m))
     preps: list[Prepared] = [r._prepared for _, r in items]  # checked by _items
     pooled = pd.concat([_unit_frame(uid, prep, by_cols, unit)
