@@ -58,8 +58,9 @@ def _summary_line(series: pd.Series) -> str:
     if distinct <= 10:
         return _codes_line(series, {})
     if pd.api.types.is_numeric_dtype(series):
-        return (f"numeric: {distinct:,} values from {plain_code(series.min())!r} to "
-                f"{plain_code(series.max())!r}; missing: {missing:,}")
+        low, high = (plain_code(v.item() if isinstance(v, np.generic) else v)
+                     for v in (series.min(), series.max()))
+        return f"numeric: {distinct:,} values from {low!r} to {high!r}; missing: {missing:,}"
     examples = ", ".join(repr(v) for v in pd.unique(series.dropna())[:3])
     return f"text: {distinct:,} values, e.g. {examples}; missing: {missing:,}"
 
