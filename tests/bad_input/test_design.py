@@ -74,9 +74,10 @@ def test_cli_report_of_a_replicate_design(tmp_path: Path, capsys: pytest.Capture
     assert code == 0, err
     if fmt == "xlsx":
         prov = pd.read_excel(out, sheet_name="provenance").set_index("key")["value"]
-        design = json.loads(prov["design"])
-        assert design["method"] == method and design["replicates"] == replicates
-        assert "n_strata" not in design
+        # one readable row per value, under dotted keys (issue 17)
+        assert prov["design.method"] == method
+        assert int(prov["design.replicates"]) == replicates
+        assert "design.n_strata" not in prov.index
         return
     text = out.read_text(encoding="utf-8")
     line = _design_text(text)
@@ -172,7 +173,7 @@ def _one_psu(path: Path) -> Path:
 
 ERRORS: list[tuple[str, dict[str, Any], type[Exception], list[str]]] = [
     ("bootstrap-one-replicate", {"variance": "bootstrap", "replicates": 1}, ArgumentError,
-     ["`replicates`", "at least 2", "got 1"]),
+     ["`replicates`", ">= 2", "got 1"]),
     ("brr-lonely-stratum", {"variance": "brr"}, LonelyPSUError,
      ["'brr' needs two PSUs per stratum", "column(s) 'strat'", "'14.0'"]),
     ("fay-without-rho", {"variance": "fay"}, ArgumentError,
