@@ -97,6 +97,7 @@ def test_minimum_without_moved_leaves_trafficking_missing_with_the_reason(
         assert row["reliability"] == "suppress"
         assert row["reliability_reason"] == MOVED
         assert pd.isna(row["ci_flag"])
+        assert pd.isna(row["n_cases"])  # the cases are not counted as 0 either
 
 
 def test_what_moved_does_not_decide_is_unchanged(full: fl.PrevalenceReport,
@@ -337,3 +338,12 @@ def test_batch_manifest_sheet_lists_plain_values_as_text() -> None:
         "rule 'seed2007': column moved; rule 'x': y")
     assert _cell(()) == "none"
     assert _cell([{"a": 1}]) == '[{"a": 1}]'
+
+
+def test_the_published_note_states_the_reason_once(no_moved: fl.PrevalenceReport) -> None:
+    """The publication table says why once for the share and the number, and shows no case
+    count where the data cannot count the cases."""
+    pub = no_moved.publication_table("prevalence", "national")
+    row = pub[pub["indicator"].str.strip() == "trafficked"].iloc[0]
+    assert row["note"] == f"share and number suppressed: {MOVED}"
+    assert row["cases"] == ""

@@ -105,8 +105,24 @@ def _share_row(report: PrevalenceReport, table: str, r: Any, num: Any) -> dict[s
                     "number flagged": n_flag})
     rec["cases"] = float(r.n_cases) if pd.notna(r.n_cases) else np.nan
     rec["n"] = float(r.n) if pd.notna(r.n) else np.nan
-    rec["note"] = "; ".join(dict.fromkeys(notes))
+    rec["note"] = "; ".join(dict.fromkeys(_merge_share_and_number(notes)))
     return rec
+
+
+def _merge_share_and_number(notes: list[str]) -> list[str]:
+    """One note where the share and the number are suppressed or flagged for the same reason
+    ("share and number suppressed: not measured: ...", not the reason twice)."""
+    out: list[str] = []
+    for note in notes:
+        for verb in ("suppressed", "flagged"):
+            share = f"share {verb}: "
+            if note.startswith(f"number {verb}: ") and share + note[len(share) + 1:] in out:
+                i = out.index(share + note[len(share) + 1:])
+                out[i] = f"share and number {verb}: " + note[len(share) + 1:]
+                break
+        else:
+            out.append(note)
+    return out
 
 
 def publication_values(report: PrevalenceReport, table: str, by: str) -> pd.DataFrame:

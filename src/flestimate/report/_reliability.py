@@ -415,7 +415,7 @@ def assess_reliability(
 
 #: Columns a cell that is not measured leaves empty: nothing that could be read as a value.
 NOT_MEASURED_EMPTY: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "cv", "deff",
-                                       "n_eff", "minimum")
+                                       "n_eff", "minimum", "n_cases")
 
 
 def mark_not_measured(table: pd.DataFrame, reasons: np.ndarray) -> pd.DataFrame:
@@ -425,7 +425,8 @@ def mark_not_measured(table: pd.DataFrame, reasons: np.ndarray) -> pd.DataFrame:
     Such a row is suppressed (``reliability`` ``"suppress"``) with ``reasons`` as its only
     ``reliability_reason`` (the flags of the other rules, such as ``p = 0`` or ``n 0 < 10``,
     describe a zero that is not there), no ``ci_flag`` (missing), and ``estimate``, ``se``, the interval,
-    ``cv``, ``deff``, ``n_eff`` and ``minimum`` missing. The bounds stay: they are what the data
+    ``cv``, ``deff``, ``n_eff``, ``minimum`` and ``n_cases`` (the cases the data cannot count)
+    missing. The bounds stay: they are what the data
     say (the lower bound counts the undetermined as out of the class, the upper as in it).
     """
     mask = np.asarray(reasons != "", dtype=bool)
