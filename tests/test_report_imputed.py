@@ -290,3 +290,16 @@ def test_redrawing_at_delta_zero_gives_the_same_completions(report: fl.Prevalenc
         np.testing.assert_array_equal(again.points[name], imp.points[name])
     for name in imp.forms:
         np.testing.assert_array_equal(again.forms[name], imp.forms[name])
+
+
+def test_no_published_positive_share_of_zero_cases() -> None:
+    """A cell that some completion gives a case counts at least one case (the mean over the
+    completions is not rounded down to 0), so no imputed share above 0 is published beside
+    0 cases: disclosure control sees it as the small cell it is (by sex and region, where the
+    rare forms have such cells)."""
+    r = fl.estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", by=["sex", "region"])
+    t = r.to_frame()
+    shown = t["estimate"].notna() & (t["measure"] == "share")
+    assert not (shown & (t["estimate"] > 0) & (t["n_cases"] == 0)).any()
+    hidden = t["disclosure"] == "primary"
+    assert hidden.any() and t.loc[hidden, "estimate"].isna().all()

@@ -183,15 +183,17 @@ def _mean_over_completions(values: np.ndarray, at: np.ndarray) -> np.ndarray:
 def _mean_cases(imp: Imputed, codes: np.ndarray, cells: pd.DataFrame, rows: np.ndarray,
                 counted: np.ndarray) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Unweighted cases of each class, and of each form among the persons of a class,
-    averaged over the completions and rounded: one table of classes, one per ``among``."""
+    averaged over the completions and rounded: one table of classes, one per ``among``. A
+    cell that some completion gives a case counts at least one (never 0 beside a positive
+    share), so disclosure control treats it as the small cell it is."""
     at = imp.completed_rows
     ok = (codes >= 0) & counted
     n_cells = len(cells)
 
     def counts(values: np.ndarray) -> np.ndarray:
         mean = _mean_over_completions(values, at)[rows]
-        return np.rint(np.bincount(codes[ok], weights=mean[ok], minlength=n_cells)
-                       ).astype(np.int64)
+        total = np.bincount(codes[ok], weights=mean[ok], minlength=n_cells)
+        return np.where(total > 0, np.maximum(np.rint(total), 1), 0).astype(np.int64)
 
     points = pd.concat([cells.assign(indicator=name, n_cases=counts(imp.points[name]))
                         for name in POINTS], ignore_index=True)
