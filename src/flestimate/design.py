@@ -115,6 +115,13 @@ def _check_arguments(data: Any, weights: Any, strata: ColumnSpec, psu: ColumnSpe
     return strata_cols, psu_cols, fpc_cols
 
 
+def _label(value: Any) -> str:
+    """A stratum label as printed: a whole float as an integer (stratum 14, not 14.0)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 class SurveyDesign(Frozen, Estimators):
     """A stratified multistage sample design, validated once and immutable.
 
@@ -419,7 +426,7 @@ class SurveyDesign(Frozen, Estimators):
             "degf": n_psu_in - n_str_in,
             "all_weights_positive": bool(inset.all()),
             "lonely_psu": self._lonely_psu,
-            "lonely_strata": [str(s) for s in self._lonely_strata],
+            "lonely_strata": [_label(s) for s in self._lonely_strata],
             "adjust_domain_lonely": self._adjust_domain_lonely,
             "ultimate_cluster": self._ultimate_cluster,
         }
