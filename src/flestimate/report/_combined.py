@@ -106,16 +106,7 @@ def margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[str
                                            subpop=UNIVERSE, ci=ci, level=level,
                                            df=df).to_frame()
                  for among, comp in form_points.items()}
-    sh = _combine(share, keys, m)
-    low, high, flag = confidence_interval(ci, sh["estimate"].to_numpy(float),
-                                          sh["se"].to_numpy(float), sh["df"].to_numpy(float),
-                                          sh["n"].to_numpy(float), level)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = sh["estimate"].to_numpy(float)
-        n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / sh["se"].to_numpy(float) ** 2,
-                         sh["n"].to_numpy(float))
-    sh = sh.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
-                   table="prevalence")
+    sh = _share_intervals(_combine(share, keys, m), ci, level).assign(table="prevalence")
     nb = _combine(number, keys, m)
     if ci == "wald":
         t = t_quantile(level, nb["df"].to_numpy(float))
@@ -138,17 +129,7 @@ def margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[str
         ft = ft.assign(indicator=ft["category"].astype(str),
                        imputation=ft["variable"].astype(str).str.rsplit("@", n=1).str[1]
                        .astype(int))
-        comb = _combine(ft, keys, m)
-        low, high, flag = confidence_interval(ci, comb["estimate"].to_numpy(float),
-                                              comb["se"].to_numpy(float),
-                                              comb["df"].to_numpy(float),
-                                              comb["n"].to_numpy(float), level)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = comb["estimate"].to_numpy(float)
-            n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / comb["se"].to_numpy(float) ** 2,
-                             comb["n"].to_numpy(float))
-        comb = comb.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff, measure="share",
-                           table=name)
+        comb = _share_intervals(_combine(ft, keys, m), ci, level).assign(table=name)
         tables.append(comb.merge(form_cases[among],
                                  on=keys, how="left"))
     observed = _observed_domains(imp, by, codes, cells, rows)
@@ -177,6 +158,19 @@ def _mean_over_completions(values: np.ndarray, at: np.ndarray) -> np.ndarray:
     out: np.ndarray = values[0].astype(np.float64)
     if at.size:
         out[at] = values[:, at].mean(axis=0)
+    return out
+
+
+def _share_intervals(combined: pd.DataFrame, ci: str, level: float) -> pd.DataFrame:
+    """Combined shares with their interval of method ``ci`` on Rubin's variance and df, and
+    the effective sample size ``p (1 - p) / T`` (``n`` at p = 0 or 1)."""
+    p, se = combined["estimate"].to_numpy(float), combined["se"].to_numpy(float)
+    n = combined["n"].to_numpy(float)
+    low, high, flag = confidence_interval(ci, p, se, combined["df"].to_numpy(float), n, level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where((p > 0) & (p < 1), p * (1 - p) / se ** 2, n)
+    out: pd.DataFrame = combined.assign(ci_low=low, ci_high=high, flag=flag, n_eff=n_eff,
+                                        measure="share")
     return out
 
 
