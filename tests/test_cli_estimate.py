@@ -83,6 +83,7 @@ def test_json_xlsx_and_options(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--format", "xlsx",
                  "-o", str(xlsx)]) == 0
     assert pd.ExcelFile(xlsx).sheet_names[0] == "national"
+    assert capsys.readouterr().out == f"wrote {xlsx}\n"  # -o says where the output went
     assert main(["estimate", MOLDOVA, "--spec", "moldova-2008-synthetic", "--variance",
                  "bootstrap", "--replicates", "10", "--seed", "1", "--format", "csv",
                  "--missing", "minimum", "-o", str(tmp_path / "b.csv")]) == 0

@@ -322,3 +322,43 @@ def test_the_options_page_is_the_table() -> None:
     page = (Path(__file__).resolve().parents[1] / "docs" / "options.md").read_text()
     start = page.index("-->\n", page.index("<!-- options table")) + 4
     assert page[start:page.index("<!-- end of options table -->")] == markdown_table()
+
+
+def test_a_misspelt_keyword_or_flag_gets_the_closest_name(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt keyword of a public function is a TypeError naming the closest keyword
+    (Python 3.11 names none), raised before any file is read; a misspelt flag of any command
+    (subcommands of ``spec`` too) exits 2 naming the closest flag of that command."""
+    from flestimate import SurveyDesign
+    from flestimate.aggregate import aggregate
+
+    with pytest.raises(ArgumentTypeError, match=r"^`estimate_prevalence\(\)` has no keyword "
+                                                r"'imputation'; did you mean 'imputations'\?$"):
+        estimate_prevalence(NOWHERE, SPEC, imputation=5)  # type: ignore[call-arg]
+    design = SurveyDesign(pd.DataFrame({"y": [1.0, 2.0], "w": [1.0, 1.0]}), weights="w")
+    with pytest.raises(TypeError, match=r"`mean\(\)` has no keyword 'bye'; did you mean 'by'"):
+        design.mean("y", bye="y")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"`aggregate\(\)` has no keyword 'xyz'$"):
+        aggregate([], xyz=1)  # type: ignore[call-arg]
+    cases = [(["estimate", NOWHERE, "--spec", SPEC, "--imputatons", "5"], "--imputations"),
+             (["inspect", NOWHERE, "--trafficing", "seed2007"], "--trafficking"),
+             (["spec", "check", "x.yaml", "--strikt"], "--strict")]
+    for argv, flag in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert err.startswith("flestimate: error: unrecognized arguments: ")
+        assert err.endswith(f"did you mean {flag}?")
+
+
+def test_inspect_takes_the_rule_sets_of_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """`flestimate inspect --trafficking` is the table's option: same help and check."""
+    help_text = " ".join(_parser()._subparsers._group_actions[0].choices[  # type: ignore[union-attr]
+        "inspect"].format_help().split())
+    for name in ("forced_labour", "trafficking"):
+        assert " ".join(option(name).help.split()) in help_text
+    assert main(["inspect", str(MOLDOVA), "--spec", SPEC, "--trafficking", "seed207"]) == 2
+    assert capsys.readouterr().err == (
+        "flestimate: --trafficking must be a built-in trafficking rule set (delphi2009, "
+        "seed2007) or a .yaml file; got 'seed207'; did you mean 'seed2007'?\n")
+    assert main(["inspect", str(MOLDOVA), "--spec", SPEC, "--trafficking", "delphi2009"]) == 0
+    assert "delphi2009" in capsys.readouterr().out

@@ -9,6 +9,7 @@ below 1% (else one), counts ``#,##0``, ranges ``low – high``."""
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import flestimate as fl
@@ -243,3 +245,28 @@ def test_tabulate_prints_formatted_numbers_and_labels(capsys: pytest.CaptureFixt
     assert f"{int(row['n']):,}" in line and "," in f"{int(row['n']):,}"
     assert "0.9024" not in out  # no raw floats
     assert "Design: 23,683 rows" in out
+
+
+def test_report_domains_of_a_file_column_print_its_value_labels(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``by`` column of the file (not a context variable of the spec) prints as the file's
+    value labels in the codes' order (urb 1 = Urban, 2 = Rural in the .sav), with the numbers
+    of its codes. Reference: the same call on the codes (a DataFrame carries no labels); a
+    label nobody in the universe has is no domain (Georgia's household ``result`` 2 and 3)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labelled = fl.estimate_prevalence(MOLDOVA, "moldova-2008-synthetic", by="urb",
+                                          missing="minimum").to_frame()
+        codes = fl.estimate_prevalence(fl.read_microdata(MOLDOVA).frame,
+                                       "moldova-2008-synthetic", by="urb",
+                                       missing="minimum").to_frame()
+    lab = labelled[labelled["by"] == "urb"]
+    cod = codes[codes["by"] == "urb"]
+    assert list(dict.fromkeys(lab["domain"])) == ["Urban", "Rural"]
+    assert list(dict.fromkeys(cod["domain"])) == ["1.0", "2.0"]
+    np.testing.assert_array_equal(lab["estimate"].to_numpy(), cod["estimate"].to_numpy())
+    assert main(["estimate", str(DATA / "georgia_synthetic_persons.dta"), "--households",
+                 str(DATA / "georgia_synthetic_households.dta"), "--spec", "georgia-synthetic",
+                 "--by", "result", "--missing", "minimum", "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert set(table.loc[table["by"] == "result", "domain"]) == {"Completed"}

@@ -9,9 +9,11 @@ the right type out of range or not among the choices an :class:`~flestimate.erro
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["MAX_WEIGHT", "check_choice", "check_df", "check_level", "check_weight_range",
-           "progress_bar"]
+           "known_keywords", "progress_bar"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def check_level(level: Any, func: str) -> float:
@@ -55,6 +60,27 @@ def check_choice(value: Any, choices: Sequence[str], name: str, func: str) -> st
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ArgumentError(f"`{name}` of `{func}()` must be one of {', '.join(choices)}; got "
                         f"{value!r}{hint}")
+
+
+def known_keywords(func: Callable[P, R]) -> Callable[P, R]:
+    """``func`` whose misspelt keyword is an :class:`~flestimate.errors.ArgumentTypeError` (a
+    ``TypeError``, as Python's) naming the closest keyword: "`estimate_prevalence()` has no
+    keyword 'imputation'; did you mean 'imputations'?" (Python 3.11 says only "unexpected
+    keyword argument")."""
+    names = [p.name for p in inspect.signature(func).parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    known = frozenset(names)
+
+    @functools.wraps(func)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not known.issuperset(kwargs):
+            wrong = next(k for k in kwargs if k not in known)
+            close = difflib.get_close_matches(wrong, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ArgumentTypeError(f"`{func.__name__}()` has no keyword {wrong!r}{hint}")
+        return func(*args, **kwargs)
+
+    return checked
 
 
 def progress_bar(total: int, desc: str, progress: bool, unit: str = "replicate") -> Any:

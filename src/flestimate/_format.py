@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,6 +95,25 @@ def label_text(value: Any) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def labelled_domain(values: pd.Series, labels: Mapping[Any, str]) -> pd.Series:
+    """A domain column of codes as its value labels (the file's), a categorical in the codes'
+    order; a code without a label is kept as its text (``1.0`` as ``1``), missing stays
+    missing."""
+    named = values.map(dict(labels))
+    codes = values.map(label_text).where(values.notna())
+    shown = named.where(named.notna(), codes)
+    order = [labels[k] for k in sorted(labels, key=_code_order)]
+    categories = list(dict.fromkeys([*order, *sorted(set(shown.dropna()) - set(order))]))
+    out: pd.Series = pd.Series(pd.Categorical(shown, categories=categories),
+                               index=values.index, name=values.name)
+    return out
+
+
+def _code_order(code: Any) -> tuple[int, Any]:
+    """Numeric codes first in numeric order, then the others (Stata's ``.a``) as text."""
+    return (0, float(code)) if isinstance(code, int | float | np.number) else (1, str(code))
 
 
 def text_table(frame: pd.DataFrame, left: Sequence[str] = (), levels: Sequence[int] = (),

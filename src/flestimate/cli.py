@@ -90,10 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "inspect", help="variables, labels and code counts of a file; with --spec, the "
                         "mapping, the data-quality report and what the spec leaves unmapped")
     _survey_file_arguments(inspect, spec_required=False)
-    inspect.add_argument("--forced-labour", default="icls2018",
-                         help="forced-labour rule set whose needs are checked (icls2018)")
-    inspect.add_argument("--trafficking", default="seed2007",
-                         help="trafficking rule set whose needs are checked (seed2007)")
+    add_arguments(inspect, only=_INSPECT_RULES)  # the rule sets whose needs are checked
     _spec_arguments(sub.add_parser(
         "spec", help="draft a module spec from the data files (spec new), or check one "
                      "(spec check)"))
@@ -101,6 +98,30 @@ def _parser() -> argparse.ArgumentParser:
         "synthetic", help="write synthetic Moldova- or Georgia-style survey files with their "
                           "truth"))
     return parser
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                  extra: Sequence[str]) -> str:
+    """argparse's "unrecognized arguments" with, for a misspelt flag, the closest flag of the
+    command given (``--imputation``: did you mean ``--imputations``?)."""
+    import difflib
+
+    command = parser
+    for dest in ("command", "spec_command"):  # down to the subcommand that was given
+        sub = next((a for a in command._actions
+                    if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, dest, None)
+        if sub is None or name not in sub.choices:
+            break
+        command = sub.choices[name]
+    flags = [f for a in command._actions for f in a.option_strings if f.startswith("--")]
+    hints = []
+    for word in extra:
+        close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.6)
+        if word.startswith("--") and close:
+            hints.append(f"{word}: did you mean {close[0]}?")
+    return "unrecognized arguments: " + " ".join(extra) + ("; " + "; ".join(hints) if hints
+                                                           else "")
 
 
 def _survey_file_arguments(parser: argparse.ArgumentParser, spec_required: bool = True) -> None:
@@ -121,6 +142,10 @@ def _estimate_arguments(parser: argparse.ArgumentParser) -> None:
                       "output file (required for xlsx); its extension sets the format: .xlsx, "
                       ".html, .csv, .json, .txt or .md (table)")
 
+
+#: Options of estimate_prevalence that `flestimate inspect` takes: the rule sets whose needs it
+#: checks against the spec.
+_INSPECT_RULES = ("forced_labour", "trafficking")
 
 #: Options of estimate_prevalence that `flestimate sensitivity` does not take: its --indicators
 #: are the classes to shift, and it always imputes.
@@ -247,8 +272,8 @@ def _inspect(args: argparse.Namespace) -> str:
     fit (a column it names is missing, a code it does not know)."""
     from flestimate.authoring import describe_file
 
-    return describe_file(args.file, args.households, args.spec,
-                         forced_labour=args.forced_labour, trafficking=args.trafficking)
+    rules = given_options(args, only=_INSPECT_RULES)
+    return describe_file(args.file, args.households, args.spec, **rules)
 
 
 def _estimate(args: argparse.Namespace) -> PrevalenceReport:
@@ -299,12 +324,13 @@ def _sensitivity(args: argparse.Namespace) -> str:
     return text
 
 
-def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str | None:
-    """Write the report in ``fmt`` to ``out`` (or return the text for stdout)."""
+def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str:
+    """Write the report in ``fmt`` to ``out`` and return the line saying so (or return the
+    text for stdout)."""
     if fmt == "xlsx":
         assert out is not None
         report.to_excel(out)
-        return None
+        return f"wrote {out}\n"
     if fmt == "html":
         text = report.to_html()
     elif fmt == "csv":
@@ -316,7 +342,7 @@ def _write_report(report: PrevalenceReport, fmt: str, out: Path | None) -> str |
     if out is None:
         return text
     atomic_write_text(out, text)  # a temporary file beside it, then renamed
-    return None
+    return f"wrote {out}\n"
 
 
 def _run(args: argparse.Namespace) -> BatchResult:
@@ -333,21 +359,14 @@ def _tabulate(args: argparse.Namespace) -> Estimates:
     design_cols = [args.weights, *_split(args.strata), *_split(args.psu), *_split(args.fpc)]
     by = _split(args.by)
     needed = list(dict.fromkeys(design_cols + variables + by + _split(args.subpop)))
-    import pandas as pd
-
-    from flestimate._format import label_text
+    from flestimate._format import labelled_domain
 
     data = read_microdata(args.file, usecols=needed)
     frame = data.frame
     for col in [*by, *(variables if kind == "proportion" else [])]:  # labels, not codes
-        labels = dict(data.metadata.value_labels.get(col) or {})
+        labels = data.metadata.value_labels.get(col)
         if labels:
-            named = frame[col].map(labels)
-            codes = frame[col].map(label_text).where(frame[col].notna())
-            shown = named.where(named.notna(), codes)
-            order = [labels[k] for k in sorted(labels)]  # domains in the codes' order
-            frame[col] = pd.Categorical(shown, categories=list(dict.fromkeys(
-                [*order, *sorted(set(shown.dropna()) - set(order))])))
+            frame[col] = labelled_domain(frame[col], labels)
     design = SurveyDesign(
         frame, weights=args.weights, strata=_split(args.strata) or None,
         psu=_split(args.psu) or None, fpc=_split(args.fpc) or None, nest=args.nest,
@@ -364,7 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flestimate`` command."""
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            parser.error(_unrecognized(parser, args, extra))
     except SystemExit as exc:
         return int(exc.code or 0)
     try:

@@ -75,9 +75,18 @@ class FlestimateWarning(UserWarning):
         self.code = code
 
 
+def _value_text(value: Any) -> str:
+    """A string quoted; a whole float as an integer (a code read as float: 14, not 14.0)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def format_values(values: Iterable[Any], limit: int = 5) -> str:
     """Render the first ``limit`` offending values (or row ids) for an error message."""
     items: Sequence[Any] = list(values)
-    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in items[:limit])
+    shown = ", ".join(_value_text(v) for v in items[:limit])
     more = len(items) - limit
     return f"{shown}, ... ({more} more)" if more > 0 else shown

@@ -41,7 +41,7 @@ from flestimate._cells import (
     expand,
     numeric_column,
 )
-from flestimate._checks import check_choice, check_df, check_level
+from flestimate._checks import check_choice, check_df, check_level, known_keywords
 from flestimate._sums import Sums, accumulate, cross_sums
 from flestimate._version import __version__
 from flestimate.errors import ArgumentError, FlestimateWarning
@@ -241,6 +241,7 @@ def _estimate(
 
 
 # -- public estimators --------------------------------------------------------------------------
+@known_keywords
 def mean(
     design: Design,
     vars: str | Sequence[str],
@@ -289,6 +290,7 @@ def mean(
     return _estimate(design, "mean", Variables(y, None, cols, None), domains, *options)
 
 
+@known_keywords
 def proportion(
     design: Design,
     vars: str | Sequence[str],
@@ -337,6 +339,7 @@ def proportion(
     return _estimate(design, "proportion", variables, domains, *options)
 
 
+@known_keywords
 def total(
     design: Design,
     vars: str | Sequence[str],
@@ -427,6 +430,7 @@ def shares_and_totals_completed(
 
 
 
+@known_keywords
 def ratio(
     design: Design,
     numerator: str | Sequence[str],

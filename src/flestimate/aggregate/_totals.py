@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import check_level
+from flestimate._checks import check_level, known_keywords
 from flestimate._version import __version__
 from flestimate.aggregate._result import Aggregate
 from flestimate.aggregate._shares import (
@@ -121,6 +121,7 @@ def _model_call(model: Callable[[pd.DataFrame], Any], rows: pd.DataFrame,
     return rate, se
 
 
+@known_keywords
 def aggregate(
     estimates: pd.DataFrame,
     *,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from flestimate._checks import progress_bar
+from flestimate._checks import known_keywords, progress_bar
 from flestimate._version import __version__
 from flestimate.batch._cache import (
     CacheEntry,
@@ -260,6 +260,7 @@ def _arguments(scheduler: str | None, workers: int | None, jobs: int | None) -> 
                                 f"'tcp://host:8786'; got {type(scheduler).__name__}")
 
 
+@known_keywords
 def run_batch(
     path_or_batch: str | os.PathLike[str] | Batch,
     *,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from flestimate._caller import warn_caller
+from flestimate._format import labelled_domain
 from flestimate.classification import STATUSES, Classification, builtin_rules, load_rules
 from flestimate.classification._rules import FORMS
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, SpecError
@@ -84,11 +85,18 @@ def _design_options(spec: ModuleSpec, design: Mapping[str, Any] | None) -> dict[
 
 
 def _by_column(name: str, full: pd.DataFrame, mapped: MappedSurvey, positions: np.ndarray,
-               spec: ModuleSpec) -> pd.Series:
+               spec: ModuleSpec, labels: Mapping[Any, str] | None = None) -> pd.Series:
     """A domain column over every row: the mapped (canonical, recoded) variable when the spec
-    defines it, else the file's own column; rows outside the universe are missing."""
+    defines it, else the file's own column (as its value labels when the file has them); rows
+    outside the universe are missing."""
     if name in mapped.frame.columns:
         values = mapped.frame[name]
+    elif name in full.columns and labels:
+        named = labelled_domain(full[name], labels)
+        domain: pd.Series = pd.Series(
+            pd.Categorical([None] * len(full), categories=named.cat.categories), index=full.index)
+        domain.iloc[positions] = named.iloc[positions].to_numpy()
+        return domain.cat.remove_unused_categories()  # a label nobody has is no domain
     elif name in full.columns:
         values = full[name].iloc[positions]
     else:
@@ -143,8 +151,10 @@ def with_imputations(prepared: Prepared, full: pd.DataFrame, mapped: MappedSurve
 
 def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec: ModuleSpec,
             margins: list[tuple[str, ...]], design: Mapping[str, Any] | None,
-            source: str, calibration_columns: Sequence[str] = ()) -> Prepared:
-    """The estimation frame of a mapped and classified survey (rows of ``full``, in order)."""
+            source: str, calibration_columns: Sequence[str] = (),
+            value_labels: Mapping[str, Mapping[Any, str]] | None = None) -> Prepared:
+    """The estimation frame of a mapped and classified survey (rows of ``full``, in order);
+    ``value_labels`` are the files' (a domain column of the file prints as its labels)."""
     opts = _design_options(spec, design)
     design_cols = [c for key in ("weights", "strata", "psu", "fpc")
                    for c in as_list(opts.get(key))]
@@ -184,7 +194,7 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
         col[~among_mask] = None
         extra[f"{PREFIX}form_{among}"] = col
     for c in dict.fromkeys(c for m in margins for c in m):
-        extra[c] = _by_column(c, full, mapped, positions, spec)
+        extra[c] = _by_column(c, full, mapped, positions, spec, (value_labels or {}).get(c))
     for c in calibration_columns:
         if c not in extra and c not in frame.columns:
             extra[c] = _calibration_column(c, full, spec)

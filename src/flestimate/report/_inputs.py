@@ -18,7 +18,8 @@ from flestimate.report._common import as_list
 from flestimate.report._options import InvalidOption, margins
 
 __all__ = ["calibration_totals", "check_spec_columns", "check_unique_ids", "input_frame",
-           "margin_columns", "module_spec", "parse_margins", "read_input", "with_read_row"]
+           "margin_columns", "module_spec", "parse_margins", "read_input", "read_labelled_input",
+           "with_read_row"]
 
 
 def parse_margins(by: Any, func: str = "estimate_prevalence") -> list[tuple[str, ...]]:
@@ -52,12 +53,22 @@ def input_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
 
 def read_input(data: Any, what: str) -> tuple[pd.DataFrame, str, str | None]:
     """The frame, its source, and how its row count was checked (None for a DataFrame)."""
+    frame, source, row_check, _ = read_labelled_input(data, what)
+    return frame, source, row_check
+
+
+def read_labelled_input(data: Any, what: str
+                        ) -> tuple[pd.DataFrame, str, str | None, Mapping[str, Mapping[Any, str]]]:
+    """The frame, its source, how its row count was checked (None for a DataFrame) and the
+    file's value labels by column (none for a DataFrame)."""
     if isinstance(data, str | Path):
         md = read_microdata(data)
-        return md.frame, str(data), md.metadata.row_check or None
+        return md.frame, str(data), md.metadata.row_check or None, md.metadata.value_labels
     meta = getattr(data, "metadata", None)
     frame, source = _given_frame(data, what)
-    return frame, source, getattr(meta, "row_check", None) or None
+    labels = getattr(meta, "value_labels", None)
+    return (frame, source, getattr(meta, "row_check", None) or None,
+            labels if isinstance(labels, Mapping) else {})
 
 
 def _given_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:

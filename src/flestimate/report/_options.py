@@ -505,11 +505,13 @@ def check_options(values: Mapping[str, Any], func: str = "estimate_prevalence") 
 
 
 # -- the command line ---------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
-    """One ``--name-with-dashes`` argument per option (but ``skip``), with the table's help;
-    values are read as text and checked by :func:`given_options` (one-line errors)."""
+def add_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = (),
+                  only: Sequence[str] | None = None) -> None:
+    """One ``--name-with-dashes`` argument per option (but ``skip``; only ``only`` when
+    given), with the table's help; values are read as text and checked by
+    :func:`given_options` (one-line errors)."""
     for opt in OPTIONS:
-        if opt.name in skip:
+        if opt.name in skip or (only is not None and opt.name not in only):
             continue
         metavar = "{" + ",".join(opt.choices()) + "}" if opt.choices and opt.metavar == "TEXT" \
             else opt.metavar
@@ -517,15 +519,17 @@ def add_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> 
                             action="append" if opt.repeat else "store")
 
 
-def given_options(args: argparse.Namespace, skip: Sequence[str] = ()) -> dict[str, Any]:
-    """The options given on the command line (but ``skip``), as values of
+def given_options(args: argparse.Namespace, skip: Sequence[str] = (),
+                  only: Sequence[str] | None = None) -> dict[str, Any]:
+    """The options given on the command line (but ``skip``; only ``only`` when given), as
+    values of
     ``estimate_prevalence`` and checked; an ArgumentError naming the flag, e.g. "--ci must be
     one of ...; got 'wilsen'; did you mean 'wilson'?". Options not given are left out (the
     function's defaults apply)."""
     out: dict[str, Any] = {}
     for opt in OPTIONS:
         text = getattr(args, opt.name, None)
-        if opt.name in skip or text is None:
+        if opt.name in skip or (only is not None and opt.name not in only) or text is None:
             continue
         try:
             value = (_as_design(text) if opt.name == "design" else text if opt.repeat

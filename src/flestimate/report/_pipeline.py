@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._checks import known_keywords
 from flestimate.classification import classify
 from flestimate.classification._rules import FORMS
 from flestimate.disclosure import DisclosureRules, load_disclosure
@@ -30,11 +31,10 @@ from flestimate.report._inputs import (
     calibration_totals,
     check_spec_columns,
     check_unique_ids,
-    input_frame,
     margin_columns,
     module_spec,
     parse_margins,
-    read_input,
+    read_labelled_input,
     with_read_row,
 )
 from flestimate.report._options import (
@@ -61,6 +61,7 @@ INDICATORS: Mapping[str, str] = {
 
 
 # -- the one call -------------------------------------------------------------------------------
+@known_keywords
 def estimate_prevalence(
     data_or_path: Any,
     spec: str | Path | Mapping[str, Any] | ModuleSpec,
@@ -208,10 +209,10 @@ def estimate_prevalence(
         return _estimate_dask(data_or_path, spec_obj, households, margins, design, options,
                               variance=variance, missing=missing, calibrate=calibrate, ci=ci,
                               level=level, df=df, rules=rules, disclosure=sdc)
-    full, mapped, source = _read_survey(data_or_path, households, spec_obj)
+    full, mapped, source, labels = _read_survey(data_or_path, households, spec_obj)
     cls = classify(mapped, **options)
     prepared = prepare(full, mapped, cls, spec_obj, margins, design, source,
-                       calibration_columns=margin_columns(calibrate))
+                       calibration_columns=margin_columns(calibrate), value_labels=labels)
     if seed_seq is not None:  # missing="impute"
         prepared = with_imputations(prepared, full, mapped, cls, margins, options,
                                     imputations=imputations, seed=seed, seed_seq=seed_seq,
@@ -266,11 +267,15 @@ def _estimate_dask(data: Any, spec: ModuleSpec, households: Any,
 
 
 def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec
-                 ) -> tuple[pd.DataFrame, MappedSurvey, str]:
+                 ) -> tuple[pd.DataFrame, MappedSurvey, str, Mapping[str, Mapping[Any, str]]]:
     """The person file merged with the household file (every row, a unique index), checked
-    against the spec and mapped, with the read check in the data-quality report; its source."""
-    persons, source, row_check = read_input(data_or_path, "data_or_path")
-    hh = input_frame(households, "households")[0] if households is not None else None
+    against the spec and mapped, with the read check in the data-quality report; its source;
+    the files' value labels (domains of a file column print as their labels)."""
+    persons, source, row_check, labels = read_labelled_input(data_or_path, "data_or_path")
+    hh = None
+    if households is not None:
+        hh, _, _, hh_labels = read_labelled_input(households, "households")
+        labels = {**hh_labels, **labels}  # a column of both files is the person file's
     check_spec_columns(spec, source, persons, hh)
     full = spec.merge_households(persons, hh)
     if not full.index.is_unique:
@@ -279,4 +284,4 @@ def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec
     mapped = spec.apply(full)
     if row_check is not None:
         mapped = with_read_row(mapped, source, len(persons), row_check)
-    return full, mapped, source
+    return full, mapped, source, labels
