@@ -188,6 +188,18 @@ def test_the_batch_file_takes_every_option(tmp_path: Path) -> None:
         check_options({k: v for k, v in args.items() if k in VALID})
 
 
+def test_the_batch_file_takes_many_calibration_files(tmp_path: Path) -> None:
+    """``calibrate`` takes one file per margin, more than 16 (it was capped there) and each is
+    a cached input; an absurd number is an error naming the key."""
+    names = [f"t{j}.csv" for j in range(20)]
+    job = load_batch(_batch(tmp_path, f"calibrate = {json.dumps(names)}")).surveys[0]
+    assert job.arguments()["calibrate"] == [str(tmp_path / n) for n in names]
+    assert job.files["calibrate[19]"] == tmp_path / "t19.csv"
+    many = json.dumps([f"t{j}.csv" for j in range(101)])
+    with pytest.raises(SpecError, match=r"survey\[0\] \(S\)\.calibrate: at most 100 files"):
+        load_batch(_batch(tmp_path, f"calibrate = {many}"))
+
+
 def test_by_with_commas_is_two_margins_everywhere(tmp_path: Path) -> None:
     """by="sex,region" is two margins in Python, on the command line and in a batch file (the
     batch used to accept it and then fail every survey): the same estimates as

@@ -18,7 +18,7 @@ import pandas as pd
 
 from flestimate._atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from flestimate._version import __version__
-from flestimate.batch._file import REFERENCES, WHAT, SurveyJob, is_path
+from flestimate.batch._file import REFERENCES, SurveyJob, file_role, is_path
 from flestimate.errors import DataError, OutputError
 from flestimate.results import thaw
 
@@ -28,7 +28,7 @@ CACHE_NAME = "cache.bin"
 LOCK_NAME = ".flestimate-batch.lock"
 _FORMAT = "flestimate-batch-cache/1"
 _LEGACY = ("key.json", "estimates.parquet")  # the two-file cache of earlier versions
-_ROLES = {"file": "survey file", "households": "household file", **WHAT}
+_ROLES = {"file": "survey file", "households": "household file"}
 
 
 # -- hashes and keys ----------------------------------------------------------------------------
@@ -47,13 +47,14 @@ def file_hashes(survey: str, files: Mapping[str, str],
     out: dict[str, str] = {}
     for role, name in files.items():
         path = Path(name)
-        stage(f"reading its {_ROLES[role]} {path}")
+        what = _ROLES.get(role) or file_role(role)
+        stage(f"reading its {what} {path}")
         try:
             out[role] = sha256_file(path)
         except OSError as exc:
             reason = "file not found" if isinstance(exc, FileNotFoundError) else \
                 f"cannot read it: {exc.strerror or exc}"
-            raise DataError(f"{path}: {_ROLES[role]} of survey {survey!r} ({role}): "
+            raise DataError(f"{path}: {what} of survey {survey!r} ({role}): "
                             f"{reason}") from exc
     return out
 

@@ -264,11 +264,17 @@ class _Checker:
         return checked
 
 
-#: At most this many files of population totals in a survey's ``calibrate``.
-MAX_CALIBRATION_FILES = 16
+#: At most this many files of population totals in a survey's ``calibrate`` (one per margin;
+#: more is a mistake in the file, not a design).
+MAX_CALIBRATION_FILES = 100
 WHAT = {"spec": "module spec", "reliability": "reliability rule set",
-        "indicators": "indicator table", **{k: f"{k} rule set" for k in RULE_KINDS},
-        **{f"calibrate[{j}]": "population totals file" for j in range(MAX_CALIBRATION_FILES)}}
+        "indicators": "indicator table", **{k: f"{k} rule set" for k in RULE_KINDS}}
+
+
+def file_role(role: str) -> str:
+    """What the file of a survey's ``role`` is: "module spec", "population totals file"
+    (``calibrate[j]``, any j), ..."""
+    return "population totals file" if role.startswith("calibrate[") else WHAT[role]
 
 
 def _shown(value: Any) -> str:
