@@ -78,7 +78,7 @@ def test_the_extension_sets_the_format(tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / name
     code, stdout, err = run_cli([*ESTIMATE, "-o", out], capsys)
     assert code == 0, err
-    assert stdout == ""
+    assert stdout == f"wrote {out}\n"  # the one line saying where it went
     assert check(out.read_bytes())  # type: ignore[operator]
     assert files_in(tmp_path) == {name}  # no temporary file left
 
