@@ -311,7 +311,7 @@ def test_main_effects_selection(uk: pd.DataFrame) -> None:
         (pd.DataFrame({"A": [1, 0, 2], "B": [0, 1, 1], "count": [3, 4, 1]}),
          "'A' must hold 0 or 1; got 2 at rows 2"),
         (pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "count": [3, -4, 1]}),
-         "non-negative; got -4.0 at rows 1"),
+         "non-negative; got -4 at rows 1"),
         (pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "count": [3, 4.5, 1]}),
          "whole numbers.*rows 1"),
         (pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "count": [3, None, 1]}),

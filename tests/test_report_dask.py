@@ -250,7 +250,7 @@ def test_dask_split_household(moldova: tuple[pd.DataFrame, fe.PrevalenceReport])
         fe.estimate_prevalence(ddf, "moldova-2008-synthetic", missing="minimum")
     message = str(err.value)
     assert "2 household(s) of column 'hh_id' span several partitions" in message
-    assert all(str(h) in message for h in split)
+    assert all(str(int(h)) in message for h in split)  # codes read as floats print as integers
     assert "ddf.shuffle('hh_id')" in message
 
 
