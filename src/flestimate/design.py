@@ -43,7 +43,9 @@ from flestimate.variance import (
     Stage,
     calibration_residual,
     domain_df,
+    stage_covariance,
     stage_variance,
+    with_variances,
 )
 
 if TYPE_CHECKING:
@@ -478,6 +480,7 @@ class SurveyDesign(Frozen, Estimators):
         totals, after the calibration residuals at the first stage; df from the PSUs and
         strata present in each domain (R ``degf``)."""
         var = np.zeros((totals.n_cells, totals.k))
+        cov: np.ndarray | None = None
         for s, stage_totals in enumerate(totals.stages):
             z = totals.linearised(s)
             if s == 0 and self._calibration is not None:
@@ -487,6 +490,12 @@ class SurveyDesign(Frozen, Estimators):
                 self._stages[s], stage_totals.pairs, z, stage_totals.tc, totals.n_cells,
                 self._lonely_psu, self._adjust_domain_lonely, first_stage=s == 0,
             )
+            if totals.covariance is not None:
+                part = stage_covariance(self._stages[s], stage_totals.pairs, z, totals.n_cells,
+                                        self._lonely_psu, s == 0, totals.covariance == "all")
+                cov = part if cov is None else cov + part
+        if cov is not None and (self._lonely_psu == "average" or self._adjust_domain_lonely):
+            cov = with_variances(cov, var)  # the rules that rescale variances cell by cell
         first = totals.stages[0]
         df = domain_df(self._stages[0], first.pairs, first.tc, totals.n_cells)
         method = "Taylor linearisation, first-stage with-replacement approximation"
@@ -495,7 +504,8 @@ class SurveyDesign(Frozen, Estimators):
         if self._variance_stages > 1:
             method += f", multistage recursion over {self._variance_stages} stages"
         return DesignVariance(var, df, method,
-                              "PSUs minus strata with nonzero weight in the domain (R degf)")
+                              "PSUs minus strata with nonzero weight in the domain (R degf)",
+                              covariance=cov)
 
     # -- calibration ------------------------------------------------------------------------
     @property

@@ -20,9 +20,10 @@ import pandas as pd
 
 from flestimate.variance import PairIndex, Stage
 
-__all__ = ["Design", "DesignVariance", "Kind", "LinearisedTotals", "StageTotals"]
+__all__ = ["Covariance", "Design", "DesignVariance", "Kind", "LinearisedTotals", "StageTotals"]
 
 Kind = Literal["mean", "proportion", "total", "ratio"]
+Covariance = Literal["cells", "all"] | None
 #: ``cross_sums(a, rows_matrix)``: for per-row weights ``a`` and a function giving the (m, p)
 #: matrix of any rows, the sums ``sum_i a_i M_i y_i`` and ``sum_i a_i M_i x_i`` per cell and
 #: variable, each of shape (p, n_cells, k); ``x`` is the denominator (1 with a value, or the
@@ -55,6 +56,10 @@ class LinearisedTotals:
     n_cells: int
     rows: np.ndarray | None  # the rows inside some domain; None: every row
     cross_sums: CrossSums
+    #: Which covariances the design also computes: None (variances only), "cells" (between
+    #: the variables of each cell, (n_cells, k, k)) or "all" (between every (cell, variable),
+    #: (n_cells k, n_cells k), index ``cell * k + variable``; R ``svyby(covmat=TRUE)``).
+    covariance: Covariance = None
 
     @property
     def k(self) -> int:
@@ -93,6 +98,8 @@ class DesignVariance:
     #: Replicate designs: the variance of the replicates' logits (R's ``svyciprop`` logit
     #: interval on a replicate design); None where the delta method is used.
     logit_variance: np.ndarray | None = None
+    #: The covariances :attr:`LinearisedTotals.covariance` asked for (None when none was).
+    covariance: np.ndarray | None = None
 
 
 class Design(Protocol):

@@ -265,14 +265,14 @@ class ReplicateDesign(Frozen, Estimators):
         """Replicate variance (R ``svrVar``) of every estimate, from its totals per group of
         rows sharing their multipliers; df the rank of the replicate weights over the
         estimate's population minus one (R ``degf``)."""
-        var, var_logit = replicate_variance(self, totals)
+        var, var_logit, cov = replicate_variance(self, totals)
         df = np.full((totals.n_cells, totals.k), float(self.rank(totals.rows) - 1))
         method = (f"replicate weights ({self._method}, {self.n_replicates} replicates, "
                   f"scale {self._scale:.6g}, "
                   f"{'mse' if self._mse else 'centred on the mean of the replicates'})")
         return DesignVariance(var, df, method,
                               "rank of the replicate weights over the population, minus 1 "
-                              "(R degf)", var_logit)
+                              "(R degf)", var_logit, cov)
 
     @property
     def data(self) -> pd.DataFrame:
@@ -606,7 +606,7 @@ def to_replicate(design: SurveyDesign, method: str = "jkn", replicates: int | No
 
 
 def replicate_variance(design: ReplicateDesign, totals: LinearisedTotals
-                       ) -> tuple[np.ndarray, np.ndarray | None]:
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Replicate variances of every (cell, variable) estimate from the (group x cell) totals.
 
     Notes
@@ -619,7 +619,9 @@ def replicate_variance(design: ReplicateDesign, totals: LinearisedTotals
 
     The second array (means and proportions) is the replicate variance of ``logit(theta_r)``:
     R's ``svyciprop(method="logit")`` on a replicate design fits the logit model in every
-    replicate, so its interval uses that variance, not the delta method.
+    replicate, so its interval uses that variance, not the delta method. The third is the
+    covariance ``totals.covariance`` asks for, ``scale * sum_r rscales_r (theta_r - centre)
+    (theta_r - centre)'`` (R ``svrVar`` on the replicates of ``svyby(covmat=TRUE)``).
     """
     from scipy import sparse
 
@@ -643,18 +645,29 @@ def replicate_variance(design: ReplicateDesign, totals: LinearisedTotals
             theta = theta / replicate_totals(tx)
     full = est.reshape(-1)
 
-    def variance(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    def deviations(values: np.ndarray, at: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             centre = at[:, None] if design.mse else values.mean(axis=1, keepdims=True)
-            return np.asarray(design.scale * ((values - centre) ** 2 @ design.rscales))
+            return np.asarray(values - centre)
+
+    def variance(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return np.asarray(design.scale * (deviations(values, at) ** 2 @ design.rscales))
 
     var = variance(theta, full).reshape(n_cells, k)
+    cov = None
+    if totals.covariance is not None:
+        dev = deviations(theta, full)
+        scaled = dev * (design.scale * design.rscales)[None, :]
+        n_rep = dev.shape[1]
+        cov = (scaled @ dev.T if totals.covariance == "all" else
+               np.einsum("ckr,cjr->ckj", scaled.reshape(n_cells, k, n_rep),
+                         dev.reshape(n_cells, k, n_rep)))
     if kind == "total":
-        return var, None
+        return var, None, cov
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = np.log(theta / (1.0 - theta))
         var_logit = variance(logit, np.log(full / (1.0 - full))).reshape(n_cells, k)
-    return var, var_logit
+    return var, var_logit, cov
 
 
 def _linear_batch(X: np.ndarray, d: np.ndarray, totals: np.ndarray) -> np.ndarray:

@@ -21,11 +21,13 @@ from flestimate._format import (
     share_text,
     text_table,
 )
+from flestimate.contrast import ContrastSpec, Keys, combine, contrast_rows
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Estimates", "Result", "summary_html"]
+__all__ = ["ESTIMATE_COLUMNS", "MATPLOTLIB_HINT", "Contrast", "Estimates", "Result",
+           "summary_html"]
 
 #: The message of the ImportError raised by every ``plot()`` when matplotlib is missing.
 MATPLOTLIB_HINT = "plotting needs matplotlib: pip install 'flestimate[plot]'"
@@ -277,19 +279,121 @@ class Estimates(Result):
         The domain columns (empty without ``by=``).
     """
 
-    __slots__ = ("_by", "_table")
+    __slots__ = ("_by", "_table", "_vcov")
     _table: pd.DataFrame
     _by: tuple[str, ...]
+    _vcov: np.ndarray | None
     _label = "Estimates"
     _records_key = "estimates"
     _immutable_hint = "call the estimator again for new results"
 
-    def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], by: tuple[str, ...]):
-        super().__init__(provenance, _table=table, _by=tuple(by))
+    def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any], by: tuple[str, ...],
+                 vcov: np.ndarray | None = None):
+        frozen = None
+        if vcov is not None:
+            frozen = np.array(vcov, dtype=np.float64)
+            frozen.setflags(write=False)
+        super().__init__(provenance, _table=table, _by=tuple(by), _vcov=frozen)
 
     @property
     def by(self) -> tuple[str, ...]:
         return self._by
+
+    # -- covariances and contrasts ----------------------------------------------------------
+    def vcov(self) -> pd.DataFrame:
+        """The design-based covariance matrix of the estimates, rows and columns in the
+        table's order, indexed by (by-columns..., variable[, category]).
+
+        Between the variables (and categories) of a domain it is always there; between
+        domains when the estimator was called with ``covmat=True`` (R ``vcov(svymean(...))``
+        and ``vcov(svyby(..., covmat=TRUE))``). Taylor designs: the matrix form of the
+        linearised variance on the whole design (R ``svyrecvar`` on the influence
+        functions); replicate designs: ``scale sum_r rscales_r (theta_r - c)(theta_r - c)'``
+        (R ``svrVar``).
+        """
+        cov = self._covariance("vcov", cells=None)
+        index = Keys(self._table, self._by).index()
+        out: pd.DataFrame = pd.DataFrame(cov, index=index, columns=index)
+        return out
+
+    def _covariance(self, func: str, cells: np.ndarray | None) -> np.ndarray:
+        """The full covariance matrix; with blocks per domain only (no ``covmat=True``), the
+        blocks, provided ``cells`` (the estimates used, None for all) lie in one domain."""
+        from flestimate.errors import ArgumentError
+
+        if self._vcov is None:
+            raise ArgumentError(f"`{func}()`: these estimates carry no covariances (made "
+                                f"inside a report or combined over imputations); call an "
+                                f"estimator of the design")
+        if self._vcov.ndim == 2:
+            return self._vcov
+        n_cells, k, _ = self._vcov.shape
+        used = np.arange(n_cells * k) if cells is None else cells
+        if n_cells > 1 and np.unique(used // k).size > 1:
+            raise ArgumentError(f"`{func}()` needs the covariances between domains: call the "
+                                f"estimator with covmat=True (R svyby(..., covmat=TRUE))")
+        full = np.full((n_cells * k, n_cells * k), np.nan)
+        for_cell = np.arange(n_cells * k) // k
+        same = for_cell[:, None] == for_cell[None, :]
+        full[same] = self._vcov[for_cell[:, None], np.arange(n_cells * k)[:, None] % k,
+                                np.arange(n_cells * k)[None, :] % k][same]
+        return full
+
+    def contrast(self, contrast: ContrastSpec | Mapping[str, ContrastSpec], *,
+                 level: float | None = None) -> Contrast:
+        """Contrasts of the estimates with their SEs, intervals and p-values (R
+        ``svycontrast``).
+
+        Parameters
+        ----------
+        contrast : mapping, vector, function, or a mapping of names to any of them
+            ``{"male": 1, "female": -1}`` (coefficients by the estimates' keys: the values
+            of what differs between them, e.g. the domain, or a tuple such as ``("male",
+            "yes")``), a vector of one coefficient per estimate, or a function of the
+            estimates for a non-linear contrast (``lambda e: e["male"] / e["female"]``,
+            written with arithmetic and numpy functions); several at once as ``{"name":
+            contrast, ...}``.
+        level : float, optional
+            Confidence level (default that of the estimates).
+
+        Returns
+        -------
+        Contrast
+            One row per contrast: ``contrast, estimate, se, ci_low, ci_high, df, statistic,
+            p_value``.
+
+        Notes
+        -----
+        ``var(g(theta)) = grad' V grad`` (the delta method, exact for a linear contrast; R
+        ``svycontrast``); the gradient of a function is taken by the complex step, exact to
+        rounding. The interval and the two-sided p-value use t on the smallest df of the
+        estimates the contrast uses (R's ``confint`` uses the normal quantile).
+        A contrast between domains needs ``covmat=True`` in the estimator call.
+        """
+        from flestimate._checks import check_level
+
+        named = _named_contrasts(contrast)
+        keys = Keys(self._table, self._by)
+        est = self._table["estimate"].to_numpy(float)
+        rows = [contrast_rows(c, keys, est, "contrast") for c in named.values()]
+        values = np.array([r[0] for r in rows])
+        grads = np.array([r[1] for r in rows]).reshape(len(rows), len(est))
+        cov = self._covariance("contrast", np.flatnonzero((grads != 0).any(axis=0)))
+        lev = check_level(self.provenance["level"] if level is None else level, "contrast")
+        cols = combine(values, grads, cov, self._table["df"].to_numpy(float), lev)
+        table = pd.DataFrame({"contrast": list(named), **cols})
+        prov = {**thaw(self.provenance), "contrast_of": self.provenance["estimator"],
+                "estimator": "contrast", "level": lev,
+                "ci_method": "t on the smallest df of the estimates used",
+                "method": "delta method (linear: exact), gradient by complex step"}
+        return Contrast(table, prov)
+
+    def difference(self, a: Any, b: Any, *, level: float | None = None) -> Contrast:
+        """The difference ``a - b`` of two estimates named by their keys (e.g. two domains),
+        with SE, interval and p-value: :meth:`contrast` with ``{a: 1, b: -1}``."""
+        name = f"{_key_text(a)} - {_key_text(b)}"
+        return self.contrast({name: {a: 1.0, b: -1.0} if not _same_key(a, b) else {a: 0.0}},
+                             level=level)
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy table (a copy): by-columns, ``variable``, [``category``], then
@@ -471,3 +575,51 @@ class Estimates(Result):
                          if d["lonely_strata"] else "")]
         return [*design, f"Missing values excluded: {int(self._table['n_missing'].sum()):,}",
                 f"flestimate {p['version']}"]
+
+
+def _named_contrasts(contrast: Any) -> dict[str, Any]:
+    """One contrast as ``{"contrast": it}``; a mapping of names to contrasts as it is."""
+    if isinstance(contrast, Mapping) and contrast and all(
+            isinstance(v, Mapping) or callable(v) or (isinstance(v, Sequence | np.ndarray)
+                                                      and not isinstance(v, str))
+            for v in contrast.values()):
+        return {str(k): v for k, v in contrast.items()}
+    return {"contrast": contrast}
+
+
+def _key_text(key: Any) -> str:
+    return " / ".join(map(label_text, key)) if isinstance(key, tuple) else label_text(key)
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+class Contrast(Result):
+    """Contrasts of estimates (:meth:`Estimates.contrast`): one row per contrast with
+    ``contrast, estimate, se, ci_low, ci_high, df, statistic, p_value``; the provenance is
+    that of the estimates, with the contrast's method."""
+
+    __slots__ = ("_table",)
+    _table: pd.DataFrame
+    _label = "Contrast"
+    _records_key = "contrasts"
+    _immutable_hint = "call contrast() again for new results"
+
+    def __init__(self, table: pd.DataFrame, provenance: Mapping[str, Any]):
+        super().__init__(provenance, _table=table)
+
+    def to_frame(self) -> pd.DataFrame:
+        out: pd.DataFrame = self._table.copy()
+        return out
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def _title(self) -> str:
+        p = self.provenance
+        return (f"of {p['contrast_of']} estimates ({p['variance']}); {100 * p['level']:g}% CI, "
+                f"{p['ci_method']}")

@@ -29,7 +29,9 @@ __all__ = [
     "domain_df",
     "segment_sum",
     "sparse_pairs",
+    "stage_covariance",
     "stage_variance",
+    "with_variances",
     "summing_matrix",
 ]
 
@@ -210,6 +212,108 @@ def stage_variance(
         with np.errstate(divide="ignore", invalid="ignore"):
             var = np.where(n_ok > 0, var * n_str / n_ok, np.nan)
     return np.asarray(var)
+
+
+def stage_covariance(stage: Stage, pairs: PairIndex, totals: np.ndarray, n_cells: int,
+                     lonely_psu: str, first_stage: bool, across_cells: bool) -> np.ndarray:
+    """Covariance contribution of one stage between the estimates: within each cell,
+    shape (n_cells, k, k), or between every (cell, variable), shape (n_cells k, n_cells k),
+    index ``cell * k + variable``.
+
+    Notes
+    -----
+    The matrix form of :func:`stage_variance` (R's ``onestrat()`` on a matrix of influence
+    values, as ``svyrecvar`` computes the covariance of ``svymean(~a+b)``): with ``t_gi`` the
+    vector of linearised totals of unit i of parent g (zero in a cell the unit has no row of),
+    ``s_g = sum_i t_gi`` and n_g the design count of units in g::
+
+        C = sum_g weight_g (1 - f_g) n_g / (n_g - 1) (sum_i t_gi t_gi' - s_g s_g' / n_g)
+
+    A lonely unit (n_g = 1) adds ``(s_g - m)(s_g - m)'`` with ``m`` the grand mean of the unit
+    totals at stage 1 (``lonely_psu="adjust"``), nothing otherwise; a certainty group
+    nothing. Between cells the units' totals of both cells enter, as R's ``svyby(...,
+    covmat=TRUE)`` does with the influence functions on the whole design.
+    """
+    k = totals.shape[1]
+    scale, lonely = _group_scale(stage)
+    adjust = lonely_psu == "adjust"
+    regular = ~lonely & (scale > 0)
+    unit_scale = np.where(regular, scale, 0.0)[stage.parent]
+    group_scale = np.where(regular, scale / np.maximum(stage.n_sampled, 1), 0.0)
+    lonely_scale = np.where(lonely & adjust, scale, 0.0)
+    if across_cells:
+        return _covariance_across(stage, pairs, totals, n_cells, first_stage,
+                                  (unit_scale, group_scale, lonely_scale))
+    n_groups = stage.n_parents * n_cells
+    group = stage.parent[pairs.unit] * n_cells + pairs.cell
+    cell_of_group = np.tile(np.arange(n_cells), stage.n_parents)
+    s1 = segment_sum(group, totals, n_groups)
+    grand = (segment_sum(pairs.cell, totals, n_cells) / stage.n_units if first_stage
+             else np.zeros((n_cells, k)))
+    dev = s1 - grand[cell_of_group]
+    own = segment_sum(pairs.cell, _outer(totals), n_cells, unit_scale[pairs.unit])
+    between = segment_sum(cell_of_group, _outer(s1), n_cells, np.repeat(group_scale, n_cells))
+    lonely_part = segment_sum(cell_of_group, _outer(dev), n_cells,
+                              np.repeat(lonely_scale, n_cells))
+    return np.asarray(own - between + lonely_part).reshape(n_cells, k, k)
+
+
+def _covariance_across(stage: Stage, pairs: PairIndex, totals: np.ndarray, n_cells: int,
+                       first_stage: bool, scales: tuple[np.ndarray, np.ndarray, np.ndarray]
+                       ) -> np.ndarray:
+    """:func:`stage_covariance` between every (cell, variable): the units' totals as a sparse
+    (units x estimates) matrix, so that a later stage with many units costs its pairs, not
+    units times estimates."""
+    from scipy import sparse
+
+    unit_scale, group_scale, lonely_scale = scales
+    k = totals.shape[1]
+    n_est = n_cells * k
+    cols = (pairs.cell[:, None] * k + np.arange(k)[None, :]).ravel()
+    z = sparse.csr_matrix((totals.ravel(), (np.repeat(pairs.unit, k), cols)),
+                          shape=(stage.n_units, n_est))
+    s1 = sparse.csr_matrix(summing_matrix(stage.parent, stage.n_parents) @ z)
+    cov = (z.T @ sparse.diags(unit_scale) @ z - s1.T @ sparse.diags(group_scale) @ s1).toarray()
+    lonely = np.flatnonzero(lonely_scale)
+    if lonely.size:  # lonely_psu="adjust": around the grand mean of the unit totals
+        grand = (np.asarray(z.sum(axis=0)).ravel() / stage.n_units if first_stage
+                 else np.zeros(n_est))
+        dev = s1[lonely].toarray() - grand
+        cov = cov + (dev * lonely_scale[lonely][:, None]).T @ dev
+    return np.asarray(cov)
+
+
+def _outer(values: np.ndarray) -> np.ndarray:
+    """Row-wise outer products, (m, k) to (m, k k)."""
+    m, k = values.shape
+    return np.asarray(values[:, :, None] * values[:, None, :]).reshape(m, k * k)
+
+
+def _group_scale(stage: Stage) -> tuple[np.ndarray, np.ndarray]:
+    """Per parent group: ``weight (1 - f) n / (n - 1)`` (``weight (1 - f)`` for one unit, 0 for
+    a certainty group), and whether the group is a lonely (non-certainty) one."""
+    n_g = stage.n_sampled.astype(np.float64)
+    fpc = stage.fpc_factor * stage.weight
+    certain = stage.fpc_factor < CERTAINTY_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(n_g > 1, fpc * n_g / (n_g - 1), fpc)
+    return np.where(certain, 0.0, scale), (n_g == 1) & ~certain
+
+
+def with_variances(cov: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """``cov`` rescaled so that its diagonal is ``var`` (the correlations kept): the lonely-PSU
+    rules that rescale variances cell by cell (``average``, lonely in the domain) apply to the
+    covariances through the correlations. ``cov`` (n_cells, k, k) or (n, n), ``var``
+    (n_cells, k)."""
+    if cov.ndim == 3:
+        diag = np.einsum("cii->ci", cov)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(diag > 0, np.sqrt(var / diag), 0.0)
+        return np.asarray(cov * f[:, :, None] * f[:, None, :])
+    diag = np.diag(cov)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(diag > 0, np.sqrt(var.reshape(-1) / diag), 0.0)
+    return np.asarray(cov * f[:, None] * f[None, :])
 
 
 def domain_df(stage: Stage, pairs: PairIndex, counts: np.ndarray, n_cells: int) -> np.ndarray:
