@@ -44,9 +44,16 @@ from flestimate._cells import (
 from flestimate._checks import check_choice, check_df, check_level, known_keywords
 from flestimate._sums import Sums, accumulate, cross_sums
 from flestimate._version import __version__
-from flestimate.errors import ArgumentError, FlestimateWarning
+from flestimate.errors import ArgumentError, ArgumentTypeError, FlestimateWarning
 from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS, confidence_interval
-from flestimate.protocol import Design, DesignVariance, Kind, LinearisedTotals, StageTotals
+from flestimate.protocol import (
+    Covariance,
+    Design,
+    DesignVariance,
+    Kind,
+    LinearisedTotals,
+    StageTotals,
+)
 from flestimate.quantile import quantile
 from flestimate.results import ESTIMATE_COLUMNS, Estimates
 from flestimate.variance import segment_sum
@@ -59,6 +66,13 @@ def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, floa
     """Validate the keywords every estimator shares; ``kind`` is also the function's name."""
     methods = ("wald",) if kind == "total" else CI_METHODS
     return check_choice(ci, methods, "ci", kind), check_level(level, kind), check_df(df, kind)
+
+
+def _covariance(covmat: Any, func: str) -> Covariance:
+    """``covmat`` checked: the covariances the design computes ("all" or "cells")."""
+    if not isinstance(covmat, bool | np.bool_):
+        raise ArgumentTypeError(f"`covmat` of `{func}()` must be True or False; got {covmat!r}")
+    return "all" if covmat else "cells"
 
 
 # -- the steps of one estimator call ---------------------------------------------------------
@@ -85,7 +99,8 @@ def _point_estimates(kind: Kind, sums: Sums, n_cells: int) -> _Point:
 
 
 def _linearised_totals(kind: Kind, point: _Point, sums: Sums, variables: Variables,
-                       domains: Domains, n_cells: int, func: str) -> LinearisedTotals:
+                       domains: Domains, n_cells: int, func: str,
+                       covariance: Covariance = None) -> LinearisedTotals:
     """What the design's variance reads: the estimates and the pair totals of every stage,
     with access to further sums over the rows for designs that need them (calibration)."""
     stages = tuple(StageTotals(p, ty, tx, tc)
@@ -95,7 +110,7 @@ def _linearised_totals(kind: Kind, point: _Point, sums: Sums, variables: Variabl
         return cross_sums(variables, domains, n_cells, func, a, rows_matrix)
 
     return LinearisedTotals(kind, point.estimate, point.denominator, stages, n_cells,
-                            domains.rows, more_sums)
+                            domains.rows, more_sums, covariance)
 
 
 def _design_effects(kind: Kind, point: _Point, sums: Sums, var: np.ndarray,
@@ -168,6 +183,18 @@ def _table(domains: Domains, variables: Variables, cols: dict[str, np.ndarray],
     return table
 
 
+def _masked(cov: np.ndarray | None, empty: np.ndarray) -> np.ndarray | None:
+    """The covariances with an empty domain's estimates missing (as their estimate and SE)."""
+    if cov is None or not empty.any():
+        return cov
+    if cov.ndim == 3:
+        gone = empty[:, :, None] | empty[:, None, :]
+    else:
+        flat = empty.reshape(-1)
+        gone = flat[:, None] | flat[None, :]
+    return np.where(gone, np.nan, cov)
+
+
 def _warn_missing(table: pd.DataFrame, func: str) -> None:
     """Missing values are excluded variable by variable, never silently: one warning names
     every variable with its count."""
@@ -212,15 +239,17 @@ def _estimate(
     level: float,
     df_user: float | None,
     sums: Sums | None = None,
+    covariance: Covariance = None,
 ) -> Estimates:
     """One estimator call, step by step (see the module's docstring); ``sums`` are the row
-    sums when another estimator of the same call has made them already."""
+    sums when another estimator of the same call has made them already; ``covariance`` the
+    covariances to compute (none for the report's internal calls)."""
     n_cells, k = len(domains.labels), len(variables.y)
     if sums is None:
         sums = accumulate(design, variables, domains, n_cells, kind)
     point = _point_estimates(kind, sums, n_cells)
     variance = design.variance(_linearised_totals(kind, point, sums, variables, domains,
-                                                  n_cells, kind))
+                                                  n_cells, kind, covariance))
     var = variance.variance
     effects = _design_effects(kind, point, sums, var, variables.x is not None)
     empty = point.n == 0
@@ -238,7 +267,7 @@ def _estimate(
     table = _table(domains, variables, cols, flag)
     _warn_missing(table, kind)
     return Estimates(table, _provenance(design, kind, ci, level, df_user, variance, domains),
-                     domains.by)
+                     domains.by, vcov=_masked(variance.covariance, empty))
 
 
 # -- public estimators --------------------------------------------------------------------------
@@ -252,6 +281,7 @@ def mean(
     ci: str = "wald",
     level: float = 0.95,
     df: float | None = None,
+    covmat: bool = False,
 ) -> Estimates:
     """Weighted means with design-based standard errors (Taylor or replicate).
 
@@ -271,6 +301,11 @@ def mean(
         Confidence level in (0, 1).
     df : float, optional
         Degrees of freedom for the t quantile; default the design df of each domain.
+    covmat : bool
+        Also compute the covariances between the estimates of different domains (R
+        ``svyby(..., covmat=TRUE)``), for :meth:`~flestimate.results.Estimates.vcov` and
+        contrasts between domains. The covariances between the variables (and categories) of
+        each domain are always computed.
 
     Returns
     -------
@@ -288,7 +323,8 @@ def mean(
     options = _options("mean", ci, level, df)
     y = [numeric_column(design, c, "mean") for c in cols]
     domains = domains_of(design, by, subpop, "mean")
-    return _estimate(design, "mean", Variables(y, None, cols, None), domains, *options)
+    return _estimate(design, "mean", Variables(y, None, cols, None), domains, *options,
+                     covariance=_covariance(covmat, "mean"))
 
 
 @known_keywords
@@ -301,6 +337,7 @@ def proportion(
     ci: str = "korn-graubard",
     level: float = 0.95,
     df: float | None = None,
+    covmat: bool = False,
 ) -> Estimates:
     """Proportions (prevalences) with intervals that stay valid for rare events.
 
@@ -309,7 +346,7 @@ def proportion(
 
     Parameters
     ----------
-    design, vars, by, subpop, level, df
+    design, vars, by, subpop, level, df, covmat
         As :func:`mean`.
     ci : {"korn-graubard", "beta", "logit", "wilson", "wald"}
         ``korn-graubard`` (default): Clopper-Pearson at the df-adjusted effective sample size,
@@ -337,7 +374,8 @@ def proportion(
     options = _options("proportion", ci, level, df)
     variables = expand(design, cols, "proportion", expand_numeric=True)
     domains = domains_of(design, by, subpop, "proportion")
-    return _estimate(design, "proportion", variables, domains, *options)
+    return _estimate(design, "proportion", variables, domains, *options,
+                     covariance=_covariance(covmat, "proportion"))
 
 
 @known_keywords
@@ -350,12 +388,13 @@ def total(
     ci: str = "wald",
     level: float = 0.95,
     df: float | None = None,
+    covmat: bool = False,
 ) -> Estimates:
     """Weighted totals; a categorical column gives the estimated count of every category.
 
     Parameters
     ----------
-    design, vars, by, subpop, level, df
+    design, vars, by, subpop, level, df, covmat
         As :func:`mean`.
     ci : {"wald"}
 
@@ -372,7 +411,8 @@ def total(
     options = _options("total", ci, level, df)
     variables = expand(design, cols, "total", expand_numeric=False)
     domains = domains_of(design, by, subpop, "total")
-    return _estimate(design, "total", variables, domains, *options)
+    return _estimate(design, "total", variables, domains, *options,
+                     covariance=_covariance(covmat, "total"))
 
 
 
@@ -442,12 +482,13 @@ def ratio(
     ci: str = "wald",
     level: float = 0.95,
     df: float | None = None,
+    covmat: bool = False,
 ) -> Estimates:
     """Ratios of two totals, ``sum(w d y) / sum(w d x)``.
 
     Parameters
     ----------
-    design, by, subpop, ci, level, df
+    design, by, subpop, ci, level, df, covmat
         As :func:`mean`.
     numerator : str or list of str
     denominator : str or list of str
@@ -478,7 +519,8 @@ def ratio(
     x = [numeric_column(design, c, "ratio") for c in dens]
     names = [f"{a}/{b}" for a, b in zip(nums, dens, strict=True)]
     domains = domains_of(design, by, subpop, "ratio")
-    return _estimate(design, "ratio", Variables(y, x, names, None), domains, *options)
+    return _estimate(design, "ratio", Variables(y, x, names, None), domains, *options,
+                     covariance=_covariance(covmat, "ratio"))
 
 class Estimators:
     """The estimators as methods of every design: ``design.mean(vars, by=...)`` is
