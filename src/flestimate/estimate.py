@@ -31,6 +31,7 @@ import pandas as pd
 from flestimate._caller import caller_stacklevel
 from flestimate._cells import (
     By,
+    Column,
     Completed,
     Domains,
     Subpop,
@@ -58,8 +59,8 @@ from flestimate.quantile import quantile
 from flestimate.results import ESTIMATE_COLUMNS, Estimates
 from flestimate.variance import segment_sum
 
-__all__ = ["Completed", "Estimators", "estimate_completed", "mean", "proportion", "ratio",
-           "shares_and_totals_completed", "total"]
+__all__ = ["Completed", "Estimators", "estimate_completed", "influence_covariance", "mean",
+           "proportion", "ratio", "shares_and_totals_completed", "total"]
 
 
 def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, float | None]:
@@ -268,6 +269,28 @@ def _estimate(
     _warn_missing(table, kind)
     return Estimates(table, _provenance(design, kind, ci, level, df_user, variance, domains),
                      domains.by, vcov=_masked(variance.covariance, empty))
+
+
+# -- for the models and tests -------------------------------------------------------------------
+def influence_covariance(design: Design, values: np.ndarray, *, subpop: Subpop = None,
+                         func: str = "glm") -> np.ndarray:
+    """The design-based covariance matrix (p, p) of the estimated totals ``sum_i w_i u_i`` of
+    ``values`` (n_rows, p; per-row scores *not* multiplied by the weight, 0 outside the
+    model's rows): for a Taylor design what R's ``svyrecvar(w * u, ...)`` returns (the
+    models' sandwich "meat"), with the calibration residuals; for a replicate design the
+    replicate covariance of the totals (a model on replicate weights refits instead).
+    ``subpop`` as in the estimators."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != len(design.weights):
+        raise ArgumentError(f"`values` of `{func}()` must be a (rows, p) array with one row per "
+                            f"row of the design ({len(design.weights)}); got shape "
+                            f"{values.shape}")
+    p = values.shape[1]
+    variables = Variables([Column(np.ascontiguousarray(values[:, j])) for j in range(p)], None,
+                          [f"v{j}" for j in range(p)], None)
+    domains = domains_of(design, None, subpop, func)
+    est = _estimate(design, "total", variables, domains, "wald", 0.95, None, covariance="cells")
+    return est.vcov().to_numpy()
 
 
 # -- public estimators --------------------------------------------------------------------------
