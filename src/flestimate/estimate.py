@@ -70,9 +70,12 @@ def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, floa
 
 
 def _covariance(covmat: Any, func: str) -> Covariance:
-    """``covmat`` checked: the covariances the design computes ("all" or "cells")."""
+    """``covmat`` checked: the covariances the design computes ("all", "cells" or none)."""
+    if covmat is None:
+        return None
     if not isinstance(covmat, bool | np.bool_):
-        raise ArgumentTypeError(f"`covmat` of `{func}()` must be True or False; got {covmat!r}")
+        raise ArgumentTypeError(f"`covmat` of `{func}()` must be True, False or None; got "
+                                f"{covmat!r}")
     return "all" if covmat else "cells"
 
 
@@ -304,7 +307,7 @@ def mean(
     ci: str = "wald",
     level: float = 0.95,
     df: float | None = None,
-    covmat: bool = False,
+    covmat: bool | None = False,
 ) -> Estimates:
     """Weighted means with design-based standard errors (Taylor or replicate).
 
@@ -324,11 +327,12 @@ def mean(
         Confidence level in (0, 1).
     df : float, optional
         Degrees of freedom for the t quantile; default the design df of each domain.
-    covmat : bool
-        Also compute the covariances between the estimates of different domains (R
+    covmat : bool or None
+        ``True``: also compute the covariances between the estimates of different domains (R
         ``svyby(..., covmat=TRUE)``), for :meth:`~flestimate.results.Estimates.vcov` and
-        contrasts between domains. The covariances between the variables (and categories) of
-        each domain are always computed.
+        contrasts between domains. ``False`` (default): the covariances between the variables
+        (and categories) of each domain only. ``None``: no covariances (a little faster;
+        ``vcov()`` and contrasts are then unavailable).
 
     Returns
     -------
@@ -360,7 +364,7 @@ def proportion(
     ci: str = "korn-graubard",
     level: float = 0.95,
     df: float | None = None,
-    covmat: bool = False,
+    covmat: bool | None = False,
 ) -> Estimates:
     """Proportions (prevalences) with intervals that stay valid for rare events.
 
@@ -411,7 +415,7 @@ def total(
     ci: str = "wald",
     level: float = 0.95,
     df: float | None = None,
-    covmat: bool = False,
+    covmat: bool | None = False,
 ) -> Estimates:
     """Weighted totals; a categorical column gives the estimated count of every category.
 
@@ -449,10 +453,12 @@ def estimate_completed(
     ci: str | None = None,
     level: float = 0.95,
     df: float | None = None,
+    covmat: bool = False,
 ) -> Estimates:
     """:func:`proportion` or :func:`total` of every completion of some imputed variables at
     once (variables ``"<name>@<m>"``), the same numbers as estimating the ``M`` completed
-    columns one by one, but reading the rows that no completion changes only once.
+    columns one by one, but reading the rows that no completion changes only once; with
+    ``covmat`` the covariances between every estimate (domain differences per completion).
 
     Multiple imputation changes a few percent of the rows; the other rows are summed once for
     all ``M`` completions (see ``accumulate``), so ``M = 20`` completions cost little more than
@@ -465,7 +471,8 @@ def estimate_completed(
                        if ci is None else ci, level, df)
     variables = completed_variables(design, completed, kind)
     domains = domains_of(design, by, subpop, kind)
-    return _estimate(design, kind, variables, domains, *options)
+    return _estimate(design, kind, variables, domains, *options,
+                     covariance="all" if covmat else None)
 
 
 def shares_and_totals_completed(
@@ -505,7 +512,7 @@ def ratio(
     ci: str = "wald",
     level: float = 0.95,
     df: float | None = None,
-    covmat: bool = False,
+    covmat: bool | None = False,
 ) -> Estimates:
     """Ratios of two totals, ``sum(w d y) / sum(w d x)``.
 

@@ -68,12 +68,13 @@ def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tupl
     in_universe = frame.loc[frame[UNIVERSE].to_numpy() & (np.asarray(design.weights) > 0)]
     counts = _counts(in_universe, points, by, frequencies)
 
-    shares = proportion(design, cols, by=b, subpop=UNIVERSE, ci=ci, level=level, df=df)
+    shares = proportion(design, cols, by=b, subpop=UNIVERSE, ci=ci, level=level, df=df,
+                        covmat=None)
     share = _split_variable(shares.to_frame())
     share = _with_bounds(share, keys).assign(measure="share", table="prevalence")
 
     number = _split_variable(total(design, cols, by=b, subpop=UNIVERSE, level=level,
-                                   df=df).to_frame())
+                                   df=df, covmat=None).to_frame())
     if ci != "wald":  # the total's own interval is Wald
         low, high = log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
                                   number["df"].to_numpy(), level)
@@ -89,7 +90,7 @@ def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tupl
     for name, (among, subpop) in AMONG.items():
         form_col = f"{PREFIX}form_{among}"
         t = proportion(design, form_col, by=b, subpop=subpop, ci=ci, level=level,
-                       df=df).to_frame()
+                       df=df, covmat=None).to_frame()
         t = _every_domain(t, share[list(by)].drop_duplicates(), frame[form_col]) if by else t
         t = t.assign(indicator=t["category"].astype(str), measure="share", table=name)
         cases = in_universe.loc[in_universe[subpop]]
