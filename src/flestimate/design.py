@@ -25,6 +25,7 @@ from flestimate._design_build import (
     unit_ids,
     weights_of,
 )
+from flestimate.chisq import Association
 from flestimate.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -124,7 +125,7 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-class SurveyDesign(Frozen, Estimators):
+class SurveyDesign(Frozen, Estimators, Association):
     """A stratified multistage sample design, validated once and immutable.
 
     Parameters

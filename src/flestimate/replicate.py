@@ -26,6 +26,7 @@ from flestimate._replicate_weights import (
     replicate_multipliers,
     source_of,
 )
+from flestimate.chisq import Association
 from flestimate.estimate import Estimators
 from flestimate.protocol import DesignVariance, LinearisedTotals
 from flestimate.results import Frozen, summary_html
@@ -71,7 +72,7 @@ def _row_keys(multipliers: np.ndarray) -> np.ndarray:
     return np.column_stack([np.round(mant * 2.0**40), expo])
 
 
-class ReplicateDesign(Frozen, Estimators):
+class ReplicateDesign(Frozen, Estimators, Association):
     """A survey design defined by replicate weights.
 
     Parameters
