@@ -66,6 +66,7 @@ VALID: dict[str, tuple[str, list[str], Any]] = {
     "imputation_classes": ("3", ["3"], 3),
     "disclosure": ('"none"', ["none"], "none"),
     "disclosure_threshold": ("5", ["5"], 5),
+    "compare": ('"sex=female"', ["sex=female"], "sex=female"),
 }
 
 

@@ -104,6 +104,8 @@ def write_outputs(folder: Path, batch: Batch, estimates: pd.DataFrame, failures:
                                                                  lineterminator="\n"))
     if "xlsx" in batch.formats:
         tables = [t for t in TABLES if any(t in job.tables for job in batch.surveys)]
+        if (estimates["table"] == "differences").any():  # compare= in some survey
+            tables.append("differences")
 
         def workbook(path: Path) -> None:
             with excel_writer(path) as xl:  # no text becomes a formula

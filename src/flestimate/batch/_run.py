@@ -90,7 +90,9 @@ def run_survey(job: Mapping[str, Any],
                 t = time.perf_counter()
                 report = estimate_prevalence(**job["arguments"])
                 table = report.to_frame()
-                table = table[table["table"].isin(job["tables"])].reset_index(drop=True)
+                wanted = [*job["tables"], *(["differences"] if job["arguments"].get("compare")
+                                            else [])]
+                table = table[table["table"].isin(wanted)].reset_index(drop=True)
                 out["disclosure"] = report.disclosure_method()
                 # every assumption that changes a number, as the report's provenance has them
                 out["assumptions"] = thaw(report.provenance.get("assumptions", {}))

@@ -10,15 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._format import label_text
 from flestimate.classification._rules import FORMS
 from flestimate.errors import FlestimateWarning
 from flestimate.estimate import Completed, estimate_completed, shares_and_totals_completed
 from flestimate.impute import rubin
 from flestimate.intervals import confidence_interval
 from flestimate.report._common import AMONG, NR_WEIGHT, PREFIX, UNIVERSE, log_interval, t_quantile
+from flestimate.report._compare import COMPARED, pair_differences
 from flestimate.report._imputed import POINTS, Imputed
 
-__all__ = ["imputation_flags", "imputed_frame", "margin_imputed"]
+__all__ = ["differences_imputed", "imputation_flags", "imputed_frame", "margin_imputed"]
 
 
 def _mi_name(name: str) -> str:
@@ -223,4 +225,35 @@ def imputation_flags(table: pd.DataFrame) -> pd.DataFrame:
             out.loc[mask, "reliability_reason"].astype(str) == "", reason,
             reason + "; " + out.loc[mask, "reliability_reason"].astype(str))
     out.loc[not_est, ["estimate", "se", "ci_low", "ci_high", "cv"]] = np.nan
+    return out
+
+
+def differences_imputed(design: Any, imp: Imputed, col: str, reference: str | None,
+                        level: float, df: float | None) -> pd.DataFrame:
+    """The differences of the compared shares between the domains of ``col`` and the
+    reference domain, in every completion (their covariance from one estimator call over all
+    completions), combined by Rubin's rules with the Barnard-Rubin df."""
+    points, _ = _completions(imp)
+    chosen = [p for p in points if p.name in {_mi_name(c) for c in COMPARED}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlestimateWarning)
+        est = estimate_completed(design, "proportion", chosen, by=[col], subpop=UNIVERSE,
+                                 level=level, df=df, covmat=True)
+    t = est.to_frame()
+    var = t["variable"].astype(str).str.slice(len(PREFIX) + 3).str.rsplit("@", n=1, expand=True)
+    t = t.assign(indicator=var[0], imputation=var[1].astype(int))
+    d = pair_differences(t, est.vcov().to_numpy(), col, reference, ["indicator", "imputation"])
+    m = imp.imputations
+    # the domains in the table's order, the classes in COMPARED's, then the completions
+    first = {v: i for i, v in enumerate(dict.fromkeys(t[col].map(label_text)))}
+    d = d.assign(_dom=d[col].map(label_text).map(first), _ind=d["indicator"].map(
+        {c: i for i, c in enumerate(COMPARED)})).sort_values(
+        ["_dom", "_ind", "imputation"], kind="stable").drop(columns=["_dom", "_ind"])
+    shape = (-1, m)
+    comb = rubin(d["estimate"].to_numpy(float).reshape(shape).T,
+                 d["variance"].to_numpy(float).reshape(shape).T,
+                 d["df"].to_numpy(float).reshape(shape).T.min(axis=0))
+    rows = d.iloc[::m][[col, "indicator", "reference"]].reset_index(drop=True)
+    out: pd.DataFrame = rows.assign(estimate=comb.estimate, variance=comb.variance,
+                                     df=comb.df, fmi=comb.fmi, imputations=m)
     return out

@@ -27,7 +27,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "measure", "indicator", "estimate", "se", "ci_low", "ci_high", "cv", "deff", "n", "n_cases",
     "n_eff", "df", "bound_low", "bound_high", "bound_ci_low", "bound_ci_high", "minimum",
     "fmi", "imputations", "reliability", "reliability_reason", "ci_flag", "disclosure",
-    "disclosure_reason",
+    "disclosure_reason", "reference", "p_value",
 )
 
 #: The published tables, in order.

@@ -243,14 +243,15 @@ class DaskPrepared(Prepared):
                  replicates: int | None = None, seed: int | None = None,
                  design: Any = None,
                  calibration: tuple[Any, str, Any] | None = None,
-                 disclosure: Any = None) -> PrevalenceReport:
+                 disclosure: Any = None,
+                 compare: Mapping[str, str | None] | None = None) -> PrevalenceReport:
         """As :meth:`Prepared.estimate` (Taylor only), with the Kish weighting effect from the
         summed squared weights and the number of partitions in the provenance."""
         if variance != "taylor" or calibration is not None:
             raise ArgumentError("a dask DataFrame supports Taylor variance without calibration "
                                 "only")
         report = super().estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
-                                  design=design, disclosure=disclosure)
+                                  design=design, disclosure=disclosure, compare=compare)
         provenance = thaw(report.provenance)
         d = provenance["design"]
         d["kish_deff_weights"] = d["n_rows"] * self.sum_w2 / d["sum_weights"] ** 2

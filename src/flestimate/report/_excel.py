@@ -22,7 +22,7 @@ from flestimate._format import (
 )
 from flestimate._safe_output import excel_writer
 from flestimate.report._common import TABLES
-from flestimate.report._publish import share_columns
+from flestimate.report._publish import compared, difference_values, share_columns
 from flestimate.results import describe_design, thaw
 
 if TYPE_CHECKING:
@@ -173,6 +173,21 @@ def _published(report: PrevalenceReport, xl: Any, table: str, by: str, name: str
     _format_published(xl.sheets[name], values, shown, report.legend(table))
 
 
+def _differences(report: PrevalenceReport, xl: Any, by: str, name: str) -> None:
+    """Write one table of domain differences (numbers in percentage points, formatted)."""
+    values = difference_values(report, by).drop(columns=["flagged"], errors="ignore")
+    values.to_excel(xl, sheet_name=name, index=False)
+    sheet = xl.sheets[name]
+    _format_plain(sheet, values)
+    pts = values["difference (pp)"].abs() if len(values) else pd.Series(dtype=float)
+    fmt = "+0.00;-0.00;0.00" if ((pts > 0) & (pts < 1)).any() else "+0.0;-0.0;0.0"
+    formats = {c: fmt for c in values.columns if c.endswith("(pp)")}
+    formats.update({"p": "0.000", "n": "#,##0"})
+    for j, col in enumerate(values.columns, start=1):
+        for i in range(2, len(values) + 2) if col in formats else ():
+            sheet.cell(row=i, column=j).number_format = formats[col]
+
+
 def write_workbook(report: PrevalenceReport, path: Path) -> None:
     """Every sheet of :meth:`PrevalenceReport.to_excel`, formatted."""
     with excel_writer(path) as xl:  # a text starting with "=" stays text, not a formula
@@ -180,6 +195,8 @@ def write_workbook(report: PrevalenceReport, path: Path) -> None:
             _published(report, xl, "prevalence", by, sheet_name(by))
         for table in TABLES[1:]:
             _published(report, xl, table, "national", table)
+        for by in compared(report):
+            _differences(report, xl, by, ("diff " + sheet_name(by))[:31])
         plain = {"estimates": report.to_frame(), "indicators": report.indicator_table,
                  "data_quality": report.quality}
         for name, frame in plain.items():

@@ -15,7 +15,12 @@ import pandas as pd
 
 from flestimate._format import count_text, html_table, label_text, share_decimals, share_text
 from flestimate.report._plot import MATPLOTLIB_HINT, forest_plot
-from flestimate.report._publish import table_html
+from flestimate.report._publish import (
+    compared,
+    differences_html,
+    differences_title,
+    table_html,
+)
 from flestimate.results import describe_design
 
 if TYPE_CHECKING:
@@ -192,6 +197,8 @@ def _estimates(report: PrevalenceReport) -> list[str]:
     out = ["<h2>National estimates</h2>", table_html(report, "prevalence", "national")]
     for by in report.margins[1:]:
         out += [f"<h2>Estimates by {_esc(by)}</h2>", table_html(report, "prevalence", by)]
+    for by in compared(report):
+        out += [f"<h2>{_esc(differences_title(report, by))}</h2>", differences_html(report, by)]
     for table, title in (("trafficked_by_form", SECTIONS[1]), ("forced_labour_by_form",
                                                                SECTIONS[2])):
         out.append(f"<h2>{title}</h2>")

@@ -264,6 +264,29 @@ def _by(value: Any) -> Any:
     return value
 
 
+def _compare(value: Any) -> Any:
+    """None, True/False, a margin name ("sex", "sex,region", "sex=female"), a list of them
+    or a mapping of margins to reference domains."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value
+    if (isinstance(value, Sequence) and not isinstance(value, str) and value
+            and all(isinstance(v, str) and v.strip() for v in value)):
+        return list(value)
+    if isinstance(value, Mapping) and value and all(
+            isinstance(k, str) and (v is None or isinstance(v, str | int | float))
+            for k, v in value.items()):
+        return dict(value)
+    raise InvalidOption("must be true, a margin of `by` ('sex'), margins separated by commas, "
+                        "'sex=female' (with the reference domain), a list of them or a "
+                        "mapping of margins to reference domains", value, wrong_type=True)
+
+
+def _as_compare(text: str) -> Any:
+    return True if text.strip().lower() in ("all", "true") else text
+
+
 def _bounds(value: Any) -> Any:
     """None or (low, high), two numbers with low < high."""
     if value is None:
@@ -466,6 +489,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("disclosure_threshold", "minimum respondents behind a published cell (default 3, "
                                    "or the spec's)", _integer(1, none=True), _as_number,
            metavar="N"),
+    Option("compare", "a table of domain differences of the shares in forced labour and "
+                      "trafficked, against the first domain of each margin named ('sex', "
+                      "'sex,region', or all), or against a given one ('sex=female'), with "
+                      "the SE, interval and p-value of each difference", _compare,
+           _as_compare, metavar="MARGINS"),
 )
 
 _BY_NAME: Mapping[str, Option] = {o.name: o for o in OPTIONS}

@@ -26,6 +26,7 @@ from flestimate.disclosure import DisclosureRules, load_disclosure
 from flestimate.errors import ArgumentError
 from flestimate.impute import check_imputations, seed_sequence
 from flestimate.mapping import MappedSurvey, ModuleSpec
+from flestimate.report._compare import compared_margins
 from flestimate.report._frame import prepare, with_imputations
 from flestimate.report._inputs import (
     calibration_totals,
@@ -90,6 +91,7 @@ def estimate_prevalence(
     imputation_classes: int = 2,
     disclosure: str | Mapping[str, Any] | DisclosureRules | None = None,
     disclosure_threshold: int | None = None,
+    compare: bool | str | Sequence[str] | Mapping[str, Any] | None = None,
 ) -> PrevalenceReport:
     """National (and domain) estimates of forced labour and trafficking from a survey file.
 
@@ -170,6 +172,14 @@ def estimate_prevalence(
         Latent classes of the imputation model (2).
     seed
         Also the seed of the imputations (0 when None: the same file gives the same headline).
+    compare : bool, str, list or mapping, optional
+        A table of domain differences (``report.select("differences", margin)``): each
+        domain's share in forced labour, trafficked and not trafficked minus the reference
+        domain's, with the SE of the difference from the covariance of the two shares, a t
+        interval on the smaller df, a p-value, and the reliability and disclosure verdicts of
+        the shares compared (docs/compare.md). ``True``: every margin of one column; ``"sex"``
+        or ``"sex,region"``: those margins, against their first domain; ``"sex=female"`` or
+        ``{"sex": "female"}``: against that domain.
 
     Returns
     -------
@@ -196,10 +206,12 @@ def estimate_prevalence(
                    "calibrate": calibrate, "calibration_method": calibration_method,
                    "calibration_bounds": calibration_bounds, "missing": missing,
                    "imputations": imputations, "imputation_classes": imputation_classes,
-                   "disclosure": disclosure, "disclosure_threshold": disclosure_threshold})
+                   "disclosure": disclosure, "disclosure_threshold": disclosure_threshold,
+                   "compare": compare})
     calibrate = calibration_totals(calibrate)
     imputations, seed_seq = _imputation_stream(missing, imputations, seed)
     margins = parse_margins(by)
+    compared = compared_margins(compare, margins)
     spec_obj = module_spec(spec)
     rules = load_reliability(reliability)
     sdc = _disclosure_rules(disclosure, disclosure_threshold, spec_obj)
@@ -208,7 +220,8 @@ def estimate_prevalence(
     if type(data_or_path).__module__.startswith("dask"):
         return _estimate_dask(data_or_path, spec_obj, households, margins, design, options,
                               variance=variance, missing=missing, calibrate=calibrate, ci=ci,
-                              level=level, df=df, rules=rules, disclosure=sdc)
+                              level=level, df=df, rules=rules, disclosure=sdc,
+                              compare=compared)
     full, mapped, source, labels = _read_survey(data_or_path, households, spec_obj)
     cls = classify(mapped, **options)
     prepared = prepare(full, mapped, cls, spec_obj, margins, design, source,
@@ -221,7 +234,7 @@ def estimate_prevalence(
                    (calibrate, calibration_method, calibration_bounds))
     return prepared.estimate(ci=ci, level=level, df=df, rules=rules, margins=margins,
                              variance=variance, replicates=replicates, seed=seed,
-                             calibration=calibration, disclosure=sdc)
+                             calibration=calibration, disclosure=sdc, compare=compared)
 
 
 # -- its steps ----------------------------------------------------------------------------------
@@ -246,7 +259,8 @@ def _estimate_dask(data: Any, spec: ModuleSpec, households: Any,
                    margins: list[tuple[str, ...]], design: Mapping[str, Any] | None,
                    options: Mapping[str, Any], *, variance: str, missing: str, calibrate: Any,
                    ci: str, level: float, df: float | None, rules: ReliabilityRules,
-                   disclosure: DisclosureRules) -> PrevalenceReport:
+                   disclosure: DisclosureRules,
+                   compare: Mapping[str, str | None]) -> PrevalenceReport:
     """The main job on a dask DataFrame: Taylor variance and the minimum estimate only, on the
     partitions mapped, classified and collapsed by ``prepare_dask`` (dask loads here)."""
     from flestimate.report._dask import prepare_dask
@@ -262,7 +276,8 @@ def _estimate_dask(data: Any, spec: ModuleSpec, households: Any,
                             "(one row per person); not available for a dask DataFrame")
     prepared = prepare_dask(data, spec, households, margins, design, **options)
     report: PrevalenceReport = prepared.estimate(ci=ci, level=level, df=df, rules=rules,
-                                                 margins=margins, disclosure=disclosure)
+                                                 margins=margins, disclosure=disclosure,
+                                                 compare=compare)
     return report
 
 

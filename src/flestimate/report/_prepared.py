@@ -12,15 +12,29 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from flestimate._format import label_text
 from flestimate._version import __version__
 from flestimate.classification import Classification
 from flestimate.design import SurveyDesign
 from flestimate.disclosure import DisclosureRules, protect, protect_tables
 from flestimate.errors import ArgumentError, DataError, SpecError
+from flestimate.estimate import proportion
 from flestimate.mapping import ModuleSpec
 from flestimate.replicate import ReplicateDesign
-from flestimate.report._combined import imputation_flags, imputed_frame, margin_imputed
+from flestimate.report._combined import (
+    differences_imputed,
+    imputation_flags,
+    imputed_frame,
+    margin_imputed,
+)
 from flestimate.report._common import AMONG, NR_WEIGHT, TABLE_COLUMNS, UNIVERSE
+from flestimate.report._compare import (
+    COMPARED,
+    DIFFERENCES,
+    finish,
+    pair_differences,
+    protect_differences,
+)
 from flestimate.report._inputs import margin_columns
 from flestimate.report._margins import domain_labels, kg_interval, margin_tables
 from flestimate.report._prevalence import PrevalenceReport
@@ -103,7 +117,8 @@ class Prepared:
                  replicates: int | None = None, seed: int | None = None,
                  design: Any = None,
                  calibration: tuple[Any, str, Any] | None = None,
-                 disclosure: DisclosureRules | None = None) -> PrevalenceReport:
+                 disclosure: DisclosureRules | None = None,
+                 compare: Mapping[str, str | None] | None = None) -> PrevalenceReport:
         if design is None:
             design = self._design(self.frame, variance, replicates, seed, calibration)
         parts: dict[str, list[pd.DataFrame]] = {"prevalence": [], **{k: [] for k in AMONG}}
@@ -138,7 +153,12 @@ class Prepared:
         by_cols = list(dict.fromkeys(c for m in margins for c in m))
         disclosure = disclosure if disclosure is not None else DisclosureRules()
         table, disclosed = protect(table, margins, disclosure)
-        table = table[["table", "by", "domain", *by_cols, *TABLE_COLUMNS]]
+        if compare:
+            diffs = self._differences(design, table, compare, level=level, df=df,
+                                      variance=variance, replicates=replicates, seed=seed,
+                                      calibration=calibration)
+            table = pd.concat([table, diffs], ignore_index=True)
+        table = table.reindex(columns=["table", "by", "domain", *by_cols, *TABLE_COLUMNS])
         provenance = self._provenance(prov, ci=ci, level=level, rules=rules, margins=margins,
                                       replicates=replicates, seed=seed, variance=variance,
                                       calibration=calibration, disclosed=disclosed,
@@ -154,6 +174,36 @@ class Prepared:
                                          "replicates": replicates, "seed": seed,
                                          "design": design, "calibration": calibration,
                                          "disclosure": disclosure})
+
+    def _differences(self, design: Any, table: pd.DataFrame,
+                     compare: Mapping[str, str | None], *, level: float, df: float | None,
+                     variance: str, replicates: int | None, seed: int | None,
+                     calibration: tuple[Any, str, Any] | None) -> pd.DataFrame:
+        """The table of domain differences (``compare=``): each compared margin's shares
+        estimated with their covariances (every completion's under imputation), differenced
+        from the reference domain, with the verdicts of the shares they compare."""
+        imp = self.imputed
+        if imp is not None:
+            frame = imputed_frame(self.frame, imp, self.design_options["weights"])
+            design = self._design(frame, variance, replicates, seed, calibration, imp)
+        parts = []
+        for col, ref in compare.items():
+            if imp is None:
+                est = proportion(design, list(COMPARED), by=[col], subpop=UNIVERSE, level=level,
+                                 df=df, covmat=True)
+                t = est.to_frame().rename(columns={"variable": "indicator"})
+                d = pair_differences(t, est.vcov().to_numpy(), col, ref, ["indicator"])
+            else:
+                d = differences_imputed(design, imp, col, ref, level, df)
+            shares = table[(table["table"] == "prevalence") & (table["measure"] == "share")
+                           & (table["by"] == col)]
+            d = protect_differences(finish(d, level), shares, col)
+            n = shares.assign(domain=shares["domain"].astype(str))[["domain", "indicator", "n"]]
+            d = d.assign(table=DIFFERENCES, by=col, domain=d[col].map(label_text),
+                         measure="difference").merge(n, on=["domain", "indicator"], how="left")
+            parts.append(d)
+        out: pd.DataFrame = pd.concat(parts, ignore_index=True)
+        return out
 
     def not_measured(self) -> dict[str, str]:
         """The classes the data cannot measure, each with the reason printed in its cells:

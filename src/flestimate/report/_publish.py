@@ -26,8 +26,10 @@ from flestimate.report._common import LABELS, TABLE_COLUMNS
 if TYPE_CHECKING:
     from flestimate.report._prevalence import PrevalenceReport
 
-__all__ = ["DISPLAYS", "LEVELS", "format_values", "hidden", "legend", "merge_notes", "notebook_html",
-           "publication_values", "report_text", "share_columns", "table_html", "table_text"]
+__all__ = ["DISPLAYS", "LEVELS", "compared", "difference_values", "differences_html",
+           "differences_text", "differences_title", "format_differences", "format_values", "hidden", "legend",
+           "merge_notes", "notebook_html", "publication_values", "report_text", "share_columns",
+           "table_html", "table_text"]
 
 #: Indent level of the rows "of which" (the parts of the forced-labour total).
 LEVELS = {"trafficked": 1, "forced_labour_not_trafficked": 1}
@@ -214,6 +216,100 @@ def table_text(report: PrevalenceReport, table: str, by: str) -> str:
     return body + "\n" + textwrap.fill(report.legend(table), 100)
 
 
+# -- domain differences (compare=) -------------------------------------------------------------
+def compared(report: PrevalenceReport) -> list[str]:
+    """The margins of the report's table of domain differences, in order."""
+    t = report.to_frame()
+    return list(pd.unique(t.loc[t["table"] == "differences", "by"]))
+
+
+def difference_values(report: PrevalenceReport, by: str) -> pd.DataFrame:
+    """The published differences of margin ``by`` as numbers: percentage points (domain
+    minus reference), the interval, the p-value, ``n``, the note; blank where hidden."""
+    t = report.select("differences", by)
+    t = t.reindex(columns=[*t.columns, *(c for c in TABLE_COLUMNS if c not in t.columns)])
+    rows = []
+    for r in t.itertuples(index=False):  # a display of a few dozen cells
+        notes: list[str] = []
+        est, lo, hi, flag = _cell(r, "difference", notes)
+        show = np.isfinite(est)
+        rows.append({by: getattr(r, by), "indicator": LABELS.get(r.indicator, r.indicator)
+                     .strip(), "reference": r.reference,
+                     "difference (pp)": 100 * est if show else np.nan,
+                     "CI low (pp)": 100 * lo if show else np.nan,
+                     "CI high (pp)": 100 * hi if show else np.nan,
+                     "p": r.p_value if show else np.nan, "flagged": flag,
+                     "n": float(r.n) if pd.notna(r.n) else np.nan,
+                     "note": "; ".join(dict.fromkeys(notes))})
+    out: pd.DataFrame = pd.DataFrame(rows)
+    return out
+
+
+def format_differences(values: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The differences as text: one decimals rule (two when a published difference is below
+    one point), ``*`` after a flagged one, ``low – high``, p with three decimals."""
+    if not len(values):
+        empty: pd.DataFrame = pd.DataFrame(
+            columns=[by, "indicator", "difference (pp)", "CI (pp)", "p", "n", "note"])
+        return empty
+    pts = values["difference (pp)"].abs()
+    d = 2 if ((pts > 0) & (pts < 1)).any() else 1
+
+    def num(v: Any) -> str:
+        return f"{v:+.{d}f}".replace("-", "−") if np.isfinite(v) else ""
+
+    out = pd.DataFrame({by: [label_text(v) for v in values[by]],
+                        "indicator": values["indicator"].astype(str)})
+    out["difference (pp)"] = [num(v) + (FLAG if f and num(v) else "")
+                              for v, f in zip(values["difference (pp)"], values["flagged"],
+                                              strict=True)]
+    out["CI (pp)"] = [interval_text(lo, hi, num) for lo, hi in
+                      zip(values["CI low (pp)"], values["CI high (pp)"], strict=True)]
+    out["p"] = ["<0.001" if v < 0.001 else f"{v:.3f}" if np.isfinite(v) else ""
+                for v in values["p"]]
+    out["n"] = [count_text(v) for v in values["n"]]
+    out["note"] = values["note"].to_numpy()
+    shown: pd.DataFrame = out
+    return shown
+
+
+def _differences_legend(report: PrevalenceReport, values: pd.DataFrame) -> str:
+    ref = values["reference"].iloc[0] if len(values) else ""
+    return (f"difference: percentage points, the domain's share minus that of {ref}; CI: "
+            f"{100 * report.provenance['level']:g}% t interval on the smaller df of the two "
+            f"shares; p: two-sided test of no difference; n: sample persons in the domain; "
+            f"* flagged, blank suppressed or confidential where a share it compares is.")
+
+
+def differences_text(report: PrevalenceReport, by: str) -> str:
+    """The differences of margin ``by`` as a text table with its legend."""
+    import textwrap
+
+    values = difference_values(report, by)
+    body = text_table(format_differences(values, by), left=[by, "indicator", "note"],
+                      levels=_levels(values))
+    return body + "\n" + textwrap.fill(_differences_legend(report, values), 100)
+
+
+def differences_html(report: PrevalenceReport, by: str) -> str:
+    """The differences of margin ``by`` as an HTML table with its legend."""
+    values = difference_values(report, by)
+    return html_table(format_differences(values, by), left=[by, "indicator", "note"],
+                      levels=_levels(values), nowrap=("CI (pp)",),
+                      legend=_differences_legend(report, values))
+
+
+def _levels(values: pd.DataFrame) -> list[int]:
+    """The indent of each difference's row: trafficked / not trafficked under forced labour."""
+    of_which = {LABELS[k].strip() for k in LEVELS}
+    return [int(i in of_which) for i in values["indicator"]] if len(values) else []
+
+
+def differences_title(report: PrevalenceReport, by: str) -> str:
+    ref = report.select("differences", by)["reference"]
+    return f"Differences by {by}, from {ref.iloc[0] if len(ref) else ''} (percentage points)"
+
+
 def report_text(report: PrevalenceReport, margins: bool) -> str:
     """The text display: the title, the national table, the shares of the trafficked by form
     (and every domain table when ``margins``), the methods."""
@@ -221,6 +317,9 @@ def report_text(report: PrevalenceReport, margins: bool) -> str:
     if margins:
         for by in report.margins[1:]:
             parts += [f"By {by}:", table_text(report, "prevalence", by), ""]
+    if margins:
+        for by in compared(report):
+            parts += [differences_title(report, by) + ":", differences_text(report, by), ""]
     parts += ["Trafficked for forced labour, by form:",
               table_text(report, "trafficked_by_form", "national"), "",
               report._methods()]
@@ -246,6 +345,9 @@ def notebook_html(report: PrevalenceReport) -> str:
             h.format("National estimates"), table_html(report, "prevalence", "national")]
     for by in report.margins[1:]:
         body += [h.format(f"By {html.escape(by)}"), table_html(report, "prevalence", by)]
+    for by in compared(report):
+        body += [h.format(html.escape(differences_title(report, by))),
+                 differences_html(report, by)]
     for table, title in DISPLAYS[1:]:
         body += [h.format(title), table_html(report, table, "national")]
     body.append(f'<p style="color:#555;font-size:.85em">{html.escape(report._methods())}</p>')
