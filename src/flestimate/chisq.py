@@ -43,21 +43,22 @@ from flestimate.errors import (
     format_values,
 )
 from flestimate.protocol import Design, LinearisedTotals, StageTotals
-from flestimate.results import Result, records, thaw
+from flestimate.results import Result, is_replicate_summary, records, thaw
 from flestimate.variance import segment_sum
 
 __all__ = ["STATISTICS", "Association", "ChisqTest", "chisq"]
 
 #: The statistics of R's ``svychisq`` that :func:`chisq` computes.
-STATISTICS: tuple[str, ...] = ("F", "Chisq", "Wald", "adjWald")
-#: R's other two (the exact asymptotic distribution of X^2, a weighted sum of chi-squares).
-_NOT_IMPLEMENTED = ("lincom", "saddlepoint")
+STATISTICS: tuple[str, ...] = ("F", "Chisq", "Wald", "adjWald", "saddlepoint")
+#: R's exact asymptotic distribution of X^2 by numerical integration (CompQuadForm's Davies).
+_NOT_IMPLEMENTED = ("lincom",)
 
 _METHODS = {
     "F": "Pearson's X^2: Rao & Scott second-order adjustment (F)",
     "Chisq": "Pearson's X^2: Rao & Scott first-order adjustment (chi-square)",
     "Wald": "Design-based Wald test of association (F)",
     "adjWald": "Design-based adjusted Wald test of association (F)",
+    "saddlepoint": "Pearson's X^2: saddlepoint approximation to its asymptotic distribution",
 }
 
 
@@ -227,9 +228,57 @@ def _wald(totals: np.ndarray, cov: np.ndarray, nr: int, nc: int) -> float:
     return float(y @ np.linalg.solve(v[np.ix_(use, use)], y))
 
 
+def _saddle(x: float, lam: np.ndarray) -> float:
+    """``P(sum_i lam_i Z_i^2 > x)`` by the Lugannani-Rice saddlepoint approximation (Kuonen
+    1999), as R survey's internal ``saddle()``: NaN where it gives NA (a root near 0)."""
+    from scipy import optimize, stats
+
+    top = float(lam.max())
+    lam, x = lam / top, x / top
+    if (lam < 0).any():
+        low = float(np.max(1 / (2 * lam[lam < 0]))) * 0.99999
+    elif x > lam.sum():
+        low = -0.01
+    else:
+        low = -lam.size / (2 * x)
+    high = float(np.min(1 / (2 * lam[lam > 0]))) * 0.99999
+
+    def slope(zeta: float) -> float:  # K'(zeta) - x, K the cumulant generating function
+        return float(np.sum(lam / (1 - 2 * zeta * lam))) - x
+
+    try:
+        zeta = float(optimize.brentq(slope, low, high, xtol=1e-14, rtol=1e-14))
+    except ValueError:  # no sign change: R's uniroot stops; fall back as for NA
+        return float("nan")
+    if abs(zeta) < 1e-4:
+        return float("nan")
+    k0 = -float(np.sum(np.log(1 - 2 * zeta * lam))) / 2
+    w = np.sign(zeta) * np.sqrt(2 * (zeta * x - k0))
+    v = zeta * np.sqrt(2 * float(np.sum(lam**2 / (1 - 2 * zeta * lam) ** 2)))
+    return float(stats.norm.sf(w + np.log(v / w) / w))
+
+
+def _saddlepoint_p(x2: float, eigen: np.ndarray, ddf: float | None) -> float:
+    """R's p-value of ``statistic="saddlepoint"``: X^2 against ``sum_i delta_i Z_i^2`` (R
+    ``pchisqsum``; replicate designs), or against ``sum_i delta_i Z_i^2 - X^2 chi2_ddf /
+    ddf`` at 0 with ``ddf = d0 nu`` (R ``pFsum``; Taylor designs; R repeats the last term
+    ``floor(ddf)`` times); where the saddlepoint fails, R's Satterthwaite approximation."""
+    from scipy import stats
+
+    scale = float(np.mean(eigen**2) / np.mean(eigen))
+    ndf = eigen.size * float(np.mean(eigen)) ** 2 / float(np.mean(eigen**2))
+    if ddf is None:
+        p = _saddle(x2, eigen)
+        return p if np.isfinite(p) else float(stats.chi2.sf(x2 / scale, ndf))
+    lam = np.concatenate([eigen, np.full(int(ddf), -x2 / ddf)])
+    p = _saddle(0.0, lam)
+    return p if np.isfinite(p) else float(stats.f.sf(x2 / ndf / scale, ndf, ddf))
+
+
 def _test_row(statistic: str, x2: float, delta: np.ndarray, wald: float | None,
-              nu: float) -> dict[str, float]:
-    """Step 4: the statistic, its df and p-value (R ``svychisq``'s formulas)."""
+              nu: float, replicate: bool) -> dict[str, float]:
+    """Step 4: the statistic, its df and p-value (R ``svychisq``'s formulas; ``replicate``:
+    R's replicate method, whose saddlepoint has no denominator df)."""
     from scipy import stats
 
     k = delta.shape[0]
@@ -242,6 +291,11 @@ def _test_row(statistic: str, x2: float, delta: np.ndarray, wald: float | None,
     elif statistic == "Chisq":
         out.update(value=x2 / (trace / k), df=float(k))
         out["p_value"] = float(stats.chi2.sf(out["value"], k))
+    elif statistic == "saddlepoint":
+        ddf = None if replicate else trace**2 / float(np.trace(delta @ delta)) * nu
+        eigen = np.linalg.eigvals(delta).real
+        out.update(value=x2, ddf=np.nan if ddf is None else ddf)
+        out["p_value"] = _saddlepoint_p(x2, eigen, ddf)
     else:
         assert wald is not None
         if statistic == "Wald":
@@ -344,8 +398,9 @@ class ChisqTest(Result):
 def _check_statistic(statistic: Any, func: str) -> str:
     if statistic in _NOT_IMPLEMENTED:
         raise ArgumentError(f"`statistic` of `{func}()` must be one of {', '.join(STATISTICS)}; "
-                            f"got {statistic!r} (R's exact asymptotic distribution of X^2 is "
-                            f"not implemented; 'F' is its usual approximation)")
+                            f"got {statistic!r} (R's Davies integration of the asymptotic "
+                            f"distribution of X^2 is not implemented; 'saddlepoint' "
+                            f"approximates the same distribution, 'F' is the usual test)")
     return check_choice(statistic, STATISTICS, "statistic", func)
 
 
@@ -418,7 +473,8 @@ def chisq(design: Design, row: str, col: str, *, statistic: str = "F",
     if statistic in ("Wald", "adjWald"):
         cells = _cell_moments(design, table, "total", func)
         wald = _wald(cells.estimate, cells.covariance, nr, nc)
-    result = _test_row(statistic, x2, delta, wald, shares.df)
+    summary = design.summary_dict()
+    result = _test_row(statistic, x2, delta, wald, shares.df, is_replicate_summary(summary))
     trace = float(np.trace(delta))
     row_frame = pd.DataFrame([{
         "statistic": statistic, **result, "pearson": x2, "mean_deff": trace / delta.shape[0],
@@ -429,7 +485,7 @@ def chisq(design: Design, row: str, col: str, *, statistic: str = "F",
         "test": func, "statistic": statistic, "method": _METHODS[statistic], "row": row,
         "col": col, "subpop": table.domains.subpop, "rows_missing": table.n_missing,
         "variance": shares.variance_method, "df_rule": shares.df_rule,
-        "design_df": shares.df, "design": design.summary_dict(), "version": __version__,
+        "design_df": shares.df, "design": summary, "version": __version__,
         "reference": "R survey svychisq(~row + col, design, statistic=...)",
     }
     return ChisqTest(row_frame, _observed_frame(totals, table, row, col), eigen, provenance)
