@@ -384,7 +384,7 @@ class ChisqTest(Result):
         """The test, the weighted table, the design effects, the design and the version."""
         p = self.provenance
         with pd.option_context("display.width", 120):
-            table = self._observed.to_string(float_format=lambda v: f"{v:,.6g}")
+            table = self._observed.to_string(float_format=lambda v: f"{v:,.1f}")
         lines = [repr(self), "", "Weighted table:", table, "",
                  "Generalized design effects (eigenvalues of Delta): "
                  + ", ".join(f"{v:.4g}" for v in self._eigenvalues),
