@@ -47,6 +47,7 @@ from flestimate._sums import Sums, accumulate, cross_sums
 from flestimate._version import __version__
 from flestimate.errors import ArgumentError, ArgumentTypeError, FlestimateWarning
 from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS, confidence_interval
+from flestimate.models import glm, ttest
 from flestimate.protocol import (
     Covariance,
     Design,
@@ -564,3 +565,5 @@ class Estimators:
     total = total
     ratio = ratio
     quantile = quantile
+    glm = glm
+    ttest = ttest
