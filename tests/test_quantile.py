@@ -92,7 +92,7 @@ def test_every_interval_type(name: str) -> None:
     """R: svyquantile(~api00, d, Q, interval.type=type, ci=TRUE) for mean, beta, xlogit, asin
     (and quantile on replicate designs), survey 4.1.1."""
     for itype in _rep_types(name):
-        got = _design(name).quantile("api00", Q, interval_type=itype).to_frame()
+        got = _design(name).quantile("api00", Q, ci=itype).to_frame()
         _close(got, REF["results"][name]["interval"][itype])
 
 
@@ -134,7 +134,7 @@ def test_by_domain_every_interval_type(name: str) -> None:
     vartype=c("se", "ci")), survey 4.1.1."""
     des = _design(name)
     for itype, refs in REF["results"][name]["by_stype_interval"].items():
-        got = des.quantile("api00", Q, by="stype", interval_type=itype).to_frame()
+        got = des.quantile("api00", Q, by="stype", ci=itype).to_frame()
         for dom, ref in refs.items():
             _close(got[got["stype"] == dom].reset_index(drop=True), ref)
 
@@ -158,7 +158,7 @@ def test_table_and_provenance() -> None:
 
 
 def test_no_interval() -> None:
-    res = _design("apiclus1").quantile("api00", 0.5, ci=False).to_frame()
+    res = _design("apiclus1").quantile("api00", 0.5, ci=None).to_frame()
     assert res["se"].isna().all() and res["estimate"].notna().all()
 
 
@@ -210,9 +210,9 @@ def test_errors() -> None:
     with pytest.raises(ArgumentError, match="did you mean 'hf7'"):
         des.quantile("api00", qrule="hf77")
     with pytest.raises(ArgumentError, match="did you mean 'xlogit'"):
-        des.quantile("api00", interval_type="logit")
+        des.quantile("api00", ci="logit")
     with pytest.raises(ArgumentError, match="replicate"):
-        des.quantile("api00", interval_type="quantile")
+        des.quantile("api00", ci="quantile")
     with pytest.raises(DataError, match="must be numeric"):
         des.quantile("stype")
     with pytest.raises(ArgumentTypeError, match="has no keyword 'rule'"):

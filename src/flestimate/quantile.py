@@ -50,7 +50,7 @@ __all__ = ["INTERVAL_TYPES", "QRULES", "Quantiles", "quantile", "weighted_quanti
 #: R ``svyquantile``'s ``qrule`` choices (R survey 4.1.1).
 QRULES: tuple[str, ...] = ("math", "school", "shahvaish", "hf1", "hf2", "hf3", "hf4", "hf5",
                            "hf6", "hf7", "hf8", "hf9")
-#: ``interval_type`` choices: R's Woodruff variants; ``"quantile"`` on replicate designs only.
+#: ``ci`` choices (R's ``interval.type``): R's Woodruff variants; ``"quantile"`` on replicate designs only.
 INTERVAL_TYPES: tuple[str, ...] = ("mean", "beta", "xlogit", "asin", "quantile")
 _QS_RULES = ("math", "school", "hf1", "hf2", "hf3", "hf4")
 _LD = np.longdouble
@@ -538,6 +538,7 @@ def _provenance(design: Design, qrule: str, interval_type: str, ci: bool, level:
     return {
         "estimator": "quantile",
         "qrule": qrule,
+        "ci_method": interval_type if ci else None,
         "interval_type": interval_type,
         "ci": ci,
         "level": level,
@@ -577,11 +578,10 @@ def quantile(
     *,
     by: By = None,
     subpop: Subpop = None,
-    ci: bool = True,
+    ci: str | None = "mean",
     level: float = 0.95,
     df: float | None = None,
     qrule: str = "math",
-    interval_type: str = "mean",
 ) -> Quantiles:
     """Survey quantiles with Woodruff (or replicate) intervals, as R ``svyquantile``.
 
@@ -594,8 +594,12 @@ def quantile(
         Probabilities in [0, 1].
     by, subpop
         Domains, as :func:`~flestimate.estimate.mean` (R ``svyby`` / ``subset``).
-    ci : bool
-        Compute the intervals and standard errors (R ``ci = TRUE``).
+    ci : {"mean", "beta", "xlogit", "asin", "quantile"} or None
+        The interval method, as every estimator's ``ci`` (R ``interval.type``): ``mean``
+        (default): Woodruff's interval from the Wald interval of the share at or below the
+        estimate; ``beta``, ``xlogit``, ``asin``: that share's interval by another method;
+        ``quantile`` (replicate designs): the replicate variance of the quantile itself.
+        ``None``: no interval and no SE (R ``ci = FALSE``).
     level : float
         Confidence level in (0, 1).
     df : float, optional
@@ -603,10 +607,6 @@ def quantile(
     qrule : {"math", "school", "shahvaish", "hf1", ..., "hf9"}
         R's quantile rule: ``math`` (default) the inverse of the weighted CDF, ``school`` its
         midpoint at a jump, ``hf1``..``hf9`` the Hyndman-Fan types with weights.
-    interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}
-        ``mean`` (default): Woodruff's interval from the Wald interval of the share at or below
-        the estimate; ``beta``, ``xlogit``, ``asin``: that share's interval by another method;
-        ``quantile`` (replicate designs): the replicate variance of the quantile itself.
 
     Returns
     -------
@@ -630,22 +630,24 @@ def quantile(
     names = columns_of(design, vars, "vars", "quantile")
     probs = _probabilities(q)
     rule = check_choice(qrule, QRULES, "qrule", "quantile")
-    itype = check_choice(interval_type, INTERVAL_TYPES, "interval_type", "quantile")
-    if not isinstance(ci, bool | np.bool_):
-        raise ArgumentTypeError(f"`ci` of `quantile()` must be True or False; got {ci!r}")
+    if isinstance(ci, bool | np.bool_):
+        raise ArgumentTypeError(f"`ci` of `quantile()` must be an interval method "
+                                f"({', '.join(INTERVAL_TYPES)}) or None (no interval); got "
+                                f"{ci!r}")
+    itype = "mean" if ci is None else check_choice(ci, INTERVAL_TYPES, "ci", "quantile")
     lvl, df_user = check_level(level, "quantile"), check_df(df, "quantile")
     replicated = isinstance(design, ReplicateWeighted)
     if itype == "quantile" and not replicated:
-        raise ArgumentError("`interval_type` of `quantile()` must be one of mean, beta, xlogit, "
-                            "asin on a design without replicate weights; got 'quantile'")
+        raise ArgumentError("`ci` of `quantile()` must be one of mean, beta, xlogit, asin on a "
+                            "design without replicate weights; got 'quantile'")
     if replicated and itype not in ("mean", "quantile"):
         # R's svyquantile.svyrep.design calls woodruffCI without the method (4.1.1): these
         # would silently be "mean" there, so they are refused rather than unverifiable.
-        raise ArgumentError(f"`interval_type` of `quantile()` must be one of mean, quantile on "
-                            f"a replicate design; got {itype!r}")
+        raise ArgumentError(f"`ci` of `quantile()` must be one of mean, quantile on a "
+                            f"replicate design; got {itype!r}")
     columns = [numeric_column(design, c, "quantile") for c in names]
     domains = domains_of(design, by, subpop, "quantile")
-    return _quantile(design, names, columns, probs, domains, rule, itype, bool(ci), lvl,
+    return _quantile(design, names, columns, probs, domains, rule, itype, ci is not None, lvl,
                      df_user)
 
 
