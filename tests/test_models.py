@@ -10,7 +10,8 @@ family=quasibinomial())``, ``svyglm(enroll ~ meals, family=quasipoisson())``,
 ``svyglm(api00 ~ ell + meals, subset(des, stype != "E"))``, ``svyglm(api00 ~ 1)``, with
 ``summary``, ``confint``, ``vcov``, ``predict(type="link"|"response")``, ``regTermTest(method=
 "Wald")`` and ``svyttest(api00 ~ awards)``; every fit with ``glm.control(epsilon=1e-20, maxit=60)`` (iterated to rounding).
-Tolerances: coefficients, SEs, covariances and predictions 1e-8 relative; statistics, p-values
+The synthetic LFS (``lfs_n20000``, Taylor and bootstrap replicate designs) adds two logistic
+models. Tolerances: coefficients, SEs, covariances and predictions 1e-8 relative; statistics, p-values
 and intervals 1e-6.
 """
 
@@ -173,6 +174,30 @@ def test_ttest_equals_svyttest(case: tuple[str, Design]) -> None:
            [r["t"], r["p"], r["lci"], r["uci"]], STAT)
     assert t["df"] == r["df"]
     assert t["difference"] == "awardsYes"
+
+
+@pytest.fixture(scope="module")
+def lfs_designs() -> dict[str, Design]:
+    from flestimate import ReplicateDesign
+
+    d = pd.read_parquet(DATA / "lfs_n20000.parquet")
+    return {"lfs_taylor": SurveyDesign(d, weights="w", strata="stratum", psu="psu", nest=True),
+            "lfs_bootstrap": ReplicateDesign(d, weights="w", replicate_weights="bw[0-9]+",
+                                             method="bootstrap")}
+
+
+@pytest.mark.parametrize("name", ["lfs_taylor", "lfs_bootstrap"])
+def test_lfs_logistic_models_equal_r(lfs_designs: dict[str, Design], name: str) -> None:
+    """R survey 4.1.1 on the synthetic LFS (``lfs_n20000``; ``svydesign(ids=~psu,
+    strata=~stratum, weights=~w, nest=TRUE)`` and ``svrepdesign(repweights="^bw[0-9]+$",
+    type="bootstrap", combined.weights=TRUE)``): ``svyglm(migrant ~ age + sex + urban)`` and
+    ``svyglm(fl ~ age + sex + urban, subset(des, migrant == 1))``, quasibinomial."""
+    des = lfs_designs[name]
+    r = REF["results"][name]
+    _check_model(des.glm("migrant ~ age + sex + urban", "binomial"), r["migrant"],
+                 name == "lfs_taylor")
+    _check_model(des.glm("fl ~ age + sex + urban", "binomial", subpop="migrant"),
+                 r["fl_migrants"], name == "lfs_taylor")
 
 
 # -- metamorphic ------------------------------------------------------------------------------

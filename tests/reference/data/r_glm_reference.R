@@ -9,6 +9,7 @@
 #   apiclus2  svydesign(id=~dnum+snum, fpc=~fpc1+fpc2)
 #   apiclus1_jk1  as.svrepdesign(apiclus1, type="JK1")
 #   apistrat_jkn  as.svrepdesign(apistrat, type="JKn")
+#   lfs_taylor, lfs_bootstrap  the synthetic LFS (data/synthetic/lfs_n20000.csv.gz), see the end
 # Models: every fit with control = glm.control(epsilon = 1e-20, maxit = 60): the IRLS runs its
 # 60 iterations (R warns that it did not converge), so that R's coefficients, replicate refits
 # and the working weights of its sandwich (glm.fit keeps those of the last-but-one iterate) are
@@ -87,6 +88,24 @@ designs <- list(
   apistrat_jkn = as.svrepdesign(strat, type = "JKn")
 )
 results <- suppressWarnings(lapply(designs, battery))  # the IRLS warnings of maxit
+
+# The synthetic LFS (data/synthetic/lfs_n20000.csv.gz = tests/reference/data/lfs_n20000.parquet):
+# svyglm(migrant ~ age + sex + urban) and svyglm(fl ~ age + sex + urban, subset(des, migrant == 1)),
+# quasibinomial, on the Taylor design and on its 100 bootstrap replicate columns.
+lfs_file <- file.path(this, "..", "..", "..", "data", "synthetic", "lfs_n20000.csv.gz")
+lfs <- as.data.frame(data.table::fread(lfs_file, showProgress = FALSE))
+lfs_designs <- list(
+  lfs_taylor = svydesign(ids = ~psu, strata = ~stratum, weights = ~w, nest = TRUE, data = lfs),
+  lfs_bootstrap = svrepdesign(data = lfs, repweights = "^bw[0-9]+$", weights = ~w,
+                              type = "bootstrap", combined.weights = TRUE, mse = FALSE))
+lfs_battery <- function(des) {
+  suppressWarnings(list(
+    migrant = model(svyglm(migrant ~ age + sex + urban, des, family = quasibinomial(),
+                           control = ctl)),
+    fl_migrants = model(svyglm(fl ~ age + sex + urban, subset(des, migrant == 1),
+                               family = quasibinomial(), control = ctl))))
+}
+results <- c(results, lapply(lfs_designs, lfs_battery))
 meta <- list(R = R.version.string, survey = as.character(packageVersion("survey")),
              jsonlite = as.character(packageVersion("jsonlite")),
              newdata = newdata, control = "glm.control(epsilon = 1e-20, maxit = 60)")
