@@ -1,4 +1,4 @@
-"""Write the tutorial notebooks 01 - 04 of ``notebooks/`` with nbformat.
+"""Write the tutorial notebooks 01 - 04 and 06 of ``notebooks/`` with nbformat.
 
 The notebooks are generated so that they can be reviewed as code: edit this file, then run
 ``python notebooks/_build.py`` and commit the notebooks it writes (without outputs; the
@@ -869,11 +869,232 @@ folder = Path(tmp.name)
 ]
 
 
+# --------------------------------------------------------------------------------------
+# 06 risk factors: models and tests
+# --------------------------------------------------------------------------------------
+
+RISK = [
+    md("""
+    # Who is at risk? Logistic regression, domain differences and tests
+
+    After the headline share comes the question of who is more exposed to forced labour. This
+    notebook answers it on the synthetic Moldova-style file with the design-based models and
+    tests of flestimate, each as R survey computes it:
+
+    1. a design frame of the labour migrants (the universe) with forced labour as a 0/1 outcome;
+    2. a survey-weighted logistic regression, `design.glm(..., family="binomial",
+       subpop="universe")` (R `svyglm(..., family = quasibinomial())`), its odds ratios with
+       their intervals as a table and a forest plot;
+    3. a Wald test that a whole term adds nothing (`wald_test`, R `regTermTest`);
+    4. differences between domains with their SEs and p-values: `proportion(..., covmat=True)
+       .difference(...)` (R `svyby(..., covmat = TRUE)` + `svycontrast`) and the table of
+       differences of the main job, `estimate_prevalence(..., compare=...)`;
+    5. a chi-square test of association for a two-way table, `design.chisq` (R `svychisq`).
+
+    **The outcome.** The classification leaves some persons *undetermined* (a missing or
+    "don't know" answer decides their status). Here the outcome is the **minimum
+    classification**: `forced_labour` is 1 for a person classified in forced labour and 0
+    otherwise, undetermined persons counted as not (the lower bound of the report,
+    `missing="minimum"`). The headline estimate imputes their answers instead (see the
+    "Missing answers" page of the documentation); a model on the minimum outcome describes
+    who is *known* to be in forced labour.
+
+    The data are invented (`data/synthetic/`), so the associations found here say nothing
+    about real migrants.
+    """),
+    code(setup(extra='pd.set_option("display.precision", 4)\n')),
+    md("""
+    ## 1. The design frame of the migrants
+
+    `estimate_prevalence(..., missing="minimum").classification` holds the class of every
+    person of the universe (persons 15+ who worked abroad), indexed by their row of the file.
+    The 0/1 outcome is attached to the whole file (0 outside the universe), with the spec's
+    labels for sex, destination and sector and an age group made from age. With 119 persons in
+    forced labour the categories are grouped so that every coefficient rests on enough cases:
+    destinations into Russia, the EU (Italy, Portugal, other EU) and other; sectors into
+    construction, agriculture, care and hospitality (domestic work, hospitality) and other.
+    The sector is unknown (code 98) for 42 migrants.
+    """),
+    code("""
+    report = fl.estimate_prevalence(MOLDOVA, SPEC, missing="minimum")
+    frame = fl.read_microdata(MOLDOVA).frame
+    classes = report.classification.to_frame()
+    context = {c.name: c for c in fl.load_spec(SPEC).context}      # code -> label maps of the spec
+    print(classes["status"].value_counts().to_string())
+
+    EU = {"Italy", "Portugal", "Other EU"}
+    CARE = {"domestic_work", "hospitality"}
+    destination = frame["q3_05"].map(context["destination"].values)
+    sector = frame["q3_07"].map(context["sector"].values)          # 98 (unknown) -> missing
+    data = frame.assign(
+        universe=frame.index.isin(classes.index),
+        # the minimum classification: undetermined persons counted as not in forced labour
+        forced_labour=classes["forced_labour"].fillna(False).astype(float).reindex(frame.index, fill_value=0.0),
+        sex=frame["q1_02"].map(context["sex"].values),
+        age_group=pd.cut(frame["q1_03"], [14, 29, 44, np.inf], labels=["15-29", "30-44", "45+"]).astype(object),
+        destination=destination,
+        destination_group=destination.map(lambda d: d if d == "Russia" else "EU" if d in EU else "other",
+                                          na_action="ignore"),
+        sector_group=sector.map(lambda s: "care_and_hospitality" if s in CARE else s
+                                if s in ("construction", "agriculture") else "other", na_action="ignore"),
+    )
+    design = fl.SurveyDesign(data, weights="w_pers", strata="strat", psu="psu", lonely_psu="adjust")
+    migrants = data[data["universe"]]
+    assert len(migrants) == 2954 and migrants["forced_labour"].sum() == 119
+    pd.crosstab(migrants["destination_group"], migrants["forced_labour"], margins=True)
+    """),
+    md("""
+    ## 2. The logistic regression
+
+    `design.glm(formula, family="binomial", subpop="universe")` fits the model in the
+    subpopulation of migrants on the full design (rows outside the universe keep their PSUs
+    with weight 0, as R's `subset()`), with the Taylor sandwich variance and `t` statistics on
+    the residual df (design df + 1 - coefficients). Categorical terms take their first level
+    (sorted) as the reference: female, 15-29, EU, agriculture. The 42 migrants with an unknown
+    sector are left out of the model, counted and warned about (`MISSING_ITEMS`), never
+    dropped silently.
+
+    R: `svyglm(forced_labour ~ sex + age_group + destination_group + sector_group,
+    design = subset(des, universe), family = quasibinomial())`.
+    """),
+    code("""
+    formula = "forced_labour ~ C(sex) + C(age_group) + C(destination_group) + C(sector_group)"
+    fit = design.glm(formula, family="binomial", subpop="universe")
+    print(fit.summary())
+    assert fit.provenance["rows_excluded_missing"] == 42 and fit.provenance["n"] == 2954 - 42
+    """),
+    md("""
+    **Odds ratios.** `exp(b)` is the odds ratio of forced labour against the reference level,
+    the other variables held fixed; its interval is `exp(b +- t se)` (R:
+    `exp(cbind(coef(m), confint(m, df = df.residual(m))))`). An interval that contains 1 is
+    not evidence of a difference at the 5% level.
+    """),
+    code("""
+    coef = fit.to_frame()
+    odds = coef.loc[coef["term"] != "(Intercept)", ["term", "odds_ratio", "or_ci_low", "or_ci_high", "p_value"]]
+    np.testing.assert_allclose(odds["odds_ratio"], np.exp(coef["estimate"].iloc[1:]), rtol=1e-12)
+    np.testing.assert_allclose(odds["or_ci_low"], np.exp(coef["ci_low"].iloc[1:]), rtol=1e-12)
+    odds.round(3)
+    """),
+    md("""
+    The forest plot: one odds ratio per coefficient with its 95% interval, on a log scale (so
+    that 0.5 and 2 are equally far from 1), and the reference line at 1 (no difference from
+    the reference level).
+    """),
+    code("""
+    shown = odds.iloc[::-1]
+    y = np.arange(len(shown))
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    ax.errorbar(shown["odds_ratio"], y,
+                xerr=[shown["odds_ratio"] - shown["or_ci_low"], shown["or_ci_high"] - shown["odds_ratio"]],
+                fmt="o", color="#1f4e79", ecolor="#1f4e79", capsize=3)
+    ax.axvline(1.0, color="k", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xticks([0.25, 0.5, 1, 2, 4], ["0.25", "0.5", "1", "2", "4"])
+    ax.set_yticks(y, shown["term"].str.replace(r"C\\((\\w+)\\)", r"\\1: ", regex=True))
+    ax.set_xlabel("odds ratio of forced labour (95% CI), log scale")
+    ax.set_title("Forced labour among labour migrants: adjusted odds ratios")
+    plt.show()
+    """),
+    md("""
+    ## 3. Does a whole term matter? The Wald test
+
+    The sector has three coefficients; whether it matters at all is one joint test that all
+    three are 0: `fit.wald_test("C(sector_group)")`, `X2 = b' V^-1 b` over the three
+    coefficients, `F = X2 / 3` on (3, residual df) degrees of freedom (R: `regTermTest(m,
+    ~sector_group, method = "Wald")`). A large p-value says the data are compatible with no
+    difference between the sectors once sex, age and destination are held fixed.
+    """),
+    code("""
+    print(fit.terms)
+    sector_test = fit.wald_test("C(sector_group)")
+    destination_test = fit.wald_test("destination_group")   # a bare column name finds its C() term
+    tests = pd.concat([sector_test.to_frame(), destination_test.to_frame()], ignore_index=True)
+    # the same statistic by hand from the coefficients and their covariance
+    rows = [i for i, t in enumerate(coef["term"]) if t.startswith("C(sector_group)")]
+    b = coef["estimate"].to_numpy()[rows]
+    v = fit.vcov().to_numpy()[np.ix_(rows, rows)]
+    assert abs(b @ np.linalg.solve(v, b) / 3 - sector_test.statistic) < 1e-10
+    tests
+    """),
+    md("""
+    ## 4. Differences between domains
+
+    A difference of two domain shares needs their covariance: the domains share PSUs.
+    `proportion(..., by="sex", covmat=True)` computes it in the same call (R `svyby(...,
+    covmat = TRUE)`), and `difference(a, b)` gives the difference with its SE, a t interval
+    on the smaller domain df and a two-sided p-value (R `svycontrast`).
+    """),
+    code("""
+    by_sex = design.proportion("forced_labour", by="sex", subpop="universe", covmat=True)
+    print(by_sex.vcov())
+    gap = by_sex.difference("male", "female").to_frame()
+    gap
+    """),
+    md("""
+    The main job does the same for every margin with `compare=`: the table of differences
+    (`table == "differences"` in the tidy frame), each domain's share in forced labour,
+    trafficked and not trafficked minus the reference domain's (the first domain, or the one
+    named: `destination=Russia`), published under the same reliability and disclosure rules as
+    the shares. With `missing="minimum"` it equals the design-level difference above.
+    """),
+    code("""
+    compared = fl.estimate_prevalence(MOLDOVA, SPEC, by=["sex", "destination"],
+                                      compare="sex,destination=Russia", missing="minimum")
+    t = compared.to_frame()
+    differences = t[(t["table"] == "differences") & (t["indicator"] == "forced_labour")]
+    shown = differences[["by", "domain", "reference", "estimate", "se", "ci_low", "ci_high", "p_value",
+                         "reliability", "disclosure"]]
+    row = differences[differences["by"] == "sex"].iloc[0]
+    assert row["domain"] == "male" and row["reference"] == "female"
+    for col in ("estimate", "se", "ci_low", "ci_high", "p_value"):
+        assert abs(row[col] - gap[col].iloc[0]) < 1e-10, col
+    shown
+    """),
+    md("""
+    Blank differences are those the report does not publish: a difference is suppressed or
+    confidential when either share it compares is (here the small destinations, and those
+    whose trafficked share would give a confidential cell back by subtraction). The published
+    view of one margin:
+    """),
+    code("""
+    compared.select("differences", "destination")
+    """),
+    md("""
+    ## 5. A test of association: `chisq`
+
+    Is forced labour associated with the destination? In a survey the ordinary Pearson test is
+    wrong (clustering and weights change the variance of the cell shares). `design.chisq(row,
+    col)` corrects Pearson's X^2 with the Rao-Scott second-order adjustment, an F on `d0` and
+    `d0 nu` df (R `svychisq(~forced_labour + destination_group, subset(des, universe))`);
+    `statistic="Chisq"`, `"Wald"`, `"adjWald"` and `"saddlepoint"` give R's other statistics.
+    `observed` is the weighted table and `deff_eigenvalues` the generalized design effects.
+    """),
+    code("""
+    test = design.chisq("forced_labour", "destination_group", subpop="universe")
+    print(test.summary())
+    shares = test.observed / test.observed.sum(axis=0)
+    print("\\nshare in forced labour by destination:", (100 * shares.loc[1.0]).round(1).to_dict())
+    pd.concat([design.chisq("forced_labour", "destination_group", subpop="universe", statistic=s).to_frame()
+               for s in ("F", "Chisq", "adjWald")], ignore_index=True)
+    """),
+    md("""
+    The test compares the three destinations at once; the regression above says how
+    migrants to Russia differ from those to the EU with sex, age and sector held fixed, and the
+    differences table how each domain differs from a reference. On real data, report the
+    estimate with its interval rather than the p-value alone.
+
+    See also: `docs/models.md`, `docs/compare.md`, `docs/chisq.md`.
+    """),
+]
+
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_domains_and_plots.ipynb": DOMAINS,
     "03_replicate_weights_and_calibration.ipynb": REPLICATE,
     "04_batch_and_dask.ipynb": BATCH,
+    "06_risk_factors.ipynb": RISK,
 }
 
 

@@ -247,6 +247,34 @@ def test_formula_categorical_names_follow_r() -> None:
     assert b.wald_test("stype").statistic == a.wald_test("stype").statistic
 
 
+def test_plain_c_terms_as_categoricals_keep_patsys_coding() -> None:
+    """The columns of plain ``C(x)`` terms reach patsy as pandas categoricals (read at once
+    rather than value by value): the fit is patsy's coding of the plain column, whether it
+    holds strings, integer codes or categories, with or without a contrast argument, and
+    categorical new data with other categories predicts as plain values. Reference: the
+    bare string column ``stype`` (patsy's own path; its fit equals R's svyglm on apistrat in
+    ``test_coefficients_ses_tests_and_intervals_equal_r``)."""
+    data = load_api("apistrat")
+    data["code"] = data["stype"].map({"E": 3, "H": 1, "M": 2})
+    data["cat"] = data["stype"].astype("category")
+    des = SurveyDesign(data, weights="pw", strata="stype", fpc="fpc")
+    plain = des.glm("sch_wide_yes ~ ell + stype", "binomial")
+    fits = {f: des.glm(f"sch_wide_yes ~ ell + {f}", "binomial")
+            for f in ("C(stype)", "C(cat)", "C(code)", "C(stype, Treatment('H'))")}
+    assert fits["C(code)"].coefficient_names[2:] == ("C(code)2", "C(code)3")
+    assert fits["C(cat)"].coefficient_names[2:] == ("C(cat)H", "C(cat)M")
+    _close(fits["C(stype)"].to_frame()["estimate"], plain.to_frame()["estimate"], 1e-14)
+    _close(fits["C(stype)"].to_frame()["se"], plain.to_frame()["se"], 1e-12)
+    _close(fits["C(cat)"].to_frame()["se"], plain.to_frame()["se"], 1e-12)
+    expected = plain.predict(type="response")["estimate"]
+    for fit in fits.values():  # other references: the same model, the same fitted values
+        _close(fit.predict(type="response")["estimate"], expected, 1e-10)
+    new = pd.DataFrame({"ell": [10.0, 40.0], "stype": ["M", "E"]})
+    new["cat"] = pd.Categorical(["M", "E"], categories=["M", "E"])
+    _close(fits["C(cat)"].predict(new, type="response")["estimate"],
+           plain.predict(new, type="response")["estimate"], 1e-12)
+
+
 def test_interactions_and_boolean_outcome() -> None:
     """``a*b`` expands as R's (main effects then the interaction); a boolean outcome is its
     True indicator."""

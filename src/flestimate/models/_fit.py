@@ -91,10 +91,20 @@ class Fit:
 
 
 def _cross(X: Array, W: Array) -> Array:
-    """``X' diag(W[:, r]) X`` for every column r at once, (R, p, p)."""
+    """``X' diag(W[:, r]) X`` for every column r at once, (R, p, p).
+
+    One weight column (the full-sample fit) is one matrix product; several (the replicate
+    refits) are one product of the weights with the rows' outer products, of which only the
+    upper triangle is formed (the matrices are symmetric)."""
     n, p = X.shape
-    outer = (X[:, :, None] * X[:, None, :]).reshape(n, p * p)
-    return np.asarray((W.T @ outer).reshape(W.shape[1], p, p))
+    if W.shape[1] == 1:
+        return np.asarray(((X * W).T @ X)[None])
+    upper_i, upper_j = np.triu_indices(p)
+    sums = W.T @ (X[:, upper_i] * X[:, upper_j])
+    out = np.empty((W.shape[1], p, p))
+    out[:, upper_i, upper_j] = sums
+    out[:, upper_j, upper_i] = sums
+    return out
 
 
 def _solve(A: Array, b: Array) -> Array:

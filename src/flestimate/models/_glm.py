@@ -103,9 +103,17 @@ def _check_outcome(family: Family, mf: ModelFrame, func: str) -> None:
 
 
 def _check_rank(X: np.ndarray, w: np.ndarray, names: tuple[str, ...], func: str) -> None:
-    """Aliased coefficients (R gives them NA) are an error naming them."""
+    """Aliased coefficients (R gives them NA) are an error naming them.
+
+    The rank is numpy's ``matrix_rank`` of ``diag(sqrt(w)) X`` (singular values above
+    ``s_max max(n, p) eps``). Its SVD costs far more than the Gram matrix ``X' diag(w) X``,
+    whose eigenvalues are the squared singular values to within ``p eps lambda_max``: when the
+    smallest is above ``1e-8 lambda_max`` (condition number below 1e4, far above the rounding
+    error and far below the rank threshold for any ``n < 4e11``), the SVD would find full rank
+    and is skipped; otherwise it decides."""
     Xw = X * np.sqrt(w)[:, None]
-    if np.linalg.matrix_rank(Xw) == X.shape[1]:
+    eigen = np.linalg.eigvalsh(Xw.T @ Xw)
+    if eigen[0] > 1e-8 * eigen[-1] or np.linalg.matrix_rank(Xw) == X.shape[1]:
         return
     aliased = [names[j] for j in range(1, X.shape[1])
                if np.linalg.matrix_rank(Xw[:, : j + 1]) <= np.linalg.matrix_rank(Xw[:, :j])]
@@ -136,7 +144,8 @@ def _taylor(design: Design, family: Family, mf: ModelFrame, beta: np.ndarray,
     mu, d = family.linkinv(eta), family.mu_eta(eta)
     v = family.variance(mu)
     n = len(design.weights)
-    u = np.zeros((n, mf.X.shape[1]))
+    # Column-major: the design sums each coefficient's scores as one contiguous column.
+    u = np.zeros((mf.X.shape[1], n)).T
     u[mf.rows] = mf.X * ((mf.y - mu) * d / v)[:, None]
     w = design.weights[mf.rows]
     ainv = np.linalg.inv(mf.X.T @ (mf.X * (w * d**2 / v)[:, None]))
