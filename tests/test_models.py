@@ -367,3 +367,68 @@ def test_the_r_script_gives_the_fixture(tmp_path: Path) -> None:
                     assert v == c
                 else:
                     _close(v, c, 1e-10)
+
+
+@pytest.mark.parametrize("formula", [
+    "api00 ~ ell + meals + C(stype)",
+    "api00 ~ C(stype) + C(awards) + mobility",
+    "api00 ~ 1",
+    "enroll ~ C(cname) + api99",
+    "sch_wide_yes ~ C(stype) + ell",
+])
+def test_main_effects_are_built_as_patsy_builds_them(formula: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reference: patsy's own model matrix (the formula path every other formula takes): a
+    main-effects formula built directly has the same rows, columns, names, terms and values
+    (enroll has missing values: the same rows are excluded)."""
+    from flestimate.models import _formula
+
+    data = load_api("apiclus2")
+    rows = np.arange(len(data))
+    fast = _formula.model_frame(data, formula, rows, "glm")
+    monkeypatch.setattr(_formula, "_simple_terms", lambda *args: None)
+    slow = _formula.model_frame(data, formula, rows, "glm")
+    assert fast.names == slow.names and fast.terms == slow.terms
+    assert fast.outcome == slow.outcome and fast.n_excluded == slow.n_excluded
+    np.testing.assert_array_equal(fast.rows, slow.rows)
+    np.testing.assert_array_equal(fast.X, slow.X)
+    np.testing.assert_array_equal(fast.y, slow.y)
+
+
+def test_a_large_rank_deficient_model_is_still_an_error() -> None:
+    """Above 200,000 rows the rank is first checked on a subsample (independent columns on
+    some rows are independent on all); a dependence in the full data is still found: x2 = 2 x1,
+    and a category present only in rows the subsample skips."""
+    from flestimate.errors import EstimationError
+
+    rng = np.random.default_rng(3)
+    n = 250_000
+    frame = pd.DataFrame({"y": rng.integers(0, 2, n).astype(float), "x1": rng.normal(size=n),
+                          "w": np.ones(n), "g": np.where(np.arange(n) % 5 == 1, "b", "a")})
+    frame["x2"] = 2 * frame["x1"]
+    des = SurveyDesign(frame, weights="w")
+    with pytest.raises(EstimationError, match="rank deficient: coefficient\\(s\\) 'x2'"):
+        des.glm("y ~ x1 + x2", "binomial")
+    # "b" rows are every 5th + 1: the subsample (every 5th row) has none, the data do
+    fit = des.glm("y ~ x1 + C(g)", "binomial")
+    assert list(fit.to_frame()["term"]) == ["(Intercept)", "x1", "C(g)b"]
+
+
+def test_the_warm_start_converges_to_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reference: the same fit from R's starting values (the warm start off): above 200,000
+    rows the IRLS starts from a subsample's fit and reaches the same coefficients and SEs (the
+    same convergence rule, quadratic convergence: to about 1e-10 of an SE)."""
+    from flestimate.models import _glm
+
+    rng = np.random.default_rng(5)
+    n = 220_000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 4, n),
+                          "psu": rng.integers(0, 400, n), "w": rng.uniform(1, 3, n)})
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(1 - 0.5 * frame["x"]))).astype(float)
+    des = SurveyDesign(frame, weights="w", psu="psu")
+    warm = des.glm("y ~ x + C(g)", "binomial").to_frame()
+    monkeypatch.setattr(_glm, "WARM_START_ROWS", 10**9)
+    cold = des.glm("y ~ x + C(g)", "binomial").to_frame()
+    np.testing.assert_allclose(warm["estimate"], cold["estimate"], rtol=0,
+                               atol=1e-9 * cold["se"].min())
+    np.testing.assert_allclose(warm["se"], cold["se"], rtol=1e-9)

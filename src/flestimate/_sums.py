@@ -17,7 +17,7 @@ import numpy as np
 
 from flestimate._cells import Column, Domains, Variables, fill
 from flestimate.errors import DataError, format_values
-from flestimate.protocol import Design
+from flestimate.protocol import Design, StageTotals
 from flestimate.variance import (
     PairIndex,
     dense_pairs,
@@ -26,7 +26,8 @@ from flestimate.variance import (
     summing_matrix,
 )
 
-__all__ = ["Sums", "accumulate", "cross_sums", "valid_cells"]
+__all__ = ["Sums", "accumulate", "cross_sums", "indicator_totals", "unit_totals",
+           "valid_cells"]
 
 # Rows are summed in chunks, so that no (rows x variables) float copy of the data is ever held
 # whole; the chunks are independent passes, each fully vectorised. Small chunks stay in cache;
@@ -313,3 +314,63 @@ def cross_sums(variables: Variables, domains: Domains, n_cells: int, func: str,
         p = rows_matrix(np.zeros(0, dtype=np.int64)).shape[1]
         return np.zeros((p, n_cells, k)), np.zeros((p, n_cells, k))
     return s_y.reshape(-1, n_cells, k), s_x.reshape(-1, n_cells, k)
+
+
+# -- one domain of dense values: the models' scores, a table's cells ----------------------------
+def unit_totals(design: Design, values: np.ndarray, rows: np.ndarray | None,
+                denominator: np.ndarray | None = None) -> tuple[StageTotals, ...]:
+    """The totals per unit of every variance stage of dense values (m, p) of the rows
+    ``rows`` (positions; None: every row, m = n), one domain: ``sum w u``, ``sum w x`` (``x``
+    the ``denominator``, 1 by default) and the rows with nonzero weight. One sparse product
+    per stage: what :func:`accumulate` gives for one cell, without its design-effect sums and
+    chunking (a model's scores have no missing value)."""
+    w = np.asarray(design.weights, dtype=np.float64)
+    freq = design.frequencies
+    if rows is not None:
+        w = w[rows]
+        freq = None if freq is None else np.asarray(freq, float)[rows]
+    x = np.ones(len(w)) if denominator is None else np.asarray(denominator, dtype=np.float64)
+    p = values.shape[1]
+    persons = (w != 0).astype(np.float64) * (1.0 if freq is None else freq)
+    out = []
+    for stage in list(design.stages)[:design.variance_stages]:
+        unit = stage.unit if rows is None else stage.unit[rows]
+        total = summing_matrix(unit, stage.n_units, w)
+        ty = np.asarray(total @ np.asarray(values, dtype=np.float64))
+        tx = np.repeat(np.asarray(total @ x)[:, None], p, axis=1)
+        tc = np.repeat(np.bincount(unit, weights=persons, minlength=stage.n_units)[:, None],
+                       p, axis=1)
+        out.append(StageTotals(dense_pairs(stage.n_units, 1), ty, tx, tc))
+    return tuple(out)
+
+
+def indicator_totals(design: Design, codes: np.ndarray, k: int, inside: np.ndarray | None,
+                     denominator: np.ndarray | None = None) -> tuple[StageTotals, ...]:
+    """:func:`unit_totals` of the ``k`` indicators ``1[code = j]`` (a code outside 0..k-1:
+    every indicator 0), summed by one weighted count per stage instead of k columns."""
+    w = _inside_weights(design, inside)
+    x = np.ones(len(w)) if denominator is None else np.asarray(denominator, dtype=np.float64)
+    valid = (codes >= 0) & (codes < k)
+    out = []
+    for stage in list(design.stages)[:design.variance_stages]:
+        n_u = stage.n_units
+        key = stage.unit[valid] * k + codes[valid]
+        ty = np.bincount(key, weights=w[valid], minlength=n_u * k).reshape(n_u, k)
+        tx = np.repeat(np.bincount(stage.unit, weights=w * x, minlength=n_u)[:, None], k,
+                       axis=1)
+        out.append(StageTotals(dense_pairs(n_u, 1), ty, tx,
+                               _present(design, stage.unit, n_u, w, k)))
+    return tuple(out)
+
+
+def _inside_weights(design: Design, inside: np.ndarray | None) -> np.ndarray:
+    w = np.asarray(design.weights, dtype=np.float64)
+    return w if inside is None else np.where(inside, w, 0.0)
+
+
+def _present(design: Design, unit: np.ndarray, n_units: int, w: np.ndarray, k: int
+             ) -> np.ndarray:
+    """Rows (persons, with frequencies) of nonzero weight per unit, for every variable."""
+    freq = design.frequencies
+    persons = (w != 0).astype(np.float64) * (1.0 if freq is None else np.asarray(freq, float))
+    return np.repeat(np.bincount(unit, weights=persons, minlength=n_units)[:, None], k, axis=1)

@@ -32,7 +32,7 @@ import pandas as pd
 from flestimate._caller import caller_stacklevel
 from flestimate._cells import Column, Domains, Subpop, Variables, check_columns, domains_of
 from flestimate._checks import check_choice, known_keywords
-from flestimate._sums import accumulate, cross_sums
+from flestimate._sums import cross_sums, indicator_totals
 from flestimate._version import __version__
 from flestimate.errors import (
     ArgumentError,
@@ -42,9 +42,8 @@ from flestimate.errors import (
     FlestimateWarning,
     format_values,
 )
-from flestimate.protocol import Design, LinearisedTotals, StageTotals
+from flestimate.protocol import Design, LinearisedTotals
 from flestimate.results import Result, is_replicate_summary, records, thaw
-from flestimate.variance import segment_sum
 
 __all__ = ["STATISTICS", "Association", "ChisqTest", "chisq"]
 
@@ -149,20 +148,25 @@ def _cell_moments(design: Design, table: _TwoWay, kind: Literal["ratio", "total"
     design's variance. The indicators are 0 (never missing) on incomplete rows, so the df
     counts every PSU of the (sub)population, as R's ``svychisq``."""
     k = len(table.row_levels) * len(table.col_levels)
-    y = [Column(table.cell, j) for j in range(k)]
-    x = [Column(table.complete, 1)] * k if kind == "ratio" else None
-    variables = Variables(y, x, [f"cell{j}" for j in range(k)], None)
     domains = table.domains
-    sums = accumulate(design, variables, domains, 1, func)
-    first = sums.pairs[0]
-    numerator = segment_sum(first.cell, sums.ty[0], 1)
-    denominator = segment_sum(first.cell, np.ascontiguousarray(sums.tx[0]), 1)
+    inside = None
+    if domains.rows is not None:
+        inside = np.zeros(len(table.cell), dtype=bool)
+        inside[domains.rows] = True
+    # one weighted count per stage for all k cell indicators (not a pass per cell)
+    stages = indicator_totals(design, table.cell, k, inside,
+                              table.complete if kind == "ratio" else None)
+    numerator = stages[0].ty.sum(axis=0)[None, :]
+    denominator = (stages[0].tx.sum(axis=0)[None, :] if kind == "ratio"
+                   else np.ones((1, k)))
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate = numerator if kind == "total" else numerator / denominator
-    stages = tuple(StageTotals(p, ty, tx, tc)
-                   for p, ty, tx, tc in zip(sums.pairs, sums.ty, sums.tx, sums.tc, strict=True))
 
     def more_sums(a: np.ndarray, rows_matrix: Any) -> tuple[np.ndarray, np.ndarray]:
+        # only a calibrated design asks (its calibration residuals)
+        y = [Column(table.cell, j) for j in range(k)]
+        x = [Column(table.complete, 1)] * k if kind == "ratio" else None
+        variables = Variables(y, x, [f"cell{j}" for j in range(k)], None)
         return cross_sums(variables, domains, 1, func, a, rows_matrix)
 
     variance = design.variance(LinearisedTotals(kind, estimate, denominator, stages, 1,

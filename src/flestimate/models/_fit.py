@@ -42,7 +42,11 @@ def _xlogy(y: Array, mu: Array) -> Array:
 
 
 def _binomial_deviance(y: Array, mu: Array, w: Array) -> Array:
-    return np.asarray(2.0 * w * (_xlogy(y, mu) + _xlogy(1.0 - y, 1.0 - mu)))
+    """R's binomial deviance residuals for a 0/1 outcome (the only one glm() accepts):
+    ``y log(y / mu) + (1 - y) log((1 - y) / (1 - mu))`` is ``-log mu`` or ``-log(1 - mu)``,
+    one logarithm per row."""
+    with np.errstate(divide="ignore"):
+        return np.asarray(-2.0 * w * np.log(np.where(y > 0.5, mu, 1.0 - mu)))
 
 
 def _poisson_deviance(y: Array, mu: Array, w: Array) -> Array:

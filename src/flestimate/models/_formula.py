@@ -132,6 +132,9 @@ def model_frame(data: pd.DataFrame, formula: Any, domain_rows: np.ndarray,
                             f"{formula!r}")
     frame = _as_categories(data.iloc[domain_rows][_columns(formula, data)]
                            .reset_index(drop=True), formula)
+    simple = _simple_terms(formula, frame)
+    if simple is not None:
+        return _simple_frame(simple, formula, frame, domain_rows)
     ymat, xmat = _dmatrices(formula, frame, func)
     y, outcome = _outcome(ymat, func)
     kept = xmat.index.to_numpy()
@@ -139,6 +142,85 @@ def model_frame(data: pd.DataFrame, formula: Any, domain_rows: np.ndarray,
     return ModelFrame(y, xmat.to_numpy(dtype=float)[:, order], domain_rows[kept],
                       tuple(r_name(xmat.columns[j]) for j in order), terms, outcome, frame,
                       int(len(frame) - len(kept)))
+
+
+# -- main effects built directly -----------------------------------------------------------------
+_TERM = re.compile(r"^(?:C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)|([A-Za-z_][A-Za-z0-9_.]*)|(1))$")
+
+
+def _simple_terms(formula: str, frame: pd.DataFrame
+                  ) -> tuple[str, bool, list[tuple[str, bool]]] | None:
+    """The outcome, the intercept and the terms ``(column, categorical)`` of a formula of main
+    effects only (``y ~ x + C(g) + ...``: numeric columns and plain ``C()`` of categorical
+    columns), which is built directly; None for anything else (patsy builds it)."""
+    lhs, _, rhs = formula.partition("~")
+    outcome = lhs.strip()
+    if not _NAME.fullmatch(outcome) or outcome not in frame.columns:
+        return None
+    if not (pd.api.types.is_numeric_dtype(frame[outcome])
+            and not pd.api.types.is_bool_dtype(frame[outcome])):
+        return None
+    terms: list[tuple[str, bool]] = []
+    intercept = True
+    for token in (t.strip() for t in rhs.split("+")):
+        m = _TERM.match(token)
+        if m is None:
+            return None
+        if m.group(3):
+            continue
+        name = m.group(1) or m.group(2)
+        if name not in frame.columns or name == outcome:
+            return None
+        col = frame[name]
+        categorical = m.group(1) is not None
+        if categorical and not isinstance(col.dtype, pd.CategoricalDtype):
+            return None  # left to patsy: booleans and values that do not sort
+        if not categorical and (not pd.api.types.is_numeric_dtype(col)
+                                or pd.api.types.is_bool_dtype(col)):
+            return None
+        if (name, categorical) in terms:
+            return None
+        terms.append((name, categorical))
+    return outcome, intercept, terms
+
+
+def _simple_frame(simple: tuple[str, bool, list[tuple[str, bool]]], formula: str,
+                  frame: pd.DataFrame, domain_rows: np.ndarray) -> ModelFrame:
+    """patsy's model matrix of a main-effects formula (the same columns, order, names and
+    treatment coding: the first category the reference), built from the categorical codes in
+    one pass per term instead of patsy's term-by-term evaluation."""
+    outcome, _, terms = simple
+    used = [outcome, *(name for name, _ in terms)]
+    keep = ~frame[used].isna().any(axis=1).to_numpy()
+    kept = np.flatnonzero(keep)
+    every = kept.size == len(frame)
+    m = kept.size
+    widths = [len(frame[name].cat.categories) - 1 if categorical else 1
+              for name, categorical in terms]
+    # column-major: every term's columns are written contiguously
+    X = np.zeros((m, 1 + sum(widths)), order="F")
+    X[:, 0] = 1.0
+    names = ["(Intercept)"]
+    term_list: list[tuple[str, tuple[int, ...]]] = []
+    for (name, categorical), width in zip(terms, widths, strict=True):
+        col = frame[name] if every else frame[name].iloc[kept]
+        start = len(names)
+        if categorical:
+            levels = list(col.cat.categories)
+            codes = col.cat.codes.to_numpy()
+            on = np.flatnonzero(codes > 0)
+            X[on, start + codes[on] - 1] = 1.0
+            names += [r_name(f"C({name})[T.{level}]") for level in levels[1:]]
+            label = f"C({name})"
+        else:
+            X[:, start] = col.to_numpy(dtype=float)
+            names.append(name)
+            label = name
+        term_list.append((label, tuple(range(start, start + width))))
+    y = frame[outcome].to_numpy(dtype=float)[kept]
+    return ModelFrame(y, X, domain_rows[kept], tuple(names),
+                      (("(Intercept)", (0,)), *term_list), outcome, frame,
+                      int(len(frame) - m))
 
 
 def _formula_order(formula: str, info: Any) -> tuple[list[int], tuple[tuple[str, tuple[int, ...]], ...]]:
