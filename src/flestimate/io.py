@@ -22,7 +22,7 @@ import pandas as pd
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
 
-__all__ = ["Metadata", "Microdata", "read_microdata"]
+__all__ = ["Metadata", "Microdata", "column_names", "read_microdata"]
 
 _STAT_FORMATS = {
     ".sav": "spss",
@@ -259,6 +259,23 @@ def read_microdata(source: str | Path | pd.DataFrame, *, usecols: Sequence[str] 
     _check_text_options(sep, decimal)
     data = _read_explained(path, fmt, usecols, chunksize, encoding, extended_missing, sep, decimal)
     return _lowercased(data) if lowercase_names else data
+
+
+def column_names(source: str | Path) -> list[str] | None:
+    """The column names a statistical file (SPSS ``.sav``/``.zsav``, Stata ``.dta``, SAS
+    ``.sas7bdat``) records in its header, read without its rows, so that a caller can ask
+    :func:`read_microdata` for the columns it needs (``usecols``) and still check names against
+    the whole file. None for other formats and for a file whose header cannot be read (reading
+    it reports why)."""
+    try:
+        path, fmt = _existing_file(source)
+        if fmt not in ("spss", "stata", "sas"):
+            return None
+        reader, _ = _reader(fmt, None, "codes")
+        _, head = reader(str(path), metadataonly=True)
+        return [str(c) for c in head.column_names]
+    except Exception:  # the full read raises the explained DataError
+        return None
 
 
 def _check_options(extended_missing: str, chunksize: int | None) -> None:

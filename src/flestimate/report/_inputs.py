@@ -4,7 +4,9 @@ person ids), with the read check in the data-quality report."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError, format_values
-from flestimate.io import read_microdata
+from flestimate.io import column_names, read_microdata
 from flestimate.mapping import MappedSurvey, ModuleSpec, load_spec
 from flestimate.report._common import as_list
 from flestimate.report._options import InvalidOption, margins
 
-__all__ = ["calibration_totals", "check_spec_columns", "check_unique_ids", "input_frame",
-           "margin_columns", "module_spec", "parse_margins", "read_input", "read_labelled_input",
-           "with_read_row"]
+__all__ = ["ColumnSelection", "calibration_totals", "check_spec_columns", "check_unique_ids",
+           "input_frame", "margin_columns", "module_spec", "needed_columns", "parse_margins",
+           "read_input", "read_labelled_input", "read_needed_input", "with_read_row"]
 
 
 def parse_margins(by: Any, func: str = "estimate_prevalence") -> list[tuple[str, ...]]:
@@ -71,6 +73,62 @@ def read_labelled_input(data: Any, what: str
             labels if isinstance(labels, Mapping) else {})
 
 
+@dataclass(frozen=True)
+class ColumnSelection:
+    """The file columns a run of the main job reads: names, and regular expressions (a
+    ``replicate_weights`` pattern) matched against the whole name."""
+
+    names: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    def of(self, columns: Iterable[str]) -> list[str]:
+        """The columns of a file (in its order) that the run needs."""
+        return [c for c in columns if c in self.names
+                or any(p.fullmatch(c) for p in self.patterns)]
+
+
+def needed_columns(spec: ModuleSpec, design: Any = None, by: Iterable[str] = (),
+                   calibration: Iterable[str] = (), nonresponse: Iterable[str] = ()
+                   ) -> ColumnSelection:
+    """Every column a run can use, whichever file holds it: the spec's (``_spec_columns``, and
+    every name in its design section, which the mapping keeps), the ``design=`` overrides (a
+    string ``replicate_weights`` is also a pattern), the ``by`` and calibration margin columns
+    and the non-response weighting classes. Names that are no file column are harmless: the
+    steps that need them report them as the full read does."""
+    designs = [spec.design] + ([design] if isinstance(design, Mapping) else [])
+    names = [*_spec_columns(spec), *by, *calibration, *nonresponse]
+    patterns: list[re.Pattern[str]] = []
+    for section in designs:
+        for value in section.values():
+            names += [v for v in (value if isinstance(value, list | tuple) else [value])
+                      if isinstance(v, str)]
+        reps = section.get("replicate_weights")
+        if isinstance(reps, str):
+            try:
+                patterns.append(re.compile(reps))
+            except re.error:  # reported by ``prepare`` with the spec's source
+                pass
+    return ColumnSelection(frozenset(str(n) for n in names), tuple(patterns))
+
+
+def read_needed_input(data: Any, what: str, needed: ColumnSelection
+                      ) -> tuple[pd.DataFrame, str, str | None, Mapping[str, Mapping[Any, str]],
+                                 list[str]]:
+    """:func:`read_labelled_input` of the ``needed`` columns of a statistical file (the others
+    are never read: a labour force survey file carries hundreds of core columns the module does
+    not use), and the names of every column of the file (the spec is checked against them).
+    Other inputs, and a file without any needed column, are read whole."""
+    if isinstance(data, str | Path):
+        names = column_names(data)
+        keep = needed.of(names) if names is not None else []
+        if names is not None and keep:
+            md = read_microdata(data, usecols=keep)
+            return (md.frame, str(data), md.metadata.row_check or None,
+                    md.metadata.value_labels, names)
+    frame, source, row_check, labels = read_labelled_input(data, what)
+    return frame, source, row_check, labels, [str(c) for c in frame.columns]
+
+
 def _given_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:
     if isinstance(data, pd.DataFrame):
         return data, "<DataFrame>"
@@ -104,14 +162,16 @@ def _spec_columns(spec: ModuleSpec) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def check_spec_columns(spec: ModuleSpec, source: str, persons: pd.DataFrame,
-                       households: pd.DataFrame | None = None) -> None:
+def check_spec_columns(spec: ModuleSpec, source: str, persons: pd.DataFrame | Sequence[str],
+                       households: pd.DataFrame | Sequence[str] | None = None) -> None:
     """Columns of the spec that the file has only under another case (an SPSS portable
     ``.por`` file stores its names in upper case) are a ``DataError`` saying so and how to
-    read them, instead of a "column not found" further on."""
-    have = [str(c) for c in persons.columns]
+    read them, instead of a "column not found" further on. ``persons`` and ``households`` are
+    the frames or every column name of the files."""
+    have = [str(c) for c in (persons.columns if isinstance(persons, pd.DataFrame) else persons)]
     if households is not None:
-        have += [str(c) for c in households.columns]
+        have += [str(c) for c in (households.columns if isinstance(households, pd.DataFrame)
+                                  else households)]
     present = set(have)
     by_lower: dict[str, str] = {}
     for c in have:

@@ -28,14 +28,17 @@ from flestimate.impute import check_imputations, seed_sequence
 from flestimate.mapping import MappedSurvey, ModuleSpec
 from flestimate.report._compare import compared_margins
 from flestimate.report._frame import prepare, with_imputations
+from flestimate.report._imputed import NONRESPONSE_CLASSES
 from flestimate.report._inputs import (
+    ColumnSelection,
     calibration_totals,
     check_spec_columns,
     check_unique_ids,
     margin_columns,
     module_spec,
+    needed_columns,
     parse_margins,
-    read_labelled_input,
+    read_needed_input,
     with_read_row,
 )
 from flestimate.report._options import (
@@ -222,7 +225,10 @@ def estimate_prevalence(
                               variance=variance, missing=missing, calibrate=calibrate, ci=ci,
                               level=level, df=df, rules=rules, disclosure=sdc,
                               compare=compared)
-    full, mapped, source, labels = _read_survey(data_or_path, households, spec_obj)
+    needed = needed_columns(spec_obj, design, [c for m in margins for c in m],
+                            margin_columns(calibrate),
+                            spec_obj.nonresponse_classes or NONRESPONSE_CLASSES)
+    full, mapped, source, labels = _read_survey(data_or_path, households, spec_obj, needed)
     cls = classify(mapped, **options)
     prepared = prepare(full, mapped, cls, spec_obj, margins, design, source,
                        calibration_columns=margin_columns(calibrate), value_labels=labels)
@@ -281,17 +287,20 @@ def _estimate_dask(data: Any, spec: ModuleSpec, households: Any,
     return report
 
 
-def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec
+def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec, needed: ColumnSelection
                  ) -> tuple[pd.DataFrame, MappedSurvey, str, Mapping[str, Mapping[Any, str]]]:
     """The person file merged with the household file (every row, a unique index), checked
     against the spec and mapped, with the read check in the data-quality report; its source;
-    the files' value labels (domains of a file column print as their labels)."""
-    persons, source, row_check, labels = read_labelled_input(data_or_path, "data_or_path")
+    the files' value labels (domains of a file column print as their labels). Only the
+    ``needed`` columns of a file are read; the spec is checked against all its names."""
+    persons, source, row_check, labels, names = read_needed_input(data_or_path, "data_or_path",
+                                                                  needed)
     hh = None
+    hh_names: list[str] | None = None
     if households is not None:
-        hh, _, _, hh_labels = read_labelled_input(households, "households")
+        hh, _, _, hh_labels, hh_names = read_needed_input(households, "households", needed)
         labels = {**hh_labels, **labels}  # a column of both files is the person file's
-    check_spec_columns(spec, source, persons, hh)
+    check_spec_columns(spec, source, names, hh_names)
     full = spec.merge_households(persons, hh)
     if not full.index.is_unique:
         full = full.reset_index(drop=True)
