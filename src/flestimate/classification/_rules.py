@@ -290,16 +290,22 @@ def rules_schema() -> Mapping[str, Any]:
 
 
 def builtin_rules() -> dict[str, str]:
-    """Names of the built-in rule sets and their kind."""
+    """Names of the built-in rule sets and their kind (a new dict each call)."""
+    return dict(_builtin_kinds())
+
+
+@lru_cache(maxsize=1)
+def _builtin_kinds() -> tuple[tuple[str, str], ...]:
+    # the files are package data: parsed once, not on every option check of every call
     import yaml
 
-    out = {}
+    out = []
     for path in sorted(RULES_DIR.glob("*.yaml")):
         if path.stem == "indicators":
             continue
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        out[str(raw["name"])] = str(raw["kind"])
-    return out
+        out.append((str(raw["name"]), str(raw["kind"])))
+    return tuple(out)
 
 
 @lru_cache(maxsize=32)
