@@ -28,7 +28,7 @@ from flestimate.protocol import Design
 
 __all__ = ["By", "Column", "Completed", "Domains", "Subpop", "Variables", "check_columns",
            "column_names", "columns_of", "completed_variables", "domains_of", "expand", "fill",
-           "numeric_column"]
+           "numeric_column", "subpop_mask"]
 
 # Up to this many by-value combinations, domain cells come from a lookup table, else a sort.
 _LOOKUP_MAX = 10_000_000
@@ -114,6 +114,11 @@ def _subpop_mask(
             f"{format_values(sorted(map(str, uniq)))}"
         )
     return values.astype(bool), desc
+
+
+def subpop_mask(design: Design, subpop: Subpop, func: str) -> np.ndarray | None:
+    """The rows of ``subpop`` (checked as the estimators check it), None for every row."""
+    return _subpop_mask(design, subpop, func)[0]
 
 
 def _by_codes(s: pd.Series, categorical: bool) -> tuple[np.ndarray, Any]:

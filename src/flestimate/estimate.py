@@ -21,9 +21,9 @@ and every design computes its own variance. One estimator call goes through thes
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,11 +41,12 @@ from flestimate._cells import (
     domains_of,
     expand,
     numeric_column,
+    subpop_mask,
 )
 from flestimate._checks import check_choice, check_df, check_level, known_keywords
 from flestimate._sums import Sums, accumulate, cross_sums
 from flestimate._version import __version__
-from flestimate.errors import ArgumentError, ArgumentTypeError, FlestimateWarning
+from flestimate.errors import ArgumentError, ArgumentTypeError, FlestimateWarning, format_values
 from flestimate.intervals import CI_METHODS, PROPORTION_CI_METHODS, confidence_interval
 from flestimate.models import glm, ttest
 from flestimate.protocol import (
@@ -60,8 +61,9 @@ from flestimate.quantile import quantile
 from flestimate.results import ESTIMATE_COLUMNS, Estimates
 from flestimate.variance import segment_sum
 
-__all__ = ["Completed", "Estimators", "estimate_completed", "influence_covariance", "mean",
-           "proportion", "ratio", "shares_and_totals_completed", "total"]
+__all__ = ["Completed", "Estimators", "SharesAndTotals", "estimate_completed",
+           "influence_covariance", "mean", "proportion", "ratio", "shares_and_totals",
+           "shares_and_totals_completed", "shares_completed_where_valued", "total"]
 
 
 def _options(kind: Kind, ci: Any, level: Any, df: Any) -> tuple[str, float, float | None]:
@@ -493,6 +495,55 @@ def shares_and_totals_completed(
     variables = completed_variables(design, completed, "proportion")
     domains = domains_of(design, by, subpop, "proportion")
     sums = accumulate(design, variables, domains, len(domains.labels), "proportion")
+    return _shares_and_totals(design, variables, domains, sums, share_opts, total_opts)
+
+
+def shares_completed_where_valued(
+    design: Design,
+    completed: Sequence[Completed],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+    df: float | None = None,
+) -> Estimates:
+    """:func:`estimate_completed` as proportions, summing only the rows where some completion
+    has a value: the same estimates, faster when the variables are missing outside a small
+    class (the form of the persons in forced labour); ``n_missing`` counts those rows only.
+
+    The domains are those of ``by`` and ``subpop``; a row missing in every completion adds
+    nothing to any sum but ``n_missing`` (Lumley 2010, sec. 2.3: a missing value is excluded
+    from its variable's sums)."""
+    share_opts = _options("proportion", ci, level, df)
+    variables = completed_variables(design, completed, "proportion")
+    domains = domains_of(design, by, subpop, "proportion")
+    valued = np.zeros(len(domains.cell), dtype=bool)
+    done: set[int] = set()
+    for c in variables.y:  # the completions and categories share their sources
+        if id(c.source) not in done:
+            done.add(id(c.source))
+            valued |= (c.source >= 0) if c.level is not None else ~np.isnan(
+                np.asarray(c.source, dtype=np.float64))
+        if c.at is not None and id(c.at) not in done:
+            done.add(id(c.at))
+            valued[c.at] = True
+    return _estimate(design, "proportion", variables, _restricted(domains, valued),
+                     *share_opts)
+
+
+def _restricted(domains: Domains, inner: np.ndarray) -> Domains:
+    """The domains with only the rows ``inner`` (the same cells and labels)."""
+    cell = np.where(inner, domains.cell, -1)
+    return Domains(cell, np.flatnonzero(cell >= 0), domains.labels, domains.by,
+                   domains.n_missing_by, domains.subpop)
+
+
+def _shares_and_totals(design: Design, variables: Variables, domains: Domains, sums: Sums,
+                       share_opts: tuple[str, float, float | None],
+                       total_opts: tuple[str, float, float | None]
+                       ) -> tuple[Estimates, Estimates]:
+    """The proportions and the totals of the variables from the same sums."""
     shares = _estimate(design, "proportion", variables, domains, *share_opts, sums=sums)
     as_total = (variables if variables.category is not None
                 and any(c is not None for c in variables.category)
@@ -500,6 +551,82 @@ def shares_and_totals_completed(
     totals = _estimate(design, "total", as_total, domains, *total_opts, sums=sums)
     return shares, totals
 
+
+class SharesAndTotals(NamedTuple):
+    """What :func:`shares_and_totals` returns."""
+
+    #: The proportions of the variables.
+    shares: Estimates
+    #: Their totals.
+    totals: Estimates
+    #: The proportions of the categories of each ``within`` column among its subpopulation.
+    within: dict[str, Estimates]
+    #: The domain cell of every row (the tables' domain order; -1 outside every domain).
+    cell: np.ndarray
+
+
+def shares_and_totals(
+    design: Design,
+    vars: str | Sequence[str],
+    *,
+    by: By = None,
+    subpop: Subpop = None,
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+    df: float | None = None,
+    within: Mapping[str, str] | None = None,
+) -> SharesAndTotals:
+    """:func:`proportion` (interval ``ci``) and :func:`total` (Wald) of the 0/1 or categorical
+    columns ``vars`` from one pass over the rows, and the proportions of the categories of
+    each column of ``within`` among the rows of its subpopulation column, in the same domains
+    (summed over the subpopulation's rows only).
+
+    Parameters
+    ----------
+    design, vars, by, subpop, level, df
+        As :func:`proportion`.
+    ci : str
+        The proportions' interval method (the totals' interval is Wald).
+    within : dict, optional
+        ``{categorical column: subpopulation column}``, every subpopulation inside ``subpop``:
+        in every domain of ``by`` and ``subpop`` the same numbers as ``proportion(design,
+        column, by=by, subpop=subpopulation)`` (a domain without a row of the subpopulation
+        is an empty domain).
+
+    Returns
+    -------
+    SharesAndTotals
+
+    Notes
+    -----
+    A share among the rows ``S`` of domain ``d`` is ``sum(w d s y) / sum(w d s)`` with
+    linearised values ``w d s (y - R) / sum(w d s)`` (Lumley 2010, sec. 2.3): rows outside
+    ``S`` add nothing to any sum, so only the rows of ``S`` are read; the cells stay those of
+    ``d`` (a domain is a subpopulation of the full design, never a subset of the rows).
+    """
+    cols = columns_of(design, vars, "vars", "proportion")
+    share_opts = _options("proportion", ci, level, df)
+    total_opts = _options("total", "wald", level, df)
+    variables = expand(design, cols, "proportion", expand_numeric=True)
+    if len(expand(design, cols, "total", expand_numeric=False).y) != len(variables.y):
+        raise ArgumentError(f"`vars` of `shares_and_totals()` must be 0/1 or categorical "
+                            f"columns; got {format_values(cols)}")
+    domains = domains_of(design, by, subpop, "proportion")
+    sums = accumulate(design, variables, domains, len(domains.labels), "proportion")
+    shares, totals = _shares_and_totals(design, variables, domains, sums, share_opts,
+                                        total_opts)
+    sub = subpop_mask(design, subpop, "proportion")
+    among: dict[str, Estimates] = {}
+    for col, rows in (within or {}).items():
+        inner = subpop_mask(design, rows, "proportion")
+        if inner is None or (sub is not None and (inner & ~sub).any()):
+            raise ArgumentError(f"`within` of `shares_and_totals()`: subpopulation {rows!r} "
+                                f"must be a column of rows inside `subpop`")
+        more = expand(design, columns_of(design, col, "within", "proportion"), "proportion",
+                      expand_numeric=True)
+        among[col] = _estimate(design, "proportion", more, _restricted(domains, inner),
+                               *share_opts)
+    return SharesAndTotals(shares, totals, among, domains.cell)
 
 
 @known_keywords

@@ -13,7 +13,12 @@ import pandas as pd
 from flestimate._format import label_text
 from flestimate.classification._rules import FORMS
 from flestimate.errors import FlestimateWarning
-from flestimate.estimate import Completed, estimate_completed, shares_and_totals_completed
+from flestimate.estimate import (
+    Completed,
+    estimate_completed,
+    shares_and_totals_completed,
+    shares_completed_where_valued,
+)
 from flestimate.impute import rubin
 from flestimate.intervals import confidence_interval
 from flestimate.report._common import AMONG, NR_WEIGHT, PREFIX, UNIVERSE, log_interval, t_quantile
@@ -104,10 +109,13 @@ def margin_imputed(design: Any, frame: pd.DataFrame, imp: Imputed, by: tuple[str
         shares, totals = shares_and_totals_completed(design, points, by=b, subpop=UNIVERSE,
                                                      ci=ci, level=level, df=df)
         share, number = split(shares.to_frame()), split(totals.to_frame())
-        forms = {among: estimate_completed(design, "proportion", [comp], by=b,
-                                           subpop=UNIVERSE, ci=ci, level=level,
-                                           df=df).to_frame()
-                 for among, comp in form_points.items()}
+        # both forms' completions at once, over the rows where some completion has a form
+        both = shares_completed_where_valued(design, list(form_points.values()), by=b,
+                                             subpop=UNIVERSE, ci=ci, level=level,
+                                             df=df).to_frame()
+        variable = both["variable"].astype(str)
+        forms = {among: both[variable.str.startswith(f"{comp.name}@").to_numpy()]
+                 .reset_index(drop=True) for among, comp in form_points.items()}
     sh = _share_intervals(_combine(share, keys, m), ci, level).assign(table="prevalence")
     nb = _combine(number, keys, m)
     if ci == "wald":
@@ -155,14 +163,6 @@ def _domain_codes(frame: pd.DataFrame, by: tuple[str, ...], rows: np.ndarray
     return codes, cells.reset_index(drop=True)
 
 
-def _mean_over_completions(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The mean over the completions ``values`` (M, n), which differ only on the rows ``at``."""
-    out: np.ndarray = values[0].astype(np.float64)
-    if at.size:
-        out[at] = values[:, at].mean(axis=0)
-    return out
-
-
 def _share_intervals(combined: pd.DataFrame, ci: str, level: float) -> pd.DataFrame:
     """Combined shares with their interval of method ``ci`` on Rubin's variance and df, and
     the effective sample size ``p (1 - p) / T`` (``n`` at p = 0 or 1)."""
@@ -182,20 +182,29 @@ def _mean_cases(imp: Imputed, codes: np.ndarray, cells: pd.DataFrame, rows: np.n
     averaged over the completions and rounded: one table of classes, one per ``among``. A
     cell that some completion gives a case counts at least one (never 0 beside a positive
     share), so disclosure control treats it as the small cell it is."""
-    at = imp.completed_rows
+    at = np.asarray(imp.completed_rows, dtype=np.int64)
+    pos = np.searchsorted(rows, at).clip(max=max(rows.size - 1, 0))
+    hit = rows[pos] == at if rows.size else np.zeros(at.size, dtype=bool)
+    at, pos = at[hit], pos[hit]  # the completed rows among ``rows``, and where they are
     ok = (codes >= 0) & counted
     n_cells = len(cells)
 
-    def counts(values: np.ndarray) -> np.ndarray:
-        mean = _mean_over_completions(values, at)[rows]
+    def counts(first: np.ndarray, completed: np.ndarray) -> np.ndarray:
+        """``first``: the first completion on ``rows``; ``completed``: every completion on
+        the completed rows (the others are the same in every completion)."""
+        mean = first.astype(np.float64)
+        if at.size:
+            mean[pos] = completed.mean(axis=0)
         total = np.bincount(codes[ok], weights=mean[ok], minlength=n_cells)
         return np.where(total > 0, np.maximum(np.rint(total), 1), 0).astype(np.int64)
 
-    points = pd.concat([cells.assign(indicator=name, n_cases=counts(imp.points[name]))
-                        for name in POINTS], ignore_index=True)
-    forms = {among: pd.concat([cells.assign(indicator=f, n_cases=counts(code == i))
-                               for i, f in enumerate(FORMS)], ignore_index=True)
-             for among, code in imp.forms.items()}
+    points = pd.concat([cells.assign(indicator=name, n_cases=counts(
+        imp.points[name][0, rows], imp.points[name][:, at])) for name in POINTS],
+        ignore_index=True)
+    forms = {among: pd.concat([cells.assign(indicator=f, n_cases=counts(
+        first == i, completed == i)) for i, f in enumerate(FORMS)], ignore_index=True)
+             for among, code in imp.forms.items()
+             for first, completed in [(code[0, rows], code[:, at])]}
     return points, forms
 
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from flestimate.estimate import proportion, total
+from flestimate.estimate import shares_and_totals
 from flestimate.intervals import confidence_interval
 from flestimate.report._common import AMONG, PREFIX, UNIVERSE, log_interval
+from flestimate.variance import segment_sum
 
 if TYPE_CHECKING:
     from flestimate.report._frame import Outcomes
@@ -41,93 +42,101 @@ def _with_bounds(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def _counts(frame: pd.DataFrame, cols: list[str], by: tuple[str, ...],
-            frequencies: str | None) -> pd.DataFrame:
-    """Unweighted number of cases of each column (tidy: by..., indicator, n_cases)."""
-    if frequencies is not None:
-        frame = frame[cols].mul(frame[frequencies], axis=0).join(frame[list(by)])
-    if by:
-        sums = frame.groupby(list(by), dropna=True, sort=False, observed=True)[cols].sum()
-        long: pd.DataFrame = sums.reset_index().melt(id_vars=list(by), var_name="indicator",
-                                                     value_name="n_cases")
-        return long
-    flat: pd.DataFrame = pd.DataFrame({"indicator": cols,
-                                       "n_cases": frame[cols].sum().to_numpy()})
-    return flat
-
-
 def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tuple[str, ...],
             ci: str, level: float, df: float | None, frequencies: str | None = None
             ) -> tuple[list[pd.DataFrame], Mapping[str, Any]]:
+    """The share and number tables of every class and the by-form tables of one margin, from
+    one pass over the rows (:func:`~flestimate.estimate.shares_and_totals`)."""
     cols = list(outcomes.columns)
     points = [c for c in cols if "__" not in c]
     b = list(by) or None
     keys = [*by, "indicator"]
-    # A row of zero weight is not a case: n_cases counts the rows that carry weight, as the
-    # estimators' n does (a domain whose weights are all 0 has n = n_cases = 0).
-    in_universe = frame.loc[frame[UNIVERSE].to_numpy() & (np.asarray(design.weights) > 0)]
-    counts = _counts(in_universe, points, by, frequencies)
-
-    shares = proportion(design, cols, by=b, subpop=UNIVERSE, ci=ci, level=level, df=df,
-                        covmat=None)
+    within = {f"{PREFIX}form_{among}": subpop for among, subpop in AMONG.values()}
+    shares, totals, forms, cell = shares_and_totals(design, cols, by=b, subpop=UNIVERSE,
+                                                    ci=ci, level=level, df=df, within=within)
     share = _split_variable(shares.to_frame())
     share = _with_bounds(share, keys).assign(measure="share", table="prevalence")
+    n_cells = len(share) // len(points)
+    # A row of zero weight is not a case: n_cases counts the rows that carry weight, as the
+    # estimators' n does (a domain whose weights are all 0 has n = n_cases = 0).
+    counted = (frame[UNIVERSE].to_numpy(dtype=bool) & (np.asarray(design.weights) > 0)
+               & (cell >= 0))
+    rows = np.flatnonzero(counted)
+    persons = (None if frequencies is None
+               else frame[frequencies].to_numpy(dtype=np.float64)[rows])
+    indicators = np.empty((rows.size, len(points)))
+    for j, c in enumerate(points):
+        indicators[:, j] = outcomes.columns[c][rows]
+    cases = segment_sum(cell[rows], indicators, n_cells, persons)
 
-    number = _split_variable(total(design, cols, by=b, subpop=UNIVERSE, level=level,
-                                   df=df, covmat=None).to_frame())
+    number = _split_variable(totals.to_frame())
     if ci != "wald":  # the total's own interval is Wald
         low, high = log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
                                   number["df"].to_numpy(), level)
         number = number.assign(ci_low=low, ci_high=high,
                                flag=np.where(np.isnan(low) & (number["estimate"] == 0),
                                              "zero count: no interval", number["flag"]))
-    number = _with_bounds(number, keys).assign(measure="number", table="prevalence")
-    # A count's n is the domain's persons, as the share's; its n_eff is the share's.
-    number = number.drop(columns=["n", "n_eff"]).merge(
-        share[[*keys, "n", "n_eff"]], on=keys, how="left")
-    tables = [share, number]
+    # A count's n is the domain's persons, as the share's; its n_eff is the share's (the
+    # tables have the same domains and classes in the same order).
+    number = _with_bounds(number, keys).drop(columns=["n", "n_eff"]).assign(
+        n=share["n"].to_numpy(), n_eff=share["n_eff"].to_numpy(), measure="number",
+        table="prevalence")
+    tables = [t.assign(n_cases=cases.reshape(-1)) for t in (share, number)]
 
+    categorical = all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in by)
     for name, (among, subpop) in AMONG.items():
         form_col = f"{PREFIX}form_{among}"
-        t = proportion(design, form_col, by=b, subpop=subpop, ci=ci, level=level,
-                       df=df, covmat=None).to_frame()
-        t = _every_domain(t, share[list(by)].drop_duplicates(), frame[form_col]) if by else t
+        t = forms[form_col].to_frame()
         t = t.assign(indicator=t["category"].astype(str), measure="share", table=name)
-        cases = in_universe.loc[in_universe[subpop]]
-        groups = cases.groupby([*by, form_col], observed=True, sort=False)
-        n_cases = ((groups.size() if frequencies is None else groups[frequencies].sum())
-                   .rename("n_cases").reset_index().rename(columns={form_col: "indicator"}))
-        n_cases["indicator"] = n_cases["indicator"].astype(str)
-        tables.append(t.merge(n_cases, on=keys, how="left"))
-    out = [t.merge(counts, on=keys, how="left") for t in tables[:2]] + tables[2:]
-    return out, shares.provenance
+        t["n_cases"] = _form_cases(frame, form_col, subpop, cell, counted, n_cells,
+                                   frequencies)
+        if by and not categorical:
+            t = _every_domain(t, frame[subpop].to_numpy(dtype=bool) & (cell >= 0), cell,
+                              n_cells)
+        tables.append(t)
+    return tables, shares.provenance
 
 
-def _every_domain(t: pd.DataFrame, domains: pd.DataFrame, forms: pd.Series) -> pd.DataFrame:
+def _form_cases(frame: pd.DataFrame, form_col: str, subpop: str, cell: np.ndarray,
+                counted: np.ndarray, n_cells: int, frequencies: str | None) -> np.ndarray:
+    """Unweighted cases of every form in every domain (cell-major, as the estimates), missing
+    where the domain has no case of the form."""
+    forms = frame[form_col]
+    if isinstance(forms.dtype, pd.CategoricalDtype):
+        codes, n_forms = forms.cat.codes.to_numpy().astype(np.int64), len(forms.cat.categories)
+    else:  # the estimators' categories: the values sorted
+        codes, uniq = pd.factorize(forms, sort=True)
+        n_forms = len(uniq)
+    rows = counted & frame[subpop].to_numpy(dtype=bool) & (codes >= 0)
+    key = cell[rows] * n_forms + codes[rows]
+    size = n_cells * n_forms
+    found = np.bincount(key, minlength=size)
+    persons = (found.astype(np.float64) if frequencies is None else np.bincount(
+        key, weights=frame[frequencies].to_numpy(dtype=np.float64)[rows], minlength=size))
+    return np.where(found > 0, persons, np.nan)
+
+
+def _every_domain(t: pd.DataFrame, inner: np.ndarray, cell: np.ndarray,
+                  n_cells: int) -> pd.DataFrame:
     """The shares by form with a row for every form in every domain of the margin.
 
-    The domains of a share among a class are those where the class has a case; a domain
+    The domains of a share among a class are those where the class has a row; a domain
     without one (every domain, in a survey without a case of the class) gets the rows of an
-    empty domain, as the national table does, so that every margin's table has its domains.
+    empty domain after the others, as the national table does, so that every margin's table
+    has its domains.
     """
-    by = list(domains.columns)
-    have = t[by].drop_duplicates()
-    missing = domains.merge(have, on=by, how="left", indicator=True)
-    missing = missing.loc[missing["_merge"] == "left_only", by]
-    if missing.empty:
+    have = np.bincount(cell[inner], minlength=n_cells) > 0
+    if have.all():
         return t
-    categories = (list(forms.cat.categories) if isinstance(forms.dtype, pd.CategoricalDtype)
-                  else list(pd.unique(forms.dropna())))
-    rows = missing.merge(pd.DataFrame({"category": categories}), how="cross")
-    empty = rows.assign(variable=forms.name, estimate=np.nan, se=np.nan, ci_low=np.nan,
-                        ci_high=np.nan, cv=np.nan, deff=np.nan, deff_wr=np.nan, n=0,
-                        n_eff=0.0, df=0.0, n_missing=0, flag="empty domain")
-    empty = empty[[c for c in t.columns if c in empty.columns]]
-    if isinstance(forms.dtype, pd.CategoricalDtype) and "category" in t.columns:
-        empty["category"] = pd.Categorical(empty["category"], categories=categories)
-    for c in by:  # the domain columns keep their dtype (categorical, string, number)
-        empty[c] = empty[c].astype(domains[c].dtype)
-    out: pd.DataFrame = pd.concat([t, empty] if len(t) else [empty], ignore_index=True)
+    n_forms = len(t) // n_cells
+    rows_have = np.repeat(have, n_forms)
+    out: pd.DataFrame = pd.concat([t[rows_have], t[~rows_have]], ignore_index=True)
+    empty = np.arange(len(out)) >= int(rows_have.sum())
+    for col, value in (("estimate", np.nan), ("se", np.nan), ("ci_low", np.nan),
+                       ("ci_high", np.nan), ("cv", np.nan), ("deff", np.nan),
+                       ("deff_wr", np.nan), ("n", 0), ("n_eff", 0.0), ("df", 0.0),
+                       ("n_missing", 0), ("flag", "empty domain"), ("n_cases", np.nan)):
+        out.loc[empty, col] = value
     return out
 
 
