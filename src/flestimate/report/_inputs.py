@@ -73,6 +73,11 @@ def read_labelled_input(data: Any, what: str
             labels if isinstance(labels, Mapping) else {})
 
 
+#: Rows per chunk of the selective read (the same frame as a whole read; peak: the columns plus
+#: one chunk, 1.16x the needed columns of a 1,000,000-person file against 2x).
+READ_CHUNK = 125_000
+
+
 @dataclass(frozen=True)
 class ColumnSelection:
     """The file columns a run of the main job reads: names, and regular expressions (a
@@ -122,7 +127,8 @@ def read_needed_input(data: Any, what: str, needed: ColumnSelection
         names = column_names(data)
         keep = needed.of(names) if names is not None else []
         if names is not None and keep:
-            md = read_microdata(data, usecols=keep)
+            # in chunks into columns allocated once: a whole read peaks at twice the columns
+            md = read_microdata(data, usecols=keep, chunksize=READ_CHUNK)
             return (md.frame, str(data), md.metadata.row_check or None,
                     md.metadata.value_labels, names)
     frame, source, row_check, labels = read_labelled_input(data, what)
