@@ -20,7 +20,7 @@ from flestimate.report._common import as_list
 from flestimate.report._options import InvalidOption, margins
 
 __all__ = ["ColumnSelection", "calibration_totals", "check_spec_columns", "check_unique_ids",
-           "input_frame", "margin_columns", "module_spec", "needed_columns", "parse_margins",
+           "compact_items", "input_frame", "margin_columns", "module_spec", "needed_columns", "parse_margins",
            "read_input", "read_labelled_input", "read_needed_input", "with_read_row"]
 
 
@@ -93,15 +93,20 @@ class ColumnSelection:
 
 
 def needed_columns(spec: ModuleSpec, design: Any = None, by: Iterable[str] = (),
-                   calibration: Iterable[str] = (), nonresponse: Iterable[str] = ()
-                   ) -> ColumnSelection:
+                   calibration: Iterable[str] = (), nonresponse: Iterable[str] = (),
+                   mapping: bool = True) -> ColumnSelection:
     """Every column a run can use, whichever file holds it: the spec's (``_spec_columns``, and
     every name in its design section, which the mapping keeps), the ``design=`` overrides (a
     string ``replicate_weights`` is also a pattern), the ``by`` and calibration margin columns
     and the non-response weighting classes. Names that are no file column are harmless: the
-    steps that need them report them as the full read does."""
+    steps that need them report them as the full read does. ``mapping=False``: without the
+    columns only the mapping reads (items, skip filters, universe), those used after it."""
     designs = [spec.design] + ([design] if isinstance(design, Mapping) else [])
-    names = [*_spec_columns(spec), *by, *calibration, *nonresponse]
+    spec_names = (_spec_columns(spec) if mapping else
+                  [*[str(v) for v in spec.ids.values()],
+                   *([str(spec.merge["on"])] if spec.merge else []),
+                   *[c.column for c in spec.context]])
+    names = [*spec_names, *by, *calibration, *nonresponse]
     patterns: list[re.Pattern[str]] = []
     for section in designs:
         for value in section.values():
@@ -133,6 +138,20 @@ def read_needed_input(data: Any, what: str, needed: ColumnSelection
                     md.metadata.value_labels, names)
     frame, source, row_check, labels = read_labelled_input(data, what)
     return frame, source, row_check, labels, [str(c) for c in frame.columns]
+
+
+def compact_items(frame: pd.DataFrame, spec: ModuleSpec, later: ColumnSelection) -> pd.DataFrame:
+    """``frame`` with the spec's item columns that nothing after the mapping reads as float32
+    where every value (codes, NaN) is exactly a float32: the mapping only compares them with
+    the spec's codes (pandas compares in the common type, float64), so its result is the
+    same, and the frame held while mapping is smaller. The caller owns ``frame``."""
+    items = {c for ind in spec.indicators for c in ind.items} - set(later.of(frame.columns))
+    for c in [c for c in frame.columns if c in items and frame[c].dtype == np.float64]:
+        values = frame[c].to_numpy()
+        small = values.astype(np.float32)
+        if np.array_equal(small, values, equal_nan=True):
+            frame[c] = small
+    return frame
 
 
 def _given_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:

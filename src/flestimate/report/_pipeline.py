@@ -34,6 +34,7 @@ from flestimate.report._inputs import (
     calibration_totals,
     check_spec_columns,
     check_unique_ids,
+    compact_items,
     margin_columns,
     module_spec,
     needed_columns,
@@ -225,10 +226,11 @@ def estimate_prevalence(
                               variance=variance, missing=missing, calibrate=calibrate, ci=ci,
                               level=level, df=df, rules=rules, disclosure=sdc,
                               compare=compared)
-    needed = needed_columns(spec_obj, design, [c for m in margins for c in m],
-                            margin_columns(calibrate),
-                            spec_obj.nonresponse_classes or NONRESPONSE_CLASSES)
-    full, mapped, source, labels = _read_survey(data_or_path, households, spec_obj, needed)
+    needs = (spec_obj, design, [c for m in margins for c in m], margin_columns(calibrate),
+             spec_obj.nonresponse_classes or NONRESPONSE_CLASSES)
+    full, mapped, source, labels = _read_survey(
+        data_or_path, households, spec_obj, needed_columns(*needs),
+        needed_columns(*needs, mapping=False) if isinstance(data_or_path, str | Path) else None)
     cls = classify(mapped, **options)
     prepared = prepare(full, mapped, cls, spec_obj, margins, design, source,
                        calibration_columns=margin_columns(calibrate), value_labels=labels)
@@ -287,12 +289,15 @@ def _estimate_dask(data: Any, spec: ModuleSpec, households: Any,
     return report
 
 
-def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec, needed: ColumnSelection
+def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec, needed: ColumnSelection,
+                 later: ColumnSelection | None = None
                  ) -> tuple[pd.DataFrame, MappedSurvey, str, Mapping[str, Mapping[Any, str]]]:
     """The person file merged with the household file (every row, a unique index), checked
     against the spec and mapped, with the read check in the data-quality report; its source;
     the files' value labels (domains of a file column print as their labels). Only the
-    ``needed`` columns of a file are read; the spec is checked against all its names."""
+    ``needed`` columns of a file are read; the spec is checked against all its names. With
+    ``later`` (the frame is read here, not the caller's), the frame keeps only those columns
+    after the mapping, and its item codes are float32 during it (``compact_items``)."""
     persons, source, row_check, labels, names = read_needed_input(data_or_path, "data_or_path",
                                                                   needed)
     hh = None
@@ -305,7 +310,11 @@ def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec, needed: C
     if not full.index.is_unique:
         full = full.reset_index(drop=True)
     check_unique_ids(full, spec, source)
+    if later is not None:
+        full = compact_items(full, spec, later)
     mapped = spec.apply(full)
+    if later is not None:  # free what only the mapping reads
+        full = full[later.of(full.columns)]
     if row_check is not None:
         mapped = with_read_row(mapped, source, len(persons), row_check)
     return full, mapped, source, labels
