@@ -209,3 +209,27 @@ def test_household_file_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                                 households=read_microdata(households), by="sex",
                                 missing="minimum")
     assert_same(selective, whole)
+
+
+def test_unknown_code_same_error(tmp_path: Path) -> None:
+    """An item code the spec does not know is the same error (codes and rows named alike) when
+    the items are held as float32 during the mapping."""
+    frame = read_microdata(MOLDOVA).frame
+    frame.loc[frame.index[frame["q5_02"].notna()][:2], "q5_02"] = 7.0
+    path = tmp_path / "unknown.sav"
+    pyreadstat.write_sav(frame, str(path))
+    selective = _error(lambda: estimate_prevalence(path, SPEC, missing="minimum"))
+    whole = _error(lambda: estimate_prevalence(read_microdata(path), SPEC, missing="minimum"))
+    assert selective == whole
+    assert "7.0" in selective[1]
+
+
+def test_compact_items_only_exact_item_columns() -> None:
+    """Only item columns nothing later reads, and only when float32 holds every value."""
+    spec = inputs.module_spec(SPEC)
+    frame = pd.DataFrame({"q5_02": [1.0, 2.0, np.nan], "q5_03": [1.0, 0.1, 2.0],
+                          "q1_02": [1.0, 2.0, 1.0], "w_pers": [1.5, 2.5, 3.5]})
+    later = inputs.needed_columns(spec, mapping=False)
+    out = inputs.compact_items(frame.copy(), spec, later)
+    assert out.dtypes.to_dict() == {"q5_02": np.float32, "q5_03": np.float64,
+                                    "q1_02": np.float64, "w_pers": np.float64}
