@@ -56,8 +56,24 @@ def strata_of(data: pd.DataFrame, strata_cols: list[str]) -> tuple[np.ndarray, i
             f"strata column(s) {format_values(strata_cols)} have {int(bad.sum())} missing "
             f"value(s); first rows: {row_ids(data, bad)}"
         )
-    codes = frame.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy()
+    if len(strata_cols) == 1 and _numeric(frame[strata_cols[0]]):
+        codes = _sorted_codes(frame[strata_cols[0]].to_numpy())
+    else:
+        codes = frame.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy()
     return codes.astype(np.int64), int(codes.max()) + 1
+
+
+def _numeric(col: pd.Series) -> bool:
+    """A plain numeric column (no categorical, object or extension type): its codes can be
+    found by numpy, in the order a sorted pandas groupby gives."""
+    return isinstance(col.dtype, np.dtype) and col.dtype.kind in "iuf"
+
+
+def _sorted_codes(values: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 of the values in sorted order (numpy's ``unique``: the groups of a sorted
+    ``groupby().ngroup()``, without pandas' hashing of every row)."""
+    _, inverse = np.unique(values, return_inverse=True)
+    return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
 def unit_ids(data: pd.DataFrame, psu_cols: list[str], stratum: np.ndarray, n_strata: int,
              nest: bool) -> list[np.ndarray]:
@@ -80,12 +96,7 @@ def unit_ids(data: pd.DataFrame, psu_cols: list[str], stratum: np.ndarray, n_str
             )
     first = data[psu_cols[0]]
     if not nest and n_strata > 1:
-        per_psu = (
-            pd.DataFrame({"psu": first.to_numpy(), "stratum": stratum})
-            .groupby("psu", sort=True)["stratum"]
-            .nunique()
-        )
-        crossing = per_psu[per_psu > 1]
+        crossing = _crossing(first, stratum, n_strata)
         if len(crossing):
             raise DesignError(
                 f"PSU ids of column {psu_cols[0]!r} are not nested in strata: "
@@ -97,13 +108,37 @@ def unit_ids(data: pd.DataFrame, psu_cols: list[str], stratum: np.ndarray, n_str
         raise DesignError(
             f"the design has only one primary sampling unit (column {psu_cols[0]!r})"
         )
+    if all(_numeric(data[c]) for c in psu_cols):
+        # (stratum, id_1, ..., id_s) in sorted order: each stage's codes combined with the
+        # previous stage's, which are sorted already
+        units = []
+        previous = stratum
+        for col in psu_cols:
+            ids = _sorted_codes(data[col].to_numpy())
+            previous = _sorted_codes(previous * (int(ids.max()) + 1) + ids)
+            units.append(previous)
+        return units
     keys = pd.DataFrame({"_stratum": stratum})
-    units: list[np.ndarray] = []
+    units = []
     for i, col in enumerate(psu_cols):
         keys[f"_id{i}"] = data[col].to_numpy()
         codes = keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
         units.append(codes.astype(np.int64))
     return units
+
+
+def _crossing(first: pd.Series, stratum: np.ndarray, n_strata: int) -> pd.Series:
+    """The PSU ids that occur in more than one stratum, with their numbers of strata."""
+    if _numeric(first):
+        ids, inverse = np.unique(first.to_numpy(), return_inverse=True)
+        pairs = np.unique(inverse.reshape(-1).astype(np.int64) * n_strata + stratum)
+        per_psu = np.bincount(pairs // n_strata, minlength=ids.size)
+        found: pd.Series = pd.Series(per_psu[per_psu > 1], index=ids[per_psu > 1])
+        return found
+    per_psu = (pd.DataFrame({"psu": first.to_numpy(), "stratum": stratum})
+               .groupby("psu", sort=True)["stratum"].nunique())
+    crossing: pd.Series = per_psu[per_psu > 1]
+    return crossing
 
 def stages_of(data: pd.DataFrame, ids: list[np.ndarray], fpc_cols: list[str],
               stratum: np.ndarray, n_strata: int
