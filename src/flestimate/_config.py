@@ -17,7 +17,9 @@ Three guards run before a file's content is used:
 
 from __future__ import annotations
 
+import copy
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,10 @@ MAX_DEPTH = 100
 MAX_BYTES = 5_000_000
 #: Most nodes a file may reach through YAML aliases (or shared objects) beyond its own nodes.
 MAX_ALIAS_NODES = 10_000
+# Files parsed in this process, by their bytes: a batch worker runs many surveys on the same
+# spec and rule sets, and parsing them is most of what a survey costs outside estimation.
+_PARSED: OrderedDict[bytes, Any] = OrderedDict()
+_PARSED_MAX = 32
 
 
 class ConfigLimitError(Exception):
@@ -187,6 +193,12 @@ def read_yaml(path: Path, source: str) -> Any:
     SpecError
         Naming ``source``: the file cannot be read, is not UTF-8 text, is not valid YAML, or
         passes a nesting or alias limit.
+
+    Notes
+    -----
+    The content of the last few files parsed is kept by their bytes (a batch worker reads the
+    same spec and rule sets for every survey); a file read again with the same bytes gives a
+    deep copy of it (aliases still shared within it) without parsing.
     """
     import yaml
 
@@ -203,17 +215,24 @@ def read_yaml(path: Path, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise SpecError(f"{source}: not a UTF-8 text file: {exc.reason} at byte "
                         f"{exc.start}") from exc
+    cached = _PARSED.get(data, _PARSED)  # the same bytes parse to the same content
+    if cached is not _PARSED:
+        return copy.deepcopy(cached)  # a copy: the caller may change what it gets
     if (line := _flow_too_deep(text)) is not None:
         raise SpecError(f"{source}: line {line}: nested deeper than {MAX_DEPTH} levels "
                         f"(brackets)")
     try:
-        return yaml.load(text, Loader=yaml_loader())  # a SafeLoader
+        content = yaml.load(text, Loader=yaml_loader())  # a SafeLoader
     except ConfigLimitError as exc:
         raise SpecError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{source}: invalid YAML: {exc}") from exc
     except RecursionError:  # pragma: no cover - the depth limit comes first
         raise SpecError(f"{source}: nested too deeply") from None
+    _PARSED[data] = copy.deepcopy(content)
+    while len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+    return content
 
 
 def _object_children(obj: Any) -> Children:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from flestimate._atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from flestimate._atomic import atomic_write, atomic_write_bytes
 from flestimate._version import __version__
 from flestimate.batch._file import REFERENCES, SurveyJob, file_role, is_path
 from flestimate.errors import DataError, OutputError
@@ -138,8 +138,9 @@ def write_entry(folder: Path, survey: str, key: str, table: pd.DataFrame, html: 
     if html is not None:
         report = folder / "reports" / f"{survey}.html"
         _mkdir(report.parent)
-        atomic_write_text(report, html)
-        report_sha = sha256_file(report)
+        data = html.encode("utf-8")  # hashed as written, not read back
+        atomic_write_bytes(report, data)
+        report_sha = hashlib.sha256(data).hexdigest()
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
     payload = buffer.getvalue()
