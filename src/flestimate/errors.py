@@ -24,6 +24,7 @@ __all__ = [
     "FlestimateWarning",
     "LonelyPSUError",
     "OutputError",
+    "RecruitmentError",
     "SpecError",
     "format_values",
 ]
@@ -43,6 +44,12 @@ class LonelyPSUError(DesignError):
 
 class DataError(FlestimateError, ValueError):
     """The data are unusable: a missing column, a wrong type, an unreadable file."""
+
+
+class RecruitmentError(DataError):
+    """A respondent-driven sampling recruitment table is broken: a recruiter id not in the
+    table, a respondent who recruits themselves, a cycle that never reaches a seed, duplicated
+    ids or no seed at all; the message names the ids."""
 
 
 class SpecError(FlestimateError, ValueError):
