@@ -33,6 +33,7 @@ import pandas as pd
 from flestimate._config import MAX_DEPTH, check_shape, read_yaml, validate
 from flestimate._context_values import check_context_values
 from flestimate._indicators import indicator_table
+from flestimate._network_spec import NetworkSpec, parse_network
 from flestimate.disclosure import load_disclosure
 from flestimate.errors import FlestimateError, SpecError
 
@@ -169,7 +170,7 @@ _CODE_KINDS = ("yes", "no", "dont_know", "refused", "not_applicable")
 SPEC_DIR = Path(__file__).parent / "specs"
 _TOP_KEYS = {"name", "version", "description", "reference_period", "codes", "universe",
              "design", "ids", "indicators", "extra_indicators", "context", "merge",
-             "nonresponse", "disclosure"}
+             "nonresponse", "disclosure", "network"}
 DESIGN_KEYS = {"weights", "strata", "psu", "fpc", "nest", "lonely_psu",
                 # replicate weights shipped in the file (ReplicateDesign's arguments)
                 "replicate_weights", "replicate_method", "replicate_scale",
@@ -227,6 +228,8 @@ class ModuleSpec:
     #: The office's disclosure rule (``disclosure: {rule: threshold, threshold: 5}``), the
     #: default of :func:`~flestimate.estimate_prevalence`; None for the package default.
     disclosure: Mapping[str, Any] | None = None
+    #: Aggregated relational data for the network scale-up estimate (``network``).
+    network: NetworkSpec | None = None
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> ModuleSpec:
@@ -301,7 +304,8 @@ class ModuleSpec:
                 raise SpecError(str(exc)) from None
             disclosure = {"rule": disclosure["rule"], "threshold": disclosure["threshold"]}
         return cls(str(raw["name"]), source, dict(design), dict(ids), universe, maps,
-                   context, merge, " ".join(period.split()), tuple(nr_classes), disclosure)
+                   context, merge, " ".join(period.split()), tuple(nr_classes), disclosure,
+                   parse_network(raw.get("network"), source))
 
     def apply(self, data: Any, households: Any = None) -> MappedSurvey:
         """Map microdata (a :class:`~flestimate.io.Microdata` or DataFrame) onto the canonical
@@ -502,6 +506,8 @@ SPEC_SCHEMA: Mapping[str, Any] = {
                                                             "or `strata`"},
                                        "message": "must be a list of context names, columns "
                                                   "or `strata`"}}},
+        "network": {"type": ["object", "null"],
+                    "message": "must be a mapping with `total`, `hidden` and `known`"},
         "disclosure": {
             "type": ["object", "string", "null"],
             "message": "must be 'threshold', 'none' or {rule: threshold, threshold: N}",

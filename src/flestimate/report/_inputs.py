@@ -105,7 +105,7 @@ def needed_columns(spec: ModuleSpec, design: Any = None, by: Iterable[str] = (),
     spec_names = (_spec_columns(spec) if mapping else
                   [*[str(v) for v in spec.ids.values()],
                    *([str(spec.merge["on"])] if spec.merge else []),
-                   *[c.column for c in spec.context]])
+                   *[c.column for c in spec.context], *_network_columns(spec)])
     names = [*spec_names, *by, *calibration, *nonresponse]
     patterns: list[re.Pattern[str]] = []
     for section in designs:
@@ -184,7 +184,15 @@ def _spec_columns(spec: ModuleSpec) -> list[str]:
     for ind in spec.indicators:
         names += [*ind.items, *_filter_columns(ind.asked_if), *_filter_columns(ind.no_if)]
     names += [c.column for c in spec.context]
+    names += _network_columns(spec)
     return list(dict.fromkeys(names))
+
+
+def _network_columns(spec: ModuleSpec) -> list[str]:
+    """The count columns of the ``network`` section and its respondents filter's columns."""
+    if spec.network is None:
+        return []
+    return [*spec.network.columns, *_filter_columns(spec.network.respondents)]
 
 
 def check_spec_columns(spec: ModuleSpec, source: str, persons: pd.DataFrame | Sequence[str],
