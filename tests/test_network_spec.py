@@ -108,3 +108,17 @@ def test_generalized_with_visibility() -> None:
     assert spec.network is not None
     assert (spec.network.method, spec.network.visibility, spec.network.transmission) == (
         "generalized", 95.5, 0.8)
+
+
+def test_spec_check_names_a_missing_count_column() -> None:
+    """`flestimate spec check`/`inspect` name every key whose column the file lacks."""
+    from flestimate.authoring._describe import missing_columns, spec_columns
+
+    spec = ModuleSpec.from_dict(_raw(), "my.yaml")
+    paths = dict(spec_columns(spec))
+    assert paths["network.hidden.trafficked"] == "q9_02"
+    assert paths["network.known.nurses.column"] == "q9_11"
+    present = [c for _, c in spec_columns(spec) if c != "q9_11"]
+    with pytest.raises(SpecError, match=r"network.known.nurses.column: column 'q9_11' not "
+                                        r"found \(in persons.sav\)"):
+        missing_columns(spec, present, "persons.sav")

@@ -118,6 +118,11 @@ def spec_columns(spec: ModuleSpec, households: bool = False) -> list[tuple[str, 
         out += list(_filter_columns(ind.asked_if, f"indicators.{ind.id}.asked_if"))
         out += list(_filter_columns(ind.no_if, f"indicators.{ind.id}.no_if"))
     out += [(f"context.{c.name}.column", c.column) for c in spec.context]
+    net = spec.network
+    if net is not None:
+        out += [(f"network.hidden.{k}", c) for k, c in net.hidden.items()]
+        out += [(f"network.known.{k}.column", c) for k, (c, _) in net.known.items()]
+        out += list(_filter_columns(net.respondents, "network.respondents"))
     return out
 
 
