@@ -4,7 +4,10 @@ person ids), with the read check in the data-quality report."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,8 @@ from flestimate.report._options import InvalidOption, margins
 
 __all__ = ["ColumnSelection", "calibration_totals", "check_spec_columns", "check_unique_ids",
            "compact_items", "input_frame", "margin_columns", "module_spec", "needed_columns", "parse_margins",
-           "read_input", "read_labelled_input", "read_needed_input", "with_read_row"]
+           "read_input", "read_labelled_input", "read_needed_input", "return_freed_memory",
+           "with_read_row"]
 
 
 def parse_margins(by: Any, func: str = "estimate_prevalence") -> list[tuple[str, ...]]:
@@ -152,6 +156,28 @@ def compact_items(frame: pd.DataFrame, spec: ModuleSpec, later: ColumnSelection)
         if np.array_equal(small, values, equal_nan=True):
             frame[c] = small
     return frame
+
+
+def return_freed_memory() -> None:
+    """Hand the heap pages freed since the read back to the system (glibc's
+    ``malloc_trim``; nothing elsewhere). glibc keeps freed blocks for reuse, and after the read
+    frees its chunks and the mapping frees the item columns, the process's resident size stays
+    at its high-water mark while the later steps allocate anew on top of it (the peak of the
+    main job on a 1,000,000-person file: 1.22x the columns read instead of the read's 1.16x).
+    Numbers are not touched."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # another C library (musl has no malloc_trim)
+        return None
 
 
 def _given_frame(data: Any, what: str) -> tuple[pd.DataFrame, str]:

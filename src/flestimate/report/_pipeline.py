@@ -40,6 +40,7 @@ from flestimate.report._inputs import (
     needed_columns,
     parse_margins,
     read_needed_input,
+    return_freed_memory,
     with_read_row,
 )
 from flestimate.report._options import (
@@ -313,8 +314,11 @@ def _read_survey(data_or_path: Any, households: Any, spec: ModuleSpec, needed: C
     if later is not None:
         full = compact_items(full, spec, later)
     mapped = spec.apply(full)
-    if later is not None:  # free what only the mapping reads
+    n_persons = len(persons)
+    if later is not None:  # free what only the mapping reads, and give it back
         full = full[later.of(full.columns)]
+        del persons, hh
+        return_freed_memory()
     if row_check is not None:
-        mapped = with_read_row(mapped, source, len(persons), row_check)
+        mapped = with_read_row(mapped, source, n_persons, row_check)
     return full, mapped, source, labels
