@@ -23,6 +23,7 @@ from flestimate._format import (
 from flestimate._safe_output import excel_writer
 from flestimate.report._common import TABLES
 from flestimate.report._publish import compared, difference_values, share_columns
+from flestimate.report._scale_up import has_scale_up, scale_up_values
 from flestimate.results import describe_design, thaw
 
 if TYPE_CHECKING:
@@ -173,6 +174,18 @@ def _published(report: PrevalenceReport, xl: Any, table: str, by: str, name: str
     _format_published(xl.sheets[name], values, shown, report.legend(table))
 
 
+def _scale_up(report: PrevalenceReport, xl: Any) -> None:
+    """The network scale-up estimates beside the direct ones (numbers of persons)."""
+    values = scale_up_values(report)
+    values.to_excel(xl, sheet_name="scale-up", index=False)
+    sheet = xl.sheets["scale-up"]
+    _format_plain(sheet, values)
+    for j, col in enumerate(values.columns, start=1):
+        if col != "population" and col != "note":
+            for i in range(2, len(values) + 2):
+                sheet.cell(row=i, column=j).number_format = "#,##0"
+
+
 def _differences(report: PrevalenceReport, xl: Any, by: str, name: str) -> None:
     """Write one table of domain differences (numbers in percentage points, formatted)."""
     values = difference_values(report, by).drop(columns=["flagged"], errors="ignore")
@@ -197,6 +210,8 @@ def write_workbook(report: PrevalenceReport, path: Path) -> None:
             _published(report, xl, table, "national", table)
         for by in compared(report):
             _differences(report, xl, by, ("diff " + sheet_name(by))[:31])
+        if has_scale_up(report):
+            _scale_up(report, xl)
         plain = {"estimates": report.to_frame(), "indicators": report.indicator_table,
                  "data_quality": report.quality}
         for name, frame in plain.items():

@@ -21,6 +21,7 @@ from flestimate.mapping import DESIGN_KEYS, MappedSurvey, ModuleSpec, recode_val
 from flestimate.report._common import AMONG, PREFIX, UNIVERSE, as_list
 from flestimate.report._imputed import impute_survey
 from flestimate.report._prepared import Prepared
+from flestimate.report._scale_up import network_columns
 
 __all__ = ["Outcomes", "classification_options", "merge_classification_options", "prepare",
            "with_imputations"]
@@ -198,6 +199,7 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
     for c in calibration_columns:
         if c not in extra and c not in frame.columns:
             extra[c] = _calibration_column(c, full, spec)
+    extra.update(network_columns(full, spec, source))
     frame = pd.concat([frame, pd.DataFrame(extra, index=full.index)], axis=1)
     weights = opts["weights"]
     ind = cls.indicator_table(weights=weights if weights in mapped.frame.columns else None)

@@ -21,6 +21,7 @@ from flestimate.report._publish import (
     differences_title,
     table_html,
 )
+from flestimate.report._scale_up import has_scale_up, scale_up_html, scale_up_title
 from flestimate.results import describe_design
 
 if TYPE_CHECKING:
@@ -199,6 +200,8 @@ def _estimates(report: PrevalenceReport) -> list[str]:
         out += [f"<h2>Estimates by {_esc(by)}</h2>", table_html(report, "prevalence", by)]
     for by in compared(report):
         out += [f"<h2>{_esc(differences_title(report, by))}</h2>", differences_html(report, by)]
+    if has_scale_up(report):
+        out += [f"<h2>{_esc(scale_up_title(report))}</h2>", scale_up_html(report)]
     for table, title in (("trafficked_by_form", SECTIONS[1]), ("forced_labour_by_form",
                                                                SECTIONS[2])):
         out.append(f"<h2>{title}</h2>")

@@ -43,6 +43,7 @@ from flestimate.report._reliability import (
     assess_reliability,
     mark_not_measured,
 )
+from flestimate.report._scale_up import ASKED, scale_up_rows
 
 if TYPE_CHECKING:
     from flestimate.report._frame import Outcomes
@@ -158,11 +159,19 @@ class Prepared:
                                       variance=variance, replicates=replicates, seed=seed,
                                       calibration=calibration)
             table = pd.concat([table, diffs], ignore_index=True)
+        network: dict[str, Any] | None = None
+        if self.spec.network is not None and ASKED in self.frame.columns:
+            rows, network = scale_up_rows(self.frame, self.spec, design, level=level,
+                                          disclosure=disclosure, seed=seed,
+                                          replicates=replicates)
+            table = pd.concat([table, rows], ignore_index=True)
         table = table.reindex(columns=["table", "by", "domain", *by_cols, *TABLE_COLUMNS])
         provenance = self._provenance(prov, ci=ci, level=level, rules=rules, margins=margins,
                                       replicates=replicates, seed=seed, variance=variance,
                                       calibration=calibration, disclosed=disclosed,
                                       excluded=excluded)
+        if network is not None:
+            provenance["network_scale_up"] = network
         counts, indicator_table, quality = protect_tables(self.counts, self.indicator_table,
                                                           self.quality, disclosure)
         return PrevalenceReport(table, provenance, quality=quality,

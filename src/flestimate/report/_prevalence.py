@@ -98,7 +98,7 @@ class PrevalenceReport(Result):
     def select(self, table: str = "prevalence", by: str = "national") -> pd.DataFrame:
         """The tidy rows of one table (``prevalence``, ``trafficked_by_form``,
         ``forced_labour_by_form``, ``differences`` with ``compare=``) for one margin (``national``, ``sex``, ``sex*region``)."""
-        check_choice(table, (*TABLES, "differences"), "table", "select")
+        check_choice(table, (*TABLES, "differences", "network_scale_up"), "table", "select")
         check_choice(by, self.margins, "by", "select")
         t = self._table
         out: pd.DataFrame = t[(t["table"] == table) & (t["by"] == by)].dropna(

@@ -22,6 +22,12 @@ from flestimate._format import (
     text_table,
 )
 from flestimate.report._common import LABELS, TABLE_COLUMNS
+from flestimate.report._scale_up import (
+    has_scale_up,
+    scale_up_html,
+    scale_up_text,
+    scale_up_title,
+)
 
 if TYPE_CHECKING:
     from flestimate.report._prevalence import PrevalenceReport
@@ -320,6 +326,8 @@ def report_text(report: PrevalenceReport, margins: bool) -> str:
     if margins:
         for by in compared(report):
             parts += [differences_title(report, by) + ":", differences_text(report, by), ""]
+    if has_scale_up(report):
+        parts += [scale_up_title(report) + ":", scale_up_text(report), ""]
     parts += ["Trafficked for forced labour, by form:",
               table_text(report, "trafficked_by_form", "national"), "",
               report._methods()]
@@ -348,6 +356,8 @@ def notebook_html(report: PrevalenceReport) -> str:
     for by in compared(report):
         body += [h.format(html.escape(differences_title(report, by))),
                  differences_html(report, by)]
+    if has_scale_up(report):
+        body += [h.format(html.escape(scale_up_title(report))), scale_up_html(report)]
     for table, title in DISPLAYS[1:]:
         body += [h.format(title), table_html(report, table, "national")]
     body.append(f'<p style="color:#555;font-size:.85em">{html.escape(report._methods())}</p>')
