@@ -34,7 +34,7 @@ from flestimate.results import Estimates
 
 # Subpackages above single surveys load on first use (`flestimate.mse.fit(...)`), so that
 # `import flestimate` stays fast.
-_LAZY = ("aggregate", "batch", "global_estimates", "mse", "rds", "synthetic")
+_LAZY = ("aggregate", "batch", "global_estimates", "mse", "nsum", "rds", "synthetic")
 
 
 def __getattr__(name: str) -> object:
