@@ -29,6 +29,9 @@ COORDINATORS: dict[str, str] = {
     "flestimate.aggregate._surveys.from_reports": (
         "public entry point: its signature and numpydoc docstring (with the pooled-share "
         "variance) take 90 lines; the body is its named steps in order, 16 lines of calls"),
+    "flestimate.nsum._estimate.scale_up": (
+        "public entry point: 18 keywords and their numpydoc docstring (both estimators' "
+        "formulas, the variance) take 98 lines; the body is its named steps, 15 lines"),
     "flestimate.mse._fit.fit": (
         "public entry point: 13 keywords and their numpydoc docstring (the selection rules, "
         "intervals and formulas) take 123 lines; the body is its named steps, 18 lines"),
