@@ -28,7 +28,14 @@ from flestimate._version import __version__
 from flestimate.errors import ArgumentError
 from flestimate.io import Metadata, Microdata
 from flestimate.synthetic import _styles as S
+from flestimate.synthetic._ard import ARDSample, HiddenSample, draw_ard, draw_hidden_sample
 from flestimate.synthetic._files import encode, write_csv, write_dta, write_sav
+from flestimate.synthetic._network import (
+    KNOWN_POPULATIONS,
+    KnownPopulation,
+    SocialNetwork,
+    build_network,
+)
 from flestimate.synthetic._population import (
     FORMS,
     Population,
@@ -47,8 +54,9 @@ from flestimate.synthetic._sample import (
     draw_fieldwork,
 )
 
-__all__ = ["STYLES", "Population", "SyntheticSurvey", "draw_sample", "generate",
-           "generate_population"]
+__all__ = ["KNOWN_POPULATIONS", "STYLES", "ARDSample", "HiddenSample", "KnownPopulation",
+           "Population", "SocialNetwork", "SyntheticSurvey", "build_network", "draw_ard",
+           "draw_hidden_sample", "draw_sample", "generate", "generate_population"]
 
 STYLES: tuple[str, ...] = tuple(S.STYLES)
 #: Seeds of the shipped files in ``data/synthetic/``.
@@ -77,6 +85,9 @@ class SyntheticSurvey:
     truth_persons : DataFrame
         One row per sampled person in the module's universe: ids, true status, true form and the
         true value (0/1) of every canonical indicator.
+    person_rows : ndarray or None
+        For every row of ``persons``, its row in the population's persons (what
+        :func:`draw_ard` needs to find the respondents in the social network).
     """
 
     style: str
@@ -88,6 +99,7 @@ class SyntheticSurvey:
     missing_values: dict[str, list[int]]
     truth: dict[str, Any]
     truth_persons: pd.DataFrame
+    person_rows: np.ndarray | None = None
 
     def microdata(self, which: str = "persons") -> Microdata:
         """The person (or household) file as :class:`~flestimate.io.Microdata`, as if read from
@@ -219,7 +231,8 @@ def draw_sample(population: Population, n_households: int | None = None, *,
         truth["generator"] = {**truth["generator"], "missing": "mnar",
                               "mnar_strength": float(mnar_strength)}
     return SyntheticSurvey(population.style, seed, persons, households, labels, values,
-                           missing_codes, truth, truth_persons)
+                           missing_codes, truth, truth_persons,
+                           fw.persons["person_row"].to_numpy())
 
 
 def generate(style: str = "moldova", n_households: int | None = None, seed: int | None = None,
@@ -257,7 +270,8 @@ def generate(style: str = "moldova", n_households: int | None = None, seed: int 
                           "population_households_requested": population_households}
     return SyntheticSurvey(style, seed, survey.persons, survey.households,
                            survey.variable_labels, survey.value_labels,
-                           survey.missing_values, truth, survey.truth_persons)
+                           survey.missing_values, truth, survey.truth_persons,
+                           survey.person_rows)
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:
