@@ -62,8 +62,8 @@ def _transition_table(s: Sample) -> np.ndarray:
     cell = (s.domain[ok] * k + s.recruiter_level[ok]) * k + s.level[ok]
     t = np.bincount(cell, minlength=d * k * k).reshape(d, k, k).astype(float)
     recruits = t.sum(axis=1, keepdims=True)
-    members = np.bincount(s.domain[s.domain >= 0] * k + s.level[s.domain >= 0],
-                          minlength=d * k).reshape(d, 1, k).astype(float)
+    inside = (s.domain >= 0) & (s.level >= 0)
+    members = np.bincount(s.domain[inside] * k + s.level[inside], minlength=d * k).reshape(d, 1, k).astype(float)
     fallback = np.where(recruits.sum(axis=2, keepdims=True) > 0, recruits, members)
     t = np.where(t.sum(axis=2, keepdims=True) > 0, t, fallback)
     return _cumulative(t)
@@ -86,7 +86,7 @@ def salganik(s: Sample, replicates: int, rng: np.random.Generator) -> Chains:
     level in the domain. R ``RDS.bootstrap.intervals(..., uncertainty="Salganik")``.
     """
     d, k = s.n_domains, s.n_levels
-    inside = s.domain >= 0
+    inside = (s.domain >= 0) & (s.level >= 0)
     size = np.bincount(s.domain[inside], minlength=d)
     m = int(size.max())
     cum = _transition_table(s)
