@@ -415,10 +415,11 @@ def test_a_large_rank_deficient_model_is_still_an_error() -> None:
 
 
 def test_the_warm_start_converges_to_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reference: the same fit from R's starting values with double-precision Newton
-    directions (both speedups off): above 200,000 rows the IRLS starts from a subsample's fit
-    and takes its directions from a single-precision X'WX, and reaches the same coefficients
-    and SEs (the same score equations and convergence rule: to about 1e-10 of an SE)."""
+    """Reference: the same fit from R's starting values with whole-column passes (both
+    speedups off): above 200,000 rows the IRLS starts from a subsample's fit and goes through
+    the rows in blocks, its last pass's X'WX the sandwich's A, and reaches the same
+    coefficients and SEs (the same score equations and convergence rule: to about 1e-10 of an
+    SE)."""
     from flestimate.models import _fit, _glm
 
     rng = np.random.default_rng(5)
@@ -429,7 +430,7 @@ def test_the_warm_start_converges_to_the_cold_start(monkeypatch: pytest.MonkeyPa
     des = SurveyDesign(frame, weights="w", psu="psu")
     warm = des.glm("y ~ x + C(g)", "binomial").to_frame()
     monkeypatch.setattr(_glm, "WARM_START_ROWS", 10**9)
-    monkeypatch.setattr(_fit, "SINGLE_PRECISION_ROWS", 10**9)
+    monkeypatch.setattr(_fit, "BLOCK_FROM_ROWS", 10**9)
     cold = des.glm("y ~ x + C(g)", "binomial").to_frame()
     np.testing.assert_allclose(warm["estimate"], cold["estimate"], rtol=0,
                                atol=1e-9 * cold["se"].min())

@@ -109,17 +109,23 @@ class Fit:
     iterations: int
     converged: bool
     mu: Array  # (n, R) fitted means
+    mu_eta: Array  # (n, R) d mu / d eta at the fitted means (the sandwich's, reused)
+    #: ``X' diag(W mu.eta^2 / V) X`` at ``beta`` (1, p, p) when the last pass computed it
+    gram: Array | None = None
 
 
 def _cross(X: Array, W: Array) -> Array:
     """``X' diag(W[:, r]) X`` for every column r at once, (R, p, p).
 
-    One weight column (the full-sample fit) is one matrix product; several (the replicate
+    One weight column (the full-sample fit) is one product ``Z'Z`` with ``Z = diag(sqrt W) X``
+    (BLAS ``syrk``, which numpy calls for ``Z.T @ Z``: several times faster than the general
+    product ``(W X)' X`` for a tall X; the weights are never negative); several (the replicate
     refits) are one product of the weights with the rows' outer products, of which only the
     upper triangle is formed (the matrices are symmetric)."""
     n, p = X.shape
     if W.shape[1] == 1:
-        return np.asarray(((X * W).T @ X)[None])
+        z = X * np.sqrt(W)
+        return np.asarray((z.T @ z)[None])
     upper_i, upper_j = np.triu_indices(p)
     sums = W.T @ (X[:, upper_i] * X[:, upper_j])
     out = np.empty((W.shape[1], p, p))
@@ -128,19 +134,51 @@ def _cross(X: Array, W: Array) -> Array:
     return out
 
 
-#: From this many rows a single fit's Newton directions use X'WX in single precision.
-SINGLE_PRECISION_ROWS = 200_000
+#: From this many rows a single fit's passes go through the rows in blocks (`_block_pass`).
+BLOCK_FROM_ROWS = 200_000
+#: Rows per block: the block's temporaries (about 1.5 MB for 22 columns) stay in cache.
+BLOCK_ROWS = 8_192
 
 
-def _cross32(X: Array) -> Callable[[Array, Array], Array]:
-    """``_cross`` for one weight column, in single precision (X converted once)."""
-    x32 = np.asarray(X, dtype=np.float32, order="F")
+def _block_pass(family: Family, X: Array, y: Array, w: Array, beta: Array, mu: Array,
+                d: Array) -> tuple[float, Array, Array]:
+    """One pass over one weight column's rows, in blocks of ``BLOCK_ROWS``: the fitted means
+    and their derivatives at ``beta`` (written into ``mu`` and ``d``), the deviance, the score
+    ``X' w (y - mu) mu.eta / V`` and ``X' diag(w mu.eta^2 / V) X`` (one symmetric product
+    ``Z'Z`` per block). The same sums as whole-column operations, with every intermediate
+    in cache instead of a trip through memory per operation: about two thirds of the time."""
+    n, p = X.shape
+    dev, score, cross = 0.0, np.zeros(p), np.zeros((p, p))
+    for first in range(0, n, BLOCK_ROWS):
+        rows = slice(first, first + BLOCK_ROWS)
+        xb, wb, yb = X[rows], w[rows], y[rows]
+        mb, db = family.mean_and_derivative(xb @ beta)
+        mu[rows], d[rows] = mb, db
+        dev += float(family.deviance(yb, mb, wb).sum())
+        v = family.variance(mb)
+        score += (wb * (yb - mb) * db / v) @ xb
+        z = xb * np.sqrt(wb * db**2 / v)[:, None]
+        cross += z.T @ z
+    return dev, score, cross
 
-    def cross(_: Array, W: Array) -> Array:
-        w32 = W.astype(np.float32)
-        return np.asarray(((x32 * w32).T @ x32).astype(np.float64)[None])
 
-    return cross
+def _irls_blocks(family: Family, X: Array, y: Array, w: Array, beta: Array, tol: float,
+                 max_iter: int) -> Fit:
+    """:func:`irls` for one large weight column ``w`` (n,) from ``beta`` (1, p): the same
+    Newton steps and convergence rule, each iteration one :func:`_block_pass`. The pass that
+    finds convergence has computed ``X'WX`` at the returned coefficients: kept as the fit's
+    ``gram`` (the sandwich's ``A``)."""
+    n = X.shape[0]
+    mu, d = np.empty(n), np.empty(n)
+    dev = np.inf
+    for iteration in range(1, max_iter + 1):
+        new_dev, score, cross = _block_pass(family, X, y, w, beta[0], mu, d)
+        if abs(new_dev - dev) < tol * (abs(new_dev) + 0.1):
+            return Fit(beta, iteration, True, mu[:, None], d[:, None], cross[None])
+        dev = new_dev
+        beta = beta + np.linalg.solve(cross, score)[None, :]
+    _block_pass(family, X, y, w, beta[0], mu, d)
+    return Fit(beta, max_iter, False, mu[:, None], d[:, None])
 
 
 def _solve(A: Array, b: Array) -> Array:
@@ -171,22 +209,18 @@ def irls(family: Family, X: Array, y: Array, W: Array, start: Array | None = Non
         beta = _solve(_cross(X, ww), (ww * z).T @ X)
     else:
         beta = np.array(np.broadcast_to(start, (W.shape[1], X.shape[1])), dtype=float)
-    # A large single fit takes its Newton directions from X'WX in single precision (half the
-    # time of the dominant product): the score stays double, so the fixed point, and the
-    # convergence rule, are the same; the direction's 1e-7 error only adds a linear rate of
-    # about 1e-7 to the quadratic one.
-    cross = (_cross32(X) if W.shape[1] == 1 and X.shape[0] >= SINGLE_PRECISION_ROWS
-             else _cross)
+    if W.shape[1] == 1 and X.shape[0] >= BLOCK_FROM_ROWS:
+        return _irls_blocks(family, X, y, W[:, 0], beta, tol, max_iter)
     dev = np.full(W.shape[1], np.inf)
     for iteration in range(1, max_iter + 1):
         eta = X @ beta.T
         mu, d = family.mean_and_derivative(eta)
         new_dev = family.deviance(y2, mu, W).sum(axis=0)
         if np.all(np.abs(new_dev - dev) < tol * (np.abs(new_dev) + 0.1)):
-            return Fit(beta, iteration, True, mu)
+            return Fit(beta, iteration, True, mu, d)
         dev = new_dev
         v = family.variance(mu)
         score = (W * (y2 - mu) * d / v).T @ X
-        beta = beta + _solve(cross(X, W * d**2 / v), score)
-    eta = X @ beta.T
-    return Fit(beta, max_iter, False, family.linkinv(eta))
+        beta = beta + _solve(_cross(X, W * d**2 / v), score)
+    mu, d = family.mean_and_derivative(X @ beta.T)
+    return Fit(beta, max_iter, False, mu, d)

@@ -38,8 +38,9 @@ from flestimate.errors import (
 from flestimate.models._fit import FAMILIES, Family, Fit, irls
 from flestimate.models._formula import ModelFrame, model_frame
 from flestimate.models._result import GLMResult, TTestResult, coefficient_table
-from flestimate.protocol import Design, DesignVariance, LinearisedTotals
+from flestimate.protocol import Design, DesignVariance, LinearisedTotals, StageTotals
 from flestimate.quantile import ReplicateWeighted
+from flestimate.variance import summing_matrix
 
 __all__ = ["design_covariance", "glm", "ttest"]
 
@@ -50,35 +51,61 @@ MAX_ITER = 100
 
 
 def design_covariance(design: Design, values: np.ndarray, rows: np.ndarray | None,
-                      func: str) -> DesignVariance:
+                      func: str, scale: np.ndarray | None = None) -> DesignVariance:
     """The design's covariance (p, p) of the totals ``sum_i w_i u_i`` over the rows ``rows``
-    (positions; all rows when None), ``values`` being their ``u`` (m, p), with its df rule:
-    for a Taylor design R's ``svyrecvar(w * u, ...)`` on the subset design (calibration
-    residuals and lonely-PSU rules as the design's), for a replicate design ``svrVar`` of the
-    replicate totals with df the rank of the replicate weights over the rows, minus 1."""
+    (positions; all rows when None), ``values`` being their ``u`` (m, p), or ``u`` being
+    ``values * scale[:, None]`` when ``scale`` (m,) is given (a model's scores, never formed),
+    with its df rule: for a Taylor design R's ``svyrecvar(w * u, ...)`` on the subset design
+    (calibration residuals and lonely-PSU rules as the design's), for a replicate design
+    ``svrVar`` of the replicate totals with df the rank of the replicate weights over the
+    rows, minus 1."""
     p = values.shape[1]
     n = len(design.weights)
+    if rows is not None and rows.size == n and np.array_equal(rows, np.arange(n)):
+        rows = None  # every row, in order: no copies of the weights and unit codes
     mask = None
     if rows is not None:
         mask = np.zeros(n, dtype=bool)
         mask[rows] = True
     domains = domains_of(design, None, mask, func)
-    # the per-unit totals by one sparse product per stage (the scores have no missing value)
-    stages = unit_totals(design, values, rows)
+    # the per-unit totals by sparse products per stage (the scores have no missing value)
+    stages = (unit_totals(design, values, rows) if scale is None
+              else _scaled_unit_totals(design, values, scale, rows))
     estimate = stages[0].ty.sum(axis=0)[None, :]
 
     def more_sums(a: np.ndarray, rows_matrix: Any) -> tuple[np.ndarray, np.ndarray]:
         # only a calibrated design asks (its calibration residuals)
-        full = values
+        u = values if scale is None else values * scale[:, None]
+        full = u
         if rows is not None:
             full = np.zeros((n, p))
-            full[rows] = values
+            full[rows] = u
         variables = Variables([Column(np.ascontiguousarray(full[:, j])) for j in range(p)],
                               None, [f"u{j}" for j in range(p)], None)
         return cross_sums(variables, domains, 1, func, a, rows_matrix)
 
     return design.variance(LinearisedTotals("total", estimate, np.ones((1, p)), stages, 1,
                                             domains.rows, more_sums, "cells"))
+
+
+def _scaled_unit_totals(design: Design, values: np.ndarray, scale: np.ndarray,
+                        rows: np.ndarray | None) -> tuple[StageTotals, ...]:
+    """``unit_totals`` of ``values * scale[:, None]`` without the (m, p) product: per stage,
+    the weights ``w * scale`` go into the summing matrix, applied to ``values`` column by
+    column (scipy's product with a whole column-major matrix first copies it to row order,
+    which costs more than the sums); the other totals are those of ``unit_totals``."""
+    rest = unit_totals(design, scale[:, None], rows)
+    w = np.asarray(design.weights, dtype=np.float64)
+    w = (w if rows is None else w[rows]) * scale
+    p = values.shape[1]
+    out = []
+    for stage, other in zip(list(design.stages)[:design.variance_stages], rest, strict=True):
+        unit = stage.unit if rows is None else stage.unit[rows]
+        total = summing_matrix(unit, stage.n_units, w)
+        ty = np.column_stack([total @ values[:, j] for j in range(p)])
+        out.append(StageTotals(other.pairs, ty, np.repeat(other.tx, p, axis=1),
+                               np.repeat(other.tc, p, axis=1)))
+    return tuple(out)
 
 
 def _domain(design: Design, subpop: Subpop, func: str) -> tuple[np.ndarray, np.ndarray | None,
@@ -124,7 +151,8 @@ def _check_rank(X: np.ndarray, w: np.ndarray, names: tuple[str, ...], func: str)
         # Columns independent on some of the rows are independent on all of them: a clearly
         # full-rank subsample settles it at a fraction of the cost.
         sub = _subsample(n)
-        eigen = np.linalg.eigvalsh((X[sub] * w[sub, None]).T @ X[sub])
+        z = X[sub] * np.sqrt(w[sub])[:, None]
+        eigen = np.linalg.eigvalsh(z.T @ z)
         if eigen[0] > 1e-8 * eigen[-1]:
             return
     eigen = np.linalg.eigvalsh((X * w[:, None]).T @ X)
@@ -154,17 +182,22 @@ def _warn_fit(family: Family, fit: Fit, what: str) -> None:
                                         "SEPARATION"), stacklevel=caller_stacklevel())
 
 
-def _taylor(design: Design, family: Family, mf: ModelFrame, beta: np.ndarray,
+def _taylor(design: Design, family: Family, mf: ModelFrame, fit: Fit, norm: float,
             func: str) -> tuple[np.ndarray, DesignVariance]:
     """R ``svy.varcoef``: ``A^{-1} Cov(sum_i w_i u_i) A^{-1}`` with the scores
-    ``u_i = x_i (y_i - mu_i) mu.eta_i / V(mu_i)`` and ``A = X' diag(w mu.eta^2 / V) X``."""
-    eta = mf.X @ beta
-    mu, d = family.linkinv(eta), family.mu_eta(eta)
+    ``u_i = x_i (y_i - mu_i) mu.eta_i / V(mu_i)`` and ``A = X' diag(w mu.eta^2 / V) X``, from
+    the fitted means and derivatives of the IRLS's last pass (at the returned coefficients),
+    whose ``X'WX`` is ``A`` when it has it (the IRLS weights are ``w / norm``)."""
+    mu, d = fit.mu[:, 0], fit.mu_eta[:, 0]
     v = family.variance(mu)
-    u = mf.X * ((mf.y - mu) * d / v)[:, None]  # the model's rows only
-    w = design.weights[mf.rows]
-    ainv = np.linalg.inv(mf.X.T @ (mf.X * (w * d**2 / v)[:, None]))
-    dv = design_covariance(design, u, mf.rows, func)
+    if fit.gram is not None:
+        a = fit.gram[0] * norm
+    else:
+        # Z'Z with Z = diag(sqrt(w mu.eta^2 / V)) X: numpy's symmetric product (BLAS syrk)
+        z = mf.X * (d * np.sqrt(design.weights[mf.rows] / v))[:, None]
+        a = z.T @ z
+    ainv = np.linalg.inv(a)
+    dv = design_covariance(design, mf.X, mf.rows, func, scale=(mf.y - mu) * d / v)
     assert dv.covariance is not None
     return ainv @ dv.covariance[0] @ ainv, dv
 
@@ -184,28 +217,28 @@ def _replicates(design: ReplicateWeighted, family: Family, mf: ModelFrame, beta:
     return np.asarray(design.scale * (dev * design.rscales[:, None]).T @ dev)
 
 
-def _dispersion(family: Family, mf: ModelFrame, beta: np.ndarray, pw: np.ndarray) -> float:
+def _dispersion(family: Family, mf: ModelFrame, mu: np.ndarray, pw: np.ndarray) -> float:
     """R ``summary.svyglm``'s dispersion: ``svyvar`` of the residuals ``(y - mu) / sqrt(V(mu))``
-    (R's Pearson residuals of a ``svyglm``, without the weights); it does not enter the
-    sandwich SEs."""
-    mu = family.linkinv(mf.X @ beta)
+    (R's Pearson residuals of a ``svyglm``, without the weights; ``mu`` the fitted means); it
+    does not enter the sandwich SEs."""
     r = (mf.y - mu) / np.sqrt(family.variance(mu))
     n = len(r)
     centre = np.sum(pw * r) / np.sum(pw)
     return float(np.sum(pw * (r - centre) ** 2) / np.sum(pw) * n / (n - 1)) if n > 1 else np.nan
 
 
-def _variance(design: Design, family: Family, mf: ModelFrame, beta: np.ndarray,
+def _variance(design: Design, family: Family, mf: ModelFrame, fit: Fit, norm: float,
               mask: np.ndarray | None, func: str) -> tuple[np.ndarray, DesignVariance, str]:
-    """The coefficients' covariance, the design's df answer and the variance method."""
+    """The coefficients' covariance, the design's df answer and the variance method (``norm``:
+    the design weights over the IRLS weights)."""
     if isinstance(design, ReplicateWeighted):
         # R: degf of the subset design, before the rows with missing values are dropped.
         rows = None if mask is None else np.flatnonzero(mask)
         ones = np.ones((len(design.weights) if rows is None else rows.size, 1))
         dv = design_covariance(design, ones, rows, func)
-        vcov = _replicates(design, family, mf, beta, design.weights)
+        vcov = _replicates(design, family, mf, fit.beta[0], design.weights)
         return vcov, dv, dv.method + "; the model refitted with every replicate's weights"
-    vcov, dv = _taylor(design, family, mf, beta, func)
+    vcov, dv = _taylor(design, family, mf, fit, norm, func)
     return vcov, dv, dv.method + "; sandwich of the score totals (R svy.varcoef)"
 
 
@@ -263,13 +296,14 @@ def glm(design: Design, formula: str, family: str = "binomial", *, subpop: Subpo
     domain_rows, mask, sub_desc = _domain(design, subpop, func)
     mf = model_frame(design.data, formula, domain_rows, func)
     _check_outcome(fam, mf, func)
-    pw = design.weights[mf.rows] / np.mean(design.weights[domain_rows])
+    norm = float(np.mean(design.weights[domain_rows]))
+    pw = design.weights[mf.rows] / norm
     _check_rank(mf.X, pw, mf.names, func)
     fit = irls(fam, mf.X, mf.y, pw[:, None], start=_warm_start(fam, mf, pw), tol=TOLERANCE,
                max_iter=MAX_ITER)
     _warn_fit(fam, fit, "the model")
     beta = fit.beta[0]
-    vcov, dv, method = _variance(design, fam, mf, beta, mask, func)
+    vcov, dv, method = _variance(design, fam, mf, fit, norm, mask, func)
     if mf.n_excluded:
         warnings.warn(FlestimateWarning(f"missing values excluded from `{func}()`: "
                                         f"{mf.n_excluded} row(s) of the domain",
@@ -285,7 +319,7 @@ def glm(design: Design, formula: str, family: str = "binomial", *, subpop: Subpo
                          f"coefficients"),
         "df_residual": df_resid, "subpop": sub_desc, "n": len(mf.y),
         "rows_excluded_missing": mf.n_excluded, "iterations": fit.iterations,
-        "dispersion": _dispersion(fam, mf, beta, pw),
+        "dispersion": _dispersion(fam, mf, fit.mu[:, 0], pw),
         "design": design.summary_dict(), "version": __version__,
     }
     return GLMResult(table, vcov, provenance, mf, design.data.index[mf.rows])
@@ -295,9 +329,9 @@ def glm(design: Design, formula: str, family: str = "binomial", *, subpop: Subpo
 WARM_START_ROWS = 200_000
 
 
-def _subsample(n: int) -> np.ndarray:
-    """Every k-th row, about 50,000 of the ``n``."""
-    return np.arange(0, n, max(n // 50_000, 1))
+def _subsample(n: int) -> slice:
+    """Every k-th row, about 50,000 of the ``n`` (a slice: the rows are views, not gathered)."""
+    return slice(0, n, max(n // 50_000, 1))
 
 
 def _warm_start(family: Family, mf: ModelFrame, pw: np.ndarray) -> np.ndarray | None:
@@ -309,8 +343,9 @@ def _warm_start(family: Family, mf: ModelFrame, pw: np.ndarray) -> np.ndarray | 
     if family.name == "gaussian" or n < WARM_START_ROWS:
         return None
     sub = _subsample(n)
-    X = mf.X[sub]
-    eigen = np.linalg.eigvalsh((X * pw[sub, None]).T @ X)
+    X = np.asfortranarray(mf.X[sub])
+    z = X * np.sqrt(pw[sub])[:, None]
+    eigen = np.linalg.eigvalsh(z.T @ z)
     if not eigen[0] > 1e-8 * eigen[-1]:  # a category the subsample misses: R's start
         return None
     with warnings.catch_warnings():

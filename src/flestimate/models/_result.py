@@ -22,7 +22,10 @@ __all__ = ["GLMResult", "TTestResult", "WaldTest", "coefficient_table"]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    out = np.array(a, dtype=np.float64)
+    """``a`` as a read-only float64 array: a float64 array that owns its data (the model
+    matrix and covariance made for this result) is frozen in place, not copied (the model
+    matrix of a million rows is 100 MB or more); anything else is copied first."""
+    out = a if a.dtype == np.float64 and a.flags.owndata else np.array(a, dtype=np.float64)
     out.setflags(write=False)
     return out
 
