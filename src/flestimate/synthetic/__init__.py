@@ -43,6 +43,12 @@ from flestimate.synthetic._population import (
     generate_population,
     population_values,
 )
+from flestimate.synthetic._rds import (
+    ContactNetwork,
+    RDSSample,
+    build_contact_network,
+    draw_rds,
+)
 from flestimate.synthetic._sample import (
     DONT_KNOW,
     NO,
@@ -54,9 +60,10 @@ from flestimate.synthetic._sample import (
     draw_fieldwork,
 )
 
-__all__ = ["KNOWN_POPULATIONS", "STYLES", "ARDSample", "HiddenSample", "KnownPopulation",
-           "Population", "SocialNetwork", "SyntheticSurvey", "build_network", "draw_ard",
-           "draw_hidden_sample", "draw_sample", "generate", "generate_population"]
+__all__ = ["KNOWN_POPULATIONS", "STYLES", "ARDSample", "ContactNetwork", "HiddenSample",
+           "KnownPopulation", "Population", "RDSSample", "SocialNetwork", "SyntheticSurvey",
+           "build_contact_network", "build_network", "draw_ard", "draw_hidden_sample",
+           "draw_rds", "draw_sample", "generate", "generate_population"]
 
 STYLES: tuple[str, ...] = tuple(S.STYLES)
 #: Seeds of the shipped files in ``data/synthetic/``.
