@@ -173,22 +173,23 @@ def successive_draws(size: np.ndarray, degree: np.ndarray, n: int, samples: int,
     Successive sampling is an exponential race: unit ``i`` arrives at ``E_i / d_i`` (``E_i``
     standard exponential) and the sample is the first ``n`` to arrive. Within class ``k`` the
     ``j``-th arrival is ``sum_{i<=j} E_i / ((N_k - i + 1) d_k)``, so only the first
-    ``min(n, N_k)`` arrivals of each class are drawn; the ``n``-th arrival overall is the
-    cut-off. Blocks of samples bound the memory.
+    ``min(n, N_k)`` arrivals of each class are drawn (laid end to end, cumulated per class);
+    the ``n``-th arrival overall is the cut-off. Blocks of samples bound the memory.
     """
     k = size.size
-    m = int(min(n, size.max()))
-    alive = size[:, None] - np.arange(m)[None, :]
-    rate = np.where(alive > 0, alive * degree[:, None], np.nan)
-    block = max(1, 4_000_000 // max(k * m, 1))
+    cap = np.minimum(size, n)
+    cls = np.repeat(np.arange(k), cap)
+    first = np.concatenate([[0], np.cumsum(cap)[:-1]])
+    rate = (size[cls] - (np.arange(cls.size) - first[cls])) * degree[cls]
+    block = max(1, 4_000_000 // max(cls.size, 1))
     counts = np.zeros(k)
     for start in range(0, samples, block):  # memory blocks of draws, not a loop over rows
         b = min(block, samples - start)
-        gaps = rng.standard_exponential((b, k, m)) / rate
-        arrive = np.where(np.isnan(gaps), np.inf, np.cumsum(np.nan_to_num(gaps), axis=2))
-        flat = arrive.reshape(b, k * m)
-        cut = np.partition(flat, n - 1, axis=1)[:, n - 1]
-        counts += (arrive <= cut[:, None, None]).sum(axis=(0, 2))
+        cs = np.cumsum(rng.standard_exponential((b, cls.size)) / rate, axis=1)
+        base = np.where(first > 0, cs[:, np.maximum(first - 1, 0)], 0.0)
+        arrive = cs - base[:, cls]
+        cut = np.partition(arrive, n - 1, axis=1)[:, [n - 1]]
+        counts += np.bincount(cls, weights=(arrive <= cut).sum(axis=0), minlength=k)
     return counts
 
 
