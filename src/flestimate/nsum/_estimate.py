@@ -237,7 +237,8 @@ def _setup(design_or_frame: Any, hidden: Any, known: Any, total: Any, method: An
                             where=f"`disclosure` of `{func}()`")
     n_rep = check_replicates(replicates, func)
     rng = rng_of(seed, func)
-    seed_text = "numpy Generator" if isinstance(seed, np.random.Generator) else seed
+    seed_text = ("numpy Generator" if isinstance(seed, np.random.Generator)
+                 else None if seed is None else int(seed))
     return _Setup(design, cols, sizes, cells, m, dr * tx, dr, tx, vis, hs, n_rep, rng, lev,
                   ci_m, rules, seed_text)
 
@@ -473,9 +474,10 @@ def _provenance(s: _Setup, y: np.ndarray, degrees: np.ndarray, reps: SurveyRepli
         "visibility_source": (None if s.method == "basic" else
                               "given" if s.sample is None else "estimated (hidden sample)"),
         "hidden_sample": hidden_sample,
-        "total": cells.total, "domain_sizes": (None if not cells.n_domains else
-                                               "given" if cells.sizes is not None else
-                                               "estimated: N x the domain's share of weights"),
+        "total": cells.total, "domain_sizes": (
+            None if not cells.n_domains else
+            dict(zip(cells.labels, map(float, cells.sizes), strict=True))
+            if cells.sizes is not None else "estimated: N x the domain's share of weights"),
         "known": dict(s.known), "known_total": float(sum(s.known.values())),
         "hidden": list(s.hidden), "by": None if not cells.n_domains else cells.by,
         "n_missing_hidden": {c: int(np.isnan(y[:, j]).sum()) for j, c in enumerate(s.hidden)},
