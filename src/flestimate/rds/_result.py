@@ -146,11 +146,6 @@ class RDSResult(Result):
         out.loc[out["n"] < self._threshold(), "estimate"] = np.nan
         return out
 
-    def _national(self) -> pd.DataFrame:
-        t = self._table
-        out: pd.DataFrame = t[t["by"] == "national"] if (t["by"] == "national").any() else t
-        return out
-
     def plot_convergence(self, ax: Axes | None = None) -> Axes:
         """The :meth:`convergence` estimates against the number of respondents, one line per
         level, with the final estimate dashed. Needs matplotlib (``flestimate[plot]``)."""
