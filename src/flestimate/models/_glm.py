@@ -40,7 +40,7 @@ from flestimate.models._formula import ModelFrame, model_frame
 from flestimate.models._result import GLMResult, TTestResult, coefficient_table
 from flestimate.protocol import Design, DesignVariance, LinearisedTotals, StageTotals
 from flestimate.quantile import ReplicateWeighted
-from flestimate.variance import summing_matrix
+from flestimate.variance import dense_pairs, summing_matrix
 
 __all__ = ["design_covariance", "glm", "ttest"]
 
@@ -69,8 +69,10 @@ def design_covariance(design: Design, values: np.ndarray, rows: np.ndarray | Non
         mask[rows] = True
     domains = domains_of(design, None, mask, func)
     # the per-unit totals by sparse products per stage (the scores have no missing value)
-    stages = (unit_totals(design, values, rows) if scale is None
-              else _scaled_unit_totals(design, values, scale, rows))
+    if scale is not None and design.frequencies is None:
+        stages = _scaled_unit_totals(design, values, scale, rows)
+    else:
+        stages = unit_totals(design, values if scale is None else values * scale[:, None], rows)
     estimate = stages[0].ty.sum(axis=0)[None, :]
 
     def more_sums(a: np.ndarray, rows_matrix: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -93,18 +95,23 @@ def _scaled_unit_totals(design: Design, values: np.ndarray, scale: np.ndarray,
     """``unit_totals`` of ``values * scale[:, None]`` without the (m, p) product: per stage,
     the weights ``w * scale`` go into the summing matrix, applied to ``values`` column by
     column (scipy's product with a whole column-major matrix first copies it to row order,
-    which costs more than the sums); the other totals are those of ``unit_totals``."""
-    rest = unit_totals(design, scale[:, None], rows)
+    which costs more than the sums); ``sum w`` and the persons per unit as ``unit_totals``
+    (a model's design has no frequencies)."""
     w = np.asarray(design.weights, dtype=np.float64)
-    w = (w if rows is None else w[rows]) * scale
+    w = w if rows is None else w[rows]
+    ws = w * scale
+    persons = (w != 0).astype(np.float64)
     p = values.shape[1]
     out = []
-    for stage, other in zip(list(design.stages)[:design.variance_stages], rest, strict=True):
+    for stage in list(design.stages)[:design.variance_stages]:
         unit = stage.unit if rows is None else stage.unit[rows]
-        total = summing_matrix(unit, stage.n_units, w)
+        total = summing_matrix(unit, stage.n_units, ws)
         ty = np.column_stack([total @ values[:, j] for j in range(p)])
-        out.append(StageTotals(other.pairs, ty, np.repeat(other.tx, p, axis=1),
-                               np.repeat(other.tc, p, axis=1)))
+        tx = np.bincount(unit, weights=w, minlength=stage.n_units)
+        tc = np.bincount(unit, weights=persons, minlength=stage.n_units)
+        out.append(StageTotals(dense_pairs(stage.n_units, 1), ty,
+                               np.repeat(tx[:, None], p, axis=1),
+                               np.repeat(tc[:, None], p, axis=1)))
     return tuple(out)
 
 
