@@ -59,7 +59,7 @@ from flestimate.protocol import (
 )
 from flestimate.quantile import quantile
 from flestimate.results import ESTIMATE_COLUMNS, Estimates
-from flestimate.variance import segment_sum
+from flestimate.variance import segment_summer
 
 __all__ = ["Completed", "Estimators", "SharesAndTotals", "estimate_completed",
            "influence_covariance", "mean", "proportion", "ratio", "shares_and_totals",
@@ -96,10 +96,10 @@ class _Point:
 def _point_estimates(kind: Kind, sums: Sums, n_cells: int) -> _Point:
     """Totals per cell from the first stage's pair totals; the estimate is the total, or the
     ratio of the totals (means and proportions are ratios to the count with a value)."""
-    pairs = sums.pairs[0]
-    y_cell = segment_sum(pairs.cell, sums.ty[0], n_cells)
-    x_cell = segment_sum(pairs.cell, np.ascontiguousarray(sums.tx[0]), n_cells)
-    n_obs = segment_sum(pairs.cell, np.ascontiguousarray(sums.tc[0]), n_cells)
+    by_cell = segment_summer(sums.pairs[0].cell, n_cells)
+    y_cell = by_cell(sums.ty[0])
+    x_cell = by_cell(sums.tx[0])
+    n_obs = by_cell(sums.tc[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         est = y_cell if kind == "total" else y_cell / x_cell
     return _Point(est, y_cell, x_cell, n_obs)
@@ -175,18 +175,20 @@ def _table(domains: Domains, variables: Variables, cols: dict[str, np.ndarray],
            flag: np.ndarray) -> pd.DataFrame:
     """The tidy table: by-columns, ``variable``, [``category``], then the estimate columns."""
     n_cells, k = len(domains.labels), len(variables.y)
-    table: pd.DataFrame = domains.labels.loc[np.repeat(np.arange(n_cells), k)]
-    table = table.reset_index(drop=True)
-    table["variable"] = np.tile(np.array(variables.variable, dtype=object), n_cells)
+    labels = domains.labels.loc[np.repeat(np.arange(n_cells), k)].reset_index(drop=True)
+    # built at once: inserting the columns one by one costs pandas an index check each time
+    columns: dict[Any, Any] = {c: labels[c] for c in labels.columns}
+    columns["variable"] = np.tile(np.array(variables.variable, dtype=object), n_cells)
     if variables.category is not None:
-        table["category"] = np.tile(np.array(variables.category, dtype=object), n_cells)
+        columns["category"] = np.tile(np.array(variables.category, dtype=object), n_cells)
     for name in ESTIMATE_COLUMNS:
         if name == "flag":
-            table[name] = flag
+            columns[name] = flag
         elif name in ("n", "n_missing"):
-            table[name] = cols[name].astype(np.int64)
+            columns[name] = cols[name].astype(np.int64)
         else:
-            table[name] = cols[name]
+            columns[name] = cols[name]
+    table = pd.DataFrame(columns, index=labels.index, copy=False)
     return table
 
 

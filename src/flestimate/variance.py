@@ -9,6 +9,7 @@ variables in Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ __all__ = [
     "dense_pairs",
     "domain_df",
     "segment_sum",
+    "segment_summer",
     "sparse_pairs",
     "stage_covariance",
     "stage_variance",
@@ -102,10 +104,21 @@ def segment_sum(
     if values.ndim == 1:
         w = values if weights is None else values * weights
         return np.bincount(index, weights=w, minlength=n_bins)
-    if index.shape[0] == 0:
-        return np.zeros((n_bins, values.shape[1]))
-    out = summing_matrix(index, n_bins, weights) @ np.ascontiguousarray(values, dtype=np.float64)
-    return np.asarray(out)
+    return segment_summer(index, n_bins, weights)(values)
+
+
+def segment_summer(index: np.ndarray, n_bins: int, weights: np.ndarray | None = None
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`segment_sum` by one ``index`` for several (m, k) arrays: the summing matrix is
+    built once (building it costs as much as a product)."""
+    matrix = summing_matrix(index, n_bins, weights) if index.shape[0] else None
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        if matrix is None:
+            return np.zeros((n_bins, values.shape[1]))
+        return np.asarray(matrix @ np.ascontiguousarray(values, dtype=np.float64))
+
+    return summed
 
 
 @dataclass(frozen=True)
@@ -187,12 +200,13 @@ def stage_variance(
     parent = stage.parent[pairs.unit]
     group = parent * n_cells + pairs.cell
     n_g = np.repeat(stage.n_sampled, n_cells).astype(np.float64)
-    s1 = segment_sum(group, totals, n_groups)
+    by_group = segment_summer(group, n_groups)
+    s1 = by_group(totals)
     mean = s1 / n_g[:, None]
     dev = totals - mean[group]
     pairs_present = np.bincount(group, minlength=n_groups).astype(np.float64)
-    ss = segment_sum(group, dev * dev, n_groups) + (n_g - pairs_present)[:, None] * mean * mean
-    present = segment_sum(group, (counts > 0).astype(np.float64), n_groups)
+    ss = by_group(dev * dev) + (n_g - pairs_present)[:, None] * mean * mean
+    present = by_group((counts > 0).astype(np.float64))
 
     fpc = np.repeat(stage.fpc_factor * stage.weight, n_cells)
     certain = np.repeat(stage.fpc_factor < CERTAINTY_TOL, n_cells)
