@@ -105,6 +105,11 @@ def _by_column(name: str, full: pd.DataFrame, mapped: MappedSurvey, positions: n
         raise ArgumentError(f"`by` of `estimate_prevalence()`: {name!r} is neither a context "
                             f"variable of spec {spec.name!r} ({', '.join(context)}) nor a column "
                             f"of the file")
+    if not isinstance(values.dtype, np.dtype):  # text, categories: missing where not taken
+        # (the same as filling an object column and casting it, without the 1,000,000 objects)
+        take = np.full(len(full), -1, dtype=np.int64)
+        take[positions] = np.arange(len(positions))
+        return pd.Series(values.array.take(take, allow_fill=True), index=full.index)
     out = pd.Series(pd.NA, index=full.index, dtype=object)
     out.iloc[positions] = values.to_numpy(dtype=object)
     if values.dtype.kind in "iufb":
