@@ -79,6 +79,8 @@ def test_main_job_reads_the_network_columns() -> None:
     ({"method": "generalized"}, r"network.visibility: the generalized method needs"),
     ({"hidden": {"forced labour": "q9_01"}}, r"network.hidden.forced labour: a label must be"),
     ({"hidden": {"forced_labour": "q9_10"}}, r"column\(s\) \['q9_10'\] used for more than one"),
+    ({"method": "generalized", "visibility": 90.0, "transmission": 0.5},
+     r"network.transmission: the generalized method's visibility already holds"),
     ({"extra": 1}, r"network: unknown key\(s\) \['extra'\]"),
     ({"hidden": {"forced_labour": {"col": "q9_01"}}},
      r"network.hidden.forced_labour: unknown key\(s\) \['col'\]"),
@@ -103,11 +105,9 @@ def test_not_a_mapping() -> None:
 
 
 def test_generalized_with_visibility() -> None:
-    spec = ModuleSpec.from_dict(_raw(method="generalized", visibility=95.5,
-                                     transmission=0.8), "my.yaml")
+    spec = ModuleSpec.from_dict(_raw(method="generalized", visibility=95.5), "my.yaml")
     assert spec.network is not None
-    assert (spec.network.method, spec.network.visibility, spec.network.transmission) == (
-        "generalized", 95.5, 0.8)
+    assert (spec.network.method, spec.network.visibility) == ("generalized", 95.5)
 
 
 def test_spec_check_names_a_missing_count_column() -> None:

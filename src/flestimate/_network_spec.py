@@ -177,6 +177,11 @@ def parse_network(raw: Any, source: str) -> NetworkSpec | None:
         raise SpecError(f"{where}.visibility: the generalized method needs the hidden "
                         f"population's average visibility (from an enriched sample; "
                         f"docs/nsum.md)")
+    if method == "generalized":
+        set_ = [k for k in ("degree_ratio", "transmission") if raw.get(k) not in (None, 1, 1.0)]
+        if set_:
+            raise SpecError(f"{where}.{set_[0]}: the generalized method's visibility already "
+                            f"holds the degree ratio and the transmission rate; drop it")
     missing = raw.get("missing", ())
     missing = tuple(missing) if isinstance(missing, list) else (missing,) if missing != () else ()
     respondents = raw.get("respondents")

@@ -64,12 +64,16 @@ def network_columns(full: pd.DataFrame, spec: ModuleSpec, source: str) -> dict[s
         bad &= asked
         if bad.any():
             rows = np.flatnonzero(bad)
-            shown = ", ".join(f"{r} ({raw.iloc[r]!r})" for r in rows[:5])
+            shown = ", ".join(f"{full.index[r]} ({_plain(raw.iloc[r])!r})" for r in rows[:5])
             raise DataError(f"{source}: column {col!r} ({key}): {rows.size} row(s) not a count "
                             f"(a whole number >= 0, or a missing code of network.missing): "
                             f"rows {shown}{' ...' if rows.size > 5 else ''}")
         out[name] = np.where(asked, values, np.nan)
     return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def scale_up_rows(frame: pd.DataFrame, spec: ModuleSpec, design: Any, *, level: float,
@@ -83,9 +87,9 @@ def scale_up_rows(frame: pd.DataFrame, spec: ModuleSpec, design: Any, *, level: 
     assert net is not None
     hidden = [f"{_HIDDEN}{k}" for k in net.hidden]
     known = {f"{_KNOWN}{k}": size for k, (_, size) in net.known.items()}
-    options: dict[str, Any] = {"degree_ratio": net.degree_ratio,
-                               "transmission": net.transmission, "level": level,
-                               "seed": 0 if seed is None else seed}
+    options: dict[str, Any] = {"level": level, "seed": 0 if seed is None else seed}
+    if net.method == "basic":
+        options.update(degree_ratio=net.degree_ratio, transmission=net.transmission)
     if net.visibility is not None:
         options["visibility"] = net.visibility
     if replicates is not None:
