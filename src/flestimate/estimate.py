@@ -188,7 +188,7 @@ def _table(domains: Domains, variables: Variables, cols: dict[str, np.ndarray],
             columns[name] = cols[name].astype(np.int64)
         else:
             columns[name] = cols[name]
-    table = pd.DataFrame(columns, index=labels.index, copy=False)
+    table: pd.DataFrame = pd.DataFrame(columns, index=labels.index, copy=False)
     return table
 
 

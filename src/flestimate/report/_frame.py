@@ -109,7 +109,9 @@ def _by_column(name: str, full: pd.DataFrame, mapped: MappedSurvey, positions: n
         # (the same as filling an object column and casting it, without the 1,000,000 objects)
         take = np.full(len(full), -1, dtype=np.int64)
         take[positions] = np.arange(len(positions))
-        return pd.Series(values.array.take(take, allow_fill=True), index=full.index)
+        taken: pd.Series = pd.Series(values.array.take(take, allow_fill=True),
+                                     index=full.index)
+        return taken
     out = pd.Series(pd.NA, index=full.index, dtype=object)
     out.iloc[positions] = values.to_numpy(dtype=object)
     if values.dtype.kind in "iufb":
