@@ -290,22 +290,27 @@ def draw_ard(population: Population, survey_or_rows: SurveyLike | np.ndarray | S
     hid = hidden_flags(net.population, hidden, "hidden", func)
     k_idx = _known_columns(net, known, "known", func)
     nodes, frame = _respondents(net, survey_or_rows)
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[1])
-    external = rng.binomial(net.degree[nodes], net.retained[net.block[nodes]])
     flags = net.population.persons[list(hid)].to_numpy()[net.person_rows]
-    onehot, bits = _patterns(flags)
-    told = rng.binomial(_alters(net, onehot, nodes, external, rng, joint=True), transmission)
-    known_flags = net.members[:, k_idx]
-    known_counts = _alters(net, known_flags, nodes, external, rng, joint=False)
-    frame["true_degree"] = external + net.household_contacts()[nodes]
-    for j, h in enumerate(hid):
-        frame[f"know_{h}"] = _compress(told @ bits[:, j], recall)
-    k_names = [net.known[i].name for i in k_idx]
-    for j, k in enumerate(k_names):
-        frame[f"know_{k}"] = _compress(known_counts[:, j], recall)
+    _reports(net, frame, nodes, hid, flags, k_idx, float(transmission), float(recall),
+             np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[1]))
     return _ard_sample(net, frame, hid, flags, k_idx, float(transmission),
                        {**net.params, "hidden": list(hid), "transmission": float(transmission),
                         "recall": float(recall), "seed": int(seed)})
+
+
+def _reports(net: SocialNetwork, frame: pd.DataFrame, nodes: np.ndarray, hid: tuple[str, ...],
+             flags: np.ndarray, k_idx: np.ndarray, tau: float, recall: float,
+             rng: np.random.Generator) -> None:
+    """Add the respondents' realised degrees and their reports to ``frame``."""
+    external = rng.binomial(net.degree[nodes], net.retained[net.block[nodes]])
+    onehot, bits = _patterns(flags)
+    told = rng.binomial(_alters(net, onehot, nodes, external, rng, joint=True), tau)
+    known_counts = _alters(net, net.members[:, k_idx], nodes, external, rng, joint=False)
+    frame["true_degree"] = external + net.household_contacts()[nodes]
+    for j, h in enumerate(hid):
+        frame[f"know_{h}"] = _compress(told @ bits[:, j], recall)
+    for j, i in enumerate(k_idx):
+        frame[f"know_{net.known[i].name}"] = _compress(known_counts[:, j], recall)
 
 
 def _ard_sample(net: SocialNetwork, frame: pd.DataFrame, hid: tuple[str, ...],

@@ -366,28 +366,14 @@ def build_network(population: Population, *, mean_degree: float = 300.0,
     at = person_attributes(pop, rows)
     fl = pop.persons["forced_labour"].to_numpy()[rows]
     category = _categories(pop, rows, at, fl)
-    n_reg = len(pop.strata["region"].unique())
+    n_reg = int(pop.strata["region"].max())
     block = (category * n_reg + at["region"] - 1) * 2 + at["sex"] - 1
-    n_b = len(CATEGORIES) * n_reg * 2
     degree = skewed_degrees(args["mean_degree"], args["degree_sigma"], len(rows), rng_degree)
     degree = np.where(fl, np.maximum(np.round(degree * args["degree_ratio"]), 1),
                       degree).astype(np.int64)
-    volume = np.bincount(block, weights=degree, minlength=n_b)
-    b_cat, b_reg, b_sex = np.arange(n_b) // (2 * n_reg), (np.arange(n_b) // 2) % n_reg, \
-        np.arange(n_b) % 2
-    ties = balance_mixing(_affinity(b_cat, b_reg, b_sex, args), volume)
-    barrier_pairs = np.outer(b_cat == 0, _EXPLOITED[b_cat] > 0)
-    ties = ties * np.where(barrier_pairs | barrier_pairs.T, 1.0 - args["barrier"], 1.0)
-    kept = ties.sum(axis=1)
-    retained = np.minimum(np.divide(kept, volume, out=np.ones(n_b), where=volume > 0), 1.0)
-    mixing = np.divide(ties, kept[:, None], out=np.zeros_like(ties), where=kept[:, None] > 0)
-    blocks = pd.DataFrame({"block": np.arange(n_b),
-                           "category": np.array(CATEGORIES, dtype=object)[b_cat],
-                           "region": b_reg + 1, "sex": b_sex + 1,
-                           "persons": np.bincount(block, minlength=n_b)})
-    members = _known_members(known_t, at, rng_known)
+    retained, mixing, blocks = _mixing(block, degree, n_reg, args)
     return SocialNetwork(pop, rows, at["household"], block.astype(np.int64), degree, retained,
-                         mixing, blocks, known_t, members,
+                         mixing, blocks, known_t, _known_members(known_t, at, rng_known),
                          MappingProxyType({**args, "known": [k.name for k in known_t]}))
 
 
@@ -417,6 +403,26 @@ def _categories(pop: Population, rows: np.ndarray, at: dict[str, np.ndarray],
     tr = pop.persons["trafficked"].to_numpy()[rows]
     return np.select([tr, fl, status > 0, migrant_hh[at["household"]]], [4, 3, 2, 1],
                      0).astype(np.int64)
+
+
+def _mixing(block: np.ndarray, degree: np.ndarray, n_reg: int, args: dict[str, Any]
+            ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per block the share of its ties kept after the barrier, the mixing matrix (rows sum
+    to 1) and the blocks' table (see :func:`build_network`)."""
+    n_b = len(CATEGORIES) * n_reg * 2
+    volume = np.bincount(block, weights=degree, minlength=n_b)
+    b = np.arange(n_b)
+    b_cat, b_reg, b_sex = b // (2 * n_reg), (b // 2) % n_reg, b % 2
+    ties = balance_mixing(_affinity(b_cat, b_reg, b_sex, args), volume)
+    barrier_pairs = np.outer(b_cat == 0, _EXPLOITED[b_cat] > 0)
+    ties = ties * np.where(barrier_pairs | barrier_pairs.T, 1.0 - args["barrier"], 1.0)
+    kept = ties.sum(axis=1)
+    retained = np.minimum(np.divide(kept, volume, out=np.ones(n_b), where=volume > 0), 1.0)
+    mixing = np.divide(ties, kept[:, None], out=np.zeros_like(ties), where=kept[:, None] > 0)
+    blocks = pd.DataFrame({"block": b, "category": np.array(CATEGORIES, dtype=object)[b_cat],
+                           "region": b_reg + 1, "sex": b_sex + 1,
+                           "persons": np.bincount(block, minlength=n_b)})
+    return retained, mixing, blocks
 
 
 def _affinity(cat: np.ndarray, reg: np.ndarray, sex: np.ndarray, args: dict[str, Any]
