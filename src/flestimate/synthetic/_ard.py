@@ -180,18 +180,20 @@ def _patterns(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _alters(net: SocialNetwork, flags: np.ndarray, nodes: np.ndarray, external: np.ndarray,
-            rng: np.random.Generator, joint: bool) -> np.ndarray:
+            rng: np.random.Generator, joint: bool, known: np.ndarray | None = None
+            ) -> np.ndarray:
     """The number of each node's contacts in each column of ``flags``: external ties drawn
     from the block model (jointly multinomial over exclusive columns if ``joint``, else each
     binomial: its exact marginal) plus the household members."""
-    reach = net.reach(flags)[net.block[nodes]]
+    pairs = net.pairs(flags, known)
+    reach = net.reach(flags, pairs)[net.block[nodes]]
     if joint:
         rest = np.clip(1.0 - reach.sum(axis=1, keepdims=True), 0.0, 1.0)
         probs = np.hstack([reach, rest])
         ext = rng.multinomial(external, probs / probs.sum(axis=1, keepdims=True))[:, :-1]
     else:
         ext = rng.binomial(external[:, None], np.clip(reach, 0.0, 1.0))
-    return np.asarray(ext + net.household_counts(flags, nodes))
+    return np.asarray(ext + net.household_counts(flags, nodes, pairs))
 
 
 def _compress(y: np.ndarray, recall: float) -> np.ndarray:
@@ -305,7 +307,8 @@ def _reports(net: SocialNetwork, frame: pd.DataFrame, nodes: np.ndarray, hid: tu
     external = rng.binomial(net.degree[nodes], net.retained[net.block[nodes]])
     onehot, bits = _patterns(flags)
     told = rng.binomial(_alters(net, onehot, nodes, external, rng, joint=True), tau)
-    known_counts = _alters(net, net.members[:, k_idx], nodes, external, rng, joint=False)
+    known_counts = _alters(net, net.members[:, k_idx], nodes, external, rng, joint=False,
+                           known=k_idx)
     frame["true_degree"] = external + net.household_contacts()[nodes]
     for j, h in enumerate(hid):
         frame[f"know_{h}"] = _compress(told @ bits[:, j], recall)
@@ -322,7 +325,11 @@ def _ard_sample(net: SocialNetwork, frame: pd.DataFrame, hid: tuple[str, ...],
     h_deg = {h: float(degree[flags[:, j]].mean()) if flags[:, j].any() else float("nan")
              for j, h in enumerate(hid)}
     names = [net.known[i].name for i in k_idx]
-    per_person = net.expected_contacts(np.hstack([flags, net.members[:, k_idx]]))
+    h_node, h_k = np.nonzero(flags)
+    k_node, k_k = net.pairs(net.members[:, k_idx], k_idx)
+    per_person = net.expected_contacts(
+        np.empty((0, len(hid) + len(k_idx)), dtype=bool),
+        (np.concatenate([h_node, k_node]), np.concatenate([h_k, k_k + len(hid)])))
     expected = {f"know_{c}": float(v * (tau if j < len(hid) else 1.0))
                 for j, (c, v) in enumerate(zip([*hid, *names], per_person, strict=True))}
     sizes = net.known_sizes
@@ -392,7 +399,7 @@ def draw_hidden_sample(population: Population, n: int, *, network: SocialNetwork
     rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[1])
     nodes = rng.choice(in_h, size, replace=False)
     external = rng.binomial(net.degree[nodes], net.retained[net.block[nodes]])
-    ties = _alters(net, net.members[:, k_idx], nodes, external, rng, joint=False)
+    ties = _alters(net, net.members[:, k_idx], nodes, external, rng, joint=False, known=k_idx)
     told = rng.binomial(ties, transmission)
     rows = net.person_rows[nodes]
     at = person_attributes(net.population, rows)

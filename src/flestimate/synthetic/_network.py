@@ -202,6 +202,8 @@ class SocialNetwork:
         Nodes x known populations: membership.
     params : mapping
         The arguments of :func:`build_network`.
+    member_pairs : tuple of ndarray
+        The (node, known population) pairs of ``members``' true elements.
     """
 
     population: Population
@@ -215,6 +217,7 @@ class SocialNetwork:
     known: tuple[KnownPopulation, ...]
     members: np.ndarray
     params: MappingProxyType[str, Any]
+    member_pairs: tuple[np.ndarray, np.ndarray]
 
     @property
     def size(self) -> int:
@@ -236,41 +239,59 @@ class SocialNetwork:
         """Each node's expected total degree: retained external ties plus household contacts."""
         return np.asarray(self.degree * self.retained[self.block] + self.household_contacts())
 
-    def reach(self, flags: np.ndarray) -> np.ndarray:
+    def pairs(self, flags: np.ndarray, known: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """The (node, column) pairs of the true elements of ``flags``; with ``known`` (indexes
+        of known populations, ``flags = members[:, known]``) from the stored pairs, faster."""
+        if known is None:
+            node, k = np.nonzero(flags)
+            return node, k
+        where = np.full(len(self.known), -1, dtype=np.int64)
+        where[known] = np.arange(len(known))
+        node, k = self.member_pairs
+        keep = where[k] >= 0
+        return node[keep], where[k[keep]]
+
+    def reach(self, flags: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> np.ndarray:
         """Per block, the chance that one of its external ties goes to a node of ``flags``
-        (nodes x groups, boolean): ``P @ Q`` with ``Q`` the degree-weighted share of the group
-        in each block (a block model's alter is chosen in proportion to degree)."""
+        (nodes x groups, boolean; ``pairs`` its true elements if known): ``P @ Q`` with ``Q``
+        the degree-weighted share of the group in each block (a block model's alter is chosen
+        in proportion to degree)."""
         n_b, n_k = len(self.blocks), flags.shape[1]
-        node, k = np.nonzero(flags)
+        node, k = self.pairs(flags) if pairs is None else pairs
         volume = np.bincount(self.block, weights=self.degree, minlength=n_b)
         q = np.bincount(self.block[node] * n_k + k, weights=self.degree[node],
                         minlength=n_b * n_k).reshape(n_b, n_k)
         return np.asarray(self.mixing @ (q / np.where(volume > 0, volume, 1.0)[:, None]))
 
-    def household_counts(self, flags: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    def household_counts(self, flags: np.ndarray, nodes: np.ndarray,
+                         pairs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """For each node of ``nodes``, its other household members (15+) in each column of
-        ``flags`` (nodes x groups, boolean)."""
+        ``flags`` (nodes x groups, boolean; ``pairs`` its true elements if known)."""
         n_k = flags.shape[1]
         hh, at = np.unique(self.household[nodes], return_inverse=True)
         where = np.full(len(self.population.households), -1, dtype=np.int64)
         where[hh] = np.arange(len(hh))
-        node, k = np.nonzero(flags)
+        node, k = self.pairs(flags) if pairs is None else pairs
         pos = where[self.household[node]]
         keep = pos >= 0
         counts = np.bincount(pos[keep] * n_k + k[keep], minlength=len(hh) * n_k)
         return np.asarray(counts.reshape(len(hh), n_k)[at] - flags[nodes])
 
-    def expected_contacts(self, flags: np.ndarray) -> np.ndarray:
-        """Per column of ``flags``, the expected number of ties of a person of the frame
+    def expected_contacts(self, flags: np.ndarray,
+                          pairs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Per column of ``flags`` (``pairs`` its true elements if known), the expected
+        number of ties of a person of the frame
         (everyone 15+) to the column's members: ``(sum_a V'_a r_ak + sum_h (n_h - 1) c_hk) /
         N``, ``V'_a`` the block's retained volume, ``n_h`` the household's persons 15+ and
         ``c_hk`` its members in ``k``."""
         n_b, n_k = len(self.blocks), flags.shape[1]
         kept = np.bincount(self.block, weights=self.degree * self.retained[self.block],
                            minlength=n_b)
-        node, k = np.nonzero(flags)
+        node, k = self.pairs(flags) if pairs is None else pairs
         inside = np.bincount(k, weights=self.household_contacts()[node], minlength=n_k)
-        return np.asarray((kept @ self.reach(flags) + inside) / self.size)
+        return np.asarray((kept @ self.reach(flags, (node, k)) + inside) / self.size)
 
     def __repr__(self) -> str:
         return (f"<SocialNetwork of {self.size:,} persons 15+: {len(self.blocks)} blocks, "
@@ -309,8 +330,7 @@ def build_network(population: Population, *, mean_degree: float = 300.0,
     ----------
     population : Population
     mean_degree : float
-        Mean number of acquaintances outside the household (McCarty et al. 2001 find about
-        290 in the United States).
+        Mean number of acquaintances outside the household (about 290: McCarty et al. 2001).
     degree_sigma : float
         Log-sd of the log-normal external degrees (a right-skewed distribution).
     degree_ratio : float
@@ -372,9 +392,10 @@ def build_network(population: Population, *, mean_degree: float = 300.0,
     degree = np.where(fl, np.maximum(np.round(degree * args["degree_ratio"]), 1),
                       degree).astype(np.int64)
     retained, mixing, blocks = _mixing(block, degree, n_reg, args)
+    members, pairs = _known_members(known_t, at, rng_known)
     return SocialNetwork(pop, rows, at["household"], block.astype(np.int64), degree, retained,
-                         mixing, blocks, known_t, _known_members(known_t, at, rng_known),
-                         MappingProxyType({**args, "known": [k.name for k in known_t]}))
+                         mixing, blocks, known_t, members,
+                         MappingProxyType({**args, "known": [k.name for k in known_t]}), pairs)
 
 
 def _check_known(known: Sequence[KnownPopulation] | None) -> tuple[KnownPopulation, ...]:
@@ -437,9 +458,11 @@ def _affinity(cat: np.ndarray, reg: np.ndarray, sex: np.ndarray, args: dict[str,
 
 
 def _known_members(known: tuple[KnownPopulation, ...], at: dict[str, np.ndarray],
-                   rng: np.random.Generator) -> np.ndarray:
+                   rng: np.random.Generator
+                   ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Nodes x known populations: membership drawn with the probabilities of each group's
-    profile, scaled to its prevalence (computed per cell of sex x age x area x capital)."""
+    profile, scaled to its prevalence (computed per cell of sex x age x area x capital); and
+    the (node, group) pairs of the members."""
     n = len(at["age"])
     age = np.minimum(at["age"], 120)
     cell = (((at["sex"] - 1) * 121 + age) * 2 + (at["urban"] == 1)) * 2 + (at["region"] == 1)
@@ -455,4 +478,6 @@ def _known_members(known: tuple[KnownPopulation, ...], at: dict[str, np.ndarray]
     u = rng.random((n, len(known)), dtype=np.float32)
     for j in range(len(known)):  # a dozen groups, each vectorised over the persons
         u[:, j] = u[:, j] < p[cell, j]
-    return np.asarray(u > 0.5)
+    members = np.asarray(u > 0.5)
+    node, k = np.nonzero(members)
+    return members, (np.asarray(node), np.asarray(k))
