@@ -193,14 +193,14 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
     universe = np.zeros(n, dtype=bool)
     universe[positions] = True
     extra[UNIVERSE] = universe
-    form = classes["form"]
+    # the form of every row by its category code (-1: none), outside the class none
+    form_codes = np.full(n, -1, dtype=np.int64)
+    form_codes[positions] = pd.Categorical(classes["form"], categories=FORMS).codes
     for among, subpop in AMONG.values():
         among_mask = outcomes.columns[among]
         extra[subpop] = among_mask
-        col = pd.Series(pd.Categorical([None] * n, categories=FORMS), index=full.index)
-        col.iloc[positions] = form.to_numpy()
-        col[~among_mask] = None
-        extra[f"{PREFIX}form_{among}"] = col
+        extra[f"{PREFIX}form_{among}"] = pd.Series(pd.Categorical.from_codes(
+            np.where(among_mask, form_codes, -1), categories=FORMS), index=full.index)
     for c in dict.fromkeys(c for m in margins for c in m):
         extra[c] = _by_column(c, full, mapped, positions, spec, (value_labels or {}).get(c))
     for c in calibration_columns:
