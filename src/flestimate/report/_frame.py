@@ -199,8 +199,9 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
     for among, subpop in AMONG.values():
         among_mask = outcomes.columns[among]
         extra[subpop] = among_mask
-        extra[f"{PREFIX}form_{among}"] = pd.Series(pd.Categorical.from_codes(
-            np.where(among_mask, form_codes, -1), categories=FORMS), index=full.index)
+        codes = np.where(among_mask, form_codes, -1).astype(np.int64)
+        extra[f"{PREFIX}form_{among}"] = pd.Series(
+            pd.Categorical.from_codes(codes, categories=list(FORMS)), index=full.index)
     for c in dict.fromkeys(c for m in margins for c in m):
         extra[c] = _by_column(c, full, mapped, positions, spec, (value_labels or {}).get(c))
     for c in calibration_columns:
