@@ -201,7 +201,8 @@ def prepare(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification, spec:
         extra[subpop] = among_mask
         codes = np.where(among_mask, form_codes, -1).astype(np.int64)
         extra[f"{PREFIX}form_{among}"] = pd.Series(
-            pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(FORMS)), index=full.index)
+            pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(FORMS))),
+            index=full.index)
     for c in dict.fromkeys(c for m in margins for c in m):
         extra[c] = _by_column(c, full, mapped, positions, spec, (value_labels or {}).get(c))
     for c in calibration_columns:
