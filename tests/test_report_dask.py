@@ -273,3 +273,30 @@ def test_dask_needs_the_minimum_estimate(moldova: tuple[pd.DataFrame, fe.Prevale
     with pytest.raises(ArgumentError, match=r"`missing` of `estimate_prevalence\(\)` on a dask "
                                             r"DataFrame must be 'minimum'"):
         fe.estimate_prevalence(ddf, "moldova-2008-synthetic")
+
+
+def test_dask_duplicate_person_ids(moldova: tuple[pd.DataFrame, fe.PrevalenceReport]) -> None:
+    """A person row repeated (same hh_id, ln) would be counted twice: the dask path refuses it
+    as the in-memory path does, naming the partition, the rows and the ids."""
+    frame, _ = moldova
+    dup = pd.concat([frame, frame.iloc[[5]]]).sort_values(["hh_id", "ln"], kind="stable")
+    dup = dup.reset_index(drop=True)
+    ddf = _by_households(dup, "hh_id", 3)
+    with dask.config.set(scheduler="sync"), pytest.raises(DataError) as err:
+        fe.estimate_prevalence(ddf, "moldova-2008-synthetic", missing="minimum")
+    message = str(err.value)
+    assert "<dask DataFrame>, partition 0: 1 person row(s) repeat the ids (hh_id, ln)" in message
+    hh, ln = frame.iloc[5][["hh_id", "ln"]]
+    assert f"hh_id={int(hh)}, ln={int(ln)}" in message
+
+
+def test_dask_column_names_in_another_case(
+        moldova: tuple[pd.DataFrame, fe.PrevalenceReport]) -> None:
+    """A file whose names are upper case (an SPSS portable file) gets the in-memory path's
+    error naming the columns and the fix, not a 'column not found' from a partition."""
+    frame, _ = moldova
+    upper = frame.rename(columns=str.upper)
+    ddf = _by_households(upper, "HH_ID", 2)
+    with dask.config.set(scheduler="sync"), pytest.raises(DataError,
+                                                          match=r"<dask DataFrame>: column"):
+        fe.estimate_prevalence(ddf, "moldova-2008-synthetic", missing="minimum")

@@ -24,7 +24,7 @@ from flestimate.errors import ArgumentError, DataError, DesignError, format_valu
 from flestimate.mapping import ModuleSpec
 from flestimate.report._common import AMONG, PREFIX, UNIVERSE, as_list
 from flestimate.report._frame import Outcomes, merge_classification_options, prepare
-from flestimate.report._inputs import input_frame
+from flestimate.report._inputs import check_spec_columns, check_unique_ids, input_frame
 from flestimate.report._prepared import Prepared
 from flestimate.report._prevalence import PrevalenceReport
 from flestimate.report._reliability import ReliabilityRules
@@ -115,6 +115,9 @@ def _partition(part: pd.DataFrame, households: pd.DataFrame | None, *, spec: Mod
     """Merge, map, classify and prepare one partition as in memory, then collapse it."""
     if len(part) == 0:
         return None
+    # A person's ids repeat only within its household, whole in one partition (a household
+    # split across partitions is an error below): checking each partition checks the file.
+    check_unique_ids(part, spec, f"{_SOURCE}, partition {index}")
     full = spec.merge_households(part, households)
     if not full.index.is_unique:
         full = full.reset_index(drop=True)
@@ -307,6 +310,8 @@ def prepare_dask(data: Any, spec: ModuleSpec, households: Any,
     if households is not None:
         hh = (households.compute() if type(households).__module__.startswith("dask")
               else input_frame(households, "households")[0])
+    check_spec_columns(spec, _SOURCE, [str(c) for c in data.columns],
+                       None if hh is None else [str(c) for c in hh.columns])
     hh_col = spec.ids.get("household") or (spec.merge or {}).get("on")
     # Rule sets read once, here; the fixed arguments bound once, not traversed for every task.
     options = {kind: load_rules(rules, kind) for kind, rules in (
