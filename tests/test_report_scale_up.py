@@ -157,3 +157,34 @@ def test_generalized_with_a_given_visibility(data: pd.DataFrame, tmp_path: Path)
     row = r.select("network_scale_up").iloc[0]
     assert row["estimate"] == pytest.approx(by_hand, rel=1e-10)
     assert r.provenance["network_scale_up"]["method"] == "generalized"
+
+
+def test_reliability_judges_it_as_a_count(report: Any) -> None:
+    """NCHS counts standard (Parker et al. 2023, Table A; rules nchs2017): present when the
+    sample cases (respondents reporting a member of the hidden population) are at least 10 and
+    the relative CI width is at most 160%; the row's own values decide it."""
+    row = report.select("network_scale_up").iloc[0]
+    assert row["n_cases"] >= 10
+    width = (row["ci_high"] - row["ci_low"]) / row["estimate"]
+    assert row["reliability"] == ("present" if width <= 1.6 else "suppress")
+    assert row["df"] == report.provenance["design"]["degf"]
+
+
+def test_few_reporters_suppressed(data: pd.DataFrame, tmp_path: Path) -> None:
+    """Five respondents reporting a contact: below the NCHS count minimum of 10 sample cases
+    (suppressed, blank in the displays with the reason) though above the disclosure
+    threshold."""
+    from flestimate.report._scale_up import scale_up_values
+
+    few = data.copy()
+    reporters = np.flatnonzero((few["q9_fl"] > 0).to_numpy() & (few["q9_fl"] != 98).to_numpy())
+    few.loc[few.index[reporters[5:]], "q9_fl"] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fl.estimate_prevalence(few, str(_spec(tmp_path)), missing="minimum", seed=3)
+    row = r.select("network_scale_up").iloc[0]
+    assert row["n_cases"] == 5
+    assert row["reliability"] == "suppress"
+    assert "n_cases 5 < 10" in row["reliability_reason"] or "5" in row["reliability_reason"]
+    values = scale_up_values(r)
+    assert np.isnan(values.loc[0, "scale-up"]) and values.loc[0, "note"]

@@ -163,7 +163,7 @@ class Prepared:
         if self.spec.network is not None and ASKED in self.frame.columns:
             rows, network = scale_up_rows(self.frame, self.spec, design, level=level,
                                           disclosure=disclosure, seed=seed,
-                                          replicates=replicates)
+                                          replicates=replicates, rules=rules)
             table = pd.concat([table, rows], ignore_index=True)
         table = table.reindex(columns=["table", "by", "domain", *by_cols, *TABLE_COLUMNS])
         provenance = self._provenance(prov, ci=ci, level=level, rules=rules, margins=margins,

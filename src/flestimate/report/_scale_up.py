@@ -77,11 +77,14 @@ def _plain(value: Any) -> Any:
 
 
 def scale_up_rows(frame: pd.DataFrame, spec: ModuleSpec, design: Any, *, level: float,
-                  disclosure: Any, seed: int | None, replicates: int | None
-                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+                  disclosure: Any, seed: int | None, replicates: int | None,
+                  rules: Any = "nchs2017") -> tuple[pd.DataFrame, dict[str, Any]]:
     """The rows of the ``network_scale_up`` table (tidy, the report's columns) and their
-    provenance: one per hidden population, national, from every respondent asked."""
+    provenance: one per hidden population, national, from every respondent asked. The
+    report's reliability rules judge each as a count whose sample cases are the respondents
+    who report a member of the hidden population (``n_cases``)."""
     from flestimate.nsum import scale_up
+    from flestimate.report._reliability import assess_reliability
 
     net = spec.network
     assert net is not None
@@ -107,7 +110,12 @@ def scale_up_rows(frame: pd.DataFrame, spec: ModuleSpec, design: Any, *, level: 
         "n": t["n"].to_numpy(float),
     })
     rows["cv"] = rows["se"] / rows["estimate"]
-    for col in ("disclosure", "disclosure_reason", "reliability", "reliability_reason"):
+    rows["n_cases"] = t["n_reporting"].to_numpy(float)
+    rows["df"] = float(getattr(design, "degf", np.nan))
+    judged = assess_reliability(rows.assign(kg_low=rows["ci_low"], kg_high=rows["ci_high"],
+                                            n_eff=np.nan), rules)
+    rows[["reliability", "reliability_reason"]] = judged[["reliability", "reliability_reason"]]
+    for col in ("disclosure", "disclosure_reason"):
         if col in t.columns:
             rows[col] = t[col].to_numpy()
     rows["reference"] = f"network scale-up ({net.method})"
@@ -145,7 +153,9 @@ def scale_up_values(report: PrevalenceReport) -> pd.DataFrame:
             "scale-up CI high": r.ci_high if hidden is None else np.nan,
             "direct": dv[0], "direct CI low": dv[1], "direct CI high": dv[2],
             "n": float(r.n) if pd.notna(r.n) else np.nan,
-            "note": hidden or ("no direct estimate of this class" if d is None else "")})
+            "note": hidden or "; ".join(filter(None, (
+                f"flagged: {r.reliability_reason}" if r.reliability == "flag" else "",
+                "no direct estimate of this class" if d is None else "")))})
     out: pd.DataFrame = pd.DataFrame(rows)
     return out
 
