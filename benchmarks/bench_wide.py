@@ -13,6 +13,8 @@ imports, cached rule files) (the ``old`` one with ``PYTHONPATH`` on the before
 checkout's ``src``), so that its peak resident memory is its own: the peak is ``VmHWM`` after
 ``/proc/self/clear_refs`` reset it once the imports are done, less the resident size then. It is
 compared with the size of the needed columns as read (the bare read's frame).
+The three are measured in interleaved rounds (bare, new, old; again), so that a change of
+load on a shared machine falls on all of them.
 
 ``--narrow``: also the narrow 1,000,000-person benchmark file of ``bench_prevalence.py`` (55
 columns) end to end, new against old, and ``missing="impute"`` against ``missing="minimum"``.
@@ -108,6 +110,14 @@ def measure(mode: str, path: Path, needed: list[str], reps: int, before: Path | 
     return out
 
 
+def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Single-run measurements as one: the median time, every run, the largest peak."""
+    times = [t for r in runs for t in r["runs_s"]]
+    out = {**runs[0], "seconds": float(np.median(times)), "runs_s": times,
+           "peak_mib": float(max(r["peak_mib"] for r in runs))}
+    return out
+
+
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -128,9 +138,13 @@ def needed_for(path: Path) -> list[str]:
 def wide_case(path: Path, reps: int, old_reps: int, before: Path, small: bool
               ) -> dict[str, Any]:
     needed = needed_for(path)
-    bare = measure("bare", path, needed, reps, before)
-    new = measure("new", path, needed, reps, before)
-    old = measure("old", path, needed, old_reps, before)
+    # interleaved rounds (bare, new, old): a load change on the shared machine hits all three
+    rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "new": [], "old": []}
+    for i in range(max(reps, old_reps)):
+        for mode in ("bare", "new", "old"):
+            if i < (old_reps if mode == "old" else reps):
+                rounds[mode].append(measure(mode, path, needed, 1, before))
+    bare, new, old = (_combined(rounds[m]) for m in ("bare", "new", "old"))
     target = TARGETS["e2e_vs_bare_small" if small else "e2e_vs_bare_1m"]
     ratios = {"e2e_vs_bare": new["seconds"] / bare["seconds"],
               "speedup_vs_old": old["seconds"] / new["seconds"],
