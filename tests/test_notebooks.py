@@ -5,7 +5,7 @@ to the report's; jackknife SEs within 10% of Taylor's; calibrated weights reprod
 totals to 1e-8; batch outputs equal to direct calls and the dask path to the pandas one.
 
 Symlinks (``05_global_breakdown.ipynb`` -> ``reproduce_global_breakdown.ipynb``) are not run
-twice. The tutorial notebooks 01 - 04 and 06 are written by ``notebooks/_build.py``."""
+twice. The tutorial notebooks 01 - 04, 06 and 07 are written by ``notebooks/_build.py``."""
 
 from __future__ import annotations
 
