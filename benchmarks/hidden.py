@@ -306,14 +306,16 @@ def markdown(summary: pd.DataFrame, meta: dict[str, Any]) -> str:
             lines.append(
                 f"| ({r.scenario}) {labels[r.scenario]} | {r.estimator} | {r.target} | "
                 f"{truth_fmt.format(r.truth)} | {_pct(r.relative_bias, sign=True)} "
-                f"({_pct(r.bias_mc_se)}) | {_pct(r.relative_rmse)} | {r.se_ratio:.2f} | "
+                f"({_pct(r.bias_mc_se, 2)}) | {_pct(r.relative_rmse)} | {r.se_ratio:.2f} | "
                 f"{_pct(r.coverage)} ({_pct(r.coverage_mc_se)}) |")
         lines.append("")
     check = meta.get("known_population_check")
     if check:
+        ratios = [r["ratio"] for r in check["table"]]
         lines += [f"Known-population check (leave-one-out, scenario (a), sample {check['seed']}):"
                   f" RMSE {check['rmse']:,.0f}, mean absolute relative error "
-                  f"{_pct(check['are'])}.", ""]
+                  f"{_pct(check['are'])}; estimate / size from {min(ratios):.3f} to "
+                  f"{max(ratios):.3f} over the {len(ratios)} known populations.", ""]
     return "\n".join(lines)
 
 
