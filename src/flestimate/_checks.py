@@ -22,8 +22,8 @@ from flestimate.errors import ArgumentError, ArgumentTypeError, DesignError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_WEIGHT", "check_choice", "check_df", "check_level", "check_weight_range",
-           "known_keywords", "progress_bar"]
+__all__ = ["MAX_WEIGHT", "check_choice", "check_count", "check_df", "check_level",
+           "check_weight_range", "known_keywords", "progress_bar", "random_generator"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,6 +49,35 @@ def check_df(df: Any, func: str) -> float | None:
         raise ArgumentError(
             f"`df` of `{func}()` must be None (design df) or a positive number; got {df!r}")
     return float(df)
+
+
+def check_count(value: Any, name: str, func: str, minimum: int) -> int:
+    """An integer argument of at least ``minimum`` (replicates, draws)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ArgumentTypeError(f"`{name}` of `{func}()` must be an integer >= {minimum}; got "
+                                f"{value!r}")
+    if value < minimum:
+        raise ArgumentError(f"`{name}` of `{func}()` must be an integer >= {minimum}; got "
+                            f"{value!r}")
+    return int(value)
+
+
+def random_generator(seed: Any, func: str) -> tuple[np.random.Generator, object]:
+    """The generator of a call's random draws and what its provenance records of the seed: a
+    non-negative integer itself; ``None`` fresh entropy (128 bits), recorded so that the run can
+    be repeated; a numpy ``Generator`` used as it is (recorded as ``"numpy Generator"``)."""
+    import numbers
+    import secrets
+
+    if isinstance(seed, np.random.Generator):
+        return seed, "numpy Generator"
+    if seed is None:
+        entropy = secrets.randbits(128)
+        return np.random.default_rng(entropy), entropy
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise ArgumentTypeError(f"`seed` of `{func}()` must be a non-negative int, a numpy "
+                                f"Generator or None; got {seed!r}")
+    return np.random.default_rng(int(seed)), int(seed)
 
 
 def check_choice(value: Any, choices: Sequence[str], name: str, func: str) -> str:

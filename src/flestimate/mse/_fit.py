@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import secrets
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from flestimate._checks import check_choice, check_level, progress_bar
+from flestimate._checks import check_choice, check_level, progress_bar, random_generator
 from flestimate._version import __version__
 from flestimate.errors import (
     ArgumentError,
@@ -204,18 +203,7 @@ def _select(
 
 
 def _rng(seed: int | np.random.Generator | None) -> tuple[np.random.Generator, object]:
-    if isinstance(seed, np.random.Generator):
-        return seed, "numpy Generator"
-    if seed is None:
-        # the entropy a fresh SeedSequence draws (128 bits), recorded so the run can be repeated
-        entropy = secrets.randbits(128)
-        return np.random.default_rng(entropy), entropy
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise ArgumentTypeError(
-            f"`seed` of `mse.fit()` must be a non-negative int, a numpy Generator or None; "
-            f"got {seed!r}"
-        )
-    return np.random.default_rng(int(seed)), int(seed)
+    return random_generator(seed, "mse.fit")
 
 
 def _bootstrap(

@@ -236,9 +236,7 @@ def _setup(design_or_frame: Any, hidden: Any, known: Any, total: Any, method: An
     rules = load_disclosure("threshold" if disclosure is None else disclosure,
                             where=f"`disclosure` of `{func}()`")
     n_rep = check_replicates(replicates, func)
-    rng = rng_of(seed, func)
-    seed_text = ("numpy Generator" if isinstance(seed, np.random.Generator)
-                 else None if seed is None else int(seed))
+    rng, seed_text = rng_of(seed, func)
     return _Setup(design, cols, sizes, cells, m, dr * tx, dr, tx, vis, hs, n_rep, rng, lev,
                   ci_m, rules, seed_text)
 
@@ -564,5 +562,5 @@ def internal_validation(design_or_frame: SurveyDesign | ReplicateDesign | pd.Dat
         raise ArgumentError(f"`known` of `{func}()` must name at least two known populations "
                             f"(one is left out at a time); got {len(sizes)}")
     yk = count_matrix(design.data, list(sizes), "known", func, list(sizes.values()))
-    reps = survey_replicates(design, check_replicates(replicates, func), rng_of(seed, func))
+    reps = survey_replicates(design, check_replicates(replicates, func), rng_of(seed, func)[0])
     return known_check(yk, sizes, n_total, reps, check_level(level, func))

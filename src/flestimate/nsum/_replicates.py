@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from flestimate._checks import check_count, random_generator
 from flestimate.design import SurveyDesign
-from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.nsum._inputs import HiddenSample
 from flestimate.replicate import ReplicateDesign
 
@@ -48,25 +48,13 @@ class SurveyReplicates:
 
 
 def check_replicates(replicates: Any, func: str) -> int:
-    if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer):
-        raise ArgumentTypeError(f"`replicates` of `{func}()` must be an integer >= 2; got "
-                                f"{replicates!r}")
-    if replicates < 2:
-        raise ArgumentError(f"`replicates` of `{func}()` must be an integer >= 2; got "
-                            f"{replicates!r}")
-    return int(replicates)
+    return check_count(replicates, "replicates", func, 2)
 
 
-def rng_of(seed: Any, func: str) -> np.random.Generator:
+def rng_of(seed: Any, func: str) -> tuple[np.random.Generator, object]:
     """One generator for every random draw of the call (the survey's bootstrap first, then the
-    hidden sample's), so that one seed replays both."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (not isinstance(seed, bool) and isinstance(seed, int | np.integer)
-                        and seed >= 0):
-        return np.random.default_rng(seed)
-    raise ArgumentTypeError(f"`seed` of `{func}()` must be None, a non-negative integer or a "
-                            f"numpy Generator; got {seed!r}")
+    hidden sample's), so that one seed replays both; and the seed the provenance records."""
+    return random_generator(seed, func)
 
 
 def survey_replicates(design: SurveyDesign | ReplicateDesign, replicates: int,

@@ -4,14 +4,13 @@ bootstrap intervals, in named steps: read the table, weigh, estimate, resample, 
 from __future__ import annotations
 
 import numbers
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from flestimate._checks import check_choice, check_level, known_keywords
+from flestimate._checks import check_choice, check_level, known_keywords, random_generator
 from flestimate._version import __version__
 from flestimate.disclosure import DisclosureRules, load_disclosure, protect_counts
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError
@@ -32,15 +31,7 @@ _FUNC = "rds.estimate"
 
 
 def _check_rng(seed: Any) -> tuple[np.random.Generator, object]:
-    if isinstance(seed, np.random.Generator):
-        return seed, "numpy Generator"
-    if seed is None:  # the entropy drawn, recorded so that the run can be repeated
-        entropy = secrets.randbits(128)
-        return np.random.default_rng(entropy), entropy
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise ArgumentTypeError(f"`seed` of `{_FUNC}()` must be a non-negative int, a numpy "
-                                f"Generator or None; got {seed!r}")
-    return np.random.default_rng(int(seed)), int(seed)
+    return random_generator(seed, _FUNC)
 
 
 def _check_arguments(table: Any, method: Any, bootstrap: Any, replicates: Any,
