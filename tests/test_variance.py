@@ -58,3 +58,28 @@ def test_segment_sum_with_row_weights() -> None:
     got = segment_sum(idx, vals, 3, w)
     assert got.tolist() == [[4.5, 7.0], [3.0, 4.0], [0.0, 0.0]]
     assert segment_sum(idx, vals[:, 0], 3, w).tolist() == [4.5, 3.0, 0.0]
+
+
+@pytest.mark.parametrize("subpop", [None, "high"])
+def test_dense_and_sparse_pairs_give_identical_variances(
+    monkeypatch: pytest.MonkeyPatch, subpop: str | None
+) -> None:
+    """Pairs without a row count among a group's absent units: every (unit, cell) pair
+    (dense) or only those with a row of the domain (sparse) give the same numbers to the last
+    bit. Reference: the same call on R's ``data(apiclus2)`` (``apiclus2.csv``; two stages with
+    FPCs, as ``svydesign(id=~dnum+snum, fpc=~fpc1+fpc2)``), each layout forced."""
+    from flestimate import _sums
+    from tests.conftest import load_api
+
+    frame = load_api("apiclus2")
+    frame = frame.assign(award=(frame["awards"] == "Yes").astype(float),
+                         high=frame["api00"] > 750)
+    des = SurveyDesign(frame, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+
+    def run() -> pd.DataFrame:
+        return des.proportion(["award", "yr.rnd"], by="stype", subpop=subpop).to_frame()
+
+    monkeypatch.setattr(_sums, "_DENSE_PAIRS_PER_ROW", 10**9)
+    dense = run()
+    monkeypatch.setattr(_sums, "_DENSE_ELEMENTS", 0)
+    pd.testing.assert_frame_equal(dense, run(), check_exact=True)

@@ -37,6 +37,10 @@ _CHUNK = 1 << 16
 # Up to this many (unit x cell x variable) totals per stage, pairs are addressed directly and the
 # rows are chunked; beyond it the pairs that occur are found by one sort over the domain rows.
 _DENSE_ELEMENTS = 1_000_000
+# A domain of few rows in a design of many units (a share among a small class) occupies few of
+# its pairs: beyond this many pairs per domain row, only the pairs that occur are kept (the
+# variance then reads a few thousand pairs instead of every unit of every cell).
+_DENSE_PAIRS_PER_ROW = 8
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,12 @@ def _pair_layout(design: Design, domains: Domains, n_cells: int, k: int
     """
     stages = design.stages[: design.variance_stages]
     cell = domains.cell
-    dense = design.needs_every_pair or all(
-        st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS for st in stages)
     dom_rows = domains.rows
     select: slice | np.ndarray = slice(None) if dom_rows is None else dom_rows
     n_dom = len(cell) if dom_rows is None else dom_rows.size
+    dense = design.needs_every_pair or all(
+        st.n_units * n_cells * max(k, 1) <= _DENSE_ELEMENTS
+        and st.n_units * n_cells <= _DENSE_PAIRS_PER_ROW * max(n_dom, 1) for st in stages)
     inverse: list[np.ndarray] = []
     if dense:
         pairs = [dense_pairs(st.n_units, n_cells) for st in stages]

@@ -490,6 +490,7 @@ class SurveyDesign(Frozen, Estimators, Association):
             var = var + stage_variance(
                 self._stages[s], stage_totals.pairs, z, stage_totals.tc, totals.n_cells,
                 self._lonely_psu, self._adjust_domain_lonely, first_stage=s == 0,
+                empty_is_zero=s > 0 or self._calibration is None,
             )
             if totals.covariance is not None:
                 part = stage_covariance(self._stages[s], stage_totals.pairs, z, totals.n_cells,

@@ -160,6 +160,7 @@ def stage_variance(
     lonely_psu: str,
     adjust_domain_lonely: bool,
     first_stage: bool,
+    empty_is_zero: bool = True,
 ) -> np.ndarray:
     """Variance contribution of one stage for every (cell, variable).
 
@@ -179,6 +180,9 @@ def stage_variance(
         The design's lonely-PSU rules.
     first_stage : bool
         Whether this is stage 1 (where ``adjust`` centres on the grand mean of PSU totals).
+    empty_is_zero : bool
+        Whether a pair without a row (a zero count) has a zero total, as the estimators'
+        linearised totals do (not after calibration residuals, which reach every pair).
 
     Returns
     -------
@@ -192,7 +196,10 @@ def stage_variance(
         SS_gd = sum_i (t_gi - tbar_gd)^2,   tbar_gd = sum_i t_gi / n_g
         V_d   = sum_g weight_g (1 - f_g) n_g / (n_g - 1) SS_gd
 
-    which is R's ``onestrat()`` with its zero padding of domain-empty PSUs.
+    which is R's ``onestrat()`` with its zero padding of domain-empty PSUs. With
+    ``empty_is_zero``, a pair without a row counts among the absent units (its total is 0):
+    the variance is then the same to the last bit whichever empty pairs are kept (every unit
+    of every cell, or only those with a row of the domain).
     """
     k = totals.shape[1]
     n_parents = stage.n_parents
@@ -202,11 +209,7 @@ def stage_variance(
     n_g = np.repeat(stage.n_sampled, n_cells).astype(np.float64)
     by_group = segment_summer(group, n_groups)
     s1 = by_group(totals)
-    mean = s1 / n_g[:, None]
-    dev = totals - mean[group]
-    pairs_present = np.bincount(group, minlength=n_groups).astype(np.float64)
-    ss = by_group(dev * dev) + (n_g - pairs_present)[:, None] * mean * mean
-    present = by_group((counts > 0).astype(np.float64))
+    ss, present = _sums_of_squares(by_group, group, totals, counts, s1, n_g, empty_is_zero)
 
     fpc = np.repeat(stage.fpc_factor * stage.weight, n_cells)
     certain = np.repeat(stage.fpc_factor < CERTAINTY_TOL, n_cells)
@@ -226,6 +229,23 @@ def stage_variance(
         with np.errstate(divide="ignore", invalid="ignore"):
             var = np.where(n_ok > 0, var * n_str / n_ok, np.nan)
     return np.asarray(var)
+
+
+def _sums_of_squares(by_group: Callable[[np.ndarray], np.ndarray], group: np.ndarray,
+                     totals: np.ndarray, counts: np.ndarray, s1: np.ndarray, n_g: np.ndarray,
+                     empty_is_zero: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stage_variance`'s ``SS_gd`` (absent units at zero) and the units with a row of
+    every (group, variable); with ``empty_is_zero`` the pairs without a row are counted among
+    the absent units instead of summed."""
+    mean = s1 / n_g[:, None]
+    dev = totals - mean[group]
+    has_rows = (counts > 0).astype(np.float64)
+    present = by_group(has_rows)
+    if empty_is_zero:
+        dev *= has_rows
+        return by_group(dev * dev) + (n_g[:, None] - present) * mean * mean, present
+    pairs_present = np.bincount(group, minlength=n_g.shape[0]).astype(np.float64)
+    return by_group(dev * dev) + (n_g - pairs_present)[:, None] * mean * mean, present
 
 
 def stage_covariance(stage: Stage, pairs: PairIndex, totals: np.ndarray, n_cells: int,
