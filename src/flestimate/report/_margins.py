@@ -22,24 +22,35 @@ if TYPE_CHECKING:
 __all__ = ["domain_labels", "kg_interval", "margin_tables"]
 
 
-def _split_variable(t: pd.DataFrame) -> pd.DataFrame:
-    var = t["variable"].astype(str)
-    out: pd.DataFrame = t.assign(
-        indicator=var.str.replace(r"__(lower|upper)$", "", regex=True),
-        kind=np.select([var.str.endswith("__lower"), var.str.endswith("__upper")],
-                       ["lower", "upper"], "point"))
-    return out
-
-
-def _with_bounds(t: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Point rows with the estimates and interval ends of their lower and upper bound rows."""
-    point = t[t["kind"] == "point"].set_index(keys)
-    lower = t[t["kind"] == "lower"].set_index(keys).reindex(point.index)
-    upper = t[t["kind"] == "upper"].set_index(keys).reindex(point.index)
-    point = point.assign(bound_low=lower["estimate"], bound_high=upper["estimate"],
-                         bound_ci_low=lower["ci_low"], bound_ci_high=upper["ci_high"])
-    out: pd.DataFrame = point.reset_index()
-    return out
+def _with_bounds(t: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The point rows of an estimators' table of the class columns ``names`` (cell-major),
+    the class as ``indicator``, with the estimates and interval ends of its ``__lower`` and
+    ``__upper`` bound columns in the same domain (missing without them)."""
+    k = len(names)
+    n_cells = len(t) // k
+    base = [n.removesuffix("__lower").removesuffix("__upper") for n in names]
+    kind = ["lower" if n.endswith("__lower") else "upper" if n.endswith("__upper")
+            else "point" for n in names]
+    at = {(b, kd): j for j, (b, kd) in enumerate(zip(base, kind, strict=True))}
+    points = [j for j in range(k) if kind[j] == "point"]
+    start = np.arange(n_cells)[:, None] * k
+    point = t.iloc[(start + np.array(points, dtype=np.int64)).reshape(-1)]
+    columns: dict[str, Any] = {}
+    by = list(t.columns[: list(t.columns).index("variable")])
+    for c in by:
+        columns[c] = point[c].array
+    columns["indicator"] = np.tile(np.array([base[j] for j in points], dtype=object), n_cells)
+    for c in t.columns[len(by):]:
+        columns[c] = point[c].array
+    columns["kind"] = "point"
+    for name, column, which in (("bound_low", "estimate", "lower"),
+                                ("bound_high", "estimate", "upper"),
+                                ("bound_ci_low", "ci_low", "lower"),
+                                ("bound_ci_high", "ci_high", "upper")):
+        j = np.array([at.get((base[p], which), -1) for p in points], dtype=np.int64)
+        values = t[column].to_numpy(dtype=np.float64)[(start + np.maximum(j, 0)).reshape(-1)]
+        columns[name] = np.where(np.tile(j >= 0, n_cells), values, np.nan)
+    return pd.DataFrame(columns)
 
 
 def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tuple[str, ...],
@@ -50,12 +61,10 @@ def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tupl
     cols = list(outcomes.columns)
     points = [c for c in cols if "__" not in c]
     b = list(by) or None
-    keys = [*by, "indicator"]
     within = {f"{PREFIX}form_{among}": subpop for among, subpop in AMONG.values()}
     shares, totals, forms, cell = shares_and_totals(design, cols, by=b, subpop=UNIVERSE,
                                                     ci=ci, level=level, df=df, within=within)
-    share = _split_variable(shares.to_frame())
-    share = _with_bounds(share, keys).assign(measure="share", table="prevalence")
+    share = _with_bounds(shares.to_frame(), cols).assign(measure="share", table="prevalence")
     n_cells = len(share) // len(points)
     # A row of zero weight is not a case: n_cases counts the rows that carry weight, as the
     # estimators' n does (a domain whose weights are all 0 has n = n_cases = 0).
@@ -69,7 +78,7 @@ def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tupl
         indicators[:, j] = outcomes.columns[c][rows]
     cases = segment_sum(cell[rows], indicators, n_cells, persons)
 
-    number = _split_variable(totals.to_frame())
+    number = totals.to_frame()
     if ci != "wald":  # the total's own interval is Wald
         low, high = log_interval(number["estimate"].to_numpy(), number["se"].to_numpy(),
                                   number["df"].to_numpy(), level)
@@ -78,7 +87,7 @@ def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tupl
                                              "zero count: no interval", number["flag"]))
     # A count's n is the domain's persons, as the share's; its n_eff is the share's (the
     # tables have the same domains and classes in the same order).
-    number = _with_bounds(number, keys).drop(columns=["n", "n_eff"]).assign(
+    number = _with_bounds(number, cols).drop(columns=["n", "n_eff"]).assign(
         n=share["n"].to_numpy(), n_eff=share["n_eff"].to_numpy(), measure="number",
         table="prevalence")
     tables = [t.assign(n_cases=cases.reshape(-1)) for t in (share, number)]
