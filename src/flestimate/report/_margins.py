@@ -50,7 +50,8 @@ def _with_bounds(t: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         j = np.array([at.get((base[p], which), -1) for p in points], dtype=np.int64)
         values = t[column].to_numpy(dtype=np.float64)[(start + np.maximum(j, 0)).reshape(-1)]
         columns[name] = np.where(np.tile(j >= 0, n_cells), values, np.nan)
-    return pd.DataFrame(columns)
+    out: pd.DataFrame = pd.DataFrame(columns)
+    return out
 
 
 def margin_tables(design: Any, frame: pd.DataFrame, outcomes: Outcomes, by: tuple[str, ...],
