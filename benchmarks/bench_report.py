@@ -17,7 +17,10 @@ Each source tree is timed in its own subprocess (``PYTHONPATH=<tree>/src``): the
 ("after") and ``--before`` (a commit checked out into a temporary ``git worktree``, removed at the
 end). The report tables of both are compared (max relative difference of every number).
 
-    python benchmarks/bench_report.py --n 1000000 --before 21d97cd
+    python benchmarks/bench_report.py --n 1000000 --before 21d97cd [--clock cpu]
+
+``--clock cpu`` times the process's CPU time (``time.process_time``) instead of the wall time:
+on a machine that other jobs load, the wall time of the same code moves by tens of percent.
 
 Results are printed and written to ``benchmarks/results/report_step_<n>.json``.
 """
@@ -47,18 +50,20 @@ U = "_fl_universe"
 MODES = ("minimum", "impute")
 
 
-def _median_ms(fn: Any, reps: int) -> tuple[float, Any]:
+def _median_ms(fn: Any, reps: int, clock: Any = time.perf_counter) -> tuple[float, Any]:
     result = fn()  # warm-up
     times = []
     for _ in range(reps):
-        t = time.perf_counter()
+        t = clock()
         result = fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return 1e3 * float(np.median(times)), result
 
 
-def worker(n: int, mode: str, reps: int, imputations: int, out: Path) -> None:
+def worker(n: int, mode: str, reps: int, imputations: int, out: Path, clock_name: str = "wall"
+           ) -> None:
     """Prepare the sample with the flestimate on ``sys.path`` and time both steps."""
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     from flestimate import load_spec, read_microdata
     from flestimate.classification import classify
     from flestimate.estimate import proportion
@@ -92,22 +97,22 @@ def worker(n: int, mode: str, reps: int, imputations: int, out: Path) -> None:
     shares_ms = {}
     for label, by in (("national", None), ("by sex", "sex"), ("by region", "region")):
         shares_ms[label], _ = _median_ms(
-            lambda by=by: proportion(design, cols, by=by, subpop=U, covmat=None), reps)
+            lambda by=by: proportion(design, cols, by=by, subpop=U, covmat=None), reps, clock)
     report_ms, report = _median_ms(lambda: prep.estimate(
-        ci="korn-graubard", level=0.95, df=None, rules=rules, margins=margins), reps)
+        ci="korn-graubard", level=0.95, df=None, rules=rules, margins=margins), reps, clock)
     universe = int(prep.frame[U].sum())
     with out.open("wb") as fh:
         pickle.dump({"shares_ms": shares_ms, "report_ms": report_ms, "columns": len(cols),
                      "universe": universe, "table": report.to_frame()}, fh)
 
 
-def run_tree(src: Path, n: int, mode: str, reps: int, imputations: int, tmp: Path
-             ) -> dict[str, Any]:
+def run_tree(src: Path, n: int, mode: str, reps: int, imputations: int, tmp: Path,
+             clock: str = "wall") -> dict[str, Any]:
     out = tmp / f"{src.parent.name}_{mode}.pkl"
     env = {**os.environ, "PYTHONPATH": str(src)}
     subprocess.run([sys.executable, __file__, "--worker", "--n", str(n), "--mode", mode,
-                    "--reps", str(reps), "--imputations", str(imputations), "--out", str(out)],
-                   check=True, env=env)
+                    "--reps", str(reps), "--imputations", str(imputations), "--out", str(out),
+                    "--clock", clock], check=True, env=env)
     with out.open("rb") as fh:
         res: dict[str, Any] = pickle.load(fh)  # noqa: S301 (our own worker wrote it)
     return res
@@ -142,16 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--imputations", type=int, default=20)
     ap.add_argument("--before", default=None, help="commit to time against (git worktree)")
     ap.add_argument("--mode", choices=MODES, default=None, help="one mode only")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time (perf_counter) or the process's CPU time (process_time: "
+                         "steadier on a loaded machine)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.n, args.mode, args.reps, args.imputations, args.out)
+        worker(args.n, args.mode, args.reps, args.imputations, args.out, args.clock)
         return 0
     modes = [args.mode] if args.mode else list(MODES)
     trees: dict[str, Path] = {"after": ROOT / "src"}
     results: dict[str, Any] = {
-        "n": args.n, "reps": args.reps, "imputations": args.imputations,
+        "n": args.n, "reps": args.reps, "imputations": args.imputations, "clock": args.clock,
+        "load_average_start": os.getloadavg()[0],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
                    f"{platform.python_version()}", "before": args.before, "modes": {}}
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp_name:
@@ -163,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             trees = {"before": worktree / "src", **trees}
         try:
             for mode in modes:
-                runs = {name: run_tree(src, args.n, mode, args.reps, args.imputations, tmp)
+                runs = {name: run_tree(src, args.n, mode, args.reps, args.imputations, tmp,
+                                       args.clock)
                         for name, src in trees.items()}
                 entry: dict[str, Any] = {}
                 for name, r in runs.items():
@@ -182,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.before:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                 str(worktree)], check=False, capture_output=True)
+    results["load_average_end"] = os.getloadavg()[0]
     for mode, entry in results["modes"].items():
         print(f"missing={mode!r}: n={args.n:,}, universe {entry['universe']:,}, "
-              f"{entry['class_columns']} class columns")
+              f"{entry['class_columns']} class columns, {args.clock} time, load "
+              f"{results['load_average_start']:.2f} -> {results['load_average_end']:.2f}")
         for name in trees:
             e = entry[name]
             print(f"  {name:6s}  class shares {e['class_shares_total_ms']:8.1f} ms  "
