@@ -22,6 +22,7 @@ from flestimate.variance import (
     PairIndex,
     dense_pairs,
     segment_sum,
+    shared_column,
     sparse_pairs,
     summing_matrix,
 )
@@ -162,6 +163,10 @@ def _sum_completed(design: Design, variables: Variables, domains: Domains, n_cel
                      func, keys_of, full=False)
 
     def combine(w: np.ndarray, m: np.ndarray, p: np.ndarray) -> np.ndarray:
+        one = [shared_column(a) for a in (w, m, p)]
+        if one[0] is not None and one[1] is not None and one[2] is not None:
+            return np.broadcast_to(one[2] + (one[0] - one[1]), p.shape)  # still one column
+        p = p if p.flags.writeable else np.array(p)
         p += np.take(w - m, where, axis=1)  # the (pairs x distinct sources) difference first
         return p
 
@@ -175,7 +180,7 @@ def _sum_completed(design: Design, variables: Variables, domains: Domains, n_cel
 def _finish(raw: dict[str, Any], pairs: list[PairIndex], variables: Variables) -> Sums:
     n_cells = raw["wyy"].shape[0]
     # Weight over the rows with a value: the denominator totals, except for ratios.
-    psum = (segment_sum(pairs[0].cell, np.ascontiguousarray(raw["tx"][0]), n_cells)
+    psum = (segment_sum(pairs[0].cell, raw["tx"][0], n_cells)
             if variables.x is None else raw["pw"])
     return Sums(pairs, raw["ty"], raw["tx"], raw["tc"], raw["wyy"], raw["wxy"], raw["wxx"],
                  psum, raw["n_missing"])
@@ -212,16 +217,20 @@ def _sum_rows(design: Design, variables: Variables, cell: np.ndarray,
     if not full:
         chunk = max(chunk, 1)
     ty = [np.zeros((p.n_pairs, k)) for p in pairs]
-    tx = [np.zeros((p.n_pairs, k)) for p in pairs]
-    tc = [np.zeros((p.n_pairs, k)) for p in pairs]
     # Without missing values the denominators and counts are the same for every variable: one
-    # column each, broadcast at the end.
+    # column each, a read-only broadcast view at the end (see ``shared_column``: the variance
+    # kernels then read one column, not k); per variable only once a chunk needs it.
+    tx: list[np.ndarray] = []
+    tc: list[np.ndarray] = []
     tx1 = [np.zeros(p.n_pairs) for p in pairs]
     tc1 = [np.zeros(p.n_pairs) for p in pairs]
     # Second moments and missing counts per cell (a small, cache-resident output).
     wyy, wxy, wxx, pw, n_missing = (np.zeros((n_cells, k)) for _ in range(5))
     for start, stop, rows, y, x, valid in _chunks(variables, dom_rows, n_dom, chunk, func):
         valid_f = None if valid is None else valid.astype(np.float64)
+        if (x is not None or valid_f is not None) and not tx:
+            tx = [np.zeros((p.n_pairs, k)) for p in pairs]
+            tc = [np.zeros((p.n_pairs, k)) for p in pairs]
         wd = w[rows]
         c = cell[rows]
         present = None if all_positive else (wd > 0).astype(np.float64)
@@ -252,9 +261,13 @@ def _sum_rows(design: Design, variables: Variables, cell: np.ndarray,
             n_missing += segment_sum(c, 1.0 - valid_f, n_cells, fr)
         y *= y  # now y^2, in place
         wyy += by_cell @ y
-    for s in range(n_stages):
-        tx[s] += tx1[s][:, None]
-        tc[s] += tc1[s][:, None]
+    if not tx:
+        tx = [np.broadcast_to(t[:, None], (t.size, k)) for t in tx1]
+        tc = [np.broadcast_to(t[:, None], (t.size, k)) for t in tc1]
+    else:
+        for s in range(n_stages):
+            tx[s] += tx1[s][:, None]
+            tc[s] += tc1[s][:, None]
     return {"ty": ty, "tx": tx, "tc": tc, "wyy": wyy, "wxy": wxy, "wxx": wxx, "pw": pw,
             "n_missing": n_missing}
 

@@ -73,8 +73,13 @@ class LinearisedTotals:
             return st.ty
         cell = st.pairs.cell
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = (st.ty - self.estimate[cell] * st.tx) / self.denominator[cell]
-        return np.where(np.isfinite(z), z, 0.0)
+            # (ty - R tx) / X in place: a few (pairs x variables) passes fewer
+            z = np.take(self.estimate, cell, axis=0)
+            z *= st.tx
+            np.subtract(st.ty, z, out=z)
+            z /= np.take(self.denominator, cell, axis=0)
+        np.copyto(z, 0.0, where=~np.isfinite(z))
+        return z
 
     def linearised_scores(self, s_y: np.ndarray, s_x: np.ndarray) -> np.ndarray:
         """The same linearisation applied to sums from :attr:`cross_sums`, (p, n_cells, k)."""

@@ -30,6 +30,7 @@ __all__ = [
     "domain_df",
     "segment_sum",
     "segment_summer",
+    "shared_column",
     "sparse_pairs",
     "stage_covariance",
     "stage_variance",
@@ -116,9 +117,21 @@ def segment_summer(index: np.ndarray, n_bins: int, weights: np.ndarray | None = 
     def summed(values: np.ndarray) -> np.ndarray:
         if matrix is None:
             return np.zeros((n_bins, values.shape[1]))
+        one = shared_column(values)
+        if one is not None:  # every column the same: summed once
+            return np.repeat(summed(np.ascontiguousarray(one)), values.shape[1], axis=1)
         return np.asarray(matrix @ np.ascontiguousarray(values, dtype=np.float64))
 
     return summed
+
+
+def shared_column(values: np.ndarray) -> np.ndarray | None:
+    """The column, shape (m, 1), of (m, k) ``values`` whose k columns are one array (a
+    broadcast view: the denominators and counts of variables without missing values), or
+    None. Whatever is computed column by column is then computed once, to the same bits."""
+    if values.ndim == 2 and values.shape[1] > 1 and values.strides[1] == 0:
+        return values[:, :1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -238,12 +251,18 @@ def _sums_of_squares(by_group: Callable[[np.ndarray], np.ndarray], group: np.nda
     every (group, variable); with ``empty_is_zero`` the pairs without a row are counted among
     the absent units instead of summed."""
     mean = s1 / n_g[:, None]
-    dev = totals - mean[group]
-    has_rows = (counts > 0).astype(np.float64)
+    dev = np.take(mean, group, axis=0)
+    np.subtract(totals, dev, out=dev)
+    one = shared_column(counts)
+    has_rows = ((counts if one is None else one) > 0).astype(np.float64)
     present = by_group(has_rows)
+    if one is not None:
+        present = np.repeat(present, counts.shape[1], axis=1)
     if empty_is_zero:
-        dev *= has_rows
-        return by_group(dev * dev) + (n_g[:, None] - present) * mean * mean, present
+        if one is None or not has_rows.all():  # times 1 everywhere changes nothing
+            dev *= has_rows
+        np.square(dev, out=dev)
+        return by_group(dev) + (n_g[:, None] - present) * mean * mean, present
     pairs_present = np.bincount(group, minlength=n_g.shape[0]).astype(np.float64)
     return by_group(dev * dev) + (n_g - pairs_present)[:, None] * mean * mean, present
 
@@ -355,6 +374,9 @@ def domain_df(stage: Stage, pairs: PairIndex, counts: np.ndarray, n_cells: int) 
     of the cell (a value and nonzero weight) minus the strata holding them (R ``degf`` of the
     domain), shape (n_cells, k)."""
     k = counts.shape[1]
+    one = shared_column(counts)
+    if one is not None:  # the same for every variable
+        return np.repeat(domain_df(stage, pairs, one, n_cells), k, axis=1)
     present = (counts > 0).astype(np.float64)
     n_units = segment_sum(pairs.cell, present, n_cells)
     group = stage.parent[pairs.unit] * n_cells + pairs.cell
