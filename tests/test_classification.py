@@ -336,6 +336,43 @@ def test_indicator_table_has_four_delphi_lists_with_their_evidence() -> None:
         ("weak", "weak")}
 
 
+def test_issue13_item6_deception_about_location_or_employer_is_a_grade_range() -> None:
+    """Issue 13, item 6. ILO/EC (2009), Operational indicators of trafficking in human beings,
+    adults, labour exploitation, deceptive recruitment: deception about the location or the
+    employer is strong, about wages, conditions or housing medium; ``inv_rec_deceived_terms``
+    covers both, so it is graded M-S (before: M). Worked by hand with the Delphi patterns
+    (2 S; 1 S + 1 M/W; 3 M; 2 M + 1 W): terms + travel (M) is M+M (not positive) at the lower
+    grade and S+M (positive) at the upper: undetermined (before: not positive); with education
+    (W) added, M+M+W is positive at either grade; terms alone is S at most: not positive."""
+    rows = [{"inv_rec_deceived_terms": 1.0, "dec_rec_travel": 1.0},
+            {"inv_rec_deceived_terms": 1.0, "dec_rec_travel": 1.0, "dec_rec_education": 1.0},
+            {"inv_rec_deceived_terms": 1.0}]
+    members = ["inv_rec_deceived_nature", "inv_rec_deceived_terms", "inv_rec_marriage_promise",
+               "dec_rec_documents", "dec_rec_travel", "dec_rec_education"]
+    data = pd.DataFrame([{**dict.fromkeys(members, 0.0), **r, "age": 30.0} for r in rows])
+    got = classify(data, trafficking=_dimension("deceptive_recruitment")).to_frame()
+    assert [None if pd.isna(v) else bool(v) for v in got["trafficked"]] == [None, True, False]
+    assert got["trafficked_lower"].tolist() == [False, True, False]
+    assert got["trafficked_upper"].tolist() == [True, True, False]
+
+
+def test_issue13_item6_unconfirmed_sexual_exploitation_lists_are_tagged() -> None:
+    """Issue 13, item 6 ("tag what could not be confirmed"): the ILO/EC (2009) lists for sexual
+    exploitation could not be read, so the indicator table uses the labour lists' grades for
+    them, tagged R with a note saying so; the delphi2009 rule's operational part is tagged R
+    (it rests on those lists and on our own choices: forced labour required, penalties at
+    destination as pen_*__duress_or_leaving), its definition S."""
+    from flestimate.classification import indicator_table
+
+    table = indicator_table()
+    for who in ("adult", "child"):
+        assert table.delphi[f"{who}_sexual"] == table.delphi[f"{who}_labour"]
+        assert table.delphi_evidence[f"{who}_sexual"]["evidence"] == "R"
+        assert table.delphi_evidence[f"{who}_sexual"]["note"].startswith("Not confirmed: ")
+        assert table.delphi_evidence[f"{who}_labour"]["evidence"] == "S"
+    assert dict(load_rules("delphi2009").evidence) == {"definition": "S", "operational": "R"}
+
+
 # -- ICLS 2018: one fact serves one condition (item 9) -------------------------------------------
 @pytest.mark.parametrize(
     ("facts", "expected"),
@@ -364,7 +401,7 @@ def test_builtin_rules_tag_definition_and_operational_rule_apart() -> None:
     tags = {name: dict(load_rules(name).evidence) for name in builtin_rules()}
     assert tags == {
         "child2018": {"definition": "V", "operational": "R"},
-        "delphi2009": {"definition": "S", "operational": "S"},
+        "delphi2009": {"definition": "S", "operational": "R"},
         "htshtc2012_dimension": {"definition": "R", "operational": "R"},
         "htshtc2012_strong": {"definition": "R", "operational": "R"},
         "icls2018": {"definition": "V", "operational": "R"},

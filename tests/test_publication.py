@@ -120,6 +120,16 @@ def test_excel_notes_and_provenance_cells(report: PrevalenceReport, book: Any) -
     assert not any(isinstance(v, str) and v[:1] in "{[" for v in prov.values())
 
 
+def test_issue13_item10_excel_states_the_reference_period(book: Any) -> None:
+    """Issue 13, item 10: the module spec's reference period (``reference_period: last 10
+    years`` in the built-in moldova-2008-synthetic spec) heads the workbook's notes (its title,
+    as in the text and HTML headers) and is a provenance cell."""
+    notes = {r[0]: r[1] for r in book["notes"].iter_rows(min_row=2, values_only=True)}
+    assert notes["Title"].endswith("; reference period: last 10 years")
+    prov = {r[0]: r[1] for r in book["provenance"].iter_rows(min_row=2, values_only=True)}
+    assert prov["reference_period"] == "last 10 years"
+
+
 # -- text -------------------------------------------------------------------------------------
 def test_text_table_one_rule(report: PrevalenceReport) -> None:
     text = repr(report)
