@@ -373,6 +373,69 @@ def test_issue13_item6_unconfirmed_sexual_exploitation_lists_are_tagged() -> Non
     assert dict(load_rules("delphi2009").evidence) == {"definition": "S", "operational": "R"}
 
 
+def _six_respondents() -> pd.DataFrame:
+    """2 adults in commercial sex, 3 adults in construction, 1 child in construction."""
+    rows = [person(age=a, **FL) for a in (25.0, 31.0, 40.0, 45.0, 52.0, 15.0)]
+    return frame(*rows).assign(sector=["commercial_sex"] * 2 + ["construction"] * 4)
+
+
+def test_issue13_item6_provenance_counts_respondents_per_delphi_list() -> None:
+    """Issue 13, item 6: the provenance says, per Delphi list, how many respondents were graded
+    with it and its evidence tag. Reference: hand count of the six respondents (age, sector)
+    against ILO/EC (2009)'s choice of list and the tags of indicators.yaml (labour lists S,
+    sexual-exploitation lists R); one UNCONFIRMED_GRADES warning names the R list used."""
+    with pytest.warns(FlestimateWarning) as caught:
+        got = classify(_six_respondents(), trafficking="delphi2009")
+    lists = got.provenance["delphi_lists"]
+    assert {k: (v["respondents"], v["evidence"]) for k, v in lists.items()} == {
+        "adult_labour": (3, "S"), "adult_sexual": (2, "R"),
+        "child_labour": (1, "S"), "child_sexual": (0, "R")}
+    assert lists["adult_sexual"]["note"].startswith("Not confirmed: ")
+    unconfirmed = [w.message for w in caught
+                   if getattr(w.message, "code", None) == "UNCONFIRMED_GRADES"]
+    assert [str(m) for m in unconfirmed] == [
+        "[UNCONFIRMED_GRADES] graded with a Delphi list tagged R, not confirmed against the "
+        "published ILO/EC (2009) lists (see its note): adult_sexual: 2 respondents (see "
+        "provenance['delphi_lists'] and indicator_table().delphi_evidence)"]
+    assert got.to_dict()["provenance"]["delphi_lists"]["adult_sexual"]["respondents"] == 2
+
+
+def test_delphi_lists_count_unknown_age_and_sector_under_every_list_that_may_grade() -> None:
+    """An unknown sector takes both lists, an unknown age both ages (as the three-valued
+    evaluation does), so the counts add to more than the respondents. Reference: hand count
+    (1 adult, unknown sector; 1 unknown age, construction)."""
+    data = frame(person(**FL), person(age=NA, **FL)).assign(sector=[None, "construction"])
+    with pytest.warns(FlestimateWarning, match=r"adult_sexual: 1 respondent \("):
+        got = classify(data, trafficking="delphi2009")
+    assert {k: v["respondents"] for k, v in got.provenance["delphi_lists"].items()} == {
+        "adult_labour": 2, "adult_sexual": 1, "child_labour": 1, "child_sexual": 0}
+
+
+def test_no_delphi_lists_without_delphi_grading() -> None:
+    """seed2007 grades no Delphi dimension: no `delphi_lists` key and no UNCONFIRMED_GRADES
+    warning, with commercial sex in the data. Reference: the rule files."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = classify(_six_respondents())
+    assert "delphi_lists" not in got.provenance
+
+
+def test_no_unconfirmed_warning_without_an_r_list_in_use() -> None:
+    """Only labour-exploitation respondents: the R lists grade nobody, so they are counted
+    (0) but not warned about. Reference: hand count."""
+    import warnings
+
+    data = _six_respondents().assign(sector="construction")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = classify(data, trafficking="delphi2009")
+    assert [getattr(w.message, "code", None) for w in caught] == ["MISSING_ITEMS"]
+    assert got.provenance["delphi_lists"]["adult_sexual"]["respondents"] == 0
+    assert got.provenance["delphi_lists"]["adult_labour"]["respondents"] == 5
+
+
 # -- ICLS 2018: one fact serves one condition (item 9) -------------------------------------------
 @pytest.mark.parametrize(
     ("facts", "expected"),

@@ -33,6 +33,7 @@ from flestimate.classification._evaluate import (
     Pair,
     Select,
     bounds_to_values,
+    delphi_list_counts,
 )
 from flestimate.classification._rules import FORMS, RuleSet, builtin_rules, load_rules
 from flestimate.errors import ArgumentError, ArgumentTypeError, DataError
@@ -602,9 +603,9 @@ def classify(frame: Any, forced_labour: RuleArg = "icls2018", trafficking: RuleA
     Warns
     -----
     FlestimateWarning
-        ``MISSING_ITEMS`` when a rule needs something the data do not measure at all (an
-        indicator kind, a Delphi dimension, a context column): the respondents it would decide
-        are undetermined, never counted as "no".
+        ``MISSING_ITEMS`` when a rule needs what the data do not measure at all (an indicator
+        kind, Delphi dimension or context column): undetermined, never "no". ``UNCONFIRMED_GRADES``
+        when a Delphi list tagged R graded someone (``provenance["delphi_lists"]`` counts them).
 
     Notes
     -----
@@ -629,7 +630,7 @@ def classify(frame: Any, forced_labour: RuleArg = "icls2018", trafficking: RuleA
     not_measured = _not_measured(ctx, rules, is_child, pairs["forced_labour"])
     provenance = _provenance(ctx, rules, table, ind, not_measured, {
         "plain_penalties": plain_penalties, "reference_period": reference_period,
-        "child_age": child_age, "parent_link": link}, len(data))
+        "child_age": child_age, "parent_link": link, **_graded_lists(ctx, is_child)}, len(data))
     return Classification(data, ind, pairs, rules, table, is_child, forms, form_case, provenance)
 
 
@@ -734,6 +735,22 @@ def _not_measured(ctx: Context, rules: Mapping[str, RuleSet], is_child: Pair,
             + " (map the items in the spec's indicators, the columns in its context section)",
             "MISSING_ITEMS")
     return out
+
+
+def _graded_lists(ctx: Context, is_child: Pair) -> dict[str, Any]:
+    """``{"delphi_lists": ...}`` when a rule graded Delphi dimensions (nothing otherwise); one
+    UNCONFIRMED_GRADES warning names the lists tagged R that graded someone."""
+    lists = delphi_list_counts(ctx, is_child)
+    unconfirmed = {k: v["respondents"] for k, v in lists.items()
+                   if v["evidence"] == "R" and v["respondents"]}
+    if unconfirmed:
+        warn_caller(
+            "graded with a Delphi list tagged R, not confirmed against the published ILO/EC "
+            "(2009) lists (see its note): " + "; ".join(
+                f"{k}: {n} respondent{'s' if n != 1 else ''}" for k, n in unconfirmed.items())
+            + " (see provenance['delphi_lists'] and indicator_table().delphi_evidence)",
+            "UNCONFIRMED_GRADES")
+    return {"delphi_lists": lists} if lists else {}
 
 
 def _switch(is_child: Pair, adult: Pair, child: Pair) -> Pair:

@@ -62,8 +62,8 @@ class Context:
 
     ``branch`` (``adult``/``child``) chooses the Delphi lists; ``sector`` codes each
     respondent's Delphi list by sector (0 labour, 1 sexual, 2 both, 3 unknown). ``used``,
-    ``not_measured`` and ``dimension_unknown`` collect what the evaluation met, for the
-    provenance."""
+    ``not_measured``, ``dimension_unknown`` and ``graded_branches`` (the branches in which a
+    Delphi dimension was graded) collect what the evaluation met, for the provenance."""
 
     frame: pd.DataFrame
     lower: dict[str, np.ndarray]
@@ -76,6 +76,7 @@ class Context:
     used: set[str] = field(default_factory=set)
     not_measured: dict[str, set[str]] = field(default_factory=dict)
     dimension_unknown: set[str] = field(default_factory=set)
+    graded_branches: set[str] = field(default_factory=set)
 
     @property
     def n(self) -> int:
@@ -299,6 +300,7 @@ class Graded(Expr):
         sector: labour or sexual exploitation; both lists for mixed work (positive under
         either); for an unknown sector, positive under both for the lower bound and under
         either for the upper."""
+        ctx.graded_branches.add(ctx.branch)
         labour = self._one_list(ctx, f"{ctx.branch}_labour")
         sexual = self._one_list(ctx, f"{ctx.branch}_sexual")
         sector = ctx.sector if ctx.sector is not None else np.full(ctx.n, 3, dtype=np.int8)
@@ -362,6 +364,38 @@ class Named(Expr):
 
     def children(self) -> tuple[Expr, ...]:
         return (self.expr,)
+
+
+def delphi_list_counts(ctx: Context, is_child: Pair) -> dict[str, dict[str, Any]]:
+    """Per Delphi list used, how many respondents were graded with it and its evidence tag
+    (and note): ``{list: {"respondents", "evidence"[, "note"]}}``, empty when no rule graded a
+    Delphi dimension.
+
+    Notes
+    -----
+    As :meth:`Graded.evaluate` and the switch by age choose them: the adults' lists serve
+    respondents not known to be children (adults and unknown age), the children's lists those
+    who may be children; the labour list serves sectors other than ``commercial_sex`` (with
+    unknown and mixed), the sexual list ``commercial_sex``, mixed and unknown sectors. A
+    respondent of unknown age or of mixed or unknown sector is counted under every list that
+    may grade them, so the counts can add up to more than the respondents. Reference: ILO/EC
+    (2009), *Operational indicators of trafficking in human beings* (four lists).
+    """
+    sector = ctx.sector if ctx.sector is not None else np.full(ctx.n, 3, dtype=np.int8)
+    ages = {"adult": ~is_child[0], "child": is_child[1]}
+    sectors = {"labour": sector != 1, "sexual": sector != 0}
+    out: dict[str, dict[str, Any]] = {}
+    for branch in sorted(ctx.graded_branches):  # at most two branches x two sectors
+        for kind, in_sector in sectors.items():
+            name = f"{branch}_{kind}"
+            info = ctx.table.delphi_evidence.get(name, {})
+            entry: dict[str, Any] = {
+                "respondents": int(np.count_nonzero(ages[branch] & in_sector)),
+                "evidence": info.get("evidence", "")}
+            if info.get("note"):
+                entry["note"] = info["note"]
+            out[name] = entry
+    return out
 
 
 def bounds_to_values(lo: np.ndarray, hi: np.ndarray) -> Any:
