@@ -207,6 +207,45 @@ def test_item_profiles_recover_probabilities_that_differ_by_sector() -> None:
     np.testing.assert_array_equal(plain.fit.theta_profile[:, 0], plain.fit.theta)
 
 
+def test_grouped_sectors_share_one_profile_and_keep_their_own_level() -> None:
+    """Sectors c and d (5% of the rows each) both have items 0-3 yes with probability 0.95 in
+    the second class (0.6 in a and b, 0.05 in the first class); grouped by ``profile_groups``
+    ({"d": "c"}) they share one item profile, estimated from both (within 0.03 of 0.95: 1,200
+    cases of the second class, binomial se 0.01), while the sector itself keeps four levels.
+    A row whose sector is missing is drawn a level, not a profile: among those of the second
+    class with items 0-3 all yes, Bayes' rule gives c or d with probability
+    0.1 * 0.95^4 / (0.1 * 0.95^4 + 0.9 * 0.6^4) = 0.40 (hand computation), split evenly
+    between them (each 0.20, their shares being equal)."""
+    rng = np.random.default_rng(12)
+    n = 40_000
+    y, sector, z = _sector_items(rng, n, 0.3)
+    frame = pd.DataFrame(y, columns=[f"inv_x{i}" for i in range(8)])
+    half = rng.random(n) < 0.5
+    frame["sector"] = np.where(sector == 2, np.where(half, "c", "d"),
+                               np.array(["a", "b", "c"], dtype=object)[sector]).astype(object)
+    lost = rng.random(n) < 0.10
+    frame.loc[lost, "sector"] = None
+    items = [c for c in frame.columns if c.startswith("inv_")]
+    model = fit_model(frame, items=items, categorical=["sector"], profile="sector",
+                      profile_groups={"d": "c"})
+    levels = dict(model.categorical)["sector"]
+    assert levels == ("a", "b", "c", "d")
+    assert model.level_profile is not None
+    lp = model.level_profile.tolist()
+    assert lp[2] == lp[3] and len({lp[0], lp[1], lp[2]}) == 3
+    assert model.patterns.n_profiles == 4  # a, b, c and d together, missing
+    upper = int(np.argmax(model.fit.theta[0, 0]))
+    np.testing.assert_allclose(model.fit.theta_profile[0, lp[2], :4, upper], 0.95, atol=0.03)
+    comp = model.complete(np.arange(n), 20, seed_sequence(4, "grouped"))
+    drawn = comp.categorical["sector"]
+    all_yes = lost & (y[:, :4] == 1).all(axis=1) & (y[:, 4:7] == 1).sum(axis=1).astype(bool)
+    sub = drawn[:, all_yes & z]
+    assert abs(np.isin(sub, ["c", "d"]).mean() - 0.40) < 0.06
+    assert abs((sub == "c").mean() - (sub == "d").mean()) < 0.06
+    known = ~lost
+    assert (drawn[:, known] == frame["sector"].to_numpy(dtype=object)[known]).all()
+
+
 def test_a_missing_sector_is_drawn_with_the_class_from_the_answers() -> None:
     """Simulated as above (items 0-3 yes with probability 0.95 in sector c of the second class,
     0.6 elsewhere in it, 0.05 in the first), the sector missing for 10% of the rows at random.
@@ -228,7 +267,10 @@ def test_a_missing_sector_is_drawn_with_the_class_from_the_answers() -> None:
     frame.loc[miss_item, "inv_x7"] = np.nan
     items = [c for c in frame.columns if c.startswith("inv_")]
     model = fit_model(frame, items=items, categorical=["sector"], profile="sector")
-    assert model.profile_level is not None and sorted(model.profile_level.tolist()) == [-1, 0, 1, 2]
+    # levels a, b, c have a profile each, none of them the missing value's
+    assert model.level_profile is not None and len(set(model.level_profile.tolist())) == 3
+    missing_profile = model.patterns.profile[model.patterns.inverse[np.flatnonzero(lost)[0]]]
+    assert missing_profile not in model.level_profile.tolist()
     rows = np.arange(n)
     comp = model.complete(rows, 20, seed_sequence(3, "joint"))
     drawn = comp.categorical["sector"]  # (M, n)

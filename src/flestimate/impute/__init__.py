@@ -16,7 +16,7 @@ multiple imputation, Rubin 1987, ch. 4), all at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,9 +115,9 @@ class ImputationModel:
     missing_items: np.ndarray  # (n_respondents, J) the binary cells to impute
     missing_categories: np.ndarray  # (n_respondents, C)
     profile: str | None = None
-    #: The categorical level (code) of every item profile, -1 for the profile of a missing
-    #: value; None when the profile variable is not a categorical item.
-    profile_level: np.ndarray | None = None
+    #: The item profile of every level (code) of the profile variable; None when the profile
+    #: variable is not a categorical item. Levels grouped by ``profile_groups`` share one.
+    level_profile: np.ndarray | None = None
 
     @property
     def classes(self) -> int:
@@ -138,36 +138,37 @@ class ImputationModel:
 
     def _joint_profiles(self, up: np.ndarray, resp: np.ndarray, refit: _model.LatentClassFit,
                         log_share: np.ndarray, rng: np.random.Generator
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """Class and profile drawn together for the rows (patterns ``up``, respondent positions
         ``resp``) whose profile variable is missing.
 
         Drawn apart, such a row would get its sector from its class's distribution and its
         missing answers from the class's average profile: the association between the sector
         and the answers (deception and confinement with sex work) would be lost for it. Here
-        ``P(k, h | answers) ~ pi_k phi_k(h) P(answers | k, h)`` over the classes ``k`` and the
-        profiles ``h`` of an observed sector; returns (rows, classes (M, r), profiles (M, r)).
+        ``P(k, l | answers) ~ pi_k phi_k(l) P(answers | k, h(l))`` over the classes ``k`` and
+        the levels ``l`` of the sector, ``h(l)`` the level's item profile; returns (rows,
+        classes (M, r), profiles (M, r), levels (M, r)).
         """
-        if self.profile_level is None:
+        if self.level_profile is None or self.level_profile.size == 0:
             return None
         c_prof = [name for name, _ in self.categorical].index(str(self.profile))
         rows_p = np.flatnonzero(self.missing_categories[resp, c_prof])
-        real = np.flatnonzero(self.profile_level >= 0)
-        if rows_p.size == 0 or real.size == 0:
+        if rows_p.size == 0:
             return None
         pat = self.patterns
         u = up[rows_p]
         levels = [lv[u] for lv in pat.levels]
+        own, of_level = np.unique(self.level_profile, return_inverse=True)
         ll = np.stack([_model.item_loglik(pat.yes[u], pat.no[u], levels, refit,
-                                          np.full(u.size, h)) for h in real],
-                      axis=-1)  # (M, r, K, H) - a loop over the few sectors
+                                          np.full(u.size, h)) for h in own.tolist()],
+                      axis=-1)[..., of_level]  # (M, r, K, L) - a loop over the few profiles
         with np.errstate(divide="ignore"):
-            log_phi = np.log(refit.phi[c_prof][:, self.profile_level[real], :])  # (M, H, K)
+            log_phi = np.log(refit.phi[c_prof])  # (M, L, K)
         ll += log_share[:, pat.group[u], :, None] + log_phi.transpose(0, 2, 1)[:, None]
-        m, r, k, h = ll.shape
-        pick = _model.draw_classes(ll.reshape(m, r, k * h), np.zeros((m, r, k * h)),
+        m, r, k, n_lev = ll.shape
+        pick = _model.draw_classes(ll.reshape(m, r, k * n_lev), np.zeros((m, r, k * n_lev)),
                                    rng.random((m, r)))
-        return rows_p, pick // h, real[pick % h]
+        return rows_p, pick // n_lev, self.level_profile[pick % n_lev], pick % n_lev
 
     def complete(self, rows: np.ndarray, imputations: int, seed: np.random.SeedSequence,
                  delta: float = 0.0, max_iter: int = 200, tol: float = 1e-6
@@ -241,7 +242,7 @@ class ImputationModel:
     def _draw_classes(self, up: np.ndarray, resp: np.ndarray, refit: _model.LatentClassFit,
                       log_share: np.ndarray, rng: np.random.Generator
                       ) -> tuple[np.ndarray, np.ndarray,
-                                 tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+                                 tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]:
         """Every row's class from its posterior given its answers, and its item profile (drawn
         with the class where the profile variable is missing: :meth:`_joint_profiles`);
         returns the classes (M, r), the profiles (M, r) and the joint draws."""
@@ -255,7 +256,7 @@ class ImputationModel:
         prof_m = np.broadcast_to(prof, (m, up.size))
         own = self._joint_profiles(up, resp, refit, log_share, rng)
         if own is not None:  # the rows whose profile variable is missing
-            rows_p, z_p, h_p = own
+            rows_p, z_p, h_p, _ = own
             z[:, rows_p] = z_p
             prof_m = prof_m.copy()
             prof_m[:, rows_p] = h_p
@@ -278,7 +279,7 @@ class ImputationModel:
         out[:, chunk.start + r_idx, j_idx] = (rng.random(p.shape) < p).astype(np.float64)
 
     def _draw_categorical(self, chunk: slice, up: np.ndarray, resp: np.ndarray, z: np.ndarray,
-                          own: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                          own: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
                           refit: _model.LatentClassFit, rng: np.random.Generator,
                           cats: dict[str, np.ndarray]) -> None:
         """The missing categorical cells from their drawn class's distribution (the profile
@@ -293,8 +294,7 @@ class ImputationModel:
             pick = (rng.random((m, rows_c.size))[..., None] > cdf).sum(axis=2)
             code[:, rows_c] = np.minimum(pick, len(levels) - 1)
             if own is not None and name == self.profile:
-                assert self.profile_level is not None
-                code[:, own[0]] = self.profile_level[own[2]]
+                code[:, own[0]] = own[3]
             values = np.asarray([*levels, None], dtype=object)  # code -1: None
             cats[name][:, chunk] = values[code]
 
@@ -314,7 +314,8 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
               evidence: pd.DataFrame | None = None,
               covariates: pd.DataFrame | None = None, respondents: np.ndarray | None = None,
               sensitive: Sequence[str] = (), classes: int = 2,
-              profile: str | None = None, max_iter: int = 1000) -> ImputationModel:
+              profile: str | None = None, profile_groups: Mapping[Any, Any] | None = None,
+              max_iter: int = 1000) -> ImputationModel:
     """Fit the latent class imputation model on the respondents of ``frame``.
 
     Parameters
@@ -340,6 +341,11 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
         their own probabilities in each class, shrunk towards the class's (item profiles:
         exploitation in commercial sex is not exploitation on a building site); a missing value
         is a level of its own.
+    profile_groups : mapping, optional
+        Values of the profile variable that share the item profile of another value
+        (``{"commercial_sex_and_other": "commercial_sex"}``): a profile learns from every
+        respondent of its values, so a rare value with answers like another's is not left to
+        a handful of respondents (whose probabilities are shrunk towards the class's).
     max_iter : int
 
     Returns
@@ -363,7 +369,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     binary_all, ev_cols = _with_evidence(binary, evidence, pos)
     cat_codes, cat_levels, not_cat = _categorical_codes(frame, categorical, pos)
     cov, cov_levels, cov_names = _covariate_codes(covariates, pos)
-    prof, profile_level = _profile_codes(frame, profile, pos, cat_levels)
+    prof, level_profile = _profile_codes(frame, profile, pos, cat_levels, profile_groups)
     pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
                           tuple(cov_levels), prof)
     fit = _model.fit(pat, int(classes), max_iter=max_iter)
@@ -375,7 +381,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
                     else np.zeros((pos.size, 0), dtype=bool))
     return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
                            cov_names, (*not_imputed, *not_cat), sens_mask, pat, fit, pos,
-                           missing_items, missing_cats, profile, profile_level)
+                           missing_items, missing_cats, profile, level_profile)
 
 
 def _check_fit_arguments(frame: Any, classes: Any) -> None:
@@ -454,22 +460,28 @@ def _covariate_codes(covariates: pd.DataFrame | None, pos: np.ndarray
 
 
 def _profile_codes(frame: pd.DataFrame, profile: str | None, pos: np.ndarray,
-                   cat_levels: list[tuple[str, tuple[Any, ...]]]
+                   cat_levels: list[tuple[str, tuple[Any, ...]]],
+                   groups: Mapping[Any, Any] | None = None
                    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The respondents' item profiles (codes of the profile variable, missing a profile of
-    its own) and, when the profile variable is a categorical item, each profile's level."""
+    """The respondents' item profiles (codes of the profile variable's values, ``groups``
+    applied, missing a profile of its own) and, when the profile variable is a categorical
+    item, the profile of each of its levels."""
     if profile is None:
         return None, None
-    prof_codes, prof_values = pd.factorize(frame[profile].iloc[pos].astype(object),
-                                           use_na_sentinel=False, sort=False)
+    values = frame[profile].iloc[pos].astype(object)
+    groups = dict(groups or {})
+    if groups:
+        values = values.replace(groups)
+    prof_codes, prof_values = pd.factorize(values, use_na_sentinel=False, sort=False)
     prof = np.asarray(prof_codes, dtype=np.int64)
     names = [name for name, _ in cat_levels]
     if profile not in names:
         return prof, None
-    cat = cat_levels[names.index(profile)][1]
-    profile_level = np.array([-1 if pd.isna(v) else cat.index(v)
-                              for v in prof_values], dtype=np.int64)
-    return prof, profile_level
+    code_of = {v: i for i, v in enumerate(prof_values.tolist()) if not pd.isna(v)}
+    # every level was observed among the respondents, so its (grouped) value has a profile
+    level_profile = np.array([code_of[groups.get(v, v)]
+                              for v in cat_levels[names.index(profile)][1]], dtype=np.int64)
+    return prof, level_profile
 
 
 def _sensitive_mask(used: list[str], sensitive: Sequence[str], n_evidence: int) -> np.ndarray:

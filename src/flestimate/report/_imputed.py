@@ -39,6 +39,11 @@ _BINARY_CONTEXT = ("moved", "worked", "work_with_parents")
 #: The item profiles of the imputation model: the answers' probabilities differ by sector
 #: within a class (the form of exploitation is read from the sector).
 PROFILE = "sector"
+#: Sectors that share an item profile: commercial sex alone and with other work are the same
+#: exploitation as far as the answers go (ILO/EC 2009 grade sexual exploitation with lists of
+#: their own), and each is a handful of respondents in a survey: apart, their profiles would
+#: be shrunk to the class's, which under-imputes deception and confinement there.
+PROFILE_GROUPS = {"commercial_sex_and_other": "commercial_sex"}
 #: Default weighting classes of the unit non-response adjustment (``strata``: the design's).
 NONRESPONSE_CLASSES = ("strata", "sex", "migrant_status", "proxy")
 #: The point classes every completion gives (the ``prevalence`` table's indicators).
@@ -180,7 +185,8 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
             cov[m] = frame[m].to_numpy(dtype=object)[positions]
     model = fit_model(mf, items=[*indicators, *ctx_binary], categorical=ctx_cat,
                       evidence=_filter_evidence(mapped), covariates=cov, respondents=observed_any,
-                      classes=classes, profile=PROFILE if PROFILE in mf.columns else None)
+                      classes=classes, profile=PROFILE if PROFILE in mf.columns else None,
+                      profile_groups=PROFILE_GROUPS)
     # the rows whose class a completion can change, and the members of their households (the
     # child rule links children to their parents' classes)
     c = cls.to_frame()
