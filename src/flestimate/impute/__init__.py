@@ -468,12 +468,14 @@ def _profile_codes(frame: pd.DataFrame, profile: str | None, pos: np.ndarray,
     item, the profile of each of its levels."""
     if profile is None:
         return None, None
-    values = frame[profile].iloc[pos].astype(object)
-    groups = dict(groups or {})
-    if groups:
-        values = values.replace(groups)
-    prof_codes, prof_values = pd.factorize(values, use_na_sentinel=False, sort=False)
+    prof_codes, prof_values = pd.factorize(frame[profile].iloc[pos].astype(object),
+                                           use_na_sentinel=False, sort=False)
     prof = np.asarray(prof_codes, dtype=np.int64)
+    groups = dict(groups or {})
+    if groups:  # the grouped values of the few distinct ones, then their codes per row
+        grouped = pd.Series([groups.get(v, v) for v in prof_values.tolist()], dtype=object)
+        recode, prof_values = pd.factorize(grouped, use_na_sentinel=False, sort=False)
+        prof = np.asarray(recode, dtype=np.int64)[prof]
     names = [name for name, _ in cat_levels]
     if profile not in names:
         return prof, None
