@@ -29,6 +29,7 @@ def forms():  # type: ignore[no-untyped-def]
     spec.loader.exec_module(module)
     yield module
     sys.modules.pop("missing_forms", None)
+    sys.path.remove(str(SCRIPT.parent))
 
 
 def test_trafficked_probability_by_hand(forms) -> None:  # type: ignore[no-untyped-def]
