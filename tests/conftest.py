@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,25 @@ settings.register_profile("flestimate", derandomize=True, deadline=None)
 settings.load_profile("flestimate")
 
 DATA = Path(__file__).parent / "reference" / "data"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_script(filename: str, alias: str) -> Iterator[ModuleType]:
+    """Import ``benchmarks/<filename>`` as module ``alias`` (the benchmarks are scripts, not a
+    package; their directory is on the path while the module is in use, for their own imports
+    of each other) and remove both afterwards: ``yield from`` it in a module fixture."""
+    spec = importlib.util.spec_from_file_location(alias, BENCHMARKS / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    saved = list(sys.path)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(alias, None)
+        sys.path[:] = saved
 
 
 @pytest.fixture(scope="session")

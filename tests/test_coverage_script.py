@@ -8,26 +8,20 @@ that the mean of the national estimates is near the truth.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import benchmark_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py"
 
 
 @pytest.fixture(scope="module")
 def coverage():
-    spec = importlib.util.spec_from_file_location("coverage_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coverage_study"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("coverage_study", None)
+    yield from benchmark_script(SCRIPT.name, "coverage_study")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ gives fewer than 24 of 30 with probability 0.2%).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import benchmark_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "hidden.py"
 FIELDS = {"study", "scenario", "estimator", "target", "truth", "estimate", "se", "ci_low",
@@ -26,13 +26,7 @@ FIELDS = {"study", "scenario", "estimator", "target", "truth", "estimate", "se",
 
 @pytest.fixture(scope="module")
 def study():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("hidden_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hidden_study"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("hidden_study", None)
+    yield from benchmark_script(SCRIPT.name, "hidden_study")
 
 
 def test_two_samples_end_to_end(study) -> None:  # type: ignore[no-untyped-def]

@@ -9,27 +9,19 @@ coercive recruitment, B recruitment penalties, I other involuntariness, C penalt
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import benchmark_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "missing_forms.py"
 
 
 @pytest.fixture(scope="module")
 def forms():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("missing_forms", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["missing_forms"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("missing_forms", None)
-    sys.path.remove(str(SCRIPT.parent))
+    yield from benchmark_script(SCRIPT.name, "missing_forms")
 
 
 def test_trafficked_probability_by_hand(forms) -> None:  # type: ignore[no-untyped-def]

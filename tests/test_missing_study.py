@@ -24,24 +24,18 @@ fresh samples per style (seeds other than the recorded run's in
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import benchmark_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "missing.py"
 
 
 @pytest.fixture(scope="module")
 def study():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("missing_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["missing_study"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("missing_study", None)
+    yield from benchmark_script(SCRIPT.name, "missing_study")
 
 
 def test_a_few_samples(study) -> None:  # type: ignore[no-untyped-def]
