@@ -11,6 +11,7 @@ on 200 samples where the truth would need thousands. Adults with an observed sec
 others enter with their true form.
 
     python benchmarks/missing_forms.py --style moldova --first 2000 --samples 100 --out f.csv
+    python benchmarks/missing_forms.py --never-asked   # the population's part, no samples
 
 Output: one row per sample, group and form (``imp``, ``oracle``, ``true_w`` weighted counts);
 groups say sex sector or not (``sex``/``oth``/``rest``), recruitment answers all missing or
@@ -141,14 +142,49 @@ def one_sample(style: str, seed: int, imputations: int) -> list[dict[str, object
     return rows
 
 
+def never_asked(style: str) -> dict[str, float]:
+    """What a missing-at-random imputation cannot learn about the state-imposed form, from the
+    shipped population itself (no sampling): the trafficked whose true answers hold no
+    penalty of the filtered block answer the filter "no" (or don't know) in every sample, so
+    their perpetrator is never asked. The best an imputation can give them is the state's
+    share among the exploited who report a penalty (the only ones asked) times their
+    exploited; their true state count may differ by chance. Returns, over the universe (aged
+    15 and over), the counts and the relative bias this leaves in the state-imposed share of
+    the trafficked (``bias``) with an imputation that knows who is exploited."""
+    pop = population(style)
+    mig = pop.persons.iloc[pop.migrants]
+    adult = mig["age"].to_numpy() >= 15
+    block = np.array([it.block == "q8" for it in S.ITEMS])
+    penalty = pop.answers[:, block].any(axis=1)[adult]
+    traf = mig["trafficked"].to_numpy()[adult] == 1
+    expl = mig["exploited"].to_numpy()[adult] == 1
+    state = mig["perpetrator_state"].to_numpy()[adult] == 1
+    cell = traf & ~penalty
+    rate = float(state[expl & penalty].mean())  # what the penalty reporters teach
+    expected = rate * float((cell & expl).sum())
+    return {"trafficked": float(traf.sum()), "state_trafficked": float((traf & state).sum()),
+            "never_asked": float(cell.sum()), "never_asked_exploited": float((cell & expl).sum()),
+            "never_asked_state": float((cell & state).sum()), "rate_asked": rate,
+            "expected_state": expected,
+            "bias": (expected - float((cell & state).sum())) / float((traf & state).sum())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--style", default="moldova")
     ap.add_argument("--first", type=int, default=2000)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--imputations", type=int, default=20)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--never-asked", action="store_true",
+                    help="print what the population's never-asked trafficked leave (no samples)")
     a = ap.parse_args()
+    if a.never_asked:
+        for style in ("moldova", "georgia"):
+            print(style, {k: round(v, 4) for k, v in never_asked(style).items()})
+        return
+    if not a.out:
+        ap.error("--out is required")
     rows = [r for s in range(a.first, a.first + a.samples)
             for r in one_sample(a.style, s, a.imputations)]
     pd.DataFrame(rows).to_csv(a.out, index=False)
