@@ -5,16 +5,17 @@ over the ``M`` completions) is set beside two references with the same adjusted 
 person's true form, and the generator's *conditional expectation* of it given the person's
 true exploited status, sector and observed answers (the items are independent given those in
 the generator, so the probability of being trafficked is a product over the missing items;
-the state is the perpetrator of 4% of the exploited). The expectation removes the noise of
-the few true cases behind a rare form, so that two versions of the imputation model compare
-on 200 samples where the truth would need thousands. Adults with an observed sector only; the
-others enter with their true form.
+the state is the perpetrator of 4% of the exploited); where the sector is missing, averaged
+over the generator's sector given the person's covariates, exploited status and answers. The
+expectation removes the noise of the few true cases behind a rare form, so that two versions
+of the imputation model compare on 200 samples where the truth would need thousands. Adult
+respondents only; the others (children, unit non-respondents) enter with their true form.
 
     python benchmarks/missing_forms.py --style moldova --first 2000 --samples 100 --out f.csv
     python benchmarks/missing_forms.py --never-asked   # the population's part, no samples
 
 Output: one row per sample, group and form (``imp``, ``oracle``, ``true_w`` weighted counts);
-groups say sex sector or not (``sex``/``oth``/``rest``), recruitment answers all missing or
+groups say sex sector or not (``sex``/``oth``; ``msec`` sector missing, ``rest`` the others), recruitment answers all missing or
 not (``recM``/``recO``), the penalty filter yes/no/missing (``fy``/``fn``/``fm``) and the
 true status (``ex``/``nx``: only sums over it compare).
 """
@@ -83,6 +84,46 @@ def trafficked_probability(x: np.ndarray, p: np.ndarray, group: np.ndarray,
     return out
 
 
+def sector_missing_oracle(pop: synthetic.Population, sv: synthetic.SyntheticSurvey,
+                          mf: pd.DataFrame, ids: list[str], x: np.ndarray, ex: np.ndarray,
+                          filter_yes: np.ndarray, p_state: np.ndarray, prob: np.ndarray,
+                          group: np.ndarray) -> np.ndarray:
+    """The forms' conditional expectation (n, 4) of respondents whose sector is missing: the
+    generator's sector given the person's sex, true exploited status (its logit in the
+    sector and the person's other covariates) and observed indicators, then the probability
+    of being trafficked in each sector."""
+    cols = ["destination", "sex", "age", "migrant_status"]
+    pp = pop.persons.iloc[sv.person_rows][cols].reset_index(drop=True)
+    pp[ids] = sv.persons[ids].to_numpy()
+    tp = mf[ids].merge(pp, on=ids, how="left")
+    st = S.STYLES[sv.style]
+    female = tp["sex"].to_numpy() == 2
+    logit = (S.BASE_LOGIT + np.array(st.dest_effect)[tp["destination"].to_numpy().astype(int)]
+             + S.FEMALE_EFFECT * female
+             + S.CURRENT_EFFECT * (tp["migrant_status"].to_numpy() == 2)
+             + S.YOUNG_EFFECT * (tp["age"].to_numpy() < 25))
+    n_sec = len(S.SECTORS)
+    weight = np.zeros((len(mf), n_sec))
+    p_tr = np.zeros((len(mf), n_sec))
+    for lv in range(n_sec):  # nine sectors
+        sexw = int(S.SECTORS[lv] in SEX_SECTORS)
+        p_ex = 1 / (1 + np.exp(-(logit + S.SECTOR_EFFECT[lv])))
+        p = prob[ex, sexw]
+        lik = np.exp(np.nansum(np.where(x == 1, np.log(p), np.where(x == 0, np.log1p(-p), 0.0)),
+                               axis=1))
+        weight[:, lv] = (np.array(S.SECTOR_PROBS)[female.astype(int), lv]
+                         * np.where(ex == 1, p_ex, 1 - p_ex) * lik)
+        p_tr[:, lv] = trafficked_probability(x, p, group, filter_yes)
+    post = weight / weight.sum(axis=1, keepdims=True)
+    base = np.array([1 if s == SEX_SECTORS[0] else 3 if s == SEX_SECTORS[1] else 2
+                     for s in S.SECTORS])
+    out = np.zeros((len(mf), 4))
+    out[:, 0] = (post * p_tr).sum(axis=1) * p_state
+    for f in (1, 2, 3):
+        out[:, f] = (post * p_tr)[:, base == f].sum(axis=1) * (1 - p_state)
+    return out
+
+
 def one_sample(style: str, seed: int, imputations: int) -> list[dict[str, object]]:
     pop = population(style)
     spec = fe.load_spec(SPECS[style])
@@ -124,10 +165,16 @@ def one_sample(style: str, seed: int, imputations: int) -> list[dict[str, object
     for f in (1, 2, 3):
         oracle[:, f] = p_tr * (1 - p_state) * (base == f)
     adult = pd.to_numeric(mf["age"], errors="coerce").to_numpy() >= 18
-    ok = adult & pd.notna(sector) & imp.respondent[pos] & t["exploited"].notna().to_numpy()
-    oracle = np.where(ok[:, None], oracle, true)
+    known = adult & imp.respondent[pos] & t["exploited"].notna().to_numpy()
+    ok = known & pd.notna(sector)
+    no_sector = known & pd.isna(sector)
+    oracle[no_sector] = sector_missing_oracle(pop, sv, mf[no_sector], ids, x[no_sector],
+                                              ex[no_sector], filt[no_sector] == 1,
+                                              p_state[no_sector], prob, group)
+    oracle = np.where((ok | no_sector)[:, None], oracle, true)
     rec_missing = np.isnan(x[:, group <= 1]).all(axis=1)
-    label = pd.Series(np.where(ok, np.where(sex == 1, "sex", "oth"), "rest"))
+    label = pd.Series(np.where(ok, np.where(sex == 1, "sex", "oth"),
+                               np.where(no_sector, "msec", "rest")))
     label = (label + np.where(rec_missing, "_recM", "_recO")
              + np.where(filt == 1, "_fy", np.where(filt == 0, "_fn", "_fm"))
              + np.where(ex == 1, "_ex", "_nx"))

@@ -87,3 +87,51 @@ def test_never_asked_trafficked_of_the_shipped_moldova_population(forms  # type:
     assert got["rate_asked"] == pytest.approx(585 / 14352, rel=1e-12)
     assert got["bias"] == pytest.approx((585 / 14352 * 312 - 9) / 173, rel=1e-12)
     assert got["bias"] == pytest.approx(0.0215, abs=5e-5)
+
+
+def test_sector_missing_expectation_follows_the_generator(forms  # type: ignore[no-untyped-def]
+                                                          ) -> None:
+    """Reference: the generator (``synthetic._population._migration``): men are never in a
+    commercial-sex sector (``SECTOR_PROBS`` 0 for them), so a man whose sector is missing has
+    expectation 0 for commercial sexual exploitation and mixed; with every indicator missing
+    and not exploited, the sector follows SECTOR_PROBS x P(not exploited | sector) by hand,
+    and each row's forms sum to its probability of being trafficked (at most 1)."""
+    import pandas as pd
+
+    from flestimate import synthetic
+    from flestimate.synthetic import _styles as S
+
+    pop = forms.population("moldova")
+    sv = synthetic.draw_sample(pop, seed=2000)
+    ids = list(sv.truth_persons.columns[:2])
+    mf = sv.persons[ids].iloc[:2].copy()
+    names, prob = forms.indicator_probabilities()
+    rows = pop.persons.iloc[sv.person_rows].reset_index(drop=True).iloc[:2]
+    x = np.full((2, len(names)), np.nan)
+    group = np.array([0 if k.startswith("inv_rec") else 1 if k.endswith("__recruitment")
+                      else 3 if (k.startswith("pen_") or k in set(S.ICLS_COERCION)) else 2
+                      for k in names])
+    got = forms.sector_missing_oracle(pop, sv, mf, ids, x, np.array([0, 0]),
+                                      np.array([False, False]), np.zeros(2), prob, group)
+    assert (got >= 0).all() and (got.sum(axis=1) <= 1 + 1e-12).all()
+    st = S.STYLES["moldova"]
+    for i in range(2):
+        r = rows.iloc[i]
+        female = int(r["sex"] == 2)
+        logit = (S.BASE_LOGIT + st.dest_effect[int(r["destination"])] + S.FEMALE_EFFECT * female
+                 + S.CURRENT_EFFECT * (r["migrant_status"] == 2) + S.YOUNG_EFFECT * (r["age"] < 25))
+        w = np.array([S.SECTOR_PROBS[female][lv]
+                      * (1 - 1 / (1 + np.exp(-(logit + S.SECTOR_EFFECT[lv]))))
+                      for lv in range(len(S.SECTORS))])
+        post = w / w.sum()
+        p_tr = [forms.trafficked_probability(x[i:i + 1], prob[0, int(s in forms.SEX_SECTORS)][None],
+                                             group, np.array([False]))[0] for s in S.SECTORS]
+        sex_idx = [S.SECTORS.index(s) for s in forms.SEX_SECTORS]
+        assert got[i, 1] == pytest.approx(post[sex_idx[0]] * p_tr[sex_idx[0]], rel=1e-10,
+                                          abs=1e-15)
+        assert got[i, 3] == pytest.approx(post[sex_idx[1]] * p_tr[sex_idx[1]], rel=1e-10,
+                                          abs=1e-15)
+        assert got.sum(axis=1)[i] == pytest.approx(float(np.dot(post, p_tr)), rel=1e-10)
+        if not female:
+            assert got[i, 1] == 0 and got[i, 3] == 0
+    assert pd.notna(got).all()
