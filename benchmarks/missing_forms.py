@@ -84,6 +84,25 @@ def trafficked_probability(x: np.ndarray, p: np.ndarray, group: np.ndarray,
     return out
 
 
+def person_covariates(pop: synthetic.Population, sv: synthetic.SyntheticSurvey,
+                      mf: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """The generator's covariates of exploitation for the rows of ``mf`` (by ``ids``)."""
+    cols = ["destination", "sector", "sex", "age", "migrant_status"]
+    pp = pop.persons.iloc[sv.person_rows][cols].reset_index(drop=True)
+    pp[ids] = sv.persons[ids].to_numpy()
+    return mf[ids].merge(pp, on=ids, how="left")
+
+
+def exploitation_logit(style: str, tp: pd.DataFrame) -> np.ndarray:
+    """The generator's log-odds of being exploited without the sector's effect
+    (``synthetic._population._migration``); -1 destinations (not migrants) read as the first."""
+    dest = tp["destination"].fillna(-1).to_numpy().astype(int)
+    return np.asarray(S.BASE_LOGIT + np.array(S.STYLES[style].dest_effect)[np.maximum(dest, 0)]
+                      + S.FEMALE_EFFECT * (tp["sex"].to_numpy() == 2)
+                      + S.CURRENT_EFFECT * (tp["migrant_status"].to_numpy() == 2)
+                      + S.YOUNG_EFFECT * (tp["age"].to_numpy() < 25))
+
+
 def sector_missing_oracle(pop: synthetic.Population, sv: synthetic.SyntheticSurvey,
                           mf: pd.DataFrame, ids: list[str], x: np.ndarray, ex: np.ndarray,
                           filter_yes: np.ndarray, p_state: np.ndarray, prob: np.ndarray,
@@ -92,16 +111,9 @@ def sector_missing_oracle(pop: synthetic.Population, sv: synthetic.SyntheticSurv
     generator's sector given the person's sex, true exploited status (its logit in the
     sector and the person's other covariates) and observed indicators, then the probability
     of being trafficked in each sector."""
-    cols = ["destination", "sex", "age", "migrant_status"]
-    pp = pop.persons.iloc[sv.person_rows][cols].reset_index(drop=True)
-    pp[ids] = sv.persons[ids].to_numpy()
-    tp = mf[ids].merge(pp, on=ids, how="left")
-    st = S.STYLES[sv.style]
+    tp = person_covariates(pop, sv, mf, ids)
     female = tp["sex"].to_numpy() == 2
-    logit = (S.BASE_LOGIT + np.array(st.dest_effect)[tp["destination"].to_numpy().astype(int)]
-             + S.FEMALE_EFFECT * female
-             + S.CURRENT_EFFECT * (tp["migrant_status"].to_numpy() == 2)
-             + S.YOUNG_EFFECT * (tp["age"].to_numpy() < 25))
+    logit = exploitation_logit(sv.style, tp)
     n_sec = len(S.SECTORS)
     weight = np.zeros((len(mf), n_sec))
     p_tr = np.zeros((len(mf), n_sec))

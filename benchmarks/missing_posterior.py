@@ -30,7 +30,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 
 from missing import SPECS, population
-from missing_forms import SEX_SECTORS, indicator_probabilities
+from missing_forms import (
+    SEX_SECTORS,
+    exploitation_logit,
+    indicator_probabilities,
+    person_covariates,
+)
 
 import flestimate as fe
 from flestimate import synthetic
@@ -42,18 +47,11 @@ def generator_posterior(pop: synthetic.Population, sv: synthetic.SyntheticSurvey
                         mf: pd.DataFrame, ids: list[str]) -> np.ndarray:
     """P(exploited | observed indicators) under the generator (NaN without a sector)."""
     names, prob = indicator_probabilities()
-    cols = ["destination", "sector", "sex", "age", "migrant_status"]
-    pp = pop.persons.iloc[sv.person_rows][cols].reset_index(drop=True)
-    pp[ids] = sv.persons[ids].to_numpy()
-    tp = mf[ids].merge(pp, on=ids, how="left")
+    tp = person_covariates(pop, sv, mf, ids)
     dest = tp["destination"].fillna(-1).to_numpy().astype(int)
     sec = tp["sector"].fillna(-1).to_numpy().astype(int)
-    st = S.STYLES[sv.style]
-    logit = (S.BASE_LOGIT + np.array(st.dest_effect)[np.maximum(dest, 0)]
-             + np.array(S.SECTOR_EFFECT)[np.maximum(sec, 0)]
-             + S.FEMALE_EFFECT * (tp["sex"].to_numpy() == 2)
-             + S.CURRENT_EFFECT * (tp["migrant_status"].to_numpy() == 2)
-             + S.YOUNG_EFFECT * (tp["age"].to_numpy() < 25))
+    logit = (exploitation_logit(sv.style, tp)
+             + np.array(S.SECTOR_EFFECT)[np.maximum(sec, 0)])
     sex = np.isin(sec, [S.SECTORS.index(s) for s in SEX_SECTORS]).astype(int)
     x = mf[names].to_numpy(float)
     ll = [np.nansum(np.where(x == 1, np.log(prob[e, sex]),
