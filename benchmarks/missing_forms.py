@@ -15,9 +15,9 @@ respondents only; the others (children, unit non-respondents) enter with their t
     python benchmarks/missing_forms.py --never-asked   # the population's part, no samples
 
 Output: one row per sample, group and form (``imp``, ``oracle``, ``true_w`` weighted counts);
-groups say sex sector or not (``sex``/``oth``; ``msec`` sector missing, ``rest`` the others), recruitment answers all missing or
-not (``recM``/``recO``), the penalty filter yes/no/missing (``fy``/``fn``/``fm``) and the
-true status (``ex``/``nx``: only sums over it compare).
+groups say sex sector or not (``sex``/``oth``; ``msec`` sector missing, ``rest`` the others),
+recruitment answers all missing or not (``recM``/``recO``), the penalty filter yes/no/missing
+(``fy``/``fn``/``fm``) and the true status (``ex``/``nx``: only sums over it compare).
 """
 
 from __future__ import annotations
