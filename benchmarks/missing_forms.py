@@ -64,6 +64,15 @@ def indicator_probabilities() -> tuple[list[str], np.ndarray]:
                             for ex in (0, 1)])
 
 
+def indicator_groups(names: list[str]) -> np.ndarray:
+    """The group of every indicator in :func:`trafficked_probability`: 0 deceptive or coercive
+    recruitment (A), 1 recruitment penalties (B), 2 other involuntariness (I), 3 penalties and
+    ICLS 2018 coercion items (C)."""
+    icls = set(S.ICLS_COERCION)
+    return np.array([0 if k.startswith("inv_rec") else 1 if k.endswith("__recruitment")
+                     else 3 if (k.startswith("pen_") or k in icls) else 2 for k in names])
+
+
 def trafficked_probability(x: np.ndarray, p: np.ndarray, group: np.ndarray,
                            filter_yes: np.ndarray) -> np.ndarray:
     """P(trafficked) of adults: (A or B) and (A or I) and (B or C), A the deceptive or
@@ -140,9 +149,7 @@ def one_sample(style: str, seed: int, imputations: int) -> list[dict[str, object
     pop = population(style)
     spec = fe.load_spec(SPECS[style])
     names, prob = indicator_probabilities()
-    icls = set(S.ICLS_COERCION)
-    group = np.array([0 if k.startswith("inv_rec") else 1 if k.endswith("__recruitment")
-                      else 3 if (k.startswith("pen_") or k in icls) else 2 for k in names])
+    group = indicator_groups(names)
     sv = synthetic.draw_sample(pop, seed=seed)
     hh = sv.microdata("households") if sv.households is not None else None
     with warnings.catch_warnings():

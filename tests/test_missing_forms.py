@@ -97,7 +97,6 @@ def test_sector_missing_expectation_follows_the_generator(forms  # type: ignore[
     with every indicator missing and not exploited, the sector follows
     SECTOR_PROBS x P(not exploited | sector) by hand,
     and each row's forms sum to its probability of being trafficked (at most 1)."""
-    import pandas as pd
 
     from flestimate import synthetic
     from flestimate.synthetic import _styles as S
@@ -112,9 +111,7 @@ def test_sector_missing_expectation_follows_the_generator(forms  # type: ignore[
     names, prob = forms.indicator_probabilities()
     rows = persons.iloc[pick]
     x = np.full((2, len(names)), np.nan)
-    group = np.array([0 if k.startswith("inv_rec") else 1 if k.endswith("__recruitment")
-                      else 3 if (k.startswith("pen_") or k in set(S.ICLS_COERCION)) else 2
-                      for k in names])
+    group = forms.indicator_groups(names)
     got = forms.sector_missing_oracle(pop, sv, mf, ids, x, np.array([0, 0]),
                                       np.array([False, False]), np.zeros(2), prob, group)
     assert (got >= 0).all() and (got.sum(axis=1) <= 1 + 1e-12).all()
@@ -137,4 +134,3 @@ def test_sector_missing_expectation_follows_the_generator(forms  # type: ignore[
                                           abs=1e-15)
         assert got.sum(axis=1)[i] == pytest.approx(float(np.dot(post, p_tr)), rel=1e-10)
         assert (got[i, 1] > 0) == bool(female) and (got[i, 3] > 0) == bool(female)
-    assert pd.notna(got).all()
