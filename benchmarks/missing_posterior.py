@@ -73,7 +73,7 @@ def one_sample(style: str, seed: int, households: int | None) -> list[dict[str, 
                                      households=hh)
     model = rep._prepared.imputed.model
     pat, fit = model.patterns, model.fit
-    post, _ = _model._posterior(pat, fit.beta, fit.theta_profile, fit.phi)
+    post, _ = _model._posterior(pat, fit.beta, fit.theta_profile, fit.phi_group)
     k1 = int(np.argmax(fit.theta[0].mean(axis=0)))  # the class that says yes more often
     mapped = spec.apply(spec.merge_households(sv.microdata(), hh))
     mf = mapped.frame

@@ -118,6 +118,8 @@ class ImputationModel:
     #: The item profile of every level (code) of the profile variable; None when the profile
     #: variable is not a categorical item. Levels grouped by ``profile_groups`` share one.
     level_profile: np.ndarray | None = None
+    #: Covariates of the categorical items' level probabilities (within each class).
+    categorical_covariates: tuple[str, ...] = ()
 
     @property
     def classes(self) -> int:
@@ -130,6 +132,8 @@ class ImputationModel:
                 "categorical": [name for name, _ in self.categorical],
                 "covariates": list(self.covariates),
                 "profile": self.profile, "profiles": self.patterns.n_profiles,
+                "categorical_covariates": list(self.categorical_covariates),
+                "categorical_groups": self.patterns.n_cat_groups,
                 "not_imputed": list(self.not_imputed),
                 "respondents": int(self.respondents.size),
                 "patterns": int(self.patterns.count.size),
@@ -145,8 +149,9 @@ class ImputationModel:
         Drawn apart, such a row would get its sector from its class's distribution and its
         missing answers from the class's average profile: the association between the sector
         and the answers (deception and confinement with sex work) would be lost for it. Here
-        ``P(k, l | answers) ~ pi_k phi_k(l) P(answers | k, h(l))`` over the classes ``k`` and
-        the levels ``l`` of the sector, ``h(l)`` the level's item profile; returns (rows,
+        ``P(k, l | answers) ~ pi_k phi_gk(l) P(answers | k, h(l))`` over the classes ``k`` and
+        the levels ``l`` of the sector, ``h(l)`` the level's item profile, ``g`` the row's
+        group of the categorical covariates (a woman's sector is not a man's); returns (rows,
         classes (M, r), profiles (M, r), levels (M, r)).
         """
         if self.level_profile is None or self.level_profile.size == 0:
@@ -159,12 +164,13 @@ class ImputationModel:
         u = up[rows_p]
         levels = [lv[u] for lv in pat.levels]
         own, of_level = np.unique(self.level_profile, return_inverse=True)
+        g = pat.cat_group[u]
         ll = np.stack([_model.item_loglik(pat.yes[u], pat.no[u], levels, refit,
-                                          np.full(u.size, h)) for h in own.tolist()],
+                                          np.full(u.size, h), g) for h in own.tolist()],
                       axis=-1)[..., of_level]  # (M, r, K, L) - a loop over the few profiles
         with np.errstate(divide="ignore"):
-            log_phi = np.log(refit.phi[c_prof])  # (M, L, K)
-        ll += log_share[:, pat.group[u], :, None] + log_phi.transpose(0, 2, 1)[:, None]
+            log_phi = np.log(refit.phi_group[c_prof][:, g])  # (M, r, L, K)
+        ll += log_share[:, pat.group[u], :, None] + log_phi.transpose(0, 1, 3, 2)
         m, r, k, n_lev = ll.shape
         pick = _model.draw_classes(ll.reshape(m, r, k * n_lev), np.zeros((m, r, k * n_lev)),
                                    rng.random((m, r)))
@@ -250,7 +256,7 @@ class ImputationModel:
         m = log_share.shape[0]
         prof = pat.profile[up]
         ll = _model.item_loglik(pat.yes[up], pat.no[up], [lv[up] for lv in pat.levels],
-                                refit, prof)
+                                refit, prof, pat.cat_group[up])
         z = _model.draw_classes(log_share[:, pat.group[up], :], ll,
                                 rng.random((m, up.size)))
         prof_m = np.broadcast_to(prof, (m, up.size))
@@ -290,7 +296,8 @@ class ImputationModel:
         for c, (name, levels) in enumerate(self.categorical):
             code = np.broadcast_to(pat.levels[c][up], (m, up.size)).copy()
             rows_c = np.flatnonzero(self.missing_categories[resp, c])
-            cdf = np.cumsum(refit.phi[c][m_idx, :, z[:, rows_c]], axis=2)  # (M, rows, L)
+            g = pat.cat_group[up[rows_c]][None, :]
+            cdf = np.cumsum(refit.phi_group[c][m_idx, g, :, z[:, rows_c]], axis=2)  # (M, r, L)
             pick = (rng.random((m, rows_c.size))[..., None] > cdf).sum(axis=2)
             code[:, rows_c] = np.minimum(pick, len(levels) - 1)
             if own is not None and name == self.profile:
@@ -315,6 +322,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
               covariates: pd.DataFrame | None = None, respondents: np.ndarray | None = None,
               sensitive: Sequence[str] = (), classes: int = 2,
               profile: str | None = None, profile_groups: Mapping[Any, Any] | None = None,
+              categorical_covariates: pd.DataFrame | None = None,
               max_iter: int = 1000) -> ImputationModel:
     """Fit the latent class imputation model on the respondents of ``frame``.
 
@@ -346,6 +354,12 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
         (``{"commercial_sex_and_other": "commercial_sex"}``): a profile learns from every
         respondent of its values, so a rare value with answers like another's is not left to
         a handful of respondents (whose probabilities are shrunk towards the class's).
+    categorical_covariates : DataFrame, optional
+        Columns (same rows) within whose joint levels the categorical items get their own
+        level probabilities in each class, shrunk towards the class's by ``CATEGORY_PRIOR``
+        pseudo-respondents (the sector of an exploited woman is not that of an exploited man);
+        missing values are a level. The class shares do not depend on them unless they are
+        also ``covariates``.
     max_iter : int
 
     Returns
@@ -370,8 +384,9 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     cat_codes, cat_levels, not_cat = _categorical_codes(frame, categorical, pos)
     cov, cov_levels, cov_names = _covariate_codes(covariates, pos)
     prof, level_profile = _profile_codes(frame, profile, pos, cat_levels, profile_groups)
+    cat_cov, _, cat_cov_names = _covariate_codes(categorical_covariates, pos)
     pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
-                          tuple(cov_levels), prof)
+                          tuple(cov_levels), prof, cat_cov)
     fit = _model.fit(pat, int(classes), max_iter=max_iter)
     sens_mask = _sensitive_mask(used, sensitive, len(ev_cols))
     # The model's binary items are the imputed ones then the evidence; evidence is never drawn.
@@ -381,7 +396,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
                     else np.zeros((pos.size, 0), dtype=bool))
     return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
                            cov_names, (*not_imputed, *not_cat), sens_mask, pat, fit, pos,
-                           missing_items, missing_cats, profile, level_profile)
+                           missing_items, missing_cats, profile, level_profile, cat_cov_names)
 
 
 def _check_fit_arguments(frame: Any, classes: Any) -> None:

@@ -25,6 +25,10 @@ ITEM_PRIOR = 1.0
 #: Prior count of a profile's item probabilities, centred on its class's: a profile (a sector)
 #: with few answers keeps its class's probabilities, a large one has its own.
 PROFILE_PRIOR = 2.0
+#: Prior count of a categorical item's level probabilities in a group of the categorical
+#: covariates (sex, migrant status), centred on its class's: the sector of a man and of a woman
+#: differ within a class, and a small group keeps its class's distribution.
+CATEGORY_PRIOR = 2.0
 #: Ridge penalty (a N(0, 1 / RIDGE) prior) on the class-share log-odds effects of the
 #: covariates, so that a covariate level without a case of a class has a finite effect.
 RIDGE = 1.0
@@ -64,6 +68,13 @@ class Patterns:
         The item profile of each pattern (its level of the profile variable, a sector; all 0
         without one).
     n_profiles : int
+    cat_group : ndarray of int, shape (U,)
+        The group of the categorical covariates of each pattern (all 0 without them): the
+        categorical items' level probabilities differ by group within a class.
+    n_cat_groups : int
+    level_index : list of sparse matrix, each shape (n_cat_groups L, U)
+        1 at (group x L + level, pattern) where the categorical item is observed: the expected
+        level counts of every group and class in one product.
     """
 
     yes: np.ndarray
@@ -80,23 +91,31 @@ class Patterns:
     prior_levels: list[np.ndarray]
     profile: np.ndarray
     n_profiles: int
+    cat_group: np.ndarray
+    n_cat_groups: int
+    level_index: list[Any]
     yes_by_profile: Any = None  # sparse (H J, U): yes of item j in rows h J + j of profile h
     no_by_profile: Any = None
 
 
 def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[int, ...],
              covariates: np.ndarray, n_covariate_levels: tuple[int, ...],
-             profile: np.ndarray | None = None) -> Patterns:
+             profile: np.ndarray | None = None,
+             cat_covariates: np.ndarray | None = None) -> Patterns:
     """Distinct (answers, covariate group, profile) rows of ``n`` respondents.
 
     ``binary`` (n, J) holds 1 / 0 / NaN; ``categorical`` level codes (-1 missing);
     ``covariates`` (n, q) level codes 0..L-1 (missing coded as a level of its own);
-    ``profile`` (n,) codes 0..H-1 of the item profiles (missing a level of its own).
+    ``profile`` (n,) codes 0..H-1 of the item profiles (missing a level of its own);
+    ``cat_covariates`` (n, q') codes of the covariates of the categorical items.
     """
     n, j = binary.shape
     prof = np.zeros(n, dtype=np.int64) if profile is None else np.asarray(profile, np.int64)
+    cat_cov = (np.zeros((n, 0), dtype=np.int64) if cat_covariates is None
+               else np.asarray(cat_covariates, dtype=np.int64).reshape(n, -1))
     code = np.where(np.isnan(binary), 2, binary).astype(np.int8)
-    parts = [code, *(c.reshape(-1, 1) for c in categorical), prof.reshape(-1, 1), covariates]
+    parts = [code, *(c.reshape(-1, 1) for c in categorical), prof.reshape(-1, 1), covariates,
+             cat_cov]
     key = np.concatenate([np.asarray(p, dtype=np.int64).reshape(n, -1) for p in parts], axis=1)
     if n == 0:
         raise EstimationError("the imputation model has no respondent to learn from")
@@ -116,10 +135,19 @@ def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[
         freq = np.bincount(lev[lev >= 0], weights=c[lev >= 0], minlength=n_lev) + 0.5
         prior_levels.append(freq / freq.sum())
     n_profiles = int(prof.max()) + 1 if n else 1
+    _, cat_group = np.unique(cat_cov[first], axis=0, return_inverse=True)
+    cat_group = cat_group.reshape(-1).astype(np.int64)
+    n_cat = int(cat_group.max()) + 1 if cat_cov.shape[1] else 1
+    from scipy import sparse
+
+    level_index = []
+    for lev, n_lev in zip(levels, n_levels, strict=True):
+        seen = np.flatnonzero(lev >= 0)
+        level_index.append(sparse.csr_matrix(
+            (np.ones(seen.size), (cat_group[seen] * n_lev + lev[seen], seen)),
+            shape=(n_cat * n_lev, len(uniq))))
     by_profile: list[Any] = [None, None]
     if n_profiles > 1:
-        from scipy import sparse
-
         for i, values in enumerate((yes, no)):
             uu, jj = np.nonzero(values)
             by_profile[i] = sparse.csr_matrix(
@@ -130,7 +158,8 @@ def collapse(binary: np.ndarray, categorical: list[np.ndarray], n_levels: tuple[
         group=group.reshape(-1).astype(np.int64), active=active, active_on=active_on,
         n_columns=n_columns, count=c, inverse=inverse.astype(np.int64), prior_yes=prior_yes,
         prior_levels=prior_levels, profile=pattern_profile, n_profiles=n_profiles,
-        yes_by_profile=by_profile[0], no_by_profile=by_profile[1])
+        yes_by_profile=by_profile[0], no_by_profile=by_profile[1], cat_group=cat_group,
+        n_cat_groups=n_cat, level_index=level_index)
 
 
 def unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,6 +218,9 @@ class LatentClassFit:
         single profile, ``theta`` itself.
     phi : list of ndarray, each shape (b, L, K)
         Level probabilities of each categorical item in each class.
+    phi_group : list of ndarray, each shape (b, G', L, K)
+        The same in each group of the categorical covariates (shrunk towards ``phi`` by
+        ``CATEGORY_PRIOR``); without categorical covariates, ``phi`` itself (G' = 1).
     loglik : ndarray, shape (b,)
     iterations : int
     converged : bool
@@ -198,6 +230,7 @@ class LatentClassFit:
     theta: np.ndarray
     theta_profile: np.ndarray
     phi: list[np.ndarray]
+    phi_group: list[np.ndarray]
     loglik: np.ndarray
     iterations: int
     converged: bool
@@ -214,10 +247,10 @@ def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray],
-                 theta_profile: np.ndarray, phi: list[np.ndarray], profile: np.ndarray
-                 ) -> np.ndarray:
+                 theta_profile: np.ndarray, phi_group: list[np.ndarray], profile: np.ndarray,
+                 cat_group: np.ndarray) -> np.ndarray:
     """log P(observed answers | class), shape (b, rows, K), each row with its profile's item
-    probabilities."""
+    probabilities and its group's level probabilities."""
     if theta_profile.shape[1] == 1:
         theta = theta_profile[:, 0]
         out = yes @ np.log(theta) + no @ np.log1p(-theta)  # (b, rows, K) by broadcasting
@@ -227,9 +260,9 @@ def _item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray],
             rows = profile == h
             theta = theta_profile[:, h]
             out[:, rows] = yes[rows] @ np.log(theta) + no[rows] @ np.log1p(-theta)
-    for lev, p in zip(levels, phi, strict=True):
+    for lev, p in zip(levels, phi_group, strict=True):
         observed = lev >= 0
-        take = np.log(p)[:, np.where(observed, lev, 0), :]  # (b, rows, K)
+        take = np.log(p)[:, cat_group, np.where(observed, lev, 0), :]  # (b, rows, K)
         out = out + np.where(observed[None, :, None], take, 0.0)
     return np.asarray(out)
 
@@ -241,39 +274,47 @@ def _log_shares(pat: Patterns, beta: np.ndarray) -> np.ndarray:
 
 
 def _posterior(pat: Patterns, fit_beta: np.ndarray, theta_profile: np.ndarray,
-               phi: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+               phi_group: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Class posteriors of every pattern (b, U, K) and the log-likelihood of each pattern."""
     joint = _log_shares(pat, fit_beta)[:, pat.group, :] + _item_loglik(
-        pat.yes, pat.no, pat.levels, theta_profile, phi, pat.profile)
+        pat.yes, pat.no, pat.levels, theta_profile, phi_group, pat.profile, pat.cat_group)
     norm = _logsumexp(joint, axis=2)
     return np.exp(joint - norm), norm[..., 0]
 
 
 def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Item probabilities from the expected counts (with the prior counts): each class's, then
-    each profile's shrunk towards its class's."""
+    each profile's shrunk towards its class's; the categorical items' level probabilities of
+    each class, then of each group of the categorical covariates shrunk towards its class's."""
     wr = weight[:, :, None] * post  # (b, U, K)
+    b, u, k = wr.shape
+    flat = wr.transpose(1, 0, 2).reshape(u, b * k)
     yes = pat.yes.T @ wr  # (J, U) @ (b, U, K) -> (b, J, K)
     no = pat.no.T @ wr
     theta = (yes + ITEM_PRIOR * pat.prior_yes[:, None]) / (yes + no + ITEM_PRIOR)
     if pat.n_profiles == 1:
         theta_profile = theta[:, None]
     else:
-        b, u, k = wr.shape
-        flat = wr.transpose(1, 0, 2).reshape(u, b * k)
         shape = (pat.n_profiles, pat.yes.shape[1], b, k)
         # every profile's expected counts in one sparse product: (H J, U) @ (U, b K)
         yes_h = np.asarray(pat.yes_by_profile @ flat).reshape(shape).transpose(2, 0, 1, 3)
         no_h = np.asarray(pat.no_by_profile @ flat).reshape(shape).transpose(2, 0, 1, 3)
         theta_profile = ((yes_h + PROFILE_PRIOR * theta[:, None])
                          / (yes_h + no_h + PROFILE_PRIOR))
-    phi = []
-    for lev, n_lev, prior in zip(pat.levels, pat.n_levels, pat.prior_levels, strict=True):
-        onehot = (lev[:, None] == np.arange(n_lev)[None, :]).astype(np.float64)  # (U, L)
-        counts = onehot.T @ wr + ITEM_PRIOR * prior[:, None]
+    phi, phi_group = [], []
+    for index, n_lev, prior in zip(pat.level_index, pat.n_levels, pat.prior_levels,
+                                   strict=True):
+        # expected counts of every (group, level) and class in one sparse product
+        by_group = np.asarray(index @ flat).reshape(-1, n_lev, b, k).transpose(2, 0, 1, 3)
+        counts = by_group.sum(axis=1) + ITEM_PRIOR * prior[:, None]  # (b, L, K)
         phi.append(counts / counts.sum(axis=1, keepdims=True))
-    return theta, theta_profile, phi
+        if by_group.shape[1] == 1:
+            phi_group.append(phi[-1][:, None])
+        else:
+            shrunk = by_group + CATEGORY_PRIOR * phi[-1][:, None]
+            phi_group.append(shrunk / shrunk.sum(axis=2, keepdims=True))
+    return theta, theta_profile, phi, phi_group
 
 
 def _m_step_shares(pat: Patterns, weight: np.ndarray, post: np.ndarray,
@@ -370,7 +411,7 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
     if start is None:
         post = _initial(pat, classes, b)
         beta = np.zeros((b, p, classes))
-        theta, theta_profile, phi = _m_step_items(pat, w, post)
+        theta, theta_profile, phi, phi_group = _m_step_items(pat, w, post)
         for _ in range(5):
             beta = _m_step_shares(pat, w, post, beta)
     else:
@@ -378,20 +419,21 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
         theta = np.repeat(start.theta[:1], b, axis=0)
         theta_profile = np.repeat(start.theta_profile[:1], b, axis=0)
         phi = [np.repeat(f[:1], b, axis=0) for f in start.phi]
+        phi_group = [np.repeat(f[:1], b, axis=0) for f in start.phi_group]
     last = np.full(b, -np.inf)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - EM iterations, each batched over all
-        post, ll = _posterior(pat, beta, theta_profile, phi)
+        post, ll = _posterior(pat, beta, theta_profile, phi_group)
         loglik = (w * ll).sum(axis=1)
-        theta, theta_profile, phi = _m_step_items(pat, w, post)
+        theta, theta_profile, phi, phi_group = _m_step_items(pat, w, post)
         beta = _m_step_shares(pat, w, post, beta)
         gain = np.abs(loglik - last) / np.maximum(np.abs(loglik), 1.0)
         last = loglik
         if np.all(gain < tol):
             converged = True
             break
-    return LatentClassFit(beta, theta, theta_profile, phi, last, it, converged)
+    return LatentClassFit(beta, theta, theta_profile, phi, phi_group, last, it, converged)
 
 
 def bootstrap_weights(count: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -411,9 +453,9 @@ def draw_classes(logprior: np.ndarray, loglik: np.ndarray, u: np.ndarray) -> np.
 
 
 def item_loglik(yes: np.ndarray, no: np.ndarray, levels: list[np.ndarray], fit: LatentClassFit,
-                profile: np.ndarray) -> np.ndarray:
+                profile: np.ndarray, cat_group: np.ndarray) -> np.ndarray:
     """log P(observed answers | class) of rows (b, rows, K) under every parameter set."""
-    return _item_loglik(yes, no, levels, fit.theta_profile, fit.phi, profile)
+    return _item_loglik(yes, no, levels, fit.theta_profile, fit.phi_group, profile, cat_group)
 
 
 def log_shares(pat: Patterns, fit: LatentClassFit) -> np.ndarray:

@@ -44,6 +44,10 @@ PROFILE = "sector"
 #: their own), and each is a handful of respondents in a survey: apart, their profiles would
 #: be shrunk to the class's, which under-imputes deception and confinement there.
 PROFILE_GROUPS = {"commercial_sex_and_other": "commercial_sex"}
+#: Person variables on which the categorical items (sector, perpetrator) depend within a
+#: latent class: sectors differ by sex (commercial sex, domestic work, construction), so a
+#: woman whose sector is missing must not get a man's distribution; those present are used.
+CATEGORY_COVARIATES = ("sex", "migrant_status")
 #: Default weighting classes of the unit non-response adjustment (``strata``: the design's).
 NONRESPONSE_CLASSES = ("strata", "sex", "migrant_status", "proxy")
 #: The point classes every completion gives (the ``prevalence`` table's indicators).
@@ -186,7 +190,9 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
     model = fit_model(mf, items=[*indicators, *ctx_binary], categorical=ctx_cat,
                       evidence=_filter_evidence(mapped), covariates=cov, respondents=observed_any,
                       classes=classes, profile=PROFILE if PROFILE in mf.columns else None,
-                      profile_groups=PROFILE_GROUPS)
+                      profile_groups=PROFILE_GROUPS,
+                      categorical_covariates=_person_columns(mf, full, positions,
+                                                             CATEGORY_COVARIATES))
     # the rows whose class a completion can change, and the members of their households (the
     # child rule links children to their parents' classes)
     c = cls.to_frame()
@@ -215,6 +221,19 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
                   "merged by dropping the last variable first"}
     return Imputed(imputations, seed, float(delta), points, forms, respondent, wc, model,
                    positions[rows], not_estimable, nr, determined, redraw)
+
+
+def _person_columns(mf: pd.DataFrame, full: pd.DataFrame, positions: np.ndarray,
+                    names: Sequence[str]) -> pd.DataFrame:
+    """The columns ``names`` over the rows of ``mf``: mapped context variables, else columns
+    of the file (at ``positions``); those in neither are left out."""
+    out = pd.DataFrame(index=mf.index)
+    for name in names:
+        if name in mf.columns:
+            out[name] = mf[name].to_numpy(dtype=object)
+        elif name in full.columns:
+            out[name] = full[name].to_numpy(dtype=object)[positions]
+    return out
 
 
 def _filter_evidence(mapped: MappedSurvey) -> pd.DataFrame | None:
