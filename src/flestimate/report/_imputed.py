@@ -47,7 +47,7 @@ PROFILE_GROUPS = {"commercial_sex_and_other": "commercial_sex"}
 #: Person variables on which the categorical items (sector, perpetrator) depend within a
 #: latent class: sectors differ by sex (commercial sex, domestic work, construction), so a
 #: woman whose sector is missing must not get a man's distribution; those present are used.
-CATEGORY_COVARIATES = ("sex", "migrant_status")
+CATEGORY_COVARIATES = ("sex",)
 #: Default weighting classes of the unit non-response adjustment (``strata``: the design's).
 NONRESPONSE_CLASSES = ("strata", "sex", "migrant_status", "proxy")
 #: The point classes every completion gives (the ``prevalence`` table's indicators).
@@ -227,7 +227,7 @@ def _person_columns(mf: pd.DataFrame, full: pd.DataFrame, positions: np.ndarray,
                     names: Sequence[str]) -> pd.DataFrame:
     """The columns ``names`` over the rows of ``mf``: mapped context variables, else columns
     of the file (at ``positions``); those in neither are left out."""
-    out = pd.DataFrame(index=mf.index)
+    out: pd.DataFrame = pd.DataFrame(index=mf.index)
     for name in names:
         if name in mf.columns:
             out[name] = mf[name].to_numpy(dtype=object)
