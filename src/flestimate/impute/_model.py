@@ -23,8 +23,11 @@ __all__ = ["LatentClassFit", "Patterns", "collapse", "draw_classes", "fit"]
 #: 0 or 1.
 ITEM_PRIOR = 1.0
 #: Prior count of a profile's item probabilities, centred on its class's: a profile (a sector)
-#: with few answers keeps its class's probabilities, a large one has its own.
-PROFILE_PRIOR = 2.0
+#: with few answers keeps its class's probabilities, a large one has its own. One, not two:
+#: the commercial-sex profile of the exploited class has four or five respondents in a
+#: survey, and two pseudo-respondents pulled its deception items a third of the way to the
+#: labour sectors' (docs/missing.md, measured on 100 samples per style).
+PROFILE_PRIOR = 1.0
 #: Prior count of a categorical item's level probabilities in a group of the categorical
 #: covariates (sex, migrant status), centred on its class's: the sector of a man and of a woman
 #: differ within a class, and a small group keeps its class's distribution.
