@@ -93,6 +93,9 @@ def test_imputed_table_columns_and_invariants(report: fl.PrevalenceReport) -> No
     prov = report.provenance["missing"]
     assert prov["method"] == "multiple imputation" and prov["imputations"] == 20
     assert prov["model"]["model"] == "latent class" and prov["model"]["classes"] == 2
+    # the sector and the perpetrator follow sex within a class (men and women, two groups)
+    assert prov["model"]["categorical_covariates"] == ("sex",)
+    assert prov["model"]["categorical_groups"] == 2
     assert prov["not_estimable"] == ()
     # the trafficked by form: the imputed shares add to 1 in every completion
     forms = _rows(t, "trafficked_by_form").query("measure == 'share'")
