@@ -29,7 +29,7 @@ ITEM_PRIOR = 1.0
 #: labour sectors' (docs/missing.md, measured on 100 samples per style).
 PROFILE_PRIOR = 1.0
 #: Prior count of a categorical item's level probabilities in a group of the categorical
-#: covariates (sex, migrant status), centred on its class's: the sector of a man and of a woman
+#: covariates (the report gives sex), centred on its class's: the sector of a man and of a woman
 #: differ within a class, and a small group keeps its class's distribution.
 CATEGORY_PRIOR = 2.0
 #: Ridge penalty (a N(0, 1 / RIDGE) prior) on the class-share log-odds effects of the
