@@ -63,6 +63,49 @@ def test_a_few_samples(study) -> None:  # type: ignore[no-untyped-def]
     assert row["paired_bias"] == pytest.approx(diff.mean() / truth, rel=1e-12)
 
 
+def test_fresh_populations_judge_each_sample_against_its_own_truth(study) -> None:  # type: ignore[no-untyped-def]
+    """Hand-worked: two samples from two populations (truths 0.1 and 0.3) both estimating
+    0.2 are unbiased (errors +0.1 and -0.1 over a mean truth of 0.2), and only the second
+    interval covers its own truth; the paired bias pairs the same way."""
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "style": "s", "statistic": "x", "by": "national", "level": "all", "seed": [1, 2, 1, 2],
+        "method": ["impute", "impute", "complete", "complete"],
+        "estimate": [0.2, 0.2, 0.12, 0.28], "se": [0.05, 0.05, None, None],
+        "ci_low": [0.15, 0.05, None, None], "ci_high": [0.25, 0.35, None, None],
+        "truth": [0.1, 0.3, 0.1, 0.3]})
+    row = study.summarise(frame, {}).set_index("method").loc["impute"]
+    assert row["truth"] == pytest.approx(0.2, rel=1e-12)
+    assert row["relative_bias"] == pytest.approx(0.0, abs=1e-12)
+    # errors +0.1, -0.1: sd 0.1414, / sqrt(2) = 0.1, / 0.2
+    assert row["bias_mc_se"] == pytest.approx(0.5, rel=1e-12)
+    assert row["ci_coverage"] == 0.5
+    # paired differences +0.08, -0.08: mean 0, sd 0.1131 / sqrt(2) = 0.08, / 0.2
+    assert row["paired_bias"] == pytest.approx(0.0, abs=1e-12)
+    assert row["paired_mc_se"] == pytest.approx(0.4, rel=1e-12)
+
+
+def test_a_fresh_population_per_sample(study) -> None:  # type: ignore[no-untyped-def]
+    """``--populations fresh``: each sample's rows carry its own population's truth, the same
+    seed gives the same population, another seed another one."""
+    frame, summary, _ = study.run(2, ["georgia"], seed=11, jobs=1, imputations=3, data="mar",
+                                  strength=0.0, populations="fresh")
+    nat = frame[(frame["statistic"] == "trafficked") & (frame["by"] == "national")
+                & (frame["method"] == "impute")].set_index("seed")
+    for seed in (11, 12):
+        own = study.truth("georgia", study.fresh_population("georgia", seed))
+        assert nat.loc[seed, "truth"] == own[("trafficked", "national", "all")]
+    assert nat.loc[11, "truth"] != nat.loc[12, "truth"]
+    shipped = study.truth("georgia")[("trafficked", "national", "all")]
+    assert shipped not in set(nat["truth"])
+    row = summary[(summary["method"] == "impute") & (summary["statistic"] == "trafficked")
+                  & (summary["by"] == "national")].iloc[0]
+    assert row["truth"] == pytest.approx(nat["truth"].mean(), rel=1e-12)
+    err = nat["estimate"] - nat["truth"]
+    assert row["relative_bias"] == pytest.approx(err.mean() / nat["truth"].mean(), rel=1e-12)
+
+
 @pytest.mark.slow
 def test_bias_and_coverage_over_400_samples_per_style(study) -> None:  # type: ignore[no-untyped-def]
     _, s, _ = study.run(400, ["moldova", "georgia"], seed=3000, jobs=2, imputations=20,
