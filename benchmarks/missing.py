@@ -222,7 +222,8 @@ def summarise(samples: pd.DataFrame, truths: dict[str, dict[tuple[str, str, str]
         if method == "complete":
             out.append(row)
             continue
-        spread = np.nanstd(est, ddof=1) if n > 1 else 0.0
+        # the errors' spread: over fresh populations the estimates also follow their truths
+        spread = np.nanstd(err, ddof=1) if n > 1 else 0.0
         if "se" in g and g["se"].notna().any() and spread > 0:
             # the mean standard error against the estimates' spread over the samples
             row["se_ratio"] = float(np.nanmean(g["se"]) / spread)
