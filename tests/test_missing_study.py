@@ -84,6 +84,8 @@ def test_fresh_populations_judge_each_sample_against_its_own_truth(study) -> Non
     # errors +0.1, -0.1: sd 0.1414, / sqrt(2) = 0.1, / 0.2
     assert row["bias_mc_se"] == pytest.approx(0.5, rel=1e-12)
     assert row["ci_coverage"] == 0.5
+    # the standard error against the errors' spread (the estimates themselves do not vary)
+    assert row["se_ratio"] == pytest.approx(0.05 / (0.2 / 2 ** 0.5), rel=1e-12)
     # paired differences +0.08, -0.08: mean 0, sd 0.1131 / sqrt(2) = 0.08, / 0.2
     assert row["paired_bias"] == pytest.approx(0.0, abs=1e-12)
     assert row["paired_mc_se"] == pytest.approx(0.4, rel=1e-12)
