@@ -246,6 +246,56 @@ def test_grouped_sectors_share_one_profile_and_keep_their_own_level() -> None:
     assert (drawn[:, known] == frame["sector"].to_numpy(dtype=object)[known]).all()
 
 
+def test_profile_choice_by_hand() -> None:
+    """One class, one item, sector a (yes, yes, no) and b (no): hand computation of
+    ``fit_model``'s choice between separate profiles and ``profile_pooling`` {a, b}. Prior mean
+    (2 + 0.5) / (4 + 1) = 0.5, so the class's probability 0.5 and the profiles' (2 + 0.5) / 4
+    = 0.625 and (0 + 0.5) / 2 = 0.25; log-likelihood 2 ln 0.625 + ln 0.375 + ln 0.75
+    separate, 4 ln 0.5 pooled; effective parameters 3/4 + 1/2 = 1.25 and 4/5 = 0.8; BIC
+    -2 loglik + ln(4) df: 6.150 against 6.654, so the sectors keep their own profiles."""
+    frame = pd.DataFrame({"inv_x": [1.0, 1.0, 0.0, 0.0], "sector": ["a", "a", "a", "b"]})
+    model = fit_model(frame, items=["inv_x"], classes=1, profile="sector",
+                      profile_pooling={"a": "L", "b": "L"})
+    choice = model.profile_choice
+    sep = 2 * np.log(0.625) + np.log(0.375) + np.log(0.75)
+    assert choice["separate"]["loglik"] == pytest.approx(sep, rel=1e-12)
+    assert choice["pooled"]["loglik"] == pytest.approx(4 * np.log(0.5), rel=1e-12)
+    assert choice["separate"]["df"] == pytest.approx(1.25, rel=1e-12)
+    assert choice["pooled"]["df"] == pytest.approx(0.8, rel=1e-12)
+    assert choice["separate"]["bic"] == pytest.approx(-2 * sep + np.log(4) * 1.25, rel=1e-12)
+    assert choice["pooled"]["bic"] == pytest.approx(8 * np.log(2) + np.log(4) * 0.8, rel=1e-12)
+    assert choice["chosen"] == "separate" and model.patterns.n_profiles == 2
+    assert choice["pooled_values"] == ["a", "b"]
+    assert model.summary_dict()["profile_choice"]["chosen"] == "separate"
+    np.testing.assert_allclose(model.fit.theta_profile[0, :, 0, 0], [0.625, 0.25], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("pooled", "chosen", "profiles"),
+                         [(("a", "b"), "pooled", 3), (("a", "c"), "separate", 4)])
+def test_profiles_are_pooled_only_where_the_answers_do_not_differ(
+        pooled: tuple[str, str], chosen: str, profiles: int) -> None:
+    """Simulated (``_sector_items``, n = 6,000, 10% of the answers missing): sectors a and b
+    answer alike, c does not (items 0-3 yes with probability 0.95 against 0.6 in the second
+    class). Pooling a with b is kept (BIC: the same answers with fewer parameters); pooling a
+    with c is refused (its log-likelihood loses far more than the parameters it saves). Three
+    profiles (a with b, c, missing) or four."""
+    rng = np.random.default_rng(21)
+    y, sector, _ = _sector_items(rng, 6_000, 0.3)
+    y[rng.random(y.shape) < 0.1] = np.nan
+    frame = pd.DataFrame(y, columns=[f"inv_x{i}" for i in range(8)])
+    frame["sector"] = np.array(["a", "b", "c"], dtype=object)[sector]
+    frame.loc[rng.random(len(frame)) < 0.05, "sector"] = None
+    model = fit_model(frame, items=list(frame.columns[:8]), categorical=["sector"],
+                      profile="sector", profile_pooling=dict.fromkeys(pooled, "L"))
+    assert model.profile_choice["chosen"] == chosen
+    assert model.patterns.n_profiles == profiles
+    assert model.level_profile is not None
+    lp = model.level_profile.tolist()  # the levels a, b, c
+    assert (lp[0] == lp[1]) == (chosen == "pooled") and lp[0] != lp[2]
+    assert fit_model(frame, items=list(frame.columns[:8]), categorical=["sector"],
+                     profile="sector").profile_choice == {}
+
+
 def test_a_missing_sector_is_drawn_with_the_class_from_the_answers() -> None:
     """Simulated as above (items 0-3 yes with probability 0.95 in sector c of the second class,
     0.6 elsewhere in it, 0.05 in the first), the sector missing for 10% of the rows at random.

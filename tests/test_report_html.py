@@ -107,13 +107,14 @@ def test_provenance_header(report: PrevalenceReport, doc: str) -> None:
 def test_national_share_as_published(report: PrevalenceReport, doc: str) -> None:
     row = _share(report, "prevalence", "national", "forced_labour").iloc[0]
     assert row["reliability"] == "present" and 0.01 <= row["estimate"] < 1
-    # publication_table: one decimals rule per column: one decimal, since no published share
-    # of the column is below 1% (the small forms are confidential, and a blank cell must not
-    # change the decimals); the interval ends the same way, joined by an en dash.
+    # publication_table: one decimals rule per column: two decimals when a published non-zero
+    # share of the column is below 1% (the state-imposed form, 0.15%), else one; a blank
+    # confidential cell never counts. The interval ends the same way, joined by an en dash.
     published = report.publication_values()["%"].dropna()
-    assert published.min() >= 1
-    pct = f"{100 * row['estimate']:.1f}"
-    ci = f"{100 * row['ci_low']:.1f} \u2013 {100 * row['ci_high']:.1f}"
+    dec = 2 if ((published > 0) & (published < 1)).any() else 1
+    assert dec == 2
+    pct = f"{100 * row['estimate']:.{dec}f}"
+    ci = f"{100 * row['ci_low']:.{dec}f} \u2013 {100 * row['ci_high']:.{dec}f}"
     assert report.publication_table().loc[0, ["%", "% CI"]].tolist() == [pct, ci]
     national = _section(doc, "National estimates")
     assert re.search(rf"<td>In forced labour</td>\s*<td>{re.escape(pct)}</td>\s*"

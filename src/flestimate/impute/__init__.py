@@ -16,8 +16,8 @@ multiple imputation, Rubin 1987, ch. 4), all at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -120,6 +120,10 @@ class ImputationModel:
     level_profile: np.ndarray | None = None
     #: Covariates of the categorical items' level probabilities (within each class).
     categorical_covariates: tuple[str, ...] = ()
+    #: The choice between separate and pooled item profiles (``profile_pooling`` of
+    #: :func:`fit_model`): each candidate's log-likelihood, effective parameters and BIC, and
+    #: the one kept; empty when there was no choice to make.
+    profile_choice: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def classes(self) -> int:
@@ -138,7 +142,8 @@ class ImputationModel:
                 "respondents": int(self.respondents.size),
                 "patterns": int(self.patterns.count.size),
                 "iterations": self.fit.iterations, "converged": self.fit.converged,
-                "loglik": float(self.fit.loglik[0])}
+                "loglik": float(self.fit.loglik[0]),
+                **({"profile_choice": dict(self.profile_choice)} if self.profile_choice else {})}
 
     def _joint_profiles(self, up: np.ndarray, resp: np.ndarray, refit: _model.LatentClassFit,
                         log_share: np.ndarray, rng: np.random.Generator
@@ -322,6 +327,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
               covariates: pd.DataFrame | None = None, respondents: np.ndarray | None = None,
               sensitive: Sequence[str] = (), classes: int = 2,
               profile: str | None = None, profile_groups: Mapping[Any, Any] | None = None,
+              profile_pooling: Mapping[Any, Any] | None = None,
               categorical_covariates: pd.DataFrame | None = None,
               max_iter: int = 1000) -> ImputationModel:
     """Fit the latent class imputation model on the respondents of ``frame``.
@@ -354,6 +360,11 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
         (``{"commercial_sex_and_other": "commercial_sex"}``): a profile learns from every
         respondent of its values, so a rare value with answers like another's is not left to
         a handful of respondents (whose probabilities are shrunk towards the class's).
+    profile_pooling : mapping, optional
+        A further grouping (the labour sectors into one profile), kept if it lowers the BIC
+        (:func:`flestimate.impute._model.profile_bic`): sectors whose answers differ keep
+        their own profiles, sectors that differ only by chance share one. See
+        ``ImputationModel.profile_choice``.
     categorical_covariates : DataFrame, optional
         Columns (same rows) within whose joint levels the categorical items get their own
         level probabilities in each class, shrunk towards the class's by ``CATEGORY_PRIOR``
@@ -368,10 +379,8 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
 
     Notes
     -----
-    The steps: the respondents' binary items (an item nobody answered is not imputed), the
-    evidence columns, the categorical items' codes, the covariates' codes, the profile's
-    codes; the distinct answer patterns and the EM fit on them; which items are sensitive and
-    which cells are to be imputed.
+    The respondents' data coded (:func:`_coded`), the EM fit on its distinct patterns (with
+    each candidate grouping of the profiles), the sensitive items and the cells to impute.
     """
     _check_fit_arguments(frame, classes)
     keep = (np.ones(len(frame), dtype=bool) if respondents is None
@@ -379,24 +388,84 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     pos = np.flatnonzero(keep)
     if pos.size == 0:
         raise EstimationError("the imputation model has no respondent to learn from")
+    d = _coded(frame, items, categorical, evidence, covariates, categorical_covariates, pos)
+    (pat, fit, level_profile), choice = _chosen_profiles(
+        lambda groups: d.fitted(frame, profile, groups, int(classes), max_iter),
+        profile_groups, profile_pooling)
+    # The model's binary items are the imputed ones then the evidence; evidence is never drawn.
+    missing_items = np.concatenate([np.isnan(d.binary),
+                                    np.zeros((pos.size, len(d.ev_cols)), dtype=bool)], axis=1)
+    missing_cats = (np.column_stack([c < 0 for c in d.cat_codes]) if d.cat_codes
+                    else np.zeros((pos.size, 0), dtype=bool))
+    return ImputationModel(tuple(d.used), tuple(d.ev_cols), tuple(d.cat_levels), d.cov_names,
+                           d.not_imputed, _sensitive_mask(d.used, sensitive, len(d.ev_cols)),
+                           pat, fit, pos, missing_items, missing_cats, profile, level_profile,
+                           d.cat_cov_names, choice)
+
+
+_Candidate = tuple[_model.Patterns, _model.LatentClassFit, np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class _Coded:
+    """The respondents' data as the model reads it (see :func:`_coded`)."""
+
+    binary: np.ndarray
+    used: list[str]
+    binary_all: np.ndarray
+    ev_cols: list[str]
+    cat_codes: list[np.ndarray]
+    cat_levels: list[tuple[str, tuple[Any, ...]]]
+    cov: np.ndarray
+    cov_levels: list[int]
+    cov_names: tuple[str, ...]
+    cat_cov: np.ndarray
+    cat_cov_names: tuple[str, ...]
+    not_imputed: tuple[str, ...]
+    pos: np.ndarray
+
+    def fitted(self, frame: pd.DataFrame, profile: str | None, groups: Mapping[Any, Any],
+               classes: int, max_iter: int) -> _Candidate:
+        """The patterns, the EM fit and each level's profile with the profiles of ``groups``."""
+        prof, level_profile = _profile_codes(frame, profile, self.pos, self.cat_levels, groups)
+        pat = _model.collapse(self.binary_all, self.cat_codes,
+                              tuple(len(lv) for _, lv in self.cat_levels), self.cov,
+                              tuple(self.cov_levels), prof, self.cat_cov)
+        return pat, _model.fit(pat, classes, max_iter=max_iter), level_profile
+
+
+def _coded(frame: pd.DataFrame, items: Sequence[str], categorical: Sequence[str],
+           evidence: pd.DataFrame | None, covariates: pd.DataFrame | None,
+           categorical_covariates: pd.DataFrame | None, pos: np.ndarray) -> _Coded:
+    """The respondents' binary items (an item nobody answered is not imputed), the evidence
+    columns, the categorical items' codes and the covariates' codes."""
     binary, used, not_imputed = _binary_items(frame, items, pos)
     binary_all, ev_cols = _with_evidence(binary, evidence, pos)
     cat_codes, cat_levels, not_cat = _categorical_codes(frame, categorical, pos)
     cov, cov_levels, cov_names = _covariate_codes(covariates, pos)
-    prof, level_profile = _profile_codes(frame, profile, pos, cat_levels, profile_groups)
     cat_cov, _, cat_cov_names = _covariate_codes(categorical_covariates, pos)
-    pat = _model.collapse(binary_all, cat_codes, tuple(len(lv) for _, lv in cat_levels), cov,
-                          tuple(cov_levels), prof, cat_cov)
-    fit = _model.fit(pat, int(classes), max_iter=max_iter)
-    sens_mask = _sensitive_mask(used, sensitive, len(ev_cols))
-    # The model's binary items are the imputed ones then the evidence; evidence is never drawn.
-    missing_items = np.concatenate([np.isnan(binary),
-                                    np.zeros((pos.size, len(ev_cols)), dtype=bool)], axis=1)
-    missing_cats = (np.column_stack([c < 0 for c in cat_codes]) if cat_codes
-                    else np.zeros((pos.size, 0), dtype=bool))
-    return ImputationModel(tuple(used), tuple(ev_cols), tuple(cat_levels),
-                           cov_names, (*not_imputed, *not_cat), sens_mask, pat, fit, pos,
-                           missing_items, missing_cats, profile, level_profile, cat_cov_names)
+    return _Coded(binary, used, binary_all, ev_cols, cat_codes, cat_levels, cov, cov_levels,
+                  cov_names, cat_cov, cat_cov_names, (*not_imputed, *not_cat), pos)
+
+
+
+def _chosen_profiles(fitted: Callable[[Mapping[Any, Any]], _Candidate],
+                     groups: Mapping[Any, Any] | None, pooling: Mapping[Any, Any] | None
+                     ) -> tuple[_Candidate, dict[str, Any]]:
+    """The fit with the profiles of ``groups`` or, when its BIC is lower, with ``pooling`` on
+    top; and the record of the choice (empty when there was none to make)."""
+    own = fitted(dict(groups or {}))
+    if not pooling:
+        return own, {}
+    alt = fitted({**dict(groups or {}), **dict(pooling)})
+    if alt[0].n_profiles == own[0].n_profiles:  # nothing pooled: at most one such value
+        return own, {}
+    scores = {"separate": _model.profile_bic(own[0], own[1]),
+              "pooled": _model.profile_bic(alt[0], alt[1])}
+    chosen = "pooled" if scores["pooled"]["bic"] < scores["separate"]["bic"] else "separate"
+    record = {"criterion": "BIC, effective parameters of the item profiles",
+              "pooled_values": sorted(str(v) for v in pooling), **scores, "chosen": chosen}
+    return (alt if chosen == "pooled" else own), record
 
 
 def _check_fit_arguments(frame: Any, classes: Any) -> None:

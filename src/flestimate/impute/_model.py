@@ -439,6 +439,29 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
     return LatentClassFit(beta, theta, theta_profile, phi, phi_group, last, it, converged)
 
 
+def profile_bic(pat: Patterns, fit: LatentClassFit) -> dict[str, float]:
+    """The point fit's log-likelihood, effective parameters of its item profiles and BIC.
+
+    A profile's item probability in a class is ``(y + c theta) / (n + c)``: the share
+    ``n / (n + c)`` of it comes from the profile's own ``n`` expected answers (the trace of
+    the shrinkage, as for a ridge fit), so a profile of a handful of respondents counts for
+    little and one of thousands for a whole parameter. Every other parameter is the same
+    whatever the profiles, so it is left out of the count: only differences between fits of
+    the same data mean anything. ``BIC = -2 loglik + log(respondents) df``.
+    """
+    post, ll = _posterior(pat, fit.beta[:1], fit.theta_profile[:1],
+                          [f[:1] for f in fit.phi_group])
+    wr = pat.count[:, None] * post[0]  # (U, K)
+    if pat.n_profiles == 1:
+        answered = (pat.yes + pat.no).T @ wr  # (J, K)
+    else:
+        answered = np.asarray((pat.yes_by_profile + pat.no_by_profile) @ wr)  # (H J, K)
+    df = float((answered / (answered + PROFILE_PRIOR)).sum())
+    loglik = float((pat.count * ll[0]).sum())
+    n = float(pat.count.sum())
+    return {"loglik": loglik, "df": df, "bic": -2.0 * loglik + np.log(n) * df}
+
+
 def bootstrap_weights(count: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
     """Bayesian bootstrap weights of the patterns: a pattern of ``c`` respondents gets the sum
     of ``c`` independent Exp(1) weights, a Gamma(c, 1) draw (Rubin 1981), scaled to the total

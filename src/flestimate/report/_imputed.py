@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flestimate._context_values import CATEGORY_CONTEXT
 from flestimate.classification import STATUSES, Classification, classify
 from flestimate.classification._rules import FORMS
 from flestimate.errors import FlestimateWarning
@@ -44,6 +45,10 @@ PROFILE = "sector"
 #: their own), and each is a handful of respondents in a survey: apart, their profiles would
 #: be shrunk to the class's, which under-imputes deception and confinement there.
 PROFILE_GROUPS = {"commercial_sex_and_other": "commercial_sex"}
+#: The profile the sectors without a form of their own (every sector but commercial sex,
+#: illicit activities and armed conflict) share when the survey's answers do not tell them
+#: apart: fitted both ways, the lower BIC is kept (``fit_model(profile_pooling=)``).
+LABOUR_PROFILE = "labour sectors (one item profile)"
 #: Person variables on which the categorical items (sector, perpetrator) depend within a
 #: latent class: sectors differ by sex (commercial sex, domestic work, construction), so a
 #: woman whose sector is missing must not get a man's distribution; those present are used.
@@ -190,7 +195,7 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
     model = fit_model(mf, items=[*indicators, *ctx_binary], categorical=ctx_cat,
                       evidence=_filter_evidence(mapped), covariates=cov, respondents=observed_any,
                       classes=classes, profile=PROFILE if PROFILE in mf.columns else None,
-                      profile_groups=PROFILE_GROUPS,
+                      profile_groups=PROFILE_GROUPS, profile_pooling=_labour_pooling(mf),
                       categorical_covariates=_person_columns(mf, full, positions,
                                                              CATEGORY_COVARIATES))
     # the rows whose class a completion can change, and the members of their households (the
@@ -221,6 +226,14 @@ def impute_survey(full: pd.DataFrame, mapped: MappedSurvey, cls: Classification,
                   "merged by dropping the last variable first"}
     return Imputed(imputations, seed, float(delta), points, forms, respondent, wc, model,
                    positions[rows], not_estimable, nr, determined, redraw)
+
+
+def _labour_pooling(mf: pd.DataFrame) -> dict[Any, str] | None:
+    """The observed sectors without a form of their own, each mapped to ``LABOUR_PROFILE``."""
+    if PROFILE not in mf.columns:
+        return None
+    special = set(CATEGORY_CONTEXT[PROFILE][0])
+    return {v: LABOUR_PROFILE for v in pd.unique(mf[PROFILE].dropna()) if v not in special}
 
 
 def _person_columns(mf: pd.DataFrame, full: pd.DataFrame, positions: np.ndarray,
