@@ -177,6 +177,11 @@ def test_a_class_the_data_cannot_give_is_not_estimable(frame: pd.DataFrame) -> N
 def test_displays_state_the_method(report: fl.PrevalenceReport) -> None:
     text = repr(report)
     assert "missing answers: multiple imputation, M = 20, Rubin's rules" in text
+    # the generator's labour sectors share their item probabilities: BIC pools them
+    # (tests/test_impute.py tests the choice itself, by hand and on simulated sectors)
+    choice = report.provenance["missing"]["model"]["profile_choice"]
+    assert choice["chosen"] == "pooled" and choice["pooled"]["bic"] < choice["separate"]["bic"]
+    assert "latent class model, 2 classes, one item profile for the labour sectors (BIC)" in text
     pub = report.publication_table()
     assert list(pub.columns[:5]) == ["indicator", "%", "% CI", "% minimum", "% bounds"]
     # the minimum column follows the decimals of the % column (two: a published form share

@@ -220,9 +220,12 @@ class PrevalenceReport(Result):
         m = self.provenance.get("missing") or {}
         if m.get("method") == "multiple imputation":
             model = m.get("model") or {}
+            profiles = {"pooled": ", one item profile for the labour sectors (BIC)",
+                        "separate": ", an item profile per sector (BIC)"}.get(
+                (model.get("profile_choice") or {}).get("chosen"), "")
             return (f"missing answers: multiple imputation, M = {m['imputations']}, Rubin's "
-                    f"rules (latent class model, {model.get('classes')} classes; % minimum: "
-                    f"undetermined counted as not)")
+                    f"rules (latent class model, {model.get('classes')} classes{profiles}; "
+                    f"% minimum: undetermined counted as not)")
         return "missing answers: minimum estimate (undetermined counted as not)"
 
     def _methods(self) -> str:
