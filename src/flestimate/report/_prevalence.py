@@ -222,7 +222,7 @@ class PrevalenceReport(Result):
             model = m.get("model") or {}
             profiles = {"pooled": ", one item profile for the labour sectors (BIC)",
                         "separate": ", an item profile per sector (BIC)"}.get(
-                (model.get("profile_choice") or {}).get("chosen"), "")
+                str((model.get("profile_choice") or {}).get("chosen")), "")
             return (f"missing answers: multiple imputation, M = {m['imputations']}, Rubin's "
                     f"rules (latent class model, {model.get('classes')} classes{profiles}; "
                     f"% minimum: undetermined counted as not)")
