@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flestimate.errors import ArgumentError
+from flestimate.errors import ArgumentError, ArgumentTypeError
 from flestimate.impute import (
     _model,
     adjustment_factors,
@@ -268,6 +268,14 @@ def test_profile_choice_by_hand() -> None:
     assert choice["pooled_values"] == ["a", "b"]
     assert model.summary_dict()["profile_choice"]["chosen"] == "separate"
     np.testing.assert_allclose(model.fit.theta_profile[0, :, 0, 0], [0.625, 0.25], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["profile_groups", "profile_pooling"])
+def test_a_profile_grouping_must_be_a_mapping(name: str) -> None:
+    frame = pd.DataFrame({"inv_x": [1.0, 0.0], "sector": ["a", "b"]})
+    with pytest.raises(ArgumentTypeError, match=rf"^`{name}` of `fit_model\(\)` must be a "
+                       r"mapping of values to their profile; got list$"):
+        fit_model(frame, items=["inv_x"], profile="sector", **{name: ["a", "b"]})
 
 
 @pytest.mark.parametrize(("pooled", "chosen", "profiles"),

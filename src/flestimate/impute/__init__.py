@@ -382,7 +382,8 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     The respondents' data coded (:func:`_coded`), the EM fit on its distinct patterns (with
     each candidate grouping of the profiles), the sensitive items and the cells to impute.
     """
-    _check_fit_arguments(frame, classes)
+    _check_fit_arguments(frame, classes, profile_groups=profile_groups,
+                         profile_pooling=profile_pooling)
     keep = (np.ones(len(frame), dtype=bool) if respondents is None
             else np.asarray(respondents, bool))
     pos = np.flatnonzero(keep)
@@ -468,8 +469,13 @@ def _chosen_profiles(fitted: Callable[[Mapping[Any, Any]], _Candidate],
     return (alt if chosen == "pooled" else own), record
 
 
-def _check_fit_arguments(frame: Any, classes: Any) -> None:
-    """``classes`` a positive integer and ``frame`` a DataFrame, in the package's format."""
+def _check_fit_arguments(frame: Any, classes: Any, **groupings: Any) -> None:
+    """``classes`` a positive integer, ``frame`` a DataFrame and the profile groupings
+    mappings (or None), in the package's format."""
+    for name, value in groupings.items():
+        if value is not None and not isinstance(value, Mapping):
+            raise ArgumentTypeError(f"`{name}` of `fit_model()` must be a mapping of values to "
+                                    f"their profile; got {type(value).__name__}")
     if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes < 1:
         raise ArgumentError(f"`classes` of `fit_model()` must be a positive integer; got "
                             f"{classes!r}")
