@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import benchmark_script
@@ -61,8 +62,6 @@ def test_one_sample_the_references_agree_where_nothing_is_missing(forms  # type:
     does not dominate) has imputed, expected and true weighted totals within 3% of each other
     (6,339, 6,343 and 6,386 when written)."""
     rows = forms.one_sample("moldova", 2000, 20)
-    import pandas as pd
-
     d = pd.DataFrame(rows)
     assert set(d["form"]) == set(forms.FORMS)
     assert (d[["imp", "oracle", "true_w"]].to_numpy() >= 0).all()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import benchmark_script
@@ -70,8 +71,6 @@ def test_fresh_populations_judge_each_sample_against_its_own_truth(study) -> Non
     """Hand-worked: two samples from two populations (truths 0.1 and 0.3) both estimating
     0.2 are unbiased (errors +0.1 and -0.1 over a mean truth of 0.2), and only the second
     interval covers its own truth; the paired bias pairs the same way."""
-    import pandas as pd
-
     frame = pd.DataFrame({
         "style": "s", "statistic": "x", "by": "national", "level": "all", "seed": [1, 2, 1, 2],
         "method": ["impute", "impute", "complete", "complete"],
