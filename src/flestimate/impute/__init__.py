@@ -449,7 +449,6 @@ def _coded(frame: pd.DataFrame, items: Sequence[str], categorical: Sequence[str]
                   cov_names, cat_cov, cat_cov_names, (*not_imputed, *not_cat), pos)
 
 
-
 def _chosen_profiles(fitted: Callable[[Mapping[Any, Any]], _Candidate],
                      groups: Mapping[Any, Any] | None, pooling: Mapping[Any, Any] | None
                      ) -> tuple[_Candidate, dict[str, Any]]:
