@@ -121,6 +121,24 @@ def test_national_share_as_published(report: PrevalenceReport, doc: str) -> None
                      rf"<td>{re.escape(ci)}</td>", national)
 
 
+def test_a_confidential_cell_never_sets_the_decimals(report: PrevalenceReport) -> None:
+    """With a disclosure threshold of 5 the state-imposed cell (4 cases, 0.15% where the
+    threshold is 3: two decimals there) is confidential as well and blank in the published
+    table; every other published share is at least 1%, so one decimal."""
+    shown = _share(report, "prevalence", "national", "form_state_imposed").iloc[0]
+    assert shown["disclosure"] == "publish" and 0 < shown["estimate"] < 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FlestimateWarning)  # the file's one lonely PSU
+        rep = fl.estimate_prevalence(DATA, "moldova-2008-synthetic", by=["sex"],
+                                     disclosure_threshold=5)
+    state = _share(rep, "prevalence", "national", "form_state_imposed").iloc[0]
+    assert state["disclosure"] != "publish"
+    published = rep.publication_values()["%"].dropna()
+    assert published[published > 0].min() >= 1
+    row = _share(rep, "prevalence", "national", "forced_labour").iloc[0]
+    assert rep.publication_table().loc[0, "%"] == f"{100 * row['estimate']:.1f}"
+
+
 def test_domain_table_by_sex(report: PrevalenceReport, doc: str) -> None:
     section = _section(doc, "Estimates by sex")
     for sex in ("female", "male"):
