@@ -12,6 +12,7 @@ of the imputation model compare on 200 samples where the truth would need thousa
 respondents only; the others (children, unit non-respondents) enter with their true form.
 
     python benchmarks/missing_forms.py --style moldova --first 2000 --samples 100 --out f.csv
+    python benchmarks/missing_forms.py --style georgia --populations fresh --out g.csv
     python benchmarks/missing_forms.py --never-asked   # the population's part, no samples
 
 Output: one row per sample, group and form (``imp``, ``oracle``, ``true_w`` weighted counts);
@@ -24,16 +25,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
+import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from missing import SPECS, population
+from missing import SPECS, fresh_population, population
 
 import flestimate as fe
 from flestimate import synthetic
@@ -145,8 +149,11 @@ def sector_missing_oracle(pop: synthetic.Population, sv: synthetic.SyntheticSurv
     return out
 
 
-def one_sample(style: str, seed: int, imputations: int) -> list[dict[str, object]]:
-    pop = population(style)
+def one_sample(style: str, seed: int, imputations: int, fresh: bool = False
+               ) -> list[dict[str, object]]:
+    # a fresh population per sample (as ``missing.py --populations fresh``): the expectation
+    # is then that of the truth as well, not only of the shipped population's draws
+    pop = fresh_population(style, seed) if fresh else population(style)
     spec = fe.load_spec(SPECS[style])
     names, prob = indicator_probabilities()
     group = indicator_groups(names)
@@ -235,13 +242,67 @@ def never_asked(style: str) -> dict[str, float]:
             "bias": (expected - float((cell & state).sum())) / float((traf & state).sum())}
 
 
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each form's share of the trafficked, per sample, from the imputed, expected and true
+    weighted totals; the relative bias of the imputed share against the expectation and against
+    the sample's true forms, and of the expectation against the truth, each
+    ``mean(a - b) / mean(b)`` with its Monte Carlo standard error (in points of the bias)."""
+    tot = rows.groupby(["seed", "form"])[["imp", "oracle", "true_w"]].sum().unstack("form")
+    share = {k: tot[k].div(tot[k].sum(axis=1), axis=0) for k in ("imp", "oracle", "true_w")}
+    n = len(tot)
+    out = pd.DataFrame({f"share_{k}": share[k].mean() for k in share})
+    for name, a, b in (("imputed_vs_expected", "imp", "oracle"),
+                       ("imputed_vs_true", "imp", "true_w"),
+                       ("expected_vs_true", "oracle", "true_w")):
+        diff = share[a] - share[b]
+        out[name] = diff.mean() / share[b].mean()
+        out[f"{name}_se"] = diff.std(ddof=1) / np.sqrt(n) / share[b].mean()
+    out.insert(0, "samples", n)
+    return out.rename_axis("form").reset_index()
+
+
+def markdown(saved: list[dict[str, Any]]) -> str:
+    """The table of ``docs/missing.md`` from saved ``--summary`` files (one per style)."""
+    pct = lambda v, se: f"{100 * v:+.1f}% ({100 * se:.1f})"  # noqa: E731
+    lines = ["| style | form | true share | imputed vs expected (MC se) | imputed vs true "
+             "| expected vs true |", "|---|---|---|---|---|---|"]
+    for run in saved:
+        for r in run["summary"]:
+            lines.append(f"| {run['style']} | {r['form']} | {100 * r['share_true_w']:.2f}% | "
+                         f"{pct(r['imputed_vs_expected'], r['imputed_vs_expected_se'])} | "
+                         f"{pct(r['imputed_vs_true'], r['imputed_vs_true_se'])} | "
+                         f"{pct(r['expected_vs_true'], r['expected_vs_true_se'])} |")
+    head = ", ".join(f"{r['samples']} {r['populations']} populations ({r['style']}, first seed "
+                     f"{r['first_seed']})" for r in saved)
+    return (f"{head}, M = {saved[0]['imputations']}, flestimate {saved[0]['version']}.\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def write_docs(path: Path, saved: list[dict[str, Any]]) -> None:
+    """Put :func:`markdown` between ``<!-- forms:<populations>:begin/end -->`` in ``path``."""
+    tag = f"forms:{saved[0]['populations']}"
+    begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+    page = path.read_text(encoding="utf-8")
+    if begin not in page or end not in page:
+        raise SystemExit(f"{path}: no {begin} ... {end} markers")
+    head, rest = page.split(begin, 1)
+    path.write_text(f"{head}{begin}\n{markdown(saved)}{end}{rest.split(end, 1)[1]}",
+                    encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--style", default="moldova")
     ap.add_argument("--first", type=int, default=2000)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--imputations", type=int, default=20)
-    ap.add_argument("--out")
+    ap.add_argument("--populations", choices=("shipped", "fresh"), default="shipped")
+    ap.add_argument("--out", help="every sample's rows (CSV)")
+    ap.add_argument("--summary", help="the forms' biases (JSON; see summarise())")
+    ap.add_argument("--from-rows", help="summarise a saved --out file instead of running")
+    ap.add_argument("--report", nargs="+", help="saved --summary files: write their table "
+                    "into --docs instead of running")
+    ap.add_argument("--docs", type=Path, help="the page with the table's markers")
     ap.add_argument("--never-asked", action="store_true",
                     help="print what the population's never-asked trafficked leave (no samples)")
     a = ap.parse_args()
@@ -249,11 +310,34 @@ def main() -> None:
         for style in ("moldova", "georgia"):
             print(style, {k: round(v, 4) for k, v in never_asked(style).items()})
         return
-    if not a.out:
-        ap.error("--out is required")
-    rows = [r for s in range(a.first, a.first + a.samples)
-            for r in one_sample(a.style, s, a.imputations)]
-    pd.DataFrame(rows).to_csv(a.out, index=False)
+    if a.report:
+        saved = [json.loads(Path(f).read_text(encoding="utf-8")) for f in a.report]
+        if a.docs is None:
+            print(markdown(saved))
+        else:
+            write_docs(a.docs, saved)
+        return
+    if a.from_rows:
+        frame = pd.read_csv(a.from_rows)
+        meta: dict[str, object] = {"rows": Path(a.from_rows).name}
+    else:
+        if not (a.out or a.summary):
+            ap.error("--out or --summary is required")
+        clock = time.perf_counter()
+        frame = pd.DataFrame([r for s in range(a.first, a.first + a.samples)
+                              for r in one_sample(a.style, s, a.imputations,
+                                                  a.populations == "fresh")])
+        meta = {"seconds": round(time.perf_counter() - clock, 1)}
+        if a.out:
+            frame.to_csv(a.out, index=False)
+    summary = summarise(frame)
+    print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if a.summary:
+        meta.update(style=a.style, populations=a.populations, imputations=a.imputations,
+                    first_seed=int(frame["seed"].min()), samples=int(frame["seed"].nunique()),
+                    version=fe.__version__)
+        payload = {**meta, "summary": json.loads(summary.to_json(orient="records"))}
+        Path(a.summary).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

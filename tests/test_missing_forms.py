@@ -133,3 +133,56 @@ def test_sector_missing_expectation_follows_the_generator(forms  # type: ignore[
                                           abs=1e-15)
         assert got.sum(axis=1)[i] == pytest.approx(float(np.dot(post, p_tr)), rel=1e-10)
         assert (got[i, 1] > 0) == bool(female) and (got[i, 3] > 0) == bool(female)
+
+
+def test_summarise_by_hand(forms) -> None:  # type: ignore[no-untyped-def]
+    """Two samples, forms in the order state, commercial sex, economic, mixed (the first
+    sample's imputed totals split over two groups, which are summed). Shares: imputed
+    (.1, .1, .7, .1) in both; expected (.1, .2, .6, .1) and (.1, .1, .6, .2); true
+    (.2, .1, .6, .1) in both. Commercial sex, imputed against expected: differences -.1 and 0,
+    mean -.05 over a mean expectation of .15, -1/3; their standard deviation .0707 over
+    sqrt(2), .05, over .15: 1/3. State, expected against true: -.1 / .2 = -1/2, se 0."""
+    f = forms.FORMS
+    rows = []
+    for seed, imp, oracle, true in (
+            (1, [1, 1, 7, 1], [1, 2, 6, 1], [2, 1, 6, 1]),
+            (2, [2, 2, 14, 2], [2, 2, 12, 4], [4, 2, 12, 2])):
+        for i, form in enumerate(f):
+            if seed == 1:  # the same totals in two groups
+                rows.append({"seed": 1, "grp": "a", "form": form, "imp": imp[i] / 4,
+                             "oracle": 0.0, "true_w": 0.0})
+                imp = [*imp[:i], imp[i] * 3 / 4, *imp[i + 1:]]
+            rows.append({"seed": seed, "grp": "b", "form": form, "imp": imp[i],
+                         "oracle": oracle[i], "true_w": true[i]})
+    got = forms.summarise(pd.DataFrame(rows)).set_index("form")
+    assert (got["samples"] == 2).all()
+    cse, state, mixed = (got.loc[k] for k in ("commercial_sexual_exploitation",
+                                              "state_imposed", "mixed_undetermined"))
+    assert cse["share_imp"] == pytest.approx(0.1, rel=1e-12)
+    assert cse["share_oracle"] == pytest.approx(0.15, rel=1e-12)
+    assert cse["imputed_vs_expected"] == pytest.approx(-1 / 3, rel=1e-12)
+    assert cse["imputed_vs_expected_se"] == pytest.approx(1 / 3, rel=1e-12)
+    assert mixed["imputed_vs_expected"] == pytest.approx(-1 / 3, rel=1e-12)
+    assert state["expected_vs_true"] == pytest.approx(-0.5, rel=1e-12)
+    assert state["expected_vs_true_se"] == pytest.approx(0.0, abs=1e-15)
+    assert state["imputed_vs_true"] == pytest.approx(-0.5, rel=1e-12)
+    assert got.loc["economic_exploitation", "imputed_vs_expected"] == pytest.approx(
+        (0.7 - 0.6) / 0.6, rel=1e-12)
+
+
+def test_fresh_populations_draw_each_sample_from_its_own(forms, monkeypatch  # type: ignore[no-untyped-def]
+                                                         ) -> None:
+    """``--populations fresh`` takes sample ``seed`` from ``fresh_population(style, seed)``
+    (as ``missing.py`` does): with that function standing in for the shipped population, the
+    rows are exactly the shipped run's, and it was asked for the sample's seed."""
+    asked: list[tuple[str, int]] = []
+
+    def stand_in(style: str, seed: int):  # type: ignore[no-untyped-def]
+        asked.append((style, seed))
+        return forms.population(style)
+
+    monkeypatch.setattr(forms, "fresh_population", stand_in)
+    fresh = pd.DataFrame(forms.one_sample("georgia", 2001, 2, True))
+    shipped = pd.DataFrame(forms.one_sample("georgia", 2001, 2))
+    assert asked == [("georgia", 2001)]
+    pd.testing.assert_frame_equal(fresh, shipped)
