@@ -29,6 +29,7 @@ import json
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +243,23 @@ def never_asked(style: str) -> dict[str, float]:
             "bias": (expected - float((cell & state).sum())) / float((traf & state).sum())}
 
 
+def _one(job: tuple[str, int, int, bool]) -> list[dict[str, object]]:
+    return one_sample(*job)
+
+
+def run(style: str, first: int, samples: int, imputations: int = 20, fresh: bool = False,
+        jobs: int = 1) -> pd.DataFrame:
+    """The rows of samples ``first`` .. ``first + samples - 1`` (:func:`one_sample`), in
+    ``jobs`` processes."""
+    work = [(style, seed, imputations, fresh) for seed in range(first, first + samples)]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            parts = list(pool.map(_one, work, chunksize=2))
+    else:
+        parts = [_one(job) for job in work]
+    return pd.DataFrame([r for rows in parts for r in rows])
+
+
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Each form's share of the trafficked, per sample, from the imputed, expected and true
     weighted totals; the relative bias of the imputed share against the expectation and against
@@ -297,6 +315,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--imputations", type=int, default=20)
     ap.add_argument("--populations", choices=("shipped", "fresh"), default="shipped")
+    ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", help="every sample's rows (CSV)")
     ap.add_argument("--summary", help="the forms' biases (JSON; see summarise())")
     ap.add_argument("--from-rows", help="summarise a saved --out file instead of running")
@@ -324,9 +343,8 @@ def main() -> None:
         if not (a.out or a.summary):
             ap.error("--out or --summary is required")
         clock = time.perf_counter()
-        frame = pd.DataFrame([r for s in range(a.first, a.first + a.samples)
-                              for r in one_sample(a.style, s, a.imputations,
-                                                  a.populations == "fresh")])
+        frame = run(a.style, a.first, a.samples, a.imputations, a.populations == "fresh",
+                    a.jobs)
         meta = {"seconds": round(time.perf_counter() - clock, 1)}
         if a.out:
             frame.to_csv(a.out, index=False)

@@ -12,12 +12,14 @@ fresh samples per style (seeds other than the recorded run's in
   standard errors;
 * the rare forms' shares of the trafficked (state-imposed, commercial sexual exploitation,
   mixed; 3-4% of the trafficked, one or two cases per sample): the bias due to the missing
-  answers within 10% (or three of its Monte Carlo standard errors). They miss the issue's 2%
-  (recorded run: +7.2%, -2.8% and -3.7% in the Moldova style, Monte Carlo se 1.2-2.0), about
-  0.2 points of the trafficked against standard errors of 2-3 points; docs/missing.md says why;
+  answers within 10% (or three of its Monte Carlo standard errors). Against the truth they
+  cannot show the issue's 2% on 400 samples (recorded run, due to the missing answers: +7.3%,
+  -3.0% and -4.0% in the Moldova style, Monte Carlo se 1.2-2.0), about 0.2 points of the
+  trafficked against standard errors of 2-3 points; ``tests/test_missing_forms.py`` and
+  docs/missing.md measure them against the generator's expectation instead;
 * 95% Korn-Graubard coverage of forced labour and the trafficked in every cell with at least
   30 effective cases between 93% and 98.5% (the issue asks 93-97%; the recorded run's cells
-  cover 95.2-97.5%, and the design's Taylor variance itself is about 7% conservative on these
+  cover 95.0-97.75%, and the design's Taylor variance itself is about 7% conservative on these
   samples: the minimum's standard errors are too), and between 94% and 97.5% on average;
 * the minimum biased downwards; under MNAR, the sensitivity intervals covering the truth;
 * over fresh populations (every sample from a population of its own, judged against its own
