@@ -281,15 +281,16 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(saved: list[dict[str, Any]]) -> str:
     """The table of ``docs/missing.md`` from saved ``--summary`` files (one per style)."""
-    pct = lambda v, se: f"{100 * v:+.1f}% ({100 * se:.1f})"  # noqa: E731
+    def bias(r: dict[str, float], name: str) -> str:
+        return f"{100 * r[name]:+.1f}% ({100 * r[name + '_se']:.1f})"
+
     lines = ["| style | form | true share | imputed vs expected (MC se) | imputed vs true "
              "| expected vs true |", "|---|---|---|---|---|---|"]
-    for run in saved:
-        for r in run["summary"]:
-            lines.append(f"| {run['style']} | {r['form']} | {100 * r['share_true_w']:.2f}% | "
-                         f"{pct(r['imputed_vs_expected'], r['imputed_vs_expected_se'])} | "
-                         f"{pct(r['imputed_vs_true'], r['imputed_vs_true_se'])} | "
-                         f"{pct(r['expected_vs_true'], r['expected_vs_true_se'])} |")
+    for one in saved:
+        for r in one["summary"]:
+            lines.append(f"| {one['style']} | {r['form']} | {100 * r['share_true_w']:.2f}% | "
+                         f"{bias(r, 'imputed_vs_expected')} | {bias(r, 'imputed_vs_true')} | "
+                         f"{bias(r, 'expected_vs_true')} |")
     head = ", ".join(f"{r['samples']} {r['populations']} populations ({r['style']}, first seed "
                      f"{r['first_seed']})" for r in saved)
     return (f"{head}, M = {saved[0]['imputations']}, flestimate {saved[0]['version']}.\n\n"
