@@ -142,18 +142,14 @@ def test_summarise_by_hand(forms) -> None:  # type: ignore[no-untyped-def]
     (.2, .1, .6, .1) in both. Commercial sex, imputed against expected: differences -.1 and 0,
     mean -.05 over a mean expectation of .15, -1/3; their standard deviation .0707 over
     sqrt(2), .05, over .15: 1/3. State, expected against true: -.1 / .2 = -1/2, se 0."""
-    f = forms.FORMS
-    rows = []
-    for seed, imp, oracle, true in (
-            (1, [1, 1, 7, 1], [1, 2, 6, 1], [2, 1, 6, 1]),
-            (2, [2, 2, 14, 2], [2, 2, 12, 4], [4, 2, 12, 2])):
-        for i, form in enumerate(f):
-            if seed == 1:  # the same totals in two groups
-                rows.append({"seed": 1, "grp": "a", "form": form, "imp": imp[i] / 4,
-                             "oracle": 0.0, "true_w": 0.0})
-                imp = [*imp[:i], imp[i] * 3 / 4, *imp[i + 1:]]
-            rows.append({"seed": seed, "grp": "b", "form": form, "imp": imp[i],
-                         "oracle": oracle[i], "true_w": true[i]})
+    zero = [0, 0, 0, 0]
+    rows = [{"seed": seed, "grp": grp, "form": form, "imp": imp[i], "oracle": oracle[i],
+             "true_w": true[i]}
+            for seed, grp, imp, oracle, true in (
+                (1, "a", [0.25, 0.25, 1.75, 0.25], zero, zero),  # sample 1's imputed totals:
+                (1, "b", [0.75, 0.75, 5.25, 0.75], [1, 2, 6, 1], [2, 1, 6, 1]),  # 1, 1, 7, 1
+                (2, "b", [2, 2, 14, 2], [2, 2, 12, 4], [4, 2, 12, 2]))
+            for i, form in enumerate(forms.FORMS)]
     got = forms.summarise(pd.DataFrame(rows)).set_index("form")
     assert (got["samples"] == 2).all()
     cse, state, mixed = (got.loc[k] for k in ("commercial_sexual_exploitation",
