@@ -17,14 +17,14 @@ multiple imputation, Rubin 1987, ch. 4), all at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from flestimate.errors import ArgumentError, ArgumentTypeError, EstimationError
-from flestimate.impute import _model
+from flestimate.impute import _model, _smoothing
 from flestimate.impute._nonresponse import (
     WeightingClasses,
     adjustment_factors,
@@ -124,6 +124,11 @@ class ImputationModel:
     #: :func:`fit_model`): each candidate's log-likelihood, effective parameters and BIC, and
     #: the one kept; empty when there was no choice to make.
     profile_choice: Mapping[str, Any] = field(default_factory=dict)
+    #: The prior (pseudo-respondents) towards the class's of the item profiles with which a
+    #: missing profile variable (the sector) is drawn, chosen by leave-one-out prediction of
+    #: the answered sectors (:func:`flestimate.impute._smoothing.choose`): each candidate's
+    #: score and the one kept; empty when the profile variable is not imputed.
+    profile_smoothing: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def classes(self) -> int:
@@ -143,7 +148,9 @@ class ImputationModel:
                 "patterns": int(self.patterns.count.size),
                 "iterations": self.fit.iterations, "converged": self.fit.converged,
                 "loglik": float(self.fit.loglik[0]),
-                **({"profile_choice": dict(self.profile_choice)} if self.profile_choice else {})}
+                **({"profile_choice": dict(self.profile_choice)} if self.profile_choice else {}),
+                **({"profile_smoothing": dict(self.profile_smoothing)}
+                   if self.profile_smoothing else {})}
 
     def _joint_profiles(self, up: np.ndarray, resp: np.ndarray, refit: _model.LatentClassFit,
                         log_share: np.ndarray, rng: np.random.Generator
@@ -170,7 +177,10 @@ class ImputationModel:
         levels = [lv[u] for lv in pat.levels]
         own, of_level = np.unique(self.level_profile, return_inverse=True)
         g = pat.cat_group[u]
-        ll = np.stack([_model.item_loglik(pat.yes[u], pat.no[u], levels, refit,
+        prior = np.asarray(self.profile_smoothing.get(
+            "by_class", self.profile_smoothing.get("chosen", _model.PROFILE_PRIOR)), float)
+        smoothed = replace(refit, theta_profile=refit.smoothed_profiles(prior))
+        ll = np.stack([_model.item_loglik(pat.yes[u], pat.no[u], levels, smoothed,
                                           np.full(u.size, h), g) for h in own.tolist()],
                       axis=-1)[..., of_level]  # (M, r, K, L) - a loop over the few profiles
         with np.errstate(divide="ignore"):
@@ -398,10 +408,14 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
                                     np.zeros((pos.size, len(d.ev_cols)), dtype=bool)], axis=1)
     missing_cats = (np.column_stack([c < 0 for c in d.cat_codes]) if d.cat_codes
                     else np.zeros((pos.size, 0), dtype=bool))
+    smoothing: dict[str, Any] = {}
+    names = [name for name, _ in d.cat_levels]
+    if level_profile is not None and missing_cats[:, names.index(str(profile))].any():
+        smoothing = _smoothing.choose(pat, fit, level_profile, names.index(str(profile)))
     return ImputationModel(tuple(d.used), tuple(d.ev_cols), tuple(d.cat_levels), d.cov_names,
                            d.not_imputed, _sensitive_mask(d.used, sensitive, len(d.ev_cols)),
                            pat, fit, pos, missing_items, missing_cats, profile, level_profile,
-                           d.cat_cov_names, choice)
+                           d.cat_cov_names, choice, smoothing)
 
 
 _Candidate = tuple[_model.Patterns, _model.LatentClassFit, np.ndarray | None]

@@ -237,10 +237,23 @@ class LatentClassFit:
     loglik: np.ndarray
     iterations: int
     converged: bool
+    #: Each profile's expected yes and answered counts of every item in every class, both
+    #: shape (b, H, J, K), from which any smoothing of the profiles is recomputed; None with a
+    #: single profile.
+    profile_counts: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def classes(self) -> int:
         return int(self.theta.shape[2])
+
+    def smoothed_profiles(self, prior: float | np.ndarray) -> np.ndarray:
+        """The profiles' item probabilities (b, H, J, K) shrunk towards their class's by
+        ``prior`` pseudo-respondents instead of ``PROFILE_PRIOR`` (one for every class, or
+        one per class, shape (K,))."""
+        if self.profile_counts is None:
+            return self.theta_profile
+        yes, answered = self.profile_counts
+        return np.asarray((yes + prior * self.theta[:, None]) / (answered + prior))
 
 
 def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
@@ -285,17 +298,22 @@ def _posterior(pat: Patterns, fit_beta: np.ndarray, theta_profile: np.ndarray,
     return np.exp(joint - norm), norm[..., 0]
 
 
-def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
+_Items = tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray],
+               tuple[np.ndarray, np.ndarray] | None]
+
+
+def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray) -> _Items:
     """Item probabilities from the expected counts (with the prior counts): each class's, then
-    each profile's shrunk towards its class's; the categorical items' level probabilities of
-    each class, then of each group of the categorical covariates shrunk towards its class's."""
+    each profile's shrunk towards its class's (with the profiles' expected counts); the
+    categorical items' level probabilities of each class, then of each group of the categorical
+    covariates shrunk towards its class's."""
     wr = weight[:, :, None] * post  # (b, U, K)
     b, u, k = wr.shape
     flat = wr.transpose(1, 0, 2).reshape(u, b * k)
     yes = pat.yes.T @ wr  # (J, U) @ (b, U, K) -> (b, J, K)
     no = pat.no.T @ wr
     theta = (yes + ITEM_PRIOR * pat.prior_yes[:, None]) / (yes + no + ITEM_PRIOR)
+    profile_counts = None
     if pat.n_profiles == 1:
         theta_profile = theta[:, None]
     else:
@@ -305,6 +323,7 @@ def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray
         no_h = np.asarray(pat.no_by_profile @ flat).reshape(shape).transpose(2, 0, 1, 3)
         theta_profile = ((yes_h + PROFILE_PRIOR * theta[:, None])
                          / (yes_h + no_h + PROFILE_PRIOR))
+        profile_counts = (yes_h, yes_h + no_h)
     phi, phi_group = [], []
     for index, n_lev, prior in zip(pat.level_index, pat.n_levels, pat.prior_levels,
                                    strict=True):
@@ -317,7 +336,7 @@ def _m_step_items(pat: Patterns, weight: np.ndarray, post: np.ndarray
         else:
             shrunk = by_group + CATEGORY_PRIOR * phi[-1][:, None]
             phi_group.append(shrunk / shrunk.sum(axis=2, keepdims=True))
-    return theta, theta_profile, phi, phi_group
+    return theta, theta_profile, phi, phi_group, profile_counts
 
 
 def _m_step_shares(pat: Patterns, weight: np.ndarray, post: np.ndarray,
@@ -414,7 +433,7 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
     if start is None:
         post = _initial(pat, classes, b)
         beta = np.zeros((b, p, classes))
-        theta, theta_profile, phi, phi_group = _m_step_items(pat, w, post)
+        theta, theta_profile, phi, phi_group, counts = _m_step_items(pat, w, post)
         for _ in range(5):
             beta = _m_step_shares(pat, w, post, beta)
     else:
@@ -423,20 +442,30 @@ def fit(pat: Patterns, classes: int, *, weight: np.ndarray | None = None,
         theta_profile = np.repeat(start.theta_profile[:1], b, axis=0)
         phi = [np.repeat(f[:1], b, axis=0) for f in start.phi]
         phi_group = [np.repeat(f[:1], b, axis=0) for f in start.phi_group]
+        counts = None
     last = np.full(b, -np.inf)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - EM iterations, each batched over all
         post, ll = _posterior(pat, beta, theta_profile, phi_group)
         loglik = (w * ll).sum(axis=1)
-        theta, theta_profile, phi, phi_group = _m_step_items(pat, w, post)
+        theta, theta_profile, phi, phi_group, counts = _m_step_items(pat, w, post)
         beta = _m_step_shares(pat, w, post, beta)
         gain = np.abs(loglik - last) / np.maximum(np.abs(loglik), 1.0)
         last = loglik
         if np.all(gain < tol):
             converged = True
             break
-    return LatentClassFit(beta, theta, theta_profile, phi, phi_group, last, it, converged)
+    return LatentClassFit(beta, theta, theta_profile, phi, phi_group, last, it, converged,
+                          counts)
+
+
+def point_posterior(pat: Patterns, fit: LatentClassFit) -> tuple[np.ndarray, np.ndarray]:
+    """The class posteriors (U, K) and log-likelihoods (U,) of every pattern under the fit's
+    first parameter set (the point fit)."""
+    post, ll = _posterior(pat, fit.beta[:1], fit.theta_profile[:1],
+                          [f[:1] for f in fit.phi_group])
+    return post[0], ll[0]
 
 
 def profile_bic(pat: Patterns, fit: LatentClassFit) -> dict[str, float]:
@@ -449,15 +478,14 @@ def profile_bic(pat: Patterns, fit: LatentClassFit) -> dict[str, float]:
     whatever the profiles, so it is left out of the count: only differences between fits of
     the same data mean anything. ``BIC = -2 loglik + log(respondents) df``.
     """
-    post, ll = _posterior(pat, fit.beta[:1], fit.theta_profile[:1],
-                          [f[:1] for f in fit.phi_group])
-    wr = pat.count[:, None] * post[0]  # (U, K)
+    post, ll = point_posterior(pat, fit)
+    wr = pat.count[:, None] * post  # (U, K)
     if pat.n_profiles == 1:
         answered = (pat.yes + pat.no).T @ wr  # (J, K)
     else:
         answered = np.asarray((pat.yes_by_profile + pat.no_by_profile) @ wr)  # (H J, K)
     df = float((answered / (answered + PROFILE_PRIOR)).sum())
-    loglik = float((pat.count * ll[0]).sum())
+    loglik = float((pat.count * ll).sum())
     n = float(pat.count.sum())
     return {"loglik": loglik, "df": df, "bic": -2.0 * loglik + np.log(n) * df}
 
