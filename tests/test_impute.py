@@ -249,25 +249,32 @@ def test_grouped_sectors_share_one_profile_and_keep_their_own_level() -> None:
 def test_profile_choice_by_hand() -> None:
     """One class, one item, sector a (yes, yes, no) and b (no): hand computation of
     ``fit_model``'s choice between separate profiles and ``profile_pooling`` {a, b}. Prior mean
-    (2 + 0.5) / (4 + 1) = 0.5, so the class's probability 0.5 and the profiles' (2 + 0.5) / 4
-    = 0.625 and (0 + 0.5) / 2 = 0.25; log-likelihood 2 ln 0.625 + ln 0.375 + ln 0.75
-    separate, 4 ln 0.5 pooled; effective parameters 3/4 + 1/2 = 1.25 and 4/5 = 0.8; BIC
-    -2 loglik + ln(4) df: 6.150 against 6.654, so the sectors keep their own profiles."""
+    (2 + 0.5) / (4 + 1) = 0.5, so the class's probability (2 + 0.5) / 5 = 0.5 and, with the
+    profile prior c = 0.1, the profiles' (2 + 0.05) / 3.1 = 41/62 and (0 + 0.05) / 1.1 = 1/22,
+    the pooled profile's 2.05 / 4.1 = 0.5; log-likelihood 2 ln(41/62) + ln(21/62) + ln(21/22)
+    separate, 4 ln 0.5 pooled; effective parameters 3/3.1 + 1/1.1 and 4/4.1; BIC -2 loglik +
+    ln(4) df: 6.514 against 6.898, so the sectors keep their own profiles."""
+    assert _model.PROFILE_PRIOR == 0.1
     frame = pd.DataFrame({"inv_x": [1.0, 1.0, 0.0, 0.0], "sector": ["a", "a", "a", "b"]})
     model = fit_model(frame, items=["inv_x"], classes=1, profile="sector",
                       profile_pooling={"a": "L", "b": "L"})
     choice = model.profile_choice
-    sep = 2 * np.log(0.625) + np.log(0.375) + np.log(0.75)
+    sep = 2 * np.log(41 / 62) + np.log(21 / 62) + np.log(21 / 22)
+    df_sep, df_pool = 3 / 3.1 + 1 / 1.1, 4 / 4.1
     assert choice["separate"]["loglik"] == pytest.approx(sep, rel=1e-12)
     assert choice["pooled"]["loglik"] == pytest.approx(4 * np.log(0.5), rel=1e-12)
-    assert choice["separate"]["df"] == pytest.approx(1.25, rel=1e-12)
-    assert choice["pooled"]["df"] == pytest.approx(0.8, rel=1e-12)
-    assert choice["separate"]["bic"] == pytest.approx(-2 * sep + np.log(4) * 1.25, rel=1e-12)
-    assert choice["pooled"]["bic"] == pytest.approx(8 * np.log(2) + np.log(4) * 0.8, rel=1e-12)
+    assert choice["separate"]["df"] == pytest.approx(df_sep, rel=1e-12)
+    assert choice["pooled"]["df"] == pytest.approx(df_pool, rel=1e-12)
+    assert choice["separate"]["bic"] == pytest.approx(-2 * sep + np.log(4) * df_sep, rel=1e-12)
+    assert choice["pooled"]["bic"] == pytest.approx(8 * np.log(2) + np.log(4) * df_pool,
+                                                    rel=1e-12)
+    assert choice["separate"]["bic"] == pytest.approx(6.514, abs=5e-4)
+    assert choice["pooled"]["bic"] == pytest.approx(6.898, abs=5e-4)
     assert choice["chosen"] == "separate" and model.patterns.n_profiles == 2
     assert choice["pooled_values"] == ["a", "b"]
     assert model.summary_dict()["profile_choice"]["chosen"] == "separate"
-    np.testing.assert_allclose(model.fit.theta_profile[0, :, 0, 0], [0.625, 0.25], rtol=1e-12)
+    np.testing.assert_allclose(model.fit.theta_profile[0, :, 0, 0], [41 / 62, 1 / 22],
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["profile_groups", "profile_pooling"])

@@ -23,11 +23,14 @@ __all__ = ["LatentClassFit", "Patterns", "collapse", "draw_classes", "fit"]
 #: 0 or 1.
 ITEM_PRIOR = 1.0
 #: Prior count of a profile's item probabilities, centred on its class's: a profile (a sector)
-#: with few answers keeps its class's probabilities, a large one has its own. One, not two:
-#: the commercial-sex profile of the exploited class has four or five respondents in a
-#: survey, and two pseudo-respondents pulled its deception items a third of the way to the
-#: labour sectors' (docs/missing.md, measured on 100 samples per style).
-PROFILE_PRIOR = 1.0
+#: without answers to an item has its class's probability, one with answers mostly its own,
+#: and none is 0 or 1. A tenth of a respondent: the commercial-sex profile of the exploited
+#: class has two to five respondents in a survey, and one pseudo-respondent pulled their
+#: deception about the work a fifth to a third of the way to the labour sectors', so that
+#: the sex workers whose recruitment answers are all missing were completed as trafficked a
+#: quarter too rarely in the Georgia style. The sector draw, which a small profile's noise
+#: misleads, pools the profiles by its own prior (``_smoothing``; docs/missing.md).
+PROFILE_PRIOR = 0.1
 #: Prior count of a categorical item's level probabilities in a group of the categorical
 #: covariates (the report gives sex), centred on its class's: the sector of a man and of a woman
 #: differ within a class, and a small group keeps its class's distribution.

@@ -3,13 +3,14 @@ sectors that were answered.
 
 A respondent whose sector is missing gets it drawn with its class from
 ``pi_k phi_gk(l) P(answers | k, h(l))`` (``ImputationModel._joint_profiles``): a naive Bayes
-classifier of the sector over thirty-odd items. The item profiles it reads are shrunk towards
-their class's by ``PROFILE_PRIOR`` (one pseudo-respondent), the right amount for imputing an
-item of a sex worker from the four or five exploited ones a survey holds (docs/missing.md). For
-classifying, that little shrinkage costs a small profile about ``n / (2 (n + 1)^2)``
-log-likelihood per item on which it does not really differ from its class (0.08 for ``n = 4``):
-the noise of four respondents' answers. Over thirty items, that sent the exploited women whose
-sector is missing to a sex sector half as often as the generator does.
+classifier of the sector over thirty-odd items. The item profiles the items are imputed from
+are shrunk towards their class's by ``PROFILE_PRIOR`` (a tenth of a pseudo-respondent), so
+that a sex worker's missing answer follows the two to five exploited sex workers a survey
+holds (docs/missing.md). For classifying, so little shrinkage costs a small profile about
+``n / (2 (n + c)^2)`` log-likelihood per item on which it does not really differ from its class
+(0.08 for ``n = 4`` and ``c = 1``, more for a smaller ``c``): the noise of four respondents'
+answers. Over thirty items, that sent the exploited women whose sector is missing to a sex
+sector half as often as the generator does.
 
 The amount of pooling of the sector's conditional model is therefore its own tuning parameter,
 chosen as one chooses the smoothing of any classifier: by how well it predicts held-out cases.
