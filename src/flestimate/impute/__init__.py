@@ -394,9 +394,8 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
     """
     _check_fit_arguments(frame, classes, profile_groups=profile_groups,
                          profile_pooling=profile_pooling)
-    keep = (np.ones(len(frame), dtype=bool) if respondents is None
-            else np.asarray(respondents, bool))
-    pos = np.flatnonzero(keep)
+    pos = (np.arange(len(frame)) if respondents is None
+           else np.flatnonzero(np.asarray(respondents, bool)))
     if pos.size == 0:
         raise EstimationError("the imputation model has no respondent to learn from")
     d = _coded(frame, items, categorical, evidence, covariates, categorical_covariates, pos)
@@ -408,10 +407,7 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
                                     np.zeros((pos.size, len(d.ev_cols)), dtype=bool)], axis=1)
     missing_cats = (np.column_stack([c < 0 for c in d.cat_codes]) if d.cat_codes
                     else np.zeros((pos.size, 0), dtype=bool))
-    smoothing: dict[str, Any] = {}
-    names = [name for name, _ in d.cat_levels]
-    if level_profile is not None and missing_cats[:, names.index(str(profile))].any():
-        smoothing = _smoothing.choose(pat, fit, level_profile, names.index(str(profile)))
+    smoothing = _sector_smoothing(pat, fit, level_profile, d.cat_levels, profile, missing_cats)
     return ImputationModel(tuple(d.used), tuple(d.ev_cols), tuple(d.cat_levels), d.cov_names,
                            d.not_imputed, _sensitive_mask(d.used, sensitive, len(d.ev_cols)),
                            pat, fit, pos, missing_items, missing_cats, profile, level_profile,
@@ -419,6 +415,18 @@ def fit_model(frame: pd.DataFrame, *, items: Sequence[str], categorical: Sequenc
 
 
 _Candidate = tuple[_model.Patterns, _model.LatentClassFit, np.ndarray | None]
+
+
+def _sector_smoothing(pat: _model.Patterns, fit: _model.LatentClassFit,
+                      level_profile: np.ndarray | None,
+                      cat_levels: list[tuple[str, tuple[Any, ...]]], profile: str | None,
+                      missing_cats: np.ndarray) -> dict[str, Any]:
+    """The sector draw's pooling of the profiles (:func:`_smoothing.choose`) when the profile
+    variable is a categorical item missing somewhere; else nothing to choose (empty)."""
+    names = [name for name, _ in cat_levels]
+    if level_profile is None or not missing_cats[:, names.index(str(profile))].any():
+        return {}
+    return _smoothing.choose(pat, fit, level_profile, names.index(str(profile)))
 
 
 @dataclass(frozen=True)
