@@ -14,7 +14,7 @@ fresh samples per style (seeds other than the recorded run's in
   mixed; 3-4% of the trafficked, one or two cases per sample): the bias due to the missing
   answers within 10% (or three of its Monte Carlo standard errors). Against the truth they
   cannot show the issue's 2% on 400 samples (recorded run, due to the missing answers: +7.3%,
-  -3.0% and -4.0% in the Moldova style, Monte Carlo se 1.2-2.0), about 0.2 points of the
+  -1.3% and -2.5% in the Moldova style, Monte Carlo se 1.25-2.0), about 0.2 points of the
   trafficked against standard errors of 2-3 points; ``tests/test_missing_forms.py`` and
   docs/missing.md measure them against the generator's expectation instead;
 * 95% Korn-Graubard coverage of forced labour and the trafficked in every cell with at least
