@@ -127,8 +127,11 @@ def _score(pat: _model.Patterns, theta: np.ndarray, counts: tuple[np.ndarray, np
     yes_h, answered_h = counts
     y, o = pat.yes[u], pat.no[u]
     smoothed = (yes_h + prior * theta[None]) / (answered_h + prior)
-    ll = (np.einsum("nj,hjk->nkh", y, np.log(smoothed))
-          + np.einsum("nj,hjk->nkh", o, np.log1p(-smoothed)))  # (n, K, H)
+    h, j, k = smoothed.shape
+    # two matrix products (n, J) @ (J, H K), far faster than the equivalent einsum
+    ll = (y @ np.log(smoothed).transpose(1, 0, 2).reshape(j, h * k)
+          + o @ np.log1p(-smoothed).transpose(1, 0, 2).reshape(j, h * k)
+          ).reshape(-1, h, k).transpose(0, 2, 1)  # (n, K, H)
     h_u = pat.profile[u]
     own_yes = np.maximum(yes_h[h_u] - r[:, None, :] * y[:, :, None], 0.0)  # (n, J, K)
     own_answered = np.maximum(answered_h[h_u] - r[:, None, :] * (y + o)[:, :, None], own_yes)
