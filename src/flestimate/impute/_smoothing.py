@@ -110,8 +110,7 @@ def _loo_sector_prior(pat: _model.Patterns, fit: _model.LatentClassFit, post: np
     else:
         counts = (by_group.sum(axis=0) + _model.ITEM_PRIOR * pat.prior_levels[c_prof][:, None]
                   )[None]
-    own = counts[pat.cat_group[u] if counts.shape[0] > 1 else np.zeros(u.size, dtype=np.int64)]
-    own = own.copy()  # (n, L, K)
+    own = counts[pat.cat_group[u]]  # (n, L, K); a copy (fancy indexing)
     own[np.arange(u.size), pat.levels[c_prof][u]] -= post[u]
     own = np.maximum(own, 1e-300)
     return np.asarray(np.log(own / own.sum(axis=1, keepdims=True)).transpose(0, 2, 1))
@@ -140,9 +139,7 @@ def _score(pat: _model.Patterns, theta: np.ndarray, counts: tuple[np.ndarray, np
     ll = np.where((np.arange(ll.shape[2])[None, :] == h_u[:, None])[:, None, :],
                   own_ll[:, :, None], ll)[:, :, level_profile]  # (n, K, L)
     joint = base + ll
-    top = joint.max(axis=(1, 2), keepdims=True)
-    norm = np.log(np.exp(joint - top).sum(axis=(1, 2))) + top[:, 0, 0]
-    mine = joint[np.arange(u.size), :, own_level]  # (n, K)
-    top = mine.max(axis=1, keepdims=True)
-    num = np.log(np.exp(mine - top).sum(axis=1)) + top[:, 0]
-    return float((pat.count[u] * (num - norm)).sum())
+    n, k, n_lev = joint.shape
+    norm = _model._logsumexp(joint.reshape(n, k * n_lev), axis=1)[:, 0]
+    mine = _model._logsumexp(joint[np.arange(n), :, own_level], axis=1)[:, 0]  # (n,)
+    return float((pat.count[u] * (mine - norm)).sum())
